@@ -1,0 +1,666 @@
+"""Impact of a city's pilot on residents: difference-in-differences with few clusters.
+
+The estimand is the pilot's effect on each indicator of :data:`codebook.INDICATORS`, read
+from repeated cross-sections of residents (baseline and follow-up) in pilot and comparison
+neighbourhoods::
+
+    y ~ treated:post + C(neighbourhood) + C(wave) + C(age_group) + C(gender)
+
+weighted by the survey weights, with standard errors clustered by neighbourhood. Cities
+field 4-12 neighbourhoods, far too few for the usual cluster-robust t test to hold its
+size, so the published p-value and interval come from the **wild cluster restricted
+bootstrap** (WCR; Cameron, Gelbach & Miller 2008; MacKinnon & Webb 2017), with Webb
+six-point weights, and the interval by test inversion (Roodman et al. 2019, "Fast and
+wild"). The point estimate and the cluster-robust (CRV1) standard error come from
+statsmodels; the bootstrap is written here because the library that does it
+(``wildboottest``) needs numba, and is tested against brute-force refits.
+
+Where a city has no comparison area the estimate is pre/post within the pilot areas
+(``design="pre_post"``), the weaker design: it cannot separate the pilot from a
+city-wide trend.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+from . import codebook
+from .config import K_SUPPRESS, PATHS, SEED
+
+#: Default number of bootstrap draws for published estimates.
+B_DEFAULT: int = 9999
+COVARIATES: tuple[str, ...] = ("age_group", "gender")
+WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+RADEMACHER = np.array([-1.0, 1.0])
+
+
+# =========================================================================== bootstrap
+def _draws(n_clusters: int, B: int, weight_type: str, seed: int) -> tuple[np.ndarray, bool]:
+    """Cluster weights (B x G); all sign patterns when there are no more than B of them."""
+    if weight_type == "rademacher":
+        values = RADEMACHER
+    elif weight_type == "webb":
+        values = WEBB
+    else:
+        raise ValueError(f"weight_type must be 'rademacher' or 'webb', got {weight_type!r}")
+    if len(values) ** n_clusters <= B:
+        # Few clusters: the bootstrap distribution can be enumerated exactly.
+        return np.array(list(itertools.product(values, repeat=n_clusters))), True
+    rng = np.random.default_rng(seed)
+    return rng.choice(values, size=(B, n_clusters)), False
+
+
+@dataclass
+class WildBootstrap:
+    """Result of a wild cluster restricted bootstrap test of one coefficient."""
+
+    estimate: float
+    crv1_se: float
+    t_stat: float
+    p_value: float
+    ci_low: float
+    ci_high: float
+    B: int
+    weight_type: str
+    n_clusters: int
+    enumerated: bool
+
+    @property
+    def label(self) -> str:
+        name = "Webb" if self.weight_type == "webb" else "Rademacher"
+        b = f"all {self.B} sign patterns" if self.enumerated else f"B={self.B}"
+        return f"wild cluster bootstrap (WCR, {name}, {b})"
+
+
+class _WCR:
+    """Closed-form WCR for one coefficient of a (weighted) linear model.
+
+    With cluster weights ``v`` the bootstrap coefficient and its CRV1 score of each
+    cluster are linear in ``v``, so every draw costs a G x G product (Roodman et al.
+    2019). All quantities are in the sqrt(weight)-transformed space, where weighted
+    least squares is ordinary least squares.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray, j: int):
+        sw = np.sqrt(w)
+        self.X = X * sw[:, None]
+        self.y = y * sw
+        self.j = j
+        codes, self.cl = np.unique(clusters, return_inverse=True)
+        self.G = len(codes)
+        n, k = X.shape
+        self.scale = self.G / (self.G - 1) * (n - 1) / (n - k)
+        XtX = self.X.T @ self.X
+        self.A = np.linalg.inv(XtX)
+        self.a = self.A[j]
+        self.beta = self.A @ (self.X.T @ self.y)
+        u = self.y - self.X @ self.beta
+        s = self._cluster_sum(self.X * u[:, None]) @ self.a
+        self.se = float(np.sqrt(self.scale * np.sum(s**2)))
+        # Restricted model y - b0 x_j ~ X_{-j}: residuals are linear in b0.
+        Xr = np.delete(self.X, j, axis=1)
+        xj = self.X[:, j]
+        Mr = lambda z: z - Xr @ np.linalg.lstsq(Xr, z, rcond=None)[0]  # noqa: E731
+        self.ur0, self.ur1 = Mr(self.y), Mr(xj)
+        self.E0 = self._cluster_sum(self.X * self.ur0[:, None])  # G x k
+        self.E1 = self._cluster_sum(self.X * self.ur1[:, None])
+        self.D = np.stack([self.X[self.cl == g].T @ self.X[self.cl == g] @ self.a for g in range(self.G)])
+
+    def _cluster_sum(self, M: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.G, M.shape[1]))
+        np.add.at(out, self.cl, M)
+        return out
+
+    def t_stats(self, V: np.ndarray, b0: float) -> tuple[float, np.ndarray]:
+        """Observed t for H0: beta_j = b0 and the bootstrap t of each row of ``V``."""
+        E = self.E0 - b0 * self.E1
+        c = E @ self.a
+        K = np.diag(c) - self.D @ self.A @ E.T
+        num = V @ c
+        var = self.scale * np.sum((V @ K.T) ** 2, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_boot = np.where(var > 0, num / np.sqrt(var), 0.0)
+        return (self.beta[self.j] - b0) / self.se, t_boot
+
+    def p_value(self, V: np.ndarray, b0: float) -> float:
+        t, t_boot = self.t_stats(V, b0)
+        return float(np.mean(np.abs(t_boot) >= abs(t) - 1e-12))
+
+
+def wild_cluster_bootstrap(
+    X: np.ndarray,
+    y: np.ndarray,
+    clusters: np.ndarray,
+    j: int,
+    *,
+    weights: np.ndarray | None = None,
+    B: int = B_DEFAULT,
+    weight_type: str = "webb",
+    seed: int = SEED,
+    alpha: float = 0.05,
+    ci: bool = True,
+    b0: float = 0.0,
+) -> WildBootstrap:
+    """Wild cluster restricted bootstrap test (and interval) for coefficient ``j``.
+
+    Parameters
+    ----------
+    X : ndarray (n, k)
+        Full-rank design matrix (with intercept and fixed-effect dummies).
+    y : ndarray (n,)
+    clusters : array-like (n,)
+        Cluster label of each row.
+    j : int
+        Column of the coefficient tested.
+    weights : ndarray, optional
+        Analytic/survey weights (weighted least squares); ones when omitted.
+    B : int
+        Bootstrap draws. When the weight distribution has no more than ``B`` distinct
+        sign patterns over the clusters they are all enumerated (exact p-value).
+    weight_type : {"webb", "rademacher"}
+        Webb's six-point weights are advised below about 12 clusters.
+    seed : int
+        Seed of the draws; the same draws serve every null value of the interval.
+    alpha : float
+        1 - confidence level of the interval.
+    ci : bool
+        Compute the interval by inverting the test (else NaN).
+    b0 : float
+        Null value of the reported p-value.
+
+    Returns
+    -------
+    WildBootstrap
+        Estimate, CRV1 standard error, t, symmetric bootstrap p-value and interval.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    wcr = _WCR(X, y, w, np.asarray(clusters), j)
+    if wcr.G < 2:
+        raise ValueError(f"the wild cluster bootstrap needs at least 2 clusters, got {wcr.G}")
+    V, enumerated = _draws(wcr.G, B, weight_type, seed)
+    p = wcr.p_value(V, b0)
+    lo = hi = float("nan")
+    if ci:
+        lo, hi = _invert(wcr, V, alpha)
+    return WildBootstrap(
+        estimate=float(wcr.beta[j]), crv1_se=wcr.se, t_stat=float((wcr.beta[j] - b0) / wcr.se),
+        p_value=p, ci_low=lo, ci_high=hi, B=len(V), weight_type=weight_type,
+        n_clusters=wcr.G, enumerated=enumerated,
+    )
+
+
+def _invert(wcr: _WCR, V: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Bounds of {b0 : p(b0) > alpha}, found outwards from the estimate then by bisection."""
+    beta, se = float(wcr.beta[wcr.j]), wcr.se
+    if not np.isfinite(se) or se <= 0:
+        return float("nan"), float("nan")
+
+    def bound(direction: int) -> float:
+        inside, step = beta, se
+        outside = None
+        for _ in range(60):
+            cand = beta + direction * step
+            if wcr.p_value(V, cand) <= alpha:
+                outside = cand
+                break
+            inside, step = cand, step * 1.5
+        if outside is None:  # the test never rejects: unbounded interval
+            return direction * float("inf")
+        for _ in range(50):
+            mid = (inside + outside) / 2
+            if wcr.p_value(V, mid) > alpha:
+                inside = mid
+            else:
+                outside = mid
+            if abs(outside - inside) < 1e-4 * se:
+                break
+        return (inside + outside) / 2
+
+    return bound(-1), bound(+1)
+
+
+# ====================================================================== design matrix
+def _dummies(s: pd.Series, prefix: str) -> pd.DataFrame:
+    cats = sorted(s.dropna().unique().tolist(), key=str)
+    return pd.DataFrame({f"{prefix}[{c}]": (s == c).to_numpy(dtype=float) for c in cats[1:]},
+                        index=s.index)
+
+
+def _drop_collinear(M: pd.DataFrame, keep_first: int) -> pd.DataFrame:
+    """Greedy left-to-right: drop each column in the span of the columns before it."""
+    X = M.to_numpy(dtype=float)
+    norms = np.linalg.norm(X, axis=0)
+    R = np.linalg.qr(X / np.where(norms > 0, norms, 1.0), mode="r")
+    keep = np.abs(np.diag(R)) > 1e-9
+    if not keep[:keep_first].all():
+        bad = [c for c, k in zip(M.columns[:keep_first], keep[:keep_first]) if not k]
+        raise ValueError(f"the effect term(s) {bad} cannot be estimated: collinear with the "
+                         "fixed effects (is there a pilot and a comparison area in both waves?)")
+    return M.loc[:, keep]
+
+
+def design_matrix(
+    df: pd.DataFrame,
+    *,
+    design: str = "did",
+    group: pd.Series | None = None,
+    covariates: tuple[str, ...] = COVARIATES,
+) -> pd.DataFrame:
+    """Regressors of the impact model, effect term(s) first.
+
+    ``did``: treated:post, intercept, neighbourhood, wave and covariate dummies.
+    ``pre_post`` (pilot areas only): post, intercept, neighbourhood and covariate dummies.
+    With ``group`` (0/1): the effect term is followed by treated:post:group, and every
+    fixed effect is also interacted with the group (a full triple difference).
+    """
+    post = (df["wave"] == "follow_up").to_numpy(dtype=float)
+    treated = (df["pilot_area"] == "pilot").to_numpy(dtype=float)
+    tp = treated * post if design == "did" else post
+    cols = {"treated:post": tp}
+    if group is not None:
+        cols["treated:post:group"] = tp * group.to_numpy(dtype=float)
+    M = pd.DataFrame(cols, index=df.index)
+    fe = [pd.Series(1.0, index=df.index, name="Intercept").to_frame(),
+          _dummies(df["neighbourhood"], "nbh")]
+    if design == "did":
+        fe.append(_dummies(df["wave"], "wave"))
+    fe_frame = pd.concat(fe, axis=1)
+    parts = [M, fe_frame]
+    if group is not None:
+        g = group.to_numpy(dtype=float)
+        parts.append(fe_frame.mul(g, axis=0).add_suffix(":group"))
+    for cov in covariates:
+        parts.append(_dummies(df[cov].astype("str"), cov))
+    return _drop_collinear(pd.concat(parts, axis=1), keep_first=len(cols))
+
+
+# ========================================================================= estimation
+@dataclass
+class Estimate:
+    """One effect estimate, as published in ``impact.csv``."""
+
+    estimate: float = float("nan")
+    std_error: float = float("nan")
+    crv_ci_low: float = float("nan")
+    crv_ci_high: float = float("nan")
+    crv_p_value: float = float("nan")
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    p_value: float = float("nan")
+    inference: str = ""
+    n: int = 0
+    n_clusters: int = 0
+    n_clusters_treated: int = 0
+    min_cell: int = 0
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def estimation_sample(df: pd.DataFrame, outcome: str, *, design: str = "did",
+                      weights: str | None = "weight",
+                      covariates: tuple[str, ...] = COVARIATES) -> pd.DataFrame:
+    """Rows used for ``outcome``: design areas, complete outcome, covariates and weight."""
+    areas = ("pilot", "comparison") if design == "did" else ("pilot",)
+    need = [outcome, "wave", "neighbourhood", "pilot_area", *covariates]
+    if weights is not None:
+        if weights not in df.columns:
+            raise KeyError(f"weights column {weights!r} is not in the respondents frame "
+                           f"(columns: {sorted(df.columns)})")
+        need.append(weights)
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise KeyError(f"respondents frame lacks column(s) {missing} needed for {outcome!r}")
+    out = df.loc[df["pilot_area"].isin(areas), need].dropna()
+    if weights is not None and (out[weights] <= 0).any():
+        bad = out.index[out[weights] <= 0][0]
+        raise ValueError(f"weights column {weights!r}: non-positive weight {out.at[bad, weights]} at row {bad}")
+    return out
+
+
+def _cells(df: pd.DataFrame, design: str) -> pd.Series:
+    keys = ["pilot_area", "wave"] if design == "did" else ["wave"]
+    expected = (2 if design == "did" else 1) * 2
+    counts = df.groupby(keys, observed=True).size()
+    if len(counts) < expected:
+        return pd.Series([0])
+    return counts
+
+
+def fit_effect(
+    df: pd.DataFrame,
+    outcome: str,
+    *,
+    design: str = "did",
+    weights: str | None = "weight",
+    group: str | None = None,
+    within_group: bool = False,
+    B: int = B_DEFAULT,
+    weight_type: str = "webb",
+    seed: int = SEED,
+    covariates: tuple[str, ...] = COVARIATES,
+    k_suppress: int = K_SUPPRESS,
+) -> Estimate:
+    """Estimate the pilot's effect on ``outcome`` with clustered and wild-bootstrap inference.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Residents (codebook columns; ``weights`` column when given).
+    outcome : str
+        Codebook indicator.
+    design : {"did", "pre_post"}
+    weights : str or None
+        Weight column (``None``: unweighted).
+    group : str, optional
+        A :data:`codebook.TARGET_GROUPS` key. With ``within_group=True`` the effect is
+        estimated among the group's members only; otherwise the returned estimate is the
+        triple-difference term: how much the group's effect differs from the rest's.
+    B, weight_type, seed
+        Wild cluster bootstrap settings (:func:`wild_cluster_bootstrap`).
+    covariates : tuple of str
+        Categorical covariates adjusted for.
+    k_suppress : int
+        Suppress when any design cell (area x wave, and group x area x wave) has fewer
+        respondents.
+
+    Returns
+    -------
+    Estimate
+        With ``note`` explaining a suppression or a failure (estimate NaN then).
+    """
+    if design not in ("did", "pre_post"):
+        raise ValueError(f"design must be 'did' or 'pre_post', got {design!r}")
+    data = estimation_sample(df, outcome, design=design, weights=weights, covariates=covariates)
+    gmask = None
+    if group is not None:
+        tg = codebook.TARGET_GROUPS[group]
+        member = tg.mask(df).reindex(data.index)
+        data = data[member.notna()]
+        member = member[member.notna()].astype(bool)
+        if within_group:
+            data = data[member]
+        else:
+            gmask = member.astype(float)
+    res = Estimate(n=len(data), n_clusters=int(data["neighbourhood"].nunique()),
+                   n_clusters_treated=int(data.loc[data["pilot_area"] == "pilot", "neighbourhood"].nunique()))
+    if gmask is None:
+        min_cell = int(_cells(data, design).min()) if len(data) else 0
+    else:
+        min_cell = min(int(_cells(data[gmask == v], design).min()) if (gmask == v).any() else 0
+                       for v in (0.0, 1.0))
+    res.min_cell = min_cell
+    if min_cell < k_suppress:
+        res.note = f"suppressed: a design cell has fewer than {k_suppress} respondents"
+        return res
+    if res.n_clusters < 3:
+        res.note = f"not estimable: {res.n_clusters} neighbourhood(s), clustered inference needs 3 or more"
+        return res
+    try:
+        M = design_matrix(data, design=design, group=gmask, covariates=covariates)
+    except ValueError as exc:
+        res.note = f"not estimable: {exc}"
+        return res
+    j = 1 if gmask is not None else 0
+    y = data[outcome].to_numpy(dtype=float)
+    w = data[weights].to_numpy(dtype=float) if weights is not None else np.ones(len(data))
+    clusters = data["neighbourhood"].astype(str).to_numpy()
+    fit = sm.WLS(y, M.to_numpy(dtype=float), weights=w).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(clusters)[0]}, use_t=True)
+    G = res.n_clusters
+    res.estimate = float(fit.params[j])
+    res.std_error = float(fit.bse[j])
+    q = stats.t.ppf(0.975, G - 1)
+    res.crv_ci_low, res.crv_ci_high = res.estimate - q * res.std_error, res.estimate + q * res.std_error
+    res.crv_p_value = float(2 * stats.t.sf(abs(res.estimate / res.std_error), G - 1))
+    wb = wild_cluster_bootstrap(M.to_numpy(dtype=float), y, clusters, j, weights=w, B=B,
+                                weight_type=weight_type, seed=seed)
+    res.p_value, res.ci_low, res.ci_high = wb.p_value, wb.ci_low, wb.ci_high
+    res.inference = wb.label
+    return res
+
+
+def _as_row(e: Estimate) -> dict:
+    return {k: v for k, v in e.__dict__.items() if k != "extra"}
+
+
+def scale_label(outcome: str, dataset: str = "residents") -> str:
+    """"0-10", "1-4"… for an indicator."""
+    if outcome in {ix.name for ix in codebook.INDICES}:
+        return "0-10"
+    lo, hi = codebook.scale_range(outcome, dataset)
+    return f"{lo:g}-{hi:g}"
+
+
+def city_groups(profile) -> list[str]:
+    """Groups examined for a city: young, migrant background, police contact, then its own."""
+    base = ["young", "migrant_background", "police_contact"]
+    return base + [g for g in profile.pilot.targeted_groups if g not in base]
+
+
+def resident_effects(
+    respondents: pd.DataFrame,
+    profile,
+    *,
+    weights: str | None = "weight",
+    indicators: tuple[str, ...] = codebook.INDICATORS,
+    groups: list[str] | None = None,
+    B: int = B_DEFAULT,
+    weight_type: str = "webb",
+    seed: int = SEED,
+) -> pd.DataFrame:
+    """Every indicator x group effect of a city, one row each (the residents' ``impact.csv``).
+
+    The design follows the profile: DiD with comparison areas, else pre/post. For a group,
+    ``estimate`` is the effect within the group and ``diff_vs_rest`` / ``diff_p_value``
+    the triple-difference test of whether it differs from the rest.
+    """
+    design = "did" if profile.has_comparison else "pre_post"
+    groups = city_groups(profile) if groups is None else groups
+    rows = []
+    for outcome in indicators:
+        for group in ["all", *groups]:
+            kw = dict(design=design, weights=weights, B=B, weight_type=weight_type, seed=seed)
+            if group == "all":
+                est = fit_effect(respondents, outcome, **kw)
+                diff = Estimate()
+            else:
+                est = fit_effect(respondents, outcome, group=group, within_group=True, **kw)
+                diff = fit_effect(respondents, outcome, group=group, **kw)
+            row = {"city": profile.city, "population": "residents", "outcome": outcome,
+                   "group": group, "design": design, **_as_row(est), "scale": scale_label(outcome),
+                   "diff_vs_rest": diff.estimate, "diff_ci_low": diff.ci_low,
+                   "diff_ci_high": diff.ci_high, "diff_p_value": diff.p_value}
+            if group != "all" and diff.note and not est.note:
+                row["note"] = f"difference vs rest {diff.note}"
+            rows.append(row)
+    return _order(pd.DataFrame(rows))
+
+
+IMPACT_COLUMNS = ["city", "population", "outcome", "group", "design", "estimate", "std_error",
+                  "ci_low", "ci_high", "p_value", "inference", "crv_ci_low", "crv_ci_high",
+                  "crv_p_value", "n", "n_clusters", "n_clusters_treated", "min_cell", "scale",
+                  "diff_vs_rest", "diff_ci_low", "diff_ci_high", "diff_p_value", "note"]
+
+
+def _order(df: pd.DataFrame) -> pd.DataFrame:
+    for c in IMPACT_COLUMNS:
+        if c not in df.columns:
+            df[c] = np.nan
+    return df[IMPACT_COLUMNS]
+
+
+# ============================================================================ balance
+def _wstats(x: pd.Series, w: pd.Series) -> tuple[float, float, int]:
+    ok = x.notna() & w.notna()
+    x, w = x[ok].astype(float), w[ok].astype(float)
+    if len(x) == 0:
+        return float("nan"), float("nan"), 0
+    m = float(np.average(x, weights=w))
+    v = float(np.average((x - m) ** 2, weights=w))
+    return m, v, int(len(x))
+
+
+def balance_table(respondents: pd.DataFrame, profile, *, weights: str | None = "weight",
+                  threshold: float = 0.25) -> pd.DataFrame:
+    """Standardised differences between the groups a design compares.
+
+    DiD: pilot vs comparison areas at baseline (are they alike before the pilot?).
+    Pre/post: follow-up vs baseline within pilot areas (did the sample's make-up change?).
+    Compared: age, share of women, of migrant background, and every indicator. The
+    standardised difference is (mean_a - mean_b) / sqrt((var_a + var_b) / 2), weighted.
+    """
+    df = respondents.copy()
+    w = df[weights] if weights is not None else pd.Series(1.0, index=df.index)
+    df["_w"] = w
+    df["female"] = (df["gender"] == "female").astype("Float64").where(df["gender"].notna())
+    df["migrant"] = df["migrant_background"].astype("Float64")
+    if profile.has_comparison:
+        base = df[df["wave"] == "baseline"]
+        a, b = base[base["pilot_area"] == "pilot"], base[base["pilot_area"] == "comparison"]
+        comparison = "pilot vs comparison areas, baseline"
+    else:
+        pil = df[df["pilot_area"] == "pilot"]
+        a, b = pil[pil["wave"] == "follow_up"], pil[pil["wave"] == "baseline"]
+        comparison = "pilot areas, follow-up vs baseline"
+    rows = []
+    for var_ in ("age", "female", "migrant", *codebook.INDICATORS):
+        ma, va, na = _wstats(a[var_].astype("Float64"), a["_w"])
+        mb, vb, nb = _wstats(b[var_].astype("Float64"), b["_w"])
+        pooled = np.sqrt((va + vb) / 2)
+        smd = (ma - mb) / pooled if pooled > 0 else float("nan")
+        small = min(na, nb) < K_SUPPRESS
+        rows.append({"city": profile.city, "comparison": comparison, "variable": var_,
+                     "mean_a": np.nan if small else ma, "mean_b": np.nan if small else mb,
+                     "n_a": na, "n_b": nb, "std_diff": np.nan if small else smd,
+                     "imbalanced": bool(abs(smd) > threshold) if not small and np.isfinite(smd) else False})
+    return pd.DataFrame(rows)
+
+
+# ========================================================================= one city
+def design_summary(respondents: pd.DataFrame, profile) -> pd.DataFrame:
+    """Respondents and neighbourhoods by area type and wave (cells < k shown as "<k")."""
+    df = respondents[respondents["pilot_area"].isin(["pilot", "comparison", "other"])]
+    tab = (df.groupby(["pilot_area", "wave"], observed=True)
+           .agg(respondents=("wave", "size"), neighbourhoods=("neighbourhood", "nunique"))
+           .reset_index())
+    tab["respondents"] = tab["respondents"].map(lambda n: f"<{K_SUPPRESS}" if n < K_SUPPRESS else str(n))
+    tab.insert(0, "design", "did" if profile.has_comparison else "pre_post")
+    return tab
+
+
+def with_weights(respondents: pd.DataFrame, profile) -> tuple[pd.DataFrame, str]:
+    """Add the survey weight column ``weight`` (raked, :mod:`analysis.weights`).
+
+    Returns the frame and a note saying how it was weighted. Until the weighting module
+    exists the weights are 1 and the note says so.
+    """
+    df = respondents.copy()
+    if "weight" in df.columns:
+        return df, "survey weights (given)"
+    try:
+        from .weights import city_weights  # another part of the package
+    except ImportError:
+        df["weight"] = 1.0
+        return df, "unweighted (analysis.weights not available)"
+    w = city_weights(respondents, profile)
+    if isinstance(w, pd.DataFrame):
+        w = w["weight"]
+    df["weight"] = pd.Series(w, index=df.index).astype(float)
+    return df, "raked survey weights (analysis.weights.city_weights)"
+
+
+@dataclass
+class CityEvaluation:
+    """Everything the impact notebook shows for one city."""
+
+    city: str
+    synthetic: bool
+    design: str
+    weighting: str
+    summary: pd.DataFrame
+    balance: pd.DataFrame
+    residents: pd.DataFrame
+    officers: pd.DataFrame
+    implementation: dict
+    evidence: pd.DataFrame
+    rating: dict
+    impact: pd.DataFrame = field(init=False)
+
+    def __post_init__(self):
+        self.impact = pd.concat([self.residents, self.officers], ignore_index=True)
+
+
+def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "webb", seed: int = SEED,
+                  write: bool = True) -> CityEvaluation:
+    """Run the whole impact evaluation of ``city`` and write its tables.
+
+    Reads the processed respondents, officers and activities, estimates the residents'
+    and officers' effects, implementation and balance, rates the evidence, and writes
+    ``reports/tables/<city>/{impact,evidence,implementation,balance}.csv``.
+    """
+    from . import evidence as ev
+    from . import implementation as imp
+    from . import officers as off
+    from .io import read_processed, write_table
+    from .profile import load_profile
+
+    profile = load_profile(city)
+    resp, weighting = with_weights(read_processed(city, "respondents"), profile)
+    residents = resident_effects(resp, profile, B=B, weight_type=weight_type, seed=seed)
+    try:
+        officers_df = read_processed(city, "officers")
+    except FileNotFoundError:
+        officers_df = None
+    officers = off.officer_effects(officers_df, profile)
+    try:
+        activities = read_processed(city, "activities")
+    except FileNotFoundError:
+        activities = None
+    implementation = imp.implementation_summary(activities, profile)
+    balance = balance_table(resp, profile)
+    evidence, rating = ev.rate_evidence(residents, balance, implementation, profile)
+    result = CityEvaluation(city=city, synthetic=profile.synthetic,
+                            design="did" if profile.has_comparison else "pre_post",
+                            weighting=weighting, summary=design_summary(resp, profile),
+                            balance=balance, residents=residents, officers=officers,
+                            implementation=implementation, evidence=evidence, rating=rating)
+    if write:
+        folder = PATHS.tables_city(city)
+        write_table(result.impact, folder / "impact.csv", synthetic=profile.synthetic)
+        write_table(evidence, folder / "evidence.csv", synthetic=profile.synthetic)
+        write_table(implementation["table"], folder / "implementation.csv", synthetic=profile.synthetic)
+        write_table(balance, folder / "balance.csv", synthetic=profile.synthetic)
+    return result
+
+
+def effects_table(impact: pd.DataFrame, *, population: str = "residents", group: str | None = "all",
+                  lang: str = "en") -> pd.DataFrame:
+    """Readable, rounded view of the effects (for notebooks): 3 decimals, labels."""
+    df = impact[impact["population"] == population]
+    if group is not None:
+        df = df[df["group"] == group]
+    dataset = "officers" if population == "officers" else "residents"
+    out = pd.DataFrame({
+        "indicator": [codebook.label(o, lang, dataset) for o in df["outcome"]],
+        "group": df["group"].to_numpy(),
+        "scale": df["scale"].to_numpy(),
+        "effect": df["estimate"].round(3).to_numpy(),
+        "ci_low": df["ci_low"].round(3).to_numpy(),
+        "ci_high": df["ci_high"].round(3).to_numpy(),
+        "p": df["p_value"].round(3).to_numpy(),
+        "n": df["n"].to_numpy(),
+        "clusters": df["n_clusters"].to_numpy(),
+    })
+    if group != "all" and population == "residents":
+        out["diff_vs_rest"] = df["diff_vs_rest"].round(3).to_numpy()
+        out["diff_p"] = df["diff_p_value"].round(3).to_numpy()
+    out["note"] = df["note"].fillna("").to_numpy()
+    return out.reset_index(drop=True)
