@@ -1,0 +1,788 @@
+"""Clean one city's raw files into the harmonised codebook.
+
+Pipeline (one pass per dataset: residents, officers, activities)::
+
+    read (analysis.readers) -> map columns -> normalise labels -> map values
+      -> don't-know / refusal codes to missing -> validate rows (reject with a reason)
+      -> derive age_group, pilot_area, indices -> pseudonymise ids
+      -> enforce codebook dtypes -> pandera schema
+
+Decisions, so that nothing happens silently:
+
+- **Labels** are matched after trimming, collapsing inner whitespace, Unicode
+  normalisation, case folding and removing accents ("  Très SOUVENT " matches
+  "tres souvent"). Values already in codebook form pass through (``female``,
+  ``follow_up``, ``true``/``false``/``1``/``0`` for yes/no items, numbers on numeric
+  columns).
+- **Don't know / refusal**: the profile's ``missing`` labels become missing in every
+  mapped column; its numeric ``item_missing`` codes (ESS 77/88/99) only on *rating
+  items* (codebook variables with scale labels) and only when the code lies outside the
+  item's valid range, so that an age of 77, or a 9 on a 0-10 scale, stays a number.
+- **Unknown label** (text the profile does not know in a mapped column) is a profile
+  problem: :class:`UnknownLabelError` names the file, row, column, value and the known
+  labels. With ``strict=False`` such rows are rejected instead (reason ``unknown_label``).
+- **Row-level problems** reject the row, with the first failing reason in this order:
+  :data:`REASONS`. Duplicates (same id and wave) keep the first occurrence in file order.
+- **Reconciliation**: for every file, raw rows = kept + rejected, checked in code.
+- ``rejected.parquet`` carries, per rejected row, the reason, the offending raw column
+  and value, and the row's *mapped* raw values as JSON, the raw id replaced by its
+  pseudonym. Unmapped raw columns (names, addresses, free text…) are never copied to
+  any output: they may be personal data and the codebook does not need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__, codebook
+from .config import K_SUPPRESS, PATHS
+from .io import SYNTHETIC_NOTE, sha256_file, write_json, write_parquet
+from .profile import CityProfile, DatasetSpec, FileSpec, ProfileError, load_profile
+from .pseudonymise import PREFIXES, key_fingerprint, load_key, pseudonymise
+from .readers import RawDataError, check_columns, read_file, source_name
+
+#: Rejection reasons, in the order they are tested (a row gets the first that applies).
+REASONS: dict[str, str] = {
+    "missing_id": "no respondent/officer identifier",
+    "unmapped_wave": "wave missing or not mapped to baseline/follow_up",
+    "unknown_label": "a label the profile does not know (strict=False only)",
+    "missing_required": "a required codebook value is missing",
+    "duplicate": "same identifier and wave as an earlier row (the first is kept)",
+    "unknown_neighbourhood": "neighbourhood code not in the profile",
+    "impossible_age": f"age outside {codebook.AGE_MIN}-{codebook.AGE_MAX}",
+    "invalid_date": "date not readable with the profile's date_format",
+    "date_outside_wave": "interview date outside the wave's fieldwork window",
+    "invalid_value": "not a valid number for this column (e.g. a fraction for an integer)",
+    "out_of_range": "value outside the codebook range",
+}
+
+#: File name of each processed dataset (``respondents`` is the codebook's residents).
+OUTPUT_NAMES = {"residents": "respondents", "officers": "officers", "activities": "activities"}
+REJECTED_COLUMNS = ("city", "dataset", "source_file", "raw_row_number", "reason", "column",
+                    "codebook_column", "value", "detail", "raw_values")
+
+# value status codes of the per-column conversion
+OK, BLANK, DK, UNKNOWN, INVALID, BAD_DATE = 0, 1, 2, 3, 4, 5
+
+
+class UnknownLabelError(RawDataError):
+    """A mapped column holds a label the city profile does not know."""
+
+
+@dataclass
+class CleanResult:
+    """The cleaned data of one city and the record of how it was made.
+
+    Attributes
+    ----------
+    city : str
+    synthetic : bool
+        True when made from the synthetic demonstration data.
+    respondents, officers, activities : pandas.DataFrame
+        Codebook columns and dtypes exactly (empty frames when the city has no such data).
+    rejected : pandas.DataFrame
+        One row per rejected raw row, columns :data:`REJECTED_COLUMNS`.
+    log : dict
+        The cleaning log (written as ``cleaning_log.json``).
+    """
+
+    city: str
+    synthetic: bool
+    respondents: pd.DataFrame
+    officers: pd.DataFrame
+    activities: pd.DataFrame
+    rejected: pd.DataFrame
+    log: dict = field(default_factory=dict)
+
+    def dataset(self, name: str) -> pd.DataFrame:
+        """Cleaned frame of a codebook dataset name (``residents`` is ``respondents``)."""
+        return getattr(self, OUTPUT_NAMES.get(name, name))
+
+
+# ----------------------------------------------------------------------- normalising
+def norm_label(text: str) -> str:
+    """Matching key of a label: trimmed, inner whitespace collapsed, case- and accent-free.
+
+    >>> norm_label("  Très   SOUVENT ")
+    'tres souvent'
+    """
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+def clean_text(text: str) -> str:
+    """Text as stored: Unicode NFC, trimmed, inner whitespace collapsed (case kept)."""
+    return " ".join(unicodedata.normalize("NFC", str(text)).split())
+
+
+def raw_text(v: Any) -> str | None:
+    """Text form of a raw value (None when blank); 3.0 from a spreadsheet is "3"."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if np.isnan(v):
+            return None
+        return str(int(v)) if float(v).is_integer() else repr(float(v))
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    text = str(v)
+    return text if text.strip() else None
+
+
+# --------------------------------------------------------------------- profile checks
+def _id_column(name: str) -> str | None:
+    return codebook.ID_COLUMNS.get(name)
+
+
+def _is_rating(v: codebook.Var) -> bool:
+    return bool(v.scale_labels) and v.kind == "int"
+
+
+def _label_maps(spec: DatasetSpec, name: str) -> dict[str, dict[str, Any]]:
+    """``{codebook column: {normalised raw label: codebook value}}``, checked."""
+    where = f"{name}.values"
+    maps: dict[str, dict[str, Any]] = {}
+    for col, mapping in spec.values.items():
+        if col not in spec.columns:
+            raise ProfileError(f"key {where}.{col}: values are given for {col!r} but {name}.columns "
+                               f"does not map it to a raw column")
+        v = codebook.var(col, name)
+        out: dict[str, Any] = {}
+        for raw, target in mapping.items():
+            key = f"{where}.{col}.{raw!r}"
+            target = _check_target(v, target, key)
+            k = norm_label(raw)
+            if k in out and out[k] != target:
+                raise ProfileError(f"key {key}: the labels of {col!r} {[r for r in mapping if norm_label(r) == k]} "
+                                   f"match each other once case, accents and spaces are ignored but map to "
+                                   f"different values")
+            out[k] = target
+        maps[col] = out
+    return maps
+
+
+def _check_target(v: codebook.Var, target: Any, key: str) -> Any:
+    if target is None:
+        return None
+    bad = None
+    if v.kind == "category":
+        if target not in v.categories:
+            bad = f"one of {list(v.categories)} (or null for don't know)"
+    elif v.kind == "bool":
+        if isinstance(target, bool):
+            return target
+        if target in (0, 1):
+            return bool(target)
+        bad = "true, false or null"
+    elif v.kind in ("int", "float"):
+        if isinstance(target, bool) or not isinstance(target, (int, float)):
+            bad = f"a number in {v.range}"
+        elif v.range is not None and not (v.range[0] <= target <= v.range[1]):
+            bad = f"a number in {v.range[0]:g}-{v.range[1]:g}"
+        elif v.kind == "int" and not float(target).is_integer():
+            bad = "a whole number"
+        else:
+            return float(target)
+    elif v.kind == "str":
+        return clean_text(target)
+    elif v.kind == "date":
+        try:
+            return pd.Timestamp(target)
+        except (TypeError, ValueError):
+            bad = "a date YYYY-MM-DD"
+    if bad:
+        raise ProfileError(f"key {key}: maps to {target!r}, but {v.name!r} takes {bad}")
+    return target
+
+
+def check_profile(profile: CityProfile) -> None:
+    """Check what the cleaning step needs from a profile beyond :mod:`analysis.profile`.
+
+    Raises
+    ------
+    ProfileError
+        Naming the key: an id, neighbourhood or wave that is not mapped, values for an
+        unmapped column, a value mapped to something the codebook does not allow, two
+        labels that become the same once normalised but map differently.
+    """
+    for name in codebook.DATASETS:
+        spec = profile.dataset(name)
+        if spec is None:
+            continue
+        need = {v.name for v in codebook.variables(name) if v.required} - {"city", "source_file", "raw_row_number"}
+        if all(f.wave is not None for f in spec.files):
+            need.discard("wave")
+        absent = sorted(need - set(spec.columns))
+        if absent:
+            hint = " (or set `wave:` on every file)" if "wave" in absent else ""
+            raise ProfileError(f"{profile.city}: key {name}.columns: required codebook column(s) {absent} "
+                               f"are not mapped to raw columns{hint}")
+        _label_maps(spec, name)
+        for f in spec.files:
+            if f.format == "xlsx" and sum(g.path == f.path and g.sheet == f.sheet for g in spec.files) > 1:
+                raise ProfileError(f"{profile.city}: key {name}.files: {source_name(f)} is listed twice")
+    paths = [(n, source_name(f)) for n in codebook.DATASETS if profile.dataset(n) for f in profile.dataset(n).files]
+    seen = [p for _, p in paths]
+    dup = sorted({p for p in seen if seen.count(p) > 1})
+    if dup:
+        raise ProfileError(f"{profile.city}: key files: {dup} listed more than once")
+
+
+# ------------------------------------------------------------------ column conversion
+@dataclass
+class _Column:
+    values: np.ndarray  # float64 (numbers), datetime64[us] (dates) or object
+    status: np.ndarray  # int8 status codes
+
+
+class _Ctx:
+    """What converting one column of one file needs."""
+
+    def __init__(self, profile: CityProfile, name: str, spec: DatasetSpec, fs: FileSpec,
+                 maps: dict[str, dict[str, Any]]):
+        self.profile, self.name, self.spec, self.fs, self.maps = profile, name, spec, fs, maps
+        self.missing = {norm_label(m) for m in spec.missing}
+        self.item_missing = {float(c) for c in spec.item_missing}
+        self.codes = {norm_label(c): c for c in profile.codes}
+
+
+def _number(u: Any, text: str, fs: FileSpec) -> tuple[float | None, int]:
+    if isinstance(u, (int, float, np.integer, np.floating)) and not isinstance(u, (bool, np.bool_)):
+        return float(u), OK
+    t = text.strip().replace("\u00a0", " ")
+    if fs.thousands:
+        t = t.replace(fs.thousands, "")
+    if fs.decimal != ".":
+        if "." in t:
+            return None, INVALID  # a '.' in a decimal-comma file is ambiguous (thousands?)
+        t = t.replace(fs.decimal, ".")
+    try:
+        x = float(t)
+    except ValueError:
+        return None, UNKNOWN
+    if not np.isfinite(x):
+        return None, UNKNOWN
+    return x, OK
+
+
+def _date(u: Any, text: str, fs: FileSpec) -> tuple[Any, int]:
+    if isinstance(u, (pd.Timestamp, dt.datetime, dt.date)):
+        return pd.Timestamp(u).normalize(), OK
+    try:
+        if fs.date_format:
+            return pd.Timestamp(dt.datetime.strptime(text.strip(), fs.date_format)), OK
+        return pd.Timestamp(dt.date.fromisoformat(text.strip()[:10])), OK
+    except ValueError:
+        return None, BAD_DATE
+
+
+def _convert_one(u: Any, v: codebook.Var, ctx: _Ctx) -> tuple[Any, int]:
+    text = raw_text(u)
+    if text is None:
+        return None, BLANK
+    key = norm_label(text)
+    vmap = ctx.maps.get(v.name, {})
+    if key in vmap:
+        target = vmap[key]
+        return (None, DK) if target is None else (target, OK)
+    if key in ctx.missing:
+        return None, DK
+    if v.kind in ("int", "float"):
+        x, st = _number(u, text, ctx.fs)
+        if st != OK:
+            return None, st
+        if _is_rating(v) and x in ctx.item_missing and v.range and not (v.range[0] <= x <= v.range[1]):
+            return None, DK
+        if v.kind == "int" and not float(x).is_integer():
+            return x, INVALID
+        return x, OK
+    if v.kind == "bool":
+        if key in ("true", "1"):
+            return True, OK
+        if key in ("false", "0"):
+            return False, OK
+        return None, UNKNOWN
+    if v.kind == "category":
+        for c in v.categories:
+            if key == norm_label(c):
+                return c, OK
+        return None, UNKNOWN
+    if v.kind == "date":
+        return _date(u, text, ctx.fs)
+    if v.name == "neighbourhood":
+        return ctx.codes.get(key, clean_text(text)), OK
+    return clean_text(text), OK
+
+
+def convert_column(raw: pd.Series, v: codebook.Var, ctx: _Ctx) -> _Column:
+    """Convert one raw column, value by *distinct* value (fast on a million rows)."""
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    results = [_convert_one(u, v, ctx) for u in uniques]
+    status = np.array([s for _, s in results] + [BLANK], dtype="int8")[codes]
+    vals = [x for x, _ in results] + [None]
+    if v.kind in ("int", "float"):
+        arr = np.array([np.nan if x is None else x for x in vals], dtype="float64")
+    elif v.kind == "date":
+        arr = np.array([np.datetime64("NaT") if x is None else np.datetime64(pd.Timestamp(x).to_datetime64(), "us")
+                        for x in vals], dtype="datetime64[us]")
+    else:
+        arr = np.array(vals, dtype=object)
+    return _Column(arr[codes], status)
+
+
+def _convert_id(raw: pd.Series) -> _Column:
+    if pd.api.types.is_string_dtype(raw.dtype) and raw.dtype != object:
+        text = raw.str.strip()
+        blank = (text.isna() | (text == "")).to_numpy()
+        vals = text.to_numpy(dtype=object)
+    else:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        tx = [raw_text(u) for u in uniques]
+        tx = [t.strip() if t is not None else None for t in tx] + [None]
+        vals = np.array(tx, dtype=object)[codes]
+        blank = np.array([t is None or t == "" for t in vals])
+    vals = vals.copy()
+    vals[blank] = None
+    return _Column(vals, np.where(blank, BLANK, OK).astype("int8"))
+
+
+# ----------------------------------------------------------------------- one dataset
+@dataclass
+class _FileData:
+    spec: FileSpec
+    source: str
+    path: Path
+    raw: pd.DataFrame  # mapped raw columns + provenance (for rejected rows)
+    cols: dict[str, _Column]
+
+
+def _read_and_convert(profile: CityProfile, name: str, spec: DatasetSpec, fs: FileSpec,
+                      maps: dict, folder: Path) -> _FileData:
+    raw = read_file(fs, folder)
+    check_columns(raw, fs, spec.columns)
+    ctx = _Ctx(profile, name, spec, fs, maps)
+    id_col = _id_column(name)
+    cols: dict[str, _Column] = {}
+    for cb, rc in spec.columns.items():
+        if cb == "wave" and fs.wave is not None:
+            continue  # the file declares its wave; the column is ignored
+        v = codebook.var(cb, name)
+        cols[cb] = _convert_id(raw[rc]) if cb == id_col else convert_column(raw[rc], v, ctx)
+    if fs.wave is not None and "wave" in {v.name for v in codebook.variables(name)}:
+        cols["wave"] = _Column(np.full(len(raw), fs.wave, dtype=object), np.zeros(len(raw), dtype="int8"))
+    kept_raw = list(dict.fromkeys(spec.columns.values()))
+    return _FileData(fs, source_name(fs), folder / fs.path, raw[kept_raw + ["source_file", "raw_row_number"]], cols)
+
+
+def _known_labels(spec: DatasetSpec, cb: str, v: codebook.Var) -> str:
+    labels = list(spec.values.get(cb, {}))
+    extra = []
+    if v.kind == "category":
+        extra = list(v.categories)
+    elif v.kind == "bool":
+        extra = ["true", "false", "1", "0"]
+    elif v.kind in ("int", "float") and v.range:
+        extra = [f"numbers {v.range[0]:g}-{v.range[1]:g}"]
+    return f"{labels + extra}; don't-know labels {list(spec.missing)}"
+
+
+def _raise_unknown(profile: CityProfile, name: str, spec: DatasetSpec, fd: _FileData, cb: str) -> None:
+    st = fd.cols[cb].status
+    where = np.flatnonzero(st == UNKNOWN)
+    i = int(where[0])
+    rc = spec.columns[cb]
+    value = fd.raw[rc].iloc[i]
+    v = codebook.var(cb, name)
+    n_other = len(where) - 1
+    raise UnknownLabelError(
+        fd.source, row=int(fd.raw["raw_row_number"].iloc[i]), column=rc, value=value,
+        problem=(f"label not known to the profile of {profile.city} for codebook column {cb!r}"
+                 + (f" ({n_other} more row(s) in this file have unknown labels in this column)" if n_other else "")),
+        expected=(f"one of the known labels {_known_labels(spec, cb, v)}; add it under "
+                  f"{name}.values.{cb} (or {name}.missing if it means don't know), "
+                  f"or clean with strict=False to reject such rows"))
+
+
+def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: bytes, strict: bool,
+                   folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], dict]:
+    maps = _label_maps(spec, name)
+    files = [_read_and_convert(profile, name, spec, fs, maps, folder) for fs in spec.files]
+    if strict:
+        for fd in files:
+            for cb, col in fd.cols.items():
+                if cb != "wave" and (col.status == UNKNOWN).any():
+                    _raise_unknown(profile, name, spec, fd, cb)
+
+    n = sum(len(fd.raw) for fd in files)
+    file_idx = np.concatenate([np.full(len(fd.raw), i, dtype="int32") for i, fd in enumerate(files)])
+    mapped = [cb for cb in dict.fromkeys(c for fd in files for c in fd.cols)]
+
+    def cat(cb: str, what: str) -> np.ndarray:
+        parts = []
+        for fd in files:
+            col = fd.cols.get(cb)
+            if col is None:  # e.g. wave from file spec in some files only
+                col = _Column(np.full(len(fd.raw), None, dtype=object), np.full(len(fd.raw), BLANK, dtype="int8"))
+            parts.append(getattr(col, what))
+        if what == "values" and len({p.dtype for p in parts}) > 1:
+            parts = [p.astype(object) for p in parts]
+        return np.concatenate(parts)
+
+    values = {cb: cat(cb, "values") for cb in mapped}
+    status = {cb: cat(cb, "status") for cb in mapped}
+    raw_rows = np.concatenate([fd.raw["raw_row_number"].to_numpy() for fd in files])
+    reason = np.full(n, None, dtype=object)
+    rcol = np.full(n, None, dtype=object)
+    detail = np.full(n, None, dtype=object)
+
+    def reject(mask: np.ndarray, why: str, cb: str | None = None, text: Any = None) -> None:
+        new = mask & (reason == None)  # noqa: E711  (elementwise on an object array)
+        reason[new] = why
+        if cb is not None:
+            rcol[new] = cb
+        if text is not None:
+            detail[new] = text if isinstance(text, str) else text[new]
+
+    id_col = _id_column(name)
+    if id_col:
+        reject(status[id_col] == BLANK, "missing_id", id_col)
+    if "wave" in status:
+        reject(status["wave"] != OK, "unmapped_wave", "wave",
+               f"expected one of {list(spec.values.get('wave', {})) or list(codebook.WAVES)}")
+    for cb in mapped:
+        if cb not in (id_col, "wave"):
+            reject(status[cb] == UNKNOWN, "unknown_label", cb, "label not in the profile")
+    for v in codebook.variables(name):
+        if v.required and v.name in status and v.name not in (id_col, "wave"):
+            reject(np.isin(status[v.name], (BLANK, DK)), "missing_required", v.name)
+    if id_col and "wave" in values:
+        ok = reason == None  # noqa: E711
+        ids = pd.Series(values[id_col]).where(ok)
+        keyframe = pd.DataFrame({"id": ids, "wave": values["wave"]})
+        dup = keyframe.duplicated(keep="first").to_numpy() & ok
+        if dup.any():
+            first = keyframe[ok & ~dup].reset_index().set_index(["id", "wave"])["index"]
+            pos = first.reindex(pd.MultiIndex.from_arrays([keyframe["id"][dup], keyframe["wave"][dup]])).to_numpy()
+            txt = np.full(n, None, dtype=object)
+            txt[dup] = [f"same {id_col} and wave as {files[file_idx[p]].source} row {raw_rows[p]} (kept)"
+                        for p in pos]
+            reject(dup, "duplicate", id_col, txt)
+    if "neighbourhood" in values:
+        nb = values["neighbourhood"]
+        known = np.isin(nb.astype(object), np.array(profile.codes, dtype=object))
+        reject((status["neighbourhood"] == OK) & ~known, "unknown_neighbourhood", "neighbourhood",
+               f"expected one of the profile's codes {profile.codes[:12]}{'…' if len(profile.codes) > 12 else ''}")
+    if "age" in values:
+        age = values["age"]
+        with np.errstate(invalid="ignore"):
+            bad = (status["age"] == OK) & ((age < codebook.AGE_MIN) | (age > codebook.AGE_MAX))
+        reject(bad, "impossible_age", "age", f"expected {codebook.AGE_MIN}-{codebook.AGE_MAX}")
+    for cb in mapped:
+        if cb in status:
+            reject(status[cb] == BAD_DATE, "invalid_date", cb,
+                   f"expected a date like {dt.date(2014, 10, 31).strftime(spec.files[0].date_format or '%Y-%m-%d')}")
+    if name == "residents" and "interview_date" in values and "wave" in values:
+        d = values["interview_date"].astype("datetime64[us]")
+        outside = np.zeros(n, dtype=bool)
+        for w, win in profile.waves.items():
+            lo, hi = np.datetime64(win.start, "us"), np.datetime64(win.end, "us")
+            inw = values["wave"] == w
+            outside |= inw & (status["interview_date"] == OK) & ((d < lo) | (d > hi))
+        texts = np.array([f"{w} fieldwork {win.start}..{win.end}" for w, win in profile.waves.items()], dtype=object)
+        txt = np.full(n, None, dtype=object)
+        for w, t in zip(profile.waves, texts):
+            txt[values["wave"] == w] = t
+        reject(outside, "date_outside_wave", "interview_date", txt)
+    for cb in mapped:
+        reject(status[cb] == INVALID, "invalid_value", cb)
+    for v in codebook.variables(name):
+        if v.name in values and v.range is not None and v.kind in ("int", "float") and v.name != "age":
+            x = values[v.name]
+            with np.errstate(invalid="ignore"):
+                bad = (status[v.name] == OK) & ((x < v.range[0]) | (x > v.range[1]))
+            reject(bad, "out_of_range", v.name, f"expected {v.range[0]:g}-{v.range[1]:g}")
+
+    rejected_mask = reason != None  # noqa: E711
+    kept_mask = ~rejected_mask
+
+    # ---- kept rows in codebook form
+    ids_pseudo = None
+    if id_col:
+        ids_pseudo = pseudonymise(pd.Series(values[id_col], dtype=object), key, profile.city, PREFIXES[name])
+    sources = np.array([fd.source for fd in files], dtype=object)[file_idx]
+    data: dict[str, Any] = {"city": profile.city, "source_file": sources[kept_mask],
+                            "raw_row_number": raw_rows[kept_mask]}
+    for cb in mapped:
+        data[cb] = ids_pseudo.to_numpy(dtype=object)[kept_mask] if cb == id_col else values[cb][kept_mask]
+    kept = pd.DataFrame(data)
+    if name == "residents":
+        kept["age_group"] = codebook.age_group(kept["age"]) if "age" in kept else pd.NA
+        kept["pilot_area"] = kept["neighbourhood"].map({c: profile.area_type(c) for c in profile.codes})
+        for v in codebook.variables(name):
+            if v.name not in kept and v.kind in ("int", "float"):
+                kept[v.name] = pd.Series(np.nan, index=kept.index, dtype="Float64")
+        kept = codebook.compute_indices(kept)
+    for v in codebook.variables(name):
+        if v.kind == "bool" and v.name in kept:
+            kept[v.name] = pd.array(kept[v.name].tolist(), dtype="boolean")
+        elif v.kind in ("str", "category") and v.name in kept:
+            kept[v.name] = kept[v.name].astype("str")
+    kept = codebook.enforce_dtypes(kept, name)[codebook.columns(name)]
+    try:
+        codebook.pandera_schema(name).validate(kept, lazy=True)
+    except Exception as exc:  # the row checks above should make this impossible
+        raise RuntimeError(f"{profile.city} {name}: cleaned data fail the codebook schema, "
+                           f"a bug in the cleaning rules: {exc}") from exc
+
+    # ---- rejected rows (mapped raw columns only, raw id pseudonymised)
+    rej_rows = []
+    id_raw = spec.columns.get(id_col) if id_col else None
+    raw_names = list(dict.fromkeys(spec.columns.values()))
+    offset = 0
+    for fi, fd in enumerate(files):
+        local = np.flatnonzero(rejected_mask[offset:offset + len(fd.raw)])
+        records = fd.raw.iloc[local][raw_names].to_dict("records")
+        for j, rec in zip(local, records):
+            i = offset + j
+            cb = rcol[i]
+            rc = spec.columns.get(cb) if cb else None
+            pseudo = ids_pseudo.iloc[i] if id_col and pd.notna(ids_pseudo.iloc[i]) else None
+            raw_vals = {c: raw_text(x) for c, x in rec.items()}
+            if id_raw is not None:
+                raw_vals[id_raw] = pseudo
+            if cb == id_col:
+                val = pseudo
+            elif cb == "wave" and (rc is None or fd.spec.wave is not None):
+                val = fd.spec.wave
+            else:
+                val = raw_text(rec[rc]) if rc else None
+            rej_rows.append({"city": profile.city, "dataset": name, "source_file": fd.source,
+                             "raw_row_number": int(raw_rows[i]), "reason": reason[i], "column": rc,
+                             "codebook_column": cb, "value": val, "detail": detail[i],
+                             "raw_values": json.dumps(raw_vals, ensure_ascii=False, sort_keys=True)})
+        offset += len(fd.raw)
+    rejected = pd.DataFrame(rej_rows, columns=list(REJECTED_COLUMNS))
+
+    # ---- reconciliation and log
+    logs = []
+    for i, fd in enumerate(files):
+        in_file = file_idx == i
+        n_raw = int(in_file.sum())
+        n_kept = int((in_file & kept_mask).sum())
+        by_reason = pd.Series(reason[in_file & rejected_mask]).value_counts().sort_index()
+        n_rej = int(by_reason.sum())
+        if n_raw != len(fd.raw) or n_raw != n_kept + n_rej:
+            raise RuntimeError(f"{profile.city} {name} {fd.source}: reconciliation failed: "
+                               f"{len(fd.raw)} raw rows, {n_kept} kept + {n_rej} rejected")
+        logs.append({"dataset": name, "source_file": fd.source, "path": fd.spec.path, "format": fd.spec.format,
+                     "sha256": sha256_file(fd.path, length=64), "raw_rows": n_raw, "kept": n_kept,
+                     "rejected": n_rej, "rejected_by_reason": {str(k): int(c) for k, c in by_reason.items()}})
+    if len(kept) + len(rejected) != n:
+        raise RuntimeError(f"{profile.city} {name}: reconciliation failed: {n} raw rows, "
+                           f"{len(kept)} kept + {len(rejected)} rejected")
+    missingness = {}
+    for v in codebook.variables(name):
+        if v.role == "provenance" or v.name in (id_col,):
+            continue
+        if v.name in status:
+            st = status[v.name][kept_mask]
+            blank, dk = int((st == BLANK).sum()), int((st == DK).sum())
+            missingness[v.name] = {"collected": True, "n": int(kept_mask.sum()), "blank": blank,
+                                   "dont_know": dk, "missing": int(kept[v.name].isna().sum()),
+                                   "missing_share": round(float(kept[v.name].isna().mean()), 6) if len(kept) else None}
+        else:
+            derived = v.role == "derived" or v.name in ("age_group", "pilot_area")
+            missingness[v.name] = {"collected": "derived" if derived else False,
+                                   "n": len(kept), "blank": None, "dont_know": None,
+                                   "missing": int(kept[v.name].isna().sum()),
+                                   "missing_share": round(float(kept[v.name].isna().mean()), 6) if len(kept) else None}
+    return kept, rejected, logs, missingness
+
+
+# ----------------------------------------------------------------------------- city
+def _profile_checksum(profile: CityProfile) -> dict:
+    path = PATHS.profile(profile.city)
+    content = hashlib.sha256(profile.model_dump_json().encode("utf-8")).hexdigest()
+    return {"file": str(path.relative_to(PATHS.root)) if path.is_file() else None,
+            "file_sha256": sha256_file(path, length=64) if path.is_file() else None,
+            "content_sha256": content}
+
+
+def clean_city(profile: CityProfile, *, key: bytes, strict: bool = True,
+               raw_dir: str | Path | None = None) -> CleanResult:
+    """Clean every raw file of one city into the codebook.
+
+    Parameters
+    ----------
+    profile : CityProfile
+        The city profile (:func:`analysis.profile.load_profile`).
+    key : bytes
+        Pseudonymisation key (:func:`analysis.pseudonymise.load_key`).
+    strict : bool, default True
+        An unknown label raises :class:`UnknownLabelError`; with False the row is
+        rejected with reason ``unknown_label``.
+    raw_dir : path, optional
+        Folder of the raw files; default ``data/raw/<city>``.
+
+    Returns
+    -------
+    CleanResult
+
+    Raises
+    ------
+    ProfileError
+        The profile cannot drive the cleaning (see :func:`check_profile`).
+    RawDataError
+        A file is missing, empty, unreadable, in another encoding or lacks a mapped column.
+    UnknownLabelError
+        ``strict`` and a label the profile does not know.
+    """
+    check_profile(profile)
+    folder = Path(raw_dir) if raw_dir is not None else profile.raw_dir()
+    out: dict[str, pd.DataFrame] = {}
+    rejected, files, missingness = [], [], {}
+    for name in codebook.DATASETS:
+        spec = profile.dataset(name)
+        if spec is None:
+            out[name] = codebook.enforce_dtypes(codebook.empty_frame(name), name)
+            continue
+        kept, rej, logs, miss = _clean_dataset(profile, name, spec, key, strict, folder)
+        out[name] = kept
+        rejected.append(rej)
+        files.extend(logs)
+        missingness[name] = miss
+    rej = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=list(REJECTED_COLUMNS))
+    rej = rej.astype({c: "str" for c in REJECTED_COLUMNS if c != "raw_row_number"}).astype({"raw_row_number": "Int64"})
+    totals = {name: {"raw": sum(f["raw_rows"] for f in files if f["dataset"] == name),
+                     "kept": sum(f["kept"] for f in files if f["dataset"] == name),
+                     "rejected": sum(f["rejected"] for f in files if f["dataset"] == name)}
+              for name in codebook.DATASETS if profile.dataset(name) is not None}
+    log = {"city": profile.city, "synthetic": profile.synthetic,
+           "data_status": SYNTHETIC_NOTE if profile.synthetic else "real data (confidential)",
+           "analysis_version": __version__, "strict": strict, "profile": _profile_checksum(profile),
+           "key_fingerprint": key_fingerprint(key), "reasons": REASONS,
+           "neighbourhoods": list(profile.codes), "files": files,
+           "totals": totals, "missingness": missingness,
+           "outputs": {OUTPUT_NAMES[n]: int(len(out[n])) for n in out} | {"rejected": int(len(rej))}}
+    return CleanResult(profile.city, profile.synthetic, out["residents"], out["officers"], out["activities"],
+                       rej, log)
+
+
+def write_outputs(result: CleanResult, folder: str | Path | None = None) -> dict[str, Path]:
+    """Write a :class:`CleanResult` atomically to ``data/processed/<city>/``.
+
+    Returns
+    -------
+    dict
+        ``{output name: path}``; the log gets the output checksums.
+    """
+    folder = Path(folder) if folder is not None else PATHS.processed_city(result.city)
+    paths = {}
+    for name, fname in OUTPUT_NAMES.items():
+        df = result.dataset(name)
+        df.attrs = {"data_status": result.log["data_status"]}
+        paths[fname] = write_parquet(df, folder / f"{fname}.parquet")
+    paths["rejected"] = write_parquet(result.rejected, folder / "rejected.parquet")
+    result.log["output_sha256"] = {k: sha256_file(p, length=64) for k, p in paths.items()}
+    paths["cleaning_log"] = write_json(folder / "cleaning_log.json", result.log)
+    return paths
+
+
+def run_cleaning(city: str, *, strict: bool = True) -> CleanResult:
+    """Load the profile and key of ``city``, clean it and write the outputs.
+
+    Outputs in ``data/processed/<city>/``: ``respondents.parquet``, ``officers.parquet``,
+    ``activities.parquet``, ``rejected.parquet`` and ``cleaning_log.json``.
+    """
+    profile = load_profile(city)
+    result = clean_city(profile, key=load_key(profile), strict=strict)
+    write_outputs(result)
+    return result
+
+
+# ----------------------------------------------------------------- notebook tables
+def _suppress(counts: pd.DataFrame, k: int) -> pd.DataFrame:
+    return counts.map(lambda c: "<%d" % k if 0 < c < k else str(int(c)))
+
+
+def summary_tables(result: CleanResult, k: int = K_SUPPRESS) -> dict[str, pd.DataFrame]:
+    """Data-quality tables for the end of the cleaning notebook.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        ``rows``: per file, raw rows, kept, rejected and one column per rejection reason;
+        ``missingness``: per residents item, blank / don't-know / missing counts and share;
+        ``coverage``: respondents by neighbourhood (rows) and wave (columns), counts from
+        1 to ``k - 1`` shown as "<k" (the suppression rule);
+        ``reliability``: Cronbach's α of each index per wave (:func:`codebook.reliability`).
+    """
+    files = pd.DataFrame(result.log["files"])
+    if len(files):
+        reasons = pd.DataFrame(list(files["rejected_by_reason"])).fillna(0).astype(int)
+        reasons = reasons[[r for r in REASONS if r in reasons.columns]]
+        rows = pd.concat([files[["dataset", "source_file", "raw_rows", "kept", "rejected"]], reasons], axis=1)
+    else:
+        rows = pd.DataFrame(columns=["dataset", "source_file", "raw_rows", "kept", "rejected"])
+    miss = result.log["missingness"].get("residents", {})
+    missingness = pd.DataFrame([{"variable": c, **m} for c, m in miss.items()])
+    resp = result.respondents
+    nb = [c for c in result.log.get("neighbourhoods", [])] or None
+    counts = pd.crosstab(resp["neighbourhood"], resp["wave"]).reindex(columns=list(codebook.WAVES), fill_value=0)
+    if nb:
+        counts = counts.reindex(nb, fill_value=0)
+    coverage = _suppress(counts, k)
+    coverage.index.name, coverage.columns.name = "neighbourhood", "wave"
+    rel = codebook.reliability(resp) if len(resp) else pd.DataFrame(columns=["city", "wave", "index", "items", "n_complete", "alpha"])
+    return {"rows": rows, "missingness": missingness, "coverage": coverage, "reliability": rel}
+
+
+# ------------------------------------------------------------------------------ CLI
+def main(argv: list[str] | None = None) -> int:
+    """``python -m analysis.clean CITY [CITY…]``: clean, write outputs, print a summary."""
+    parser = argparse.ArgumentParser(prog="python -m analysis.clean", description=__doc__.splitlines()[0])
+    parser.add_argument("cities", nargs="+", metavar="CITY", help="city slug(s), or 'all'")
+    parser.add_argument("--lenient", action="store_true",
+                        help="reject rows with unknown labels instead of stopping (strict=False)")
+    args = parser.parse_args(argv)
+    from .profile import list_cities
+
+    cities = list_cities() if args.cities == ["all"] else args.cities
+    status = 0
+    for city in cities:
+        try:
+            res = run_cleaning(city, strict=not args.lenient)
+        except (ProfileError, RawDataError, RuntimeError) as exc:
+            print(f"{city}: FAILED: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        tag = " [SYNTHETIC]" if res.synthetic else ""
+        print(f"{city}{tag}: " + ", ".join(f"{OUTPUT_NAMES[n]} {t['kept']}/{t['raw']} kept"
+                                           for n, t in res.log["totals"].items())
+              + f"; {len(res.rejected)} rejected -> {PATHS.processed_city(city)}")
+        for f in res.log["files"]:
+            reasons = ", ".join(f"{r} {c}" for r, c in f["rejected_by_reason"].items()) or "none"
+            print(f"  {f['source_file']}: {f['raw_rows']} raw = {f['kept']} kept + {f['rejected']} rejected ({reasons})")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

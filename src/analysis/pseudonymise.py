@@ -1,0 +1,147 @@
+"""Keyed pseudonymisation of respondent and officer identifiers.
+
+A raw identifier becomes ``<prefix><hex>``: the first :data:`DIGEST_CHARS` hex digits of
+HMAC-SHA256(key, city + dataset prefix + raw id). The same person keeps the same
+pseudonym in both waves (panel linkage works) and across reruns, but without the key the
+raw id cannot be recovered or confirmed by hashing guesses — which a plain hash of a
+short survey number would allow.
+
+Where the key comes from (:func:`load_key`):
+
+1. profiles with ``synthetic: true`` (the shipped demonstration data) always use the
+   documented, non-secret :data:`DEMO_KEY`, so the demo outputs are the same on every
+   machine;
+2. otherwise the environment variable ``IMPPULSE_KEY``;
+3. otherwise the file ``.imppulse-key`` at the project root (listed in ``.gitignore``).
+
+Real data with no key stops with :class:`PseudonymisationKeyError`, explaining how to set
+one. Keep the key outside the repository, and keep it: a new key gives new pseudonyms,
+which breaks linkage with earlier outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .config import PATHS
+
+#: Non-secret key used only for the synthetic demonstration data.
+DEMO_KEY: bytes = b"imppulse-demo-key-not-secret"
+KEY_ENV = "IMPPULSE_KEY"
+KEY_FILE = ".imppulse-key"
+#: Hex digits kept from the HMAC (64 bits: collision odds ~3e-8 for a million ids).
+DIGEST_CHARS = 16
+MIN_KEY_BYTES = 16
+PREFIXES = {"residents": "R-", "officers": "O-"}
+
+
+class PseudonymisationKeyError(RuntimeError):
+    """No usable pseudonymisation key for real (non-synthetic) data."""
+
+
+def _how_to() -> str:
+    return (f"set the environment variable {KEY_ENV} (e.g. `export {KEY_ENV}=$(openssl rand -hex 32)`) "
+            f"or write a secret of at least {MIN_KEY_BYTES} characters to {PATHS.root / KEY_FILE} "
+            "(it is git-ignored); keep the same key for every run of a city, outside the repository")
+
+
+def _checked(key: bytes, origin: str) -> bytes:
+    key = key.strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise PseudonymisationKeyError(f"the pseudonymisation key from {origin} is {len(key)} bytes long; "
+                                       f"need at least {MIN_KEY_BYTES}: {_how_to()}")
+    if hmac.compare_digest(key, DEMO_KEY):
+        raise PseudonymisationKeyError(f"the key from {origin} is the public demo key, which must not be "
+                                       f"used for real data: {_how_to()}")
+    return key
+
+
+def load_key(profile) -> bytes:
+    """The pseudonymisation key for a city.
+
+    Parameters
+    ----------
+    profile : CityProfile
+        The city profile; ``profile.synthetic`` selects the demo key.
+
+    Returns
+    -------
+    bytes
+        :data:`DEMO_KEY` for synthetic data; otherwise ``$IMPPULSE_KEY`` or the content
+        of ``.imppulse-key`` at the project root.
+
+    Raises
+    ------
+    PseudonymisationKeyError
+        Real data and no key, a key shorter than 16 bytes, or the demo key.
+    """
+    if getattr(profile, "synthetic", False):
+        return DEMO_KEY
+    city = getattr(profile, "city", "?")
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return _checked(env.encode("utf-8"), f"${KEY_ENV}")
+    path = PATHS.root / KEY_FILE
+    if path.is_file():
+        return _checked(path.read_bytes(), str(path))
+    raise PseudonymisationKeyError(
+        f"{city}: the profile is not synthetic (real data) and no pseudonymisation key was found: {_how_to()}")
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short public fingerprint of ``key`` for the cleaning log (reveals nothing of it)."""
+    return hmac.new(key, b"imppulse key fingerprint", hashlib.sha256).hexdigest()[:8]
+
+
+def pseudonymise(ids: Iterable | pd.Series, key: bytes, city: str, prefix: str) -> pd.Series:
+    """Replace raw identifiers with keyed pseudonyms.
+
+    Parameters
+    ----------
+    ids : pandas.Series or iterable
+        Raw identifiers (text; numbers are used through their text form, so 12 and "12"
+        give one pseudonym, as do 12.0 from a spreadsheet). Missing stays missing.
+    key : bytes
+        Secret key (:func:`load_key`).
+    city : str
+        City slug; part of the hashed message, so one raw id gives different pseudonyms in
+        different cities.
+    prefix : str
+        Prefix of the pseudonym, e.g. ``"R-"`` for residents and ``"O-"`` for officers;
+        also part of the hashed message, so a resident and an officer who share a raw
+        number do not share a pseudonym.
+
+    Returns
+    -------
+    pandas.Series
+        dtype ``str``: ``prefix`` + 16 hex digits, same index as ``ids``.
+
+    Raises
+    ------
+    ValueError
+        If two different raw ids would get the same pseudonym (a truncation collision).
+    """
+    s = ids if isinstance(ids, pd.Series) else pd.Series(list(ids))
+    codes, uniques = pd.factorize(s.map(_id_text, na_action="ignore"), use_na_sentinel=True)
+    base = hmac.new(key, f"{city}\x1f{prefix}\x1f".encode("utf-8"), hashlib.sha256)
+    out = []
+    for raw in uniques:
+        h = base.copy()
+        h.update(str(raw).encode("utf-8"))
+        out.append(prefix + h.hexdigest()[:DIGEST_CHARS])
+    if len(set(out)) != len(out):
+        raise ValueError(f"{city}: pseudonym collision among {len(out)} ids; raise DIGEST_CHARS")
+    table = np.asarray(out + [None], dtype=object)  # the last slot serves missing ids (code -1)
+    return pd.Series(table[codes], index=s.index, dtype="str")
+
+
+def _id_text(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
