@@ -1,0 +1,793 @@
+"""The final recommendations report: one self-contained HTML file per language, and a PDF.
+
+:func:`build_report` assembles what the pipeline published — the figure sidecars (through
+the manifest), ``reports/tables/<city>/*.csv``, the cleaning logs, the city profiles and
+the committee's narrative (``reports/narrative[.fr].md``) — into ``reports/report.html``
+(English) or ``reports/report.fr.html`` (French). Figures are embedded as base64 PNG and
+the CSS is inline, so the file opens anywhere, offline, and prints to PDF
+(:func:`build_pdf`, headless Chromium).
+
+Every label, heading and generated sentence comes from the catalogue
+``analysis/locale/report.yml`` (``key: {en: …, fr: …}``) through :func:`tr`; figure titles
+and captions come from the figures' own sidecars in each language.
+
+A city whose outputs are missing or unreadable does not break the report: its section
+says "not available: <reason>", the reason naming the missing file or the failed step.
+
+Command line::
+
+    python -m analysis.report --lang en|fr   # one language (default: both)
+    python -m analysis.report --pdf          # English HTML, then reports/report.pdf
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import json
+import re
+import shutil
+import string
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from . import codebook
+from .config import CITIES, K_SUPPRESS, PATHS
+from .io import atomic_path, write_text
+
+LANGS: tuple[str, ...] = ("en", "fr")
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+CATALOGUE = HERE / "locale" / "report.yml"
+CROSS_CITY = "cross-city"
+
+#: Tables each city publishes (reports/tables/<city>/<name>.csv).
+CITY_TABLES: tuple[str, ...] = ("impact", "evidence", "implementation", "balance", "neighbourhoods")
+#: Tables of the cross-city synthesis.
+CROSS_TABLES: tuple[str, ...] = ("pooled", "benchmark")
+#: Columns a table must have to be used (others are shown as they come).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "impact": ("outcome", "estimate", "ci_low", "ci_high"),
+    "neighbourhoods": ("neighbourhood", "wave", "indicator", "n", "estimate"),
+    "pooled": ("outcome", "estimate", "ci_low", "ci_high"),
+}
+
+
+# ===================================================================== translations
+@functools.lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    """The en/fr catalogue: ``{key: {"en": text, "fr": text}}``."""
+    data = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{CATALOGUE}: expected a mapping of keys to {{en, fr}}")
+    return data
+
+
+def tr(key: str, lang: str = "en", **params) -> str:
+    """The catalogue text of ``key`` in ``lang``, with ``{placeholders}`` filled in.
+
+    Raises
+    ------
+    KeyError
+        When ``key`` is not in the catalogue or has no text in ``lang``.
+    """
+    try:
+        text = catalogue()[key][lang]
+    except KeyError:
+        raise KeyError(f"{CATALOGUE.name}: no {lang!r} text for key {key!r}") from None
+    return text.format(**params) if params else text
+
+
+def placeholders(text: str) -> set[str]:
+    """Names of the ``{placeholders}`` in a catalogue text."""
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def has_key(key: str) -> bool:
+    return key in catalogue()
+
+
+# ===================================================================== reading inputs
+@dataclass(frozen=True)
+class Reason:
+    """Why something is not available, as a catalogue key and its values."""
+
+    key: str
+    params: dict = field(default_factory=dict, hash=False)
+
+    def text(self, lang: str) -> str:
+        return tr(self.key, lang, **self.params)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(PATHS.root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_table(path: Path, name: str | None = None) -> tuple[pd.DataFrame | None, Reason | None]:
+    """Read a published CSV; ``(frame, None)`` or ``(None, reason)`` — never raises."""
+    path = Path(path)
+    name = name or path.stem
+    if not path.is_file():
+        return None, Reason("na.missing_file", {"path": _rel(path)})
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 — any unreadable file is reported, not raised
+        return None, Reason("na.unreadable", {"path": _rel(path), "error": str(exc).splitlines()[0][:200]})
+    missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in df.columns]
+    if missing:
+        return None, Reason("na.missing_columns", {"path": _rel(path), "columns": ", ".join(missing)})
+    return df, None
+
+
+def is_synthetic_table(df: pd.DataFrame | None) -> bool:
+    """A published table made from the synthetic demo data (its ``data_status`` says so)."""
+    return (df is not None and "data_status" in df.columns
+            and df["data_status"].astype("str").str.contains("SYNTH", case=False).any())
+
+
+def read_cleaning_log(city: str) -> tuple[dict | None, Reason | None]:
+    """A city's ``data/processed/<city>/cleaning_log.json``; ``(log, None)`` or ``(None, reason)``."""
+    path = PATHS.processed_city(city) / "cleaning_log.json"
+    if not path.is_file():
+        return None, Reason("na.missing_file", {"path": _rel(path)})
+    try:
+        log = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, Reason("na.unreadable", {"path": _rel(path), "error": str(exc)[:200]})
+    if not isinstance(log, dict):
+        return None, Reason("na.unreadable", {"path": _rel(path), "error": "not a JSON object"})
+    return log, None
+
+
+_RAW_KEYS = ("raw", "raw_rows", "rows_raw", "n_raw", "rows")
+_KEPT_KEYS = ("kept", "kept_rows", "rows_kept", "n_kept")
+_REJ_KEYS = ("rejected", "rejected_rows", "rows_rejected", "n_rejected")
+_REASON_KEYS = ("rejected_by_reason", "reasons", "rejections", "by_reason")
+
+
+def _first(d: dict, keys: tuple[str, ...]):
+    for k in keys:
+        if k in d:
+            return d[k]
+    return None
+
+
+def _count(v) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return int(v)
+    if isinstance(v, dict):  # {"n": …} or {"count": …}
+        return _count(_first(v, ("n", "count", "rows")))
+    if isinstance(v, list):
+        return len(v)
+    return None
+
+
+def cleaning_summary(log: dict) -> dict[str, pd.DataFrame]:
+    """Rows per file and rejections by reason, and missingness, from a cleaning log.
+
+    The log's exact shape belongs to the cleaning step; this reads it defensively: any
+    object with raw and kept counts is a file record (its name from a ``file`` /
+    ``source_file`` / ``path`` key or from where it sits), and any mapping under a key
+    containing "missing" of column → share (or → {share|rate|pct}) is missingness.
+
+    Returns
+    -------
+    dict
+        ``files`` (dataset, file, raw, kept, rejected, check), ``reasons`` (dataset, file,
+        reason, rows), ``missingness`` (dataset, variable, missing share); empty frames
+        when the log has none.
+    """
+    files, reasons, missing = [], [], []
+
+    def dataset_of(path: list[str]) -> str:
+        for p in path:
+            if p in ("residents", "officers", "activities", "respondents"):
+                return "residents" if p == "respondents" else p
+        return ""
+
+    def walk(node, path: list[str]):
+        if isinstance(node, dict):
+            raw, kept = _count(_first(node, _RAW_KEYS)), _count(_first(node, _KEPT_KEYS))
+            if raw is not None and kept is not None:
+                name = _first(node, ("file", "source_file", "path", "name"))
+                name = str(name) if name is not None else (path[-1] if path else "")
+                rej = _count(_first(node, _REJ_KEYS))
+                rej = raw - kept if rej is None else rej
+                ds = dataset_of(path) or str(node.get("dataset", ""))
+                files.append({"dataset": ds, "file": name, "raw": raw, "kept": kept, "rejected": rej,
+                              "check": raw == kept + rej})
+                by = _first(node, _REASON_KEYS)
+                if isinstance(by, dict):
+                    for reason, n in by.items():
+                        c = _count(n)
+                        if c:
+                            reasons.append({"dataset": ds, "file": name, "reason": str(reason), "rows": c})
+                elif isinstance(by, list):
+                    for item in by:
+                        if isinstance(item, dict) and "reason" in item:
+                            c = _count(_first(item, ("rows", "n", "count")))
+                            if c:
+                                reasons.append({"dataset": ds, "file": name, "reason": str(item["reason"]),
+                                                "rows": c})
+                return
+            for k, v in node.items():
+                if "missing" in str(k).lower() and isinstance(v, dict):
+                    for col, share in v.items():
+                        s = share
+                        if isinstance(s, dict):
+                            s = _first(s, ("share", "rate", "pct", "missing", "fraction"))
+                        if isinstance(s, (int, float)) and not isinstance(s, bool):
+                            missing.append({"dataset": dataset_of(path + [str(k)]), "variable": str(col),
+                                            "missing": float(s) / (100.0 if s > 1 else 1.0)})
+                        elif isinstance(share, dict):
+                            walk({col: share}, path + [str(k)])
+                elif "missing" in str(k).lower() and isinstance(v, list):
+                    for item in v:
+                        if isinstance(item, dict):
+                            col = _first(item, ("variable", "column", "name"))
+                            s = _first(item, ("share", "rate", "pct", "missing", "fraction"))
+                            if col is not None and isinstance(s, (int, float)):
+                                missing.append({"dataset": dataset_of(path) or str(item.get("dataset", "")),
+                                                "variable": str(col),
+                                                "missing": float(s) / (100.0 if s > 1 else 1.0)})
+                else:
+                    walk(v, path + [str(k)])
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, path)
+
+    walk(log, [])
+    return {
+        "files": pd.DataFrame(files, columns=["dataset", "file", "raw", "kept", "rejected", "check"]),
+        "reasons": pd.DataFrame(reasons, columns=["dataset", "file", "reason", "rows"]),
+        "missingness": pd.DataFrame(missing, columns=["dataset", "variable", "missing"]),
+    }
+
+
+def failed_step(city: str) -> str | None:
+    """Why the pipeline failed for ``city`` in its last run (reports/.stamps/*.failed), if it did."""
+    try:
+        from .pipeline import failure_reason
+    except ImportError:  # the runner is optional for the report
+        return None
+    try:
+        return failure_reason(city)
+    except OSError:
+        return None
+
+
+# ===================================================================== figures
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def figures_for(manifest: pd.DataFrame, city: str, lang: str) -> list[dict]:
+    """The figures of ``city`` in ``lang`` (English where no translation exists), embedded."""
+    from .recommendations import figure_anchor
+
+    if manifest is None or manifest.empty:
+        return []
+    m = manifest[manifest["city"] == city]
+    out = []
+    for fig_id, grp in m.groupby("figure_id", sort=False):
+        row = grp[grp["lang"] == lang]
+        fallback = row.empty
+        row = (grp[grp["lang"] == "en"] if fallback else row)
+        if row.empty:
+            row = grp
+        rec = row.iloc[0].to_dict()
+        png = PATHS.root / rec["png"]
+        rec.update(anchor=figure_anchor(city, fig_id), fallback=fallback and lang != rec["lang"],
+                   uri=_data_uri(png) if png.is_file() else None,
+                   missing=None if png.is_file() else Reason("na.missing_file", {"path": rec["png"]}))
+        out.append(rec)
+    return out
+
+
+def figure_part(fig: dict) -> str:
+    """Which part of a city section a figure belongs in (by source notebook and id)."""
+    nb, fid = str(fig.get("notebook", "")), str(fig["figure_id"]).lower()
+    if "officer" in fid:
+        return "officers"
+    if nb.startswith("01") or any(w in fid for w in ("quality", "missing", "rows", "cleaning")):
+        return "quality"
+    if nb.startswith("02") or fid.startswith("map"):
+        return "maps"
+    if "implement" in fid or "activit" in fid:
+        return "implementation"
+    if nb.startswith("03") or any(w in fid for w in ("impact", "effect", "did", "trend", "balance")):
+        return "effects"
+    return "other"
+
+
+# ===================================================================== tables as HTML
+_P_COLS = {"p_value", "diff_p_value", "crv_p_value", "p", "diff_p"}
+_INT_COLS = {"n", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
+             "n_baseline", "n_follow_up", "participants", "activities", "n_cities"}
+
+
+def cell_text(col: str, value, lang: str) -> str:
+    """One table cell: numbers rounded, codes replaced by their labels in ``lang``."""
+    from .recommendations import fmt_num, fmt_p, group_label, outcome_label
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    if isinstance(value, (bool,)) or col in ("shrunk", "suppressed", "check", "approximate"):
+        truth = str(value).strip().lower() in ("true", "1", "yes")
+        return tr("value.yes" if truth else "value.no", lang)
+    if col in ("outcome", "indicator", "variable") and isinstance(value, str):
+        return outcome_label(value, lang) if col != "variable" or _known_var(value) else value
+    if col == "group" and isinstance(value, str):
+        return group_label(value, lang)
+    if col in ("design", "population", "wave", "area_type", "dataset") and isinstance(value, str):
+        key = f"{col if col != 'area_type' else 'area'}.{value}"
+        if col == "design":
+            from .recommendations import design_kind
+            key = f"design.{design_kind(value)}"
+        return tr(key, lang) if has_key(key) else value
+    if col in _P_COLS:
+        return fmt_p(float(value), lang)
+    if col == "missing":
+        return fmt_num(100 * float(value), lang, 1) + " %"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if col in _INT_COLS or (float(value).is_integer() and abs(value) >= 100):
+            return f"{int(round(float(value))):,}".replace(",", "\u202f")
+        return fmt_num(float(value), lang, 3 if abs(float(value)) < 10 else 2)
+    return str(value)
+
+
+def _known_var(name: str) -> bool:
+    try:
+        from .recommendations import outcome_label
+        return outcome_label(name) != name
+    except KeyError:
+        return False
+
+
+def column_label(col: str, lang: str) -> str:
+    """Header of a column: the catalogue's ``col.<name>`` when there is one."""
+    key = f"col.{col}"
+    return tr(key, lang) if has_key(key) else col
+
+
+def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
+               anchor: str | None = None, caption: str | None = None, max_rows: int | None = None) -> str:
+    """An HTML table (escaped) with translated headers and formatted cells."""
+    from markupsafe import escape
+
+    if columns is not None:
+        df = df[[c for c in columns if c in df.columns]]
+    df = df.drop(columns=[c for c in ("data_status",) if c in df.columns])
+    more = 0
+    if max_rows is not None and len(df) > max_rows:
+        more, df = len(df) - max_rows, df.head(max_rows)
+    parts = [f'<table class="data"{f" id={chr(34)}{escape(anchor)}{chr(34)}" if anchor else ""}>']
+    if caption:
+        parts.append(f"<caption>{escape(caption)}</caption>")
+    unknown = [c for c in df.columns if not has_key(f"col.{c}")]
+    parts.append("<thead><tr>" + "".join(
+        f'<th{" class=code" if c in unknown else ""}>{escape(column_label(c, lang))}</th>' for c in df.columns
+    ) + "</tr></thead><tbody>")
+    for row in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, row):
+            num = isinstance(v, (int, float)) and not isinstance(v, bool)
+            cells.append(f'<td{" class=num" if num else ""}>{escape(cell_text(c, v, lang))}</td>')
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
+    if more:
+        parts.append(f'<p class="note">{escape(tr("table.more_rows", lang, n=more))}</p>')
+    return "".join(parts)
+
+
+# ===================================================================== cities
+@dataclass
+class CityData:
+    """Everything the report says about one city."""
+
+    city: str
+    name: str
+    profile: object | None = None
+    reason: Reason | None = None  # the whole city is not available
+    tables: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    missing: dict[str, Reason] = field(default_factory=dict)
+    cleaning: dict | None = None
+    figures: list[dict] = field(default_factory=list)
+    synthetic: bool = False
+    failed: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+
+def report_cities(manifest: pd.DataFrame | None = None) -> list[str]:
+    """Cities to report: every profile, and any city with published outputs, in report order."""
+    from .manifest import city_order
+    from .profile import list_cities
+
+    found = set(list_cities())
+    for folder in (PATHS.tables, PATHS.figures):
+        if folder.is_dir():
+            found |= {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    if manifest is not None and not manifest.empty:
+        found |= set(manifest["city"])
+    found.discard(CROSS_CITY)
+    return sorted(found, key=city_order)
+
+
+def load_city(city: str, manifest: pd.DataFrame | None, lang: str) -> CityData:
+    """Read one city's profile, tables, cleaning log and figures; never raises."""
+    from .profile import ProfileError, load_profile
+
+    data = CityData(city=city, name=city.capitalize(), failed=failed_step(city))
+    try:
+        prof = load_profile(city)
+        data.profile = prof
+        data.name = (prof.name_fr or prof.name) if lang == "fr" else prof.name
+        data.synthetic = bool(prof.synthetic)
+    except (ProfileError, OSError) as exc:
+        data.reason = Reason("na.profile", {"error": str(exc).splitlines()[0][:300]})
+    for name in CITY_TABLES:
+        df, why = read_table(PATHS.tables_city(city) / f"{name}.csv", name)
+        data.tables[name] = df
+        if why is not None:
+            data.missing[name] = why
+        data.synthetic |= is_synthetic_table(df)
+    data.cleaning, why = read_cleaning_log(city)
+    if why is not None:
+        data.missing["cleaning"] = why
+    elif data.cleaning.get("synthetic") is True:
+        data.synthetic = True
+    data.figures = figures_for(manifest, city, lang) if manifest is not None else []
+    if manifest is not None and not manifest.empty:
+        data.synthetic |= bool(manifest.loc[manifest["city"] == city, "synthetic"].any())
+    if data.reason is None and data.tables.get("impact") is None and not data.figures \
+            and data.cleaning is None:
+        data.reason = data.missing.get("impact")
+    if data.reason is None and data.failed and data.tables.get("impact") is None:
+        data.reason = Reason("na.failed", {"error": data.failed[:300]})
+    return data
+
+
+def data_period(cities: list[CityData]) -> tuple[str, str] | None:
+    """First and last fieldwork day over the cities' profiles (ISO dates)."""
+    starts, ends = [], []
+    for c in cities:
+        if c.profile is not None:
+            starts.append(min(w.start for w in c.profile.waves.values()))
+            ends.append(max(w.end for w in c.profile.waves.values()))
+    if not starts:
+        return None
+    return min(starts).isoformat(), max(ends).isoformat()
+
+
+# ===================================================================== summary sentences
+def city_summary(c: CityData, lang: str) -> dict:
+    """The executive-summary facts of one city: design, rating, headline effect."""
+    from .recommendations import classify, design_kind, effect_text, evidence_level, overall_rows
+
+    out = {"city": c.city, "name": c.name, "anchor": f"city-{c.city}", "available": c.available,
+           "reason": c.reason.text(lang) if c.reason else None, "text": "", "verdict": ""}
+    impact = c.tables.get("impact")
+    if not c.available or impact is None:
+        why = c.reason or c.missing.get("impact")
+        out["available"] = False
+        out["reason"] = why.text(lang) if why else tr("na.unknown", lang)
+        return out
+    overall = overall_rows(impact)
+    if overall.empty:
+        out["available"] = False
+        out["reason"] = tr("na.no_overall", lang)
+        return out
+    design = design_kind(overall["design"].iloc[0]) if "design" in overall.columns else "unknown"
+    level, _ = evidence_level(c.tables.get("evidence"))
+    rules = [classify(r, evidence_level(c.tables.get("evidence"), r["outcome"])[0])
+             for r in overall.to_dict("records")]
+    head = overall.iloc[0].to_dict()
+    improved = [r for r, k in zip(overall.to_dict("records"), rules) if k == "recommend"]
+    worse = [r for r, k in zip(overall.to_dict("records"), rules) if k == "review"]
+    if "evaluate_first" in rules:
+        verdict = "weak"
+    elif improved:
+        verdict = "worked"
+    elif worse:
+        verdict = "harm"
+    else:
+        verdict = "null"
+    pilot = c.profile.pilot.kind if c.profile is not None else ""
+    out["text"] = tr("summary.city", lang, pilot=pilot, design=tr(f"design.{design}", lang),
+                     level=level if level else "?", effect=effect_text(head, lang))
+    out["verdict"] = tr(f"verdict.{verdict}", lang, n_improved=len(improved), n_total=len(rules),
+                        improved=", ".join(effect_text(r, lang) for r in improved) or "—")
+    out["verdict_kind"] = verdict
+    return out
+
+
+def pooled_summary(pooled: pd.DataFrame | None, lang: str) -> list[str]:
+    """One sentence per pooled outcome (residents, all)."""
+    from .recommendations import pooled_recommendations
+
+    return [r.text(lang) for r in pooled_recommendations(pooled) if r.rule != "heterogeneous"] \
+        if pooled is not None else []
+
+
+# ===================================================================== narrative
+def narrative_html(lang: str) -> tuple[str | None, str]:
+    """The committee's narrative (Markdown) as HTML, and its path; None when absent."""
+    import mistune
+
+    path = PATHS.reports / ("narrative.md" if lang == "en" else f"narrative.{lang}.md")
+    if not path.is_file():
+        return None, _rel(path)
+    # escape=True: raw HTML in the narrative is shown, not executed
+    md = mistune.create_markdown(escape=True, plugins=["table"])
+    html = md(path.read_text(encoding="utf-8"))
+    # headings of the narrative sit under the report's own h2
+    html = re.sub(r"<(/?)h([1-4])", lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}", html)
+    return html, _rel(path)
+
+
+# ===================================================================== assembly
+def _city_view(c: CityData, lang: str, recs: list) -> dict:
+    """What the template shows of one city."""
+    from .recommendations import design_kind, evidence_level, group_label, overall_rows, table_anchor
+
+    v = {"c": c, "anchor": f"city-{c.city}", "parts": {}, "na": {}}
+    for name, why in c.missing.items():
+        v["na"][name] = why.text(lang)
+    prof = c.profile
+    if prof is not None:
+        by_code = {n.code: n.name for n in prof.neighbourhoods}
+        v["pilot"] = {
+            "name": prof.pilot.name, "name_local": prof.pilot.name_local, "kind": prof.pilot.kind,
+            "description": prof.pilot.description, "context": prof.pilot.published_context,
+            "start": prof.pilot.start.isoformat(), "end": prof.pilot.end.isoformat(),
+            "areas": ", ".join(f"{by_code[a]} ({a})" for a in prof.pilot.pilot_areas),
+            "comparison": ", ".join(f"{by_code[a]} ({a})" for a in prof.pilot.comparison_areas),
+            "groups": ", ".join(group_label(g, lang) for g in prof.pilot.targeted_groups),
+            "unit": prof.boundaries.unit, "n_units": len(prof.neighbourhoods),
+            "waves": {w: f"{s.start.isoformat()} – {s.end.isoformat()}" for w, s in prof.waves.items()},
+            "design": "did" if prof.has_comparison else "prepost",
+        }
+    impact = c.tables.get("impact")
+    if impact is not None:
+        overall = overall_rows(impact)
+        cols = ["outcome", "design", "estimate", "ci_low", "ci_high", "p_value", "inference", "n",
+                "n_clusters", "scale", "note"]
+        v["impact_html"] = table_html(overall, lang, columns=cols, anchor=table_anchor(c.city, "impact"))
+        res = impact[impact.get("population", pd.Series("residents", index=impact.index))
+                     .astype("str").str.lower().eq("residents")]
+        groups = res[~res.get("group", pd.Series("all", index=res.index)).astype("str").isin(["all"])]
+        if len(groups):
+            v["groups_html"] = table_html(groups, lang, columns=[
+                "outcome", "group", "estimate", "ci_low", "ci_high", "n", "diff_vs_rest", "diff_p_value", "note"])
+        if "population" in impact.columns:
+            off = impact[impact["population"].astype("str").str.lower().eq("officers")]
+            if len(off):
+                v["officers_html"] = table_html(off, lang, columns=[
+                    "outcome", "design", "estimate", "ci_low", "ci_high", "p_value", "inference", "n", "note"])
+        if not overall.empty and "design" in overall.columns:
+            v["design_kind"] = design_kind(overall["design"].iloc[0])
+    ev = c.tables.get("evidence")
+    if ev is not None:
+        level, reasons = evidence_level(ev)
+        v["evidence"] = {"level": level, "reasons": reasons,
+                         "html": table_html(ev, lang, anchor=table_anchor(c.city, "evidence"))}
+    for name in ("implementation", "balance"):
+        df = c.tables.get(name)
+        if df is not None:
+            v[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(c.city, name), max_rows=40)
+    nb = c.tables.get("neighbourhoods")
+    if nb is not None:
+        v["nbhd_html"] = neighbourhood_table_html(nb, c, lang)
+    if c.cleaning is not None:
+        s = cleaning_summary(c.cleaning)
+        v["clean_files_html"] = table_html(s["files"], lang) if len(s["files"]) else None
+        v["clean_reasons_html"] = table_html(s["reasons"], lang, max_rows=30) if len(s["reasons"]) else None
+        miss = s["missingness"]
+        if len(miss):
+            miss = miss.sort_values("missing", ascending=False, kind="stable").head(12)
+            v["clean_missing_html"] = table_html(miss, lang)
+        v["clean_ok"] = bool(len(s["files"])) and bool(s["files"]["check"].all())
+        v["clean_rows"] = s["files"][["raw", "kept", "rejected"]].sum().to_dict() if len(s["files"]) else None
+        if not len(s["files"]) and not len(miss):
+            v["na"]["cleaning"] = tr("na.log_shape", lang)
+    for fig in c.figures:
+        v["parts"].setdefault(figure_part(fig), []).append(fig)
+    v["recs"] = [r for r in recs if r["city"] == c.city]
+    return v
+
+
+def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | None:
+    """Pilot and comparison areas: the headline indicator by wave (all residents), suppressed cells shown as such."""
+    from .recommendations import table_anchor
+
+    df = nb
+    if "group" in df.columns:
+        df = df[df["group"].astype("str").isin(["all"])]
+    indicators = [i for i in codebook.INDICATORS if i in set(df["indicator"])]
+    if not indicators:
+        return None
+    df = df[df["indicator"] == indicators[0]].copy()
+    if "area_type" in df.columns:
+        df = df[df["area_type"].isin(["pilot", "comparison"])]
+    if df.empty:
+        return None
+    sup = df["suppressed"].astype("str").str.lower().isin(["true", "1"]) if "suppressed" in df.columns \
+        else pd.Series(False, index=df.index)
+    # never show a cell under k, whatever the upstream flag says
+    sup |= pd.to_numeric(df["n"], errors="coerce").fillna(0) < K_SUPPRESS
+    df.loc[sup, ["estimate", "ci_low", "ci_high"] + (["shrunk"] if "shrunk" in df.columns else [])] = pd.NA
+    df.loc[sup, "n"] = pd.NA
+    df["estimate"] = df["estimate"].astype("object")
+    df.loc[sup, "estimate"] = tr("value.suppressed", lang, k=K_SUPPRESS)
+    cols = ["neighbourhood", "name", "area_type", "wave", "n", "estimate", "ci_low", "ci_high"]
+    caption = tr("city.nbhd_caption", lang, indicator=codebook.label(indicators[0], lang), k=K_SUPPRESS)
+    df = df.sort_values([c for c in ("area_type", "neighbourhood", "wave") if c in df.columns], kind="stable")
+    return table_html(df, lang, columns=cols, caption=caption, anchor=table_anchor(c.city, "neighbourhoods"))
+
+
+def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dict:
+    """Everything the template needs for the report in ``lang``."""
+    from .manifest import collect_sidecars
+    from .recommendations import build_recommendations, table_anchor
+
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+    if manifest is None:
+        manifest, _ = collect_sidecars()
+    cities = [load_city(c, manifest, lang) for c in report_cities(manifest)]
+
+    cross = {"tables": {}, "na": {}, "figures": figures_for(manifest, CROSS_CITY, lang)}
+    for name in CROSS_TABLES:
+        df, why = read_table(PATHS.tables / CROSS_CITY / f"{name}.csv", name)
+        cross["tables"][name] = df
+        if why is not None:
+            cross["na"][name] = why.text(lang)
+        else:
+            cross[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(CROSS_CITY, name))
+    pooled = cross["tables"].get("pooled")
+    is_forest = [bool(re.search(r"forest|pooled|heterog", f["figure_id"])) for f in cross["figures"]]
+    cross["forest"] = [f for f, k in zip(cross["figures"], is_forest) if k]
+    cross["rest"] = [f for f, k in zip(cross["figures"], is_forest) if not k]
+
+    results = {c.city: {"impact": c.tables.get("impact"), "evidence": c.tables.get("evidence")}
+               for c in cities if c.available and c.tables.get("impact") is not None}
+    pilots = {c.city: c.profile.pilot.name for c in cities if c.profile is not None}
+    recs = build_recommendations(results, pooled, manifest, pilots)
+    known_anchors = {f["anchor"] for c in cities for f in c.figures} | {f["anchor"] for f in cross["figures"]}
+    rec_views = [{
+        "city": r.city, "rule": r.rule, "text": r.text(lang),
+        "sources": [{"label": s.ref, "anchor": s.anchor, "kind": s.kind,
+                     "linked": s.kind == "table" or s.anchor in known_anchors} for s in r.sources],
+    } for r in recs]
+
+    synthetic = any(c.synthetic for c in cities) or bool(manifest["synthetic"].any() if len(manifest) else False) \
+        or any(is_synthetic_table(df) for df in cross["tables"].values())
+    narrative, narrative_path = narrative_html(lang)
+    codebook_df = codebook.codebook_table(lang)
+    if lang == "fr":
+        codebook_df["allowed"] = codebook_df["allowed"].str.replace("mean of ", "moyenne de ", regex=False) \
+            .str.replace(" answered)", " renseignés)", regex=False)
+    figs_lang = manifest[manifest["lang"] == lang] if len(manifest) else manifest
+    return {
+        "lang": lang,
+        "t": lambda key, **kw: tr(key, lang, **kw),
+        "synthetic": synthetic,
+        "period": data_period(cities),
+        "cities": [_city_view(c, lang, rec_views) for c in cities],
+        "summaries": [city_summary(c, lang) for c in cities],
+        "pooled_sentences": pooled_summary(pooled, lang),
+        "cross": cross,
+        "recs": rec_views,
+        "narrative": narrative,
+        "narrative_path": narrative_path,
+        "codebook_html": table_html(codebook_df, lang),
+        "figure_list_html": table_html(figs_lang, lang, columns=["city", "figure_id", "title", "notebook",
+                                                                 "png", "data_checksum"]) if len(figs_lang) else None,
+        "k": K_SUPPRESS,
+        "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
+        "other_lang_file": "report.fr.html" if lang == "en" else "report.html",
+    }
+
+
+def render_html(lang: str = "en", manifest: pd.DataFrame | None = None) -> str:
+    """The report in ``lang`` as one HTML string."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    return env.get_template("report.html.j2").render(**build_context(lang, manifest))
+
+
+def report_path(lang: str = "en") -> Path:
+    """``reports/report.html`` (English) or ``reports/report.<lang>.html``."""
+    return PATHS.reports / ("report.html" if lang == "en" else f"report.{lang}.html")
+
+
+def build_report(lang: str = "en") -> Path:
+    """Write the report in ``lang`` (and refresh ``reports/figures.csv``); return its path."""
+    from .manifest import build_manifest
+
+    manifest = build_manifest(write=True)
+    return write_text(report_path(lang), render_html(lang, manifest))
+
+
+# ===================================================================== PDF
+CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+    "--disable-background-networking", "--disable-component-update", "--no-first-run",
+)
+
+
+def find_chromium() -> str | None:
+    """The Chromium executable, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def build_pdf(html: Path | None = None, pdf: Path | None = None) -> Path | None:
+    """Print the English HTML report to ``reports/report.pdf`` with headless Chromium.
+
+    Returns the PDF path, or None (with a message saying how to install Chromium) when
+    Chromium is not installed or the HTML report was not built.
+    """
+    html = Path(html) if html is not None else report_path("en")
+    pdf = Path(pdf) if pdf is not None else PATHS.reports / "report.pdf"
+    exe = find_chromium()
+    if exe is None:
+        print("[skip] PDF: chromium is not installed. Install it with `apt-get install chromium` "
+              "(Debian/Ubuntu; `dnf install chromium` on Fedora), then run "
+              "`python -m analysis.report --pdf`.", flush=True)
+        return None
+    if not html.is_file():
+        print(f"[skip] PDF: {_rel(html)} does not exist; build it first (python -m analysis.report --lang en)")
+        return None
+    with atomic_path(pdf) as tmp:
+        tmp.unlink()  # Chromium refuses nothing, but an empty file left over would look like a PDF
+        cmd = [exe, *CHROMIUM_FLAGS, f"--print-to-pdf={tmp}", html.resolve().as_uri()]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            raise RuntimeError(f"chromium failed to print {_rel(html)} (exit {proc.returncode}): "
+                               f"{proc.stderr.strip()[-800:]}")
+    print(f"[ ok ] report (pdf) -> {_rel(pdf)}", flush=True)
+    return pdf
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.report",
+                                     description="Build the recommendations report (HTML, PDF).")
+    parser.add_argument("--lang", choices=LANGS, action="append",
+                        help="language of the HTML report (repeatable; default: en and fr)")
+    parser.add_argument("--pdf", action="store_true", help="build the English HTML, then reports/report.pdf")
+    args = parser.parse_args(argv)
+    langs = args.lang or (["en"] if args.pdf else list(LANGS))
+    if args.pdf and "en" not in langs:
+        langs = ["en", *langs]
+    for lang in langs:
+        path = build_report(lang)
+        print(f"[ ok ] report ({lang}) -> {_rel(path)}", flush=True)
+    if args.pdf:
+        build_pdf()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
