@@ -29,6 +29,7 @@ city's pilot, and for every indicator of :data:`analysis.codebook.INDICATORS`:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -463,8 +464,13 @@ def write_outputs(table: pd.DataFrame, geometry, profile, *, group: str = "all")
         wide.insert(0, "data_status", SYNTHETIC_NOTE)
     gpkg = PATHS.processed_city(profile.city) / "neighbourhoods.gpkg"
     with atomic_path(gpkg) as tmp:
-        tmp.unlink()  # GDAL will not create a GeoPackage over an existing empty file
-        wide.to_file(tmp, driver="GPKG", layer="neighbourhoods")
+        # GDAL wants a .gpkg name and a file it creates itself: write beside, then move.
+        part = tmp.with_name(tmp.name + ".gpkg")
+        try:
+            wide.to_file(part, driver="GPKG", layer="neighbourhoods")
+            os.replace(part, tmp)
+        finally:
+            part.unlink(missing_ok=True)
     csv = write_table(table, PATHS.tables_city(profile.city) / "neighbourhoods.csv",
                       synthetic=profile.synthetic)
     return {"gpkg": gpkg, "csv": csv}

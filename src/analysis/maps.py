@@ -1,0 +1,336 @@
+"""Choropleth maps of neighbourhood estimates: one function, fixed breaks, honest captions.
+
+Every map goes through :func:`choropleth` (STYLE §9):
+
+- **fixed class breaks per indicator**, the same in all nine cities
+  (:data:`BREAKS`, declared once from each indicator's scale): maps of one indicator can be
+  compared across cities. Never per-city natural breaks. Changes use symmetric diverging
+  breaks around zero (blue = more favourable at follow-up);
+- suppressed (n < k) and missing neighbourhoods are **hatched grey**, each with a legend
+  entry;
+- pilot areas outlined with a thick dark line, comparison areas with a dashed one, both in
+  the legend;
+- axes off, drawn in the projected CRS :data:`analysis.geo.TARGET_CRS` (EPSG:3035);
+- a caption (:func:`map_caption`) with definition, scale, n, source, "approximate
+  boundaries" where so and "synthetic data" where so; labels in English or French.
+
+:func:`save_neighbourhood_maps` draws and saves the baseline, follow-up and change maps of
+an indicator in both languages with :func:`analysis.figures.save_figure`
+(ids ``map-<indicator>-<baseline|follow_up|change>``).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+import geopandas as gpd
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_hex
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from . import codebook
+from .config import K_SUPPRESS
+from .figures import apply_style, save_figure
+from .geo import TARGET_CRS, boundary_note
+from .io import sha256_frame
+
+# ----------------------------------------------------------------- fixed breaks
+#: Level class edges by scale (inclusive range of the indicator): 7 classes each.
+_LEVEL_EDGES: dict[tuple[float, float], tuple[float, ...]] = {
+    (0, 10): (0, 3, 4, 5, 6, 7, 8, 10),
+    (1, 4): (1, 2, 2.25, 2.5, 2.75, 3, 3.25, 4),
+    (1, 5): (1, 2, 2.5, 3, 3.5, 4, 4.5, 5),
+    (0, 1): (0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1),
+}
+#: Symmetric change class edges (inner steps) by scale: 7 classes, middle = little change.
+_CHANGE_STEPS: dict[tuple[float, float], tuple[float, ...]] = {
+    (0, 10): (0.25, 0.75, 1.5),
+    (1, 4): (0.1, 0.25, 0.5),
+    (1, 5): (0.1, 0.3, 0.6),
+    (0, 1): (0.02, 0.05, 0.1),
+}
+
+
+def _edges(indicator: str, kind: str) -> tuple[float, ...]:
+    lo, hi = (float(x) for x in codebook.scale_range(indicator))
+    key = (lo, hi)
+    if kind == "level":
+        if key not in _LEVEL_EDGES:
+            raise KeyError(f"no fixed map breaks for scale {key} of {indicator!r}")
+        return tuple(float(e) for e in _LEVEL_EDGES[key])
+    if kind == "change":
+        steps = _CHANGE_STEPS[key]
+        width = hi - lo
+        return tuple([-width, *(-s for s in reversed(steps)), *steps, width])
+    raise ValueError(f"kind must be 'level' or 'change', got {kind!r}")
+
+
+#: ``BREAKS[indicator]["level"|"change"]``: the class edges of every mapped indicator,
+#: declared once and used for all nine cities.
+BREAKS: dict[str, dict[str, tuple[float, ...]]] = {
+    ind: {"level": _edges(ind, "level"), "change": _edges(ind, "change")} for ind in codebook.INDICATORS
+}
+
+_CMAP = {"level": "YlGnBu", "change": "RdBu"}
+
+_TXT = {
+    "en": {"suppressed": "suppressed (n < {k})", "no_data": "no data", "pilot": "pilot area",
+           "comparison": "comparison area", "change": "Change, follow-up − baseline",
+           "scale": "scale {lo:g}–{hi:g}, higher = more favourable",
+           "points": "difference in scale points",
+           "def_level": "Weighted mean by neighbourhood (raked to population by age group and gender)",
+           "def_shrunk": "Empirical-Bayes (Fay–Herriot) estimate by neighbourhood, shrunk toward the city mean",
+           "def_change": "Change in the weighted mean by neighbourhood, follow-up minus baseline",
+           "n": "n = {n} respondents in {m} neighbourhoods",
+           "supp": "neighbourhoods with fewer than {k} respondents are suppressed",
+           "crs": "projection ETRS89-LAEA (EPSG:3035)",
+           "source": "Source: IMPPULSE resident survey, {city}",
+           "synthetic": "Synthetic data"},
+    "fr": {"suppressed": "masqué (n < {k})", "no_data": "pas de données", "pilot": "zone pilote",
+           "comparison": "zone de comparaison", "change": "Évolution, suivi − début",
+           "scale": "échelle {lo:g}–{hi:g}, plus haut = plus favorable",
+           "points": "différence en points d'échelle",
+           "def_level": "Moyenne pondérée par quartier (calage sur la population par âge et sexe)",
+           "def_shrunk": "Estimation bayésienne empirique (Fay–Herriot) par quartier, rapprochée de la moyenne de la ville",
+           "def_change": "Évolution de la moyenne pondérée par quartier, suivi moins début",
+           "n": "n = {n} répondants dans {m} quartiers",
+           "supp": "les quartiers de moins de {k} répondants sont masqués",
+           "crs": "projection ETRS89-LAEA (EPSG:3035)",
+           "source": "Source : enquête habitants IMPPULSE, {city}",
+           "synthetic": "Données synthétiques"},
+}
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _t(lang: str) -> dict[str, str]:
+    return _TXT.get(lang, _TXT["en"])
+
+
+def breaks(indicator: str, kind: str = "level") -> tuple[float, ...]:
+    """The fixed class edges of ``indicator`` for a ``"level"`` or ``"change"`` map."""
+    if indicator in BREAKS:
+        return BREAKS[indicator][kind]
+    return _edges(indicator, kind)
+
+
+def classify(values, edges: Sequence[float]) -> np.ndarray:
+    """Class index of each value (``[e_i, e_{i+1})``, the last class closed); -1 if missing."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    cls = np.searchsorted(np.asarray(edges[1:-1], dtype=float), v, side="right")
+    return np.where(np.isfinite(v), cls, -1)
+
+
+def class_labels(edges: Sequence[float], kind: str) -> list[str]:
+    """Legend text of each class."""
+    e = list(edges)
+    labels = [f"{a:g} – {b:g}" for a, b in zip(e[:-1], e[1:])]
+    if kind == "change":
+        labels[0] = f"< {e[1]:g}"
+        labels[-1] = f"≥ {e[-2]:g}"
+        labels = [lab.replace("-", "−") for lab in labels]
+    return labels
+
+
+def wave_label(wave: str, lang: str = "en") -> str:
+    """"Baseline (2014)", "Follow-up (2015)" or "Change" in ``lang``."""
+    if wave == "change":
+        return _t(lang)["change"]
+    en, fr = codebook.var("wave").category_labels[wave]
+    return fr if lang == "fr" else en
+
+
+# ------------------------------------------------------------------- the map
+def map_caption(indicator: str, kind: str = "level", *, lang: str = "en", n: int | None = None,
+                areas: int | None = None, city: str | None = None, approximate: bool = False,
+                synthetic: bool = False, value: str = "estimate", k: int = K_SUPPRESS) -> str:
+    """The caption of a neighbourhood map: definition, scale, n, source, boundaries, data status."""
+    t = _t(lang)
+    lo, hi = codebook.scale_range(indicator)
+    definition = t["def_change"] if kind == "change" else (t["def_shrunk"] if value == "shrunk" else t["def_level"])
+    parts = [f"{codebook.label(indicator, lang)}: {definition}; {t['scale'].format(lo=lo, hi=hi)}"
+             + (f" ({t['points']})" if kind == "change" else "") + "."]
+    if n is not None:
+        parts.append(t["n"].format(n=n, m=areas if areas is not None else "?") + "; "
+                     + t["supp"].format(k=k) + ".")
+    else:
+        parts.append(_upper_first(t["supp"].format(k=k)) + ".")
+    if city:
+        parts.append(t["source"].format(city=city) + ".")
+    parts.append(_upper_first(boundary_note(approximate, lang)) + "; " + t["crs"] + ".")
+    if synthetic:
+        parts.append(t["synthetic"] + ".")
+    return " ".join(parts)
+
+
+def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str = "level",
+               lang: str = "en", ax=None, outline_pilot: bool = True, caption: str | None = None,
+               title: str | None = None, suppressed_col: str = "suppressed",
+               area_type_col: str = "area_type", k: int = K_SUPPRESS, legend: bool = True):
+    """Draw a neighbourhood choropleth with the project's fixed breaks.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        One row per polygon, with ``column`` (the value; NaN = no data), optionally
+        ``suppressed`` (bool) and ``area_type`` ("pilot"/"comparison"/"other").
+        Reprojected to EPSG:3035 when in another CRS; it must have a CRS.
+    column : str
+        Column to map.
+    indicator : str
+        Codebook indicator: gives the fixed breaks (:data:`BREAKS`) and the labels.
+    kind : {"level", "change"}
+        Sequential breaks on the indicator's scale, or symmetric diverging breaks of a change.
+    lang : {"en", "fr"}
+    ax : matplotlib Axes, optional
+        Draw here (no caption drawn); default a new figure.
+    outline_pilot : bool
+        Outline pilot (solid) and comparison (dashed) areas.
+    caption : str, optional
+        Text under the map (:func:`map_caption`); drawn only on a new figure.
+    title : str, optional
+    suppressed_col, area_type_col : str
+    k : int
+        The suppression threshold shown in the legend.
+    legend : bool
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if gdf.crs is None:
+        raise ValueError("choropleth: the GeoDataFrame has no CRS")
+    if column not in gdf.columns:
+        raise KeyError(f"choropleth: column {column!r} not in {list(gdf.columns)}")
+    apply_style()
+    t = _t(lang)
+    data = gdf.to_crs(TARGET_CRS) if gdf.crs != TARGET_CRS else gdf
+    edges = breaks(indicator, kind)
+    ncls = len(edges) - 1
+    cmap = plt.get_cmap(_CMAP[kind], ncls + (2 if kind == "level" else 0))
+    # Sequential: skip the palest shade so the lowest class is not read as "no data".
+    colours = ([to_hex(cmap(i + 1)) for i in range(ncls)] if kind == "level"
+               else [to_hex(cmap(i)) for i in range(ncls)])
+    supp = (data[suppressed_col].fillna(False).astype(bool).to_numpy() if suppressed_col in data
+            else np.zeros(len(data), dtype=bool))
+    cls = classify(data[column], edges)
+    nodata = (cls < 0) & ~supp
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7.2, 6.2))
+    else:
+        fig = ax.figure
+    shown = (cls >= 0) & ~supp
+    if shown.any():
+        data[shown].plot(ax=ax, color=[colours[c] for c in cls[shown]], edgecolor="white", linewidth=0.4)
+    if supp.any():
+        data[supp].plot(ax=ax, facecolor="#d9d9d9", edgecolor="#8c8c8c", hatch="////", linewidth=0.4)
+    if nodata.any():
+        data[nodata].plot(ax=ax, facecolor="#f2f2f2", edgecolor="#8c8c8c", hatch="...", linewidth=0.4)
+    handles = [Patch(facecolor=c, edgecolor="none", label=lab)
+               for c, lab in zip(colours, class_labels(edges, kind))][::-1]
+    handles.append(Patch(facecolor="#d9d9d9", edgecolor="#8c8c8c", hatch="////",
+                         label=t["suppressed"].format(k=k)))
+    handles.append(Patch(facecolor="#f2f2f2", edgecolor="#8c8c8c", hatch="...", label=t["no_data"]))
+    if outline_pilot and area_type_col in data:
+        at = data[area_type_col].astype("str")
+        if (at == "pilot").any():
+            data[at == "pilot"].boundary.plot(ax=ax, color="#111111", linewidth=2.2)
+            handles.append(Line2D([], [], color="#111111", linewidth=2.2, label=t["pilot"]))
+        if (at == "comparison").any():
+            data[at == "comparison"].boundary.plot(ax=ax, color="#111111", linewidth=1.5, linestyle=(0, (4, 2)))
+            handles.append(Line2D([], [], color="#111111", linewidth=1.5, linestyle=(0, (4, 2)),
+                                  label=t["comparison"]))
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, loc="left")
+    if legend:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                  title=(t["points"] if kind == "change" else codebook.label(indicator, lang)),
+                  title_fontsize=8, handlelength=2.2)
+    if own and caption:
+        fig.text(0.02, 0.06, textwrap.fill(caption, 120), ha="left", va="top", fontsize=7, color="#333333")
+    return fig
+
+
+# --------------------------------------------------------------- from the table
+def map_frame(geometry, table: pd.DataFrame, indicator: str, wave: str, *, group: str = "all",
+              value: str = "estimate") -> gpd.GeoDataFrame:
+    """Polygons joined to one indicator × wave × group of the (suppressed) estimate table.
+
+    Returns
+    -------
+    GeoDataFrame
+        ``code``, ``name``, ``area_type``, ``value``, ``n``, ``suppressed``, ``geometry``;
+        polygons with no row in the table have ``value`` NaN and ``n`` 0 ("no data").
+    """
+    gdf = getattr(geometry, "gdf", geometry)
+    sub = table[(table["indicator"] == indicator) & (table["wave"] == wave) & (table["group"] == group)]
+    sub = sub[["neighbourhood", value, "n", "suppressed"]].rename(columns={"neighbourhood": "code",
+                                                                           value: "value"})
+    out = gdf.merge(sub, on="code", how="left")
+    out["n"] = out["n"].fillna(0).astype("int64")
+    out["suppressed"] = out["suppressed"].astype("boolean").fillna(False).astype(bool)
+    # Suppression holds on the map whatever the table says: no value from fewer than K.
+    small = out["n"] < K_SUPPRESS
+    out.loc[small & out["value"].notna(), "suppressed"] = True
+    out.loc[out["suppressed"], "value"] = np.nan
+    out["suppressed"] = out["suppressed"] & (out["n"] > 0)  # nobody at all: "no data"
+    return out
+
+
+def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: str, *,
+                            waves: Sequence[str] = ("baseline", "follow_up", "change"),
+                            langs: Sequence[str] = ("en", "fr"), group: str = "all",
+                            value: str = "estimate", notebook: str = "02-neighbourhoods.ipynb") -> list[dict]:
+    """Draw and save the maps of one indicator, per wave and language.
+
+    Figure ids ``map-<indicator>-<wave>`` (``-<group>`` appended for a targeted group), saved
+    to ``reports/figures/<city>/`` as PNG + SVG + JSON sidecar. Figures are closed.
+
+    Returns
+    -------
+    list of dict
+        The paths written, one dict per figure.
+    """
+    approximate = bool(getattr(geometry, "approximate", False))
+    written = []
+    for wave in waves:
+        kind = "change" if wave == "change" else "level"
+        frame = map_frame(geometry, table, indicator, wave, group=group, value=value)
+        shown = frame[~frame["suppressed"] & frame["value"].notna()]
+        fig_id = f"map-{indicator}-{wave}" + ("" if group == "all" else f"-{group}")
+        checksum = sha256_frame(pd.DataFrame(frame.drop(columns="geometry")))
+        for lang in langs:
+            title = f"{profile.name} — {codebook.label(indicator, lang)} — {wave_label(wave, lang)}"
+            caption = map_caption(indicator, kind, lang=lang, n=int(shown["n"].sum()), areas=len(shown),
+                                  city=profile.name, approximate=approximate,
+                                  synthetic=profile.synthetic, value=value)
+            fig = choropleth(frame, "value", indicator=indicator, kind=kind, lang=lang,
+                             caption=caption, title=title)
+            written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
+                                       notebook=notebook, data_checksum=checksum,
+                                       synthetic=profile.synthetic, lang=lang))
+            plt.close(fig)
+    return written
+
+
+def map_panel(geometry, table: pd.DataFrame, profile, indicator: str, *, lang: str = "en",
+              group: str = "all", value: str = "estimate"):
+    """Baseline, follow-up and change maps of one indicator side by side (for notebooks)."""
+    apply_style()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    for ax, wave in zip(axes, ("baseline", "follow_up", "change")):
+        frame = map_frame(geometry, table, indicator, wave, group=group, value=value)
+        choropleth(frame, "value", indicator=indicator, kind="change" if wave == "change" else "level",
+                   lang=lang, ax=ax, title=wave_label(wave, lang), legend=wave in ("follow_up", "change"))
+    fig.suptitle(f"{profile.name} — {codebook.label(indicator, lang)}", x=0.01, ha="left")
+    fig.subplots_adjust(wspace=0.45)
+    return fig
