@@ -194,6 +194,7 @@ _OFFICER_BASE = {"off_public_support": 0.25, "off_youth_attitude": 0.40,
 #: Generator settings of the nine partner cities.
 CITY_SETTINGS: dict[str, CitySettings] = {
     "nantes": CitySettings(
+        activity_duration_column="DUREE_H",
         n_per_wave=1000, id_prefix="NA", n_officers=90, n_activities=48, level=0.05,
         migrant_share=0.18, trend=_FR_TREND, effects=_scaled(_BASE_EFFECT, 1.0),
         boosts={"young": 2.0}, officer_effects=_OFFICER_BASE,
@@ -204,6 +205,7 @@ CITY_SETTINGS: dict[str, CitySettings] = {
         activity_mix={"meeting": 3, "school_visit": 3, "joint_patrol": 1, "mediation": 2, "other": 1},
     ),
     "amiens": CitySettings(
+        activity_duration_column="Durée (h)",
         n_per_wave=800, id_prefix="AM", n_officers=60, n_activities=30, level=-0.05,
         migrant_share=0.12, trend=_FR_TREND, effects=_scaled(_BASE_EFFECT, 0.8),
         boosts={"young": 2.0}, officer_effects=_scaled(_OFFICER_BASE, 0.8),
@@ -224,6 +226,7 @@ CITY_SETTINGS: dict[str, CitySettings] = {
         activity_mix={"meeting": 2, "school_visit": 4, "mediation": 2, "info_stand": 1},
     ),
     "aubervilliers": CitySettings(
+        activity_duration_column="duree_h",
         n_per_wave=800, id_prefix="AU", n_officers=50, n_activities=40, level=-0.25,
         migrant_share=0.50, trend=_FR_TREND, effects=_scaled(_BASE_EFFECT, 1.1),
         boosts={"young": 2.5}, officer_effects=_scaled(_OFFICER_BASE, 1.3),
@@ -238,6 +241,7 @@ CITY_SETTINGS: dict[str, CitySettings] = {
         activity_mix={"meeting": 2, "school_visit": 3, "mediation": 3, "training_session": 1},
     ),
     "toulouse": CitySettings(
+        activity_duration_column="Durée (h)",
         # The pilot that did not work: no effect on residents or officers.
         n_per_wave=1200, id_prefix="TL", n_officers=110, n_activities=36, level=0.0,
         migrant_share=0.18, trend=_FR_TREND, effects={}, boosts={"young": 2.0},
@@ -248,6 +252,7 @@ CITY_SETTINGS: dict[str, CitySettings] = {
         activity_mix={"meeting": 3, "joint_patrol": 2, "info_stand": 2, "other": 1},
     ),
     "milan": CitySettings(
+        activity_duration_column="durata_ore",
         n_per_wave=1600, id_prefix="MI", n_officers=160, n_activities=60, level=0.10,
         migrant_share=0.22, trend={"trust_police": -0.15, "feel_safe_dark": -0.05,
                                    "eff_burglary": -0.10},
@@ -260,6 +265,7 @@ CITY_SETTINGS: dict[str, CitySettings] = {
         activity_mix={"meeting": 3, "joint_patrol": 3, "info_stand": 2, "school_visit": 1},
     ),
     "barcelona": CitySettings(
+        activity_duration_column="durada_hores",
         n_per_wave=1600, id_prefix="BCN", n_officers=150, n_activities=60, level=0.15,
         migrant_share=0.24, trend={"trust_police": 0.10, "pj_fair": 0.03},
         effects=_scaled(_BASE_EFFECT, 0.8), boosts={"young": 1.8},
@@ -272,6 +278,7 @@ CITY_SETTINGS: dict[str, CitySettings] = {
         activity_mix={"meeting": 3, "school_visit": 2, "mediation": 2, "info_stand": 1},
     ),
     "brussels": CitySettings(
+        activity_duration_column="Durée/Duur (h)",
         n_per_wave=1000, id_prefix="BXL", n_officers=120, n_activities=42, level=0.0,
         migrant_share=0.42, trend={"trust_police": 0.05, "feel_safe_dark": -0.08},
         effects={"trust_police": 0.35, "pj_respect": 0.22, "pj_fair": 0.15,
@@ -291,6 +298,7 @@ CITY_SETTINGS: dict[str, CitySettings] = {
         activity_mix={"training_session": 5, "meeting": 2, "other": 1},
     ),
     "vilnius": CitySettings(
+        activity_duration_column="trukme_val",
         n_per_wave=1200, id_prefix="VLN", n_officers=100, n_activities=36, level=-0.10,
         migrant_share=0.05, trend={"trust_police": 0.20, "eff_violence": 0.10},
         effects=_scaled(_BASE_EFFECT, 0.9), boosts={"young": 2.0},
@@ -302,6 +310,7 @@ CITY_SETTINGS: dict[str, CitySettings] = {
         activity_mix={"meeting": 3, "school_visit": 3, "joint_patrol": 1, "info_stand": 1},
     ),
     "lisbon": CitySettings(
+        activity_duration_column="duracao_horas",
         n_per_wave=1400, id_prefix="LX", n_officers=130, n_activities=54, level=0.05,
         migrant_share=0.14, trend={"trust_police": 0.10, "feel_safe_dark": 0.03},
         effects={"trust_police": 0.30, "pj_respect": 0.10, "pj_fair": 0.08, "pj_explain": 0.10,
@@ -921,7 +930,10 @@ def _raw_frame(profile: CityProfile, name: str, df: pd.DataFrame, log: pd.DataFr
                     vals[i] = labels_dk[k] if (label_col and file.value_labels and labels_dk[k]) \
                         else codes_dk[k]
                 elif labels_dk[k] and (label_col or r % 3 == 0 or not spec.item_missing):
-                    vals[i] = labels_dk[k]  # CATI exports mix labels into numeric columns
+                    # CATI exports mix labels into numeric columns; bilingual files use the
+                    # second block of missing labels for the second language.
+                    alt = 3 + k if lang[i] and len(spec.missing) > 3 + k else k
+                    vals[i] = spec.missing[alt] if alt != k else labels_dk[k]
                 else:
                     vals[i] = codes_dk[k]
             elif kind == "label_whitespace" and isinstance(vals[i], str) and not native:
@@ -1024,7 +1036,7 @@ def _write_xlsx(path: Path, sheets: list[tuple[str, pd.DataFrame, int]], notes: 
     ws = wb.create_sheet("README" if profile.country not in ("IT", "ES") else
                          {"IT": "Note", "ES": "Llegenda"}[profile.country])
     for line in notes:
-        ws.append([line])
+        ws.append(line.split(" | "))
     p = wb.properties
     p.title = f"IMPPULSE {profile.name} - synthetic demonstration data"
     p.subject = SYNTHETIC_LABEL
@@ -1039,12 +1051,22 @@ def _write_xlsx(path: Path, sheets: list[tuple[str, pd.DataFrame, int]], notes: 
 
 
 def _notes(profile: CityProfile, name: str, frame_cols: list[str]) -> list[str]:
-    return [SYNTHETIC_LABEL,
-            f"City: {profile.name}. Dataset: {name}. Made by analysis.synthetic "
-            f"(generator version {GENERATOR_VERSION}, seed {SEED}).",
-            "No real person is described in this file; identifiers are invented.",
-            "Regenerate with: python -m analysis.synthetic",
-            "Columns: " + ", ".join(frame_cols)]
+    """Notes for file metadata and XLSX notes sheets; with columns, a small codebook."""
+    lines = [SYNTHETIC_LABEL,
+             f"City: {profile.name}. Dataset: {name}. Made by analysis.synthetic "
+             f"(generator version {GENERATOR_VERSION}, seed {SEED}).",
+             "No real person is described in this file; identifiers are invented.",
+             "Regenerate with: python -m analysis.synthetic"]
+    spec = profile.dataset(name)
+    if frame_cols and spec is not None:
+        lines.append("")
+        lines.append("Column | codebook variable | label")
+        back = {raw: col for col, raw in spec.columns.items()}
+        for raw in frame_cols:
+            col = back.get(raw)
+            label = codebook.var(col, name).label_en if col else "not in the codebook"
+            lines.append(f"{raw} | {col or '-'} | {label}")
+    return lines
 
 
 def write_raw(profile: CityProfile, frames: dict[str, pd.DataFrame], out_dir: str | Path) -> list[Path]:
