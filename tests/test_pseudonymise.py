@@ -1,0 +1,74 @@
+"""Pseudonymisation: keyed, stable, not reversible by hashing guesses, key required for real data."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import types
+
+import pandas as pd
+import pytest
+
+from analysis.pseudonymise import (DEMO_KEY, KEY_FILE, PseudonymisationKeyError, load_key,
+                                   pseudonymise)
+
+KEY = b"0123456789abcdef0123"
+
+
+def test_stable_keyed_and_prefixed():
+    ids = pd.Series(["17", "18", "17", None, " 18 "])
+    a = pseudonymise(ids, KEY, "milan", "R-")
+    b = pseudonymise(ids, KEY, "milan", "R-")
+    assert a.tolist() == b.tolist()
+    assert a[0] == a[2] and a[1] == a[4] and a[0] != a[1]
+    assert pd.isna(a[3]) and str(a.dtype) == "str"
+    assert a.dropna().str.fullmatch(r"R-[0-9a-f]{16}").all()
+    # a spreadsheet number and its text give one pseudonym
+    assert pseudonymise([17.0], KEY, "milan", "R-")[0] == a[0]
+
+
+def test_known_answer_is_hmac_sha256_of_city_prefix_and_id():
+    expected = hmac.new(KEY, b"milan\x1fR-\x1f17", hashlib.sha256).hexdigest()[:16]
+    assert pseudonymise(["17"], KEY, "milan", "R-")[0] == "R-" + expected
+
+
+def test_other_key_city_or_dataset_give_other_ids():
+    base = pseudonymise(["17", "18"], KEY, "milan", "R-")
+    assert not set(base) & set(pseudonymise(["17", "18"], b"another-key-of-20-bytes", "milan", "R-"))
+    assert not set(base) & set(pseudonymise(["17", "18"], KEY, "lisbon", "R-"))
+    officers = pseudonymise(["17", "18"], KEY, "milan", "O-")
+    assert not {x[2:] for x in base} & {x[2:] for x in officers}
+
+
+def test_raw_id_not_recoverable_by_unkeyed_hash():
+    out = pseudonymise(["17"], KEY, "milan", "R-")[0]
+    assert "17" not in out[2:] or out[2:] != "17"
+    plain = [hashlib.sha256(f"{c}{i}".encode()).hexdigest()[:16]
+             for c in ("", "milan", "milan\x1fR-\x1f") for i in ("17",)]
+    assert out[2:] not in plain
+
+
+def _profile(synthetic):
+    return types.SimpleNamespace(city="milan", synthetic=synthetic)
+
+
+def test_demo_key_only_for_synthetic_profiles(project, monkeypatch):
+    assert load_key(_profile(True)) == DEMO_KEY
+    with pytest.raises(PseudonymisationKeyError) as err:
+        load_key(_profile(False))
+    msg = str(err.value)
+    assert "IMPPULSE_KEY" in msg and KEY_FILE in msg and "milan" in msg
+
+
+def test_real_data_key_from_env_or_file(project, monkeypatch):
+    (project / KEY_FILE).write_bytes(b"file-secret-of-enough-bytes\n")
+    assert load_key(_profile(False)) == b"file-secret-of-enough-bytes"
+    monkeypatch.setenv("IMPPULSE_KEY", "env-secret-of-enough-bytes")
+    assert load_key(_profile(False)) == b"env-secret-of-enough-bytes"
+
+
+@pytest.mark.parametrize("bad", ["short", DEMO_KEY.decode()])
+def test_weak_or_demo_key_refused_for_real_data(project, monkeypatch, bad):
+    monkeypatch.setenv("IMPPULSE_KEY", bad)
+    with pytest.raises(PseudonymisationKeyError):
+        load_key(_profile(False))
