@@ -33,6 +33,7 @@ difference-in-differences, 4-5 = stronger or randomised designs):
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -203,32 +204,51 @@ def render_params(params: dict, lang: str) -> dict:
 
 def city_name(city: str, lang: str = "en") -> str:
     """Display name of a city from its profile (the slug, capitalised, when none loads)."""
+    path = PATHS.profile(city)
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    names = _profile_names(str(path), stamp)
+    if names is None:
+        return city.replace("-", " ").capitalize()
+    return names[1] if lang == "fr" else names[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _profile_names(path: str, stamp: int | None) -> tuple[str, str] | None:
+    # cached by path and modification time: profiles are read once per report, not per sentence
     from .profile import ProfileError, load_profile
 
+    if stamp is None:
+        return None
     try:
-        p = load_profile(city)
+        p = load_profile(Path(path))
     except (ProfileError, OSError):
-        return city.replace("-", " ").capitalize()
-    return (p.name_fr or p.name) if lang == "fr" else p.name
+        return None
+    return p.name, p.name_fr or p.name
 
 
 # ------------------------------------------------------------------ inputs
 def design_kind(value) -> str:
     """``did`` (comparison group), ``prepost`` or ``unknown`` from an impact ``design`` value."""
-    text = str(value).lower().replace("-", "").replace("_", "").replace(" ", "")
+    text = re.sub(r"[-_ /]", "", str(value).lower())
+    if "prepost" in text or "beforeafter" in text or text.startswith("pre") or "nocomparison" in text:
+        return "prepost"
     if "did" in text or "diff" in text or "comparison" in text:
         return "did"
-    if "prepost" in text or "beforeafter" in text or text.startswith("pre"):
-        return "prepost"
     return "unknown"
 
 
 def evidence_level(evidence: pd.DataFrame | None, outcome: str | None = None) -> tuple[int | None, str]:
     """Design level (1-5) and reasons from a city's ``evidence.csv``.
 
-    Reads the first of the columns ``level``, ``evidence_level``, ``sms``, ``rating``…
-    that holds a number (or a word such as "moderate"); when the table has one row per
-    outcome and ``outcome`` is given, that outcome's row is used, else the lowest level.
+    Reads the criteria table :func:`analysis.evidence.rate_evidence` writes (``criterion``,
+    ``value``, ``met``, ``consequence``; the row ``criterion == "rating"`` holds
+    ``"level N"``; reasons are the consequences of the unmet criteria). Other shapes: the
+    first of the columns ``level``, ``evidence_level``, ``sms``, ``rating``… that holds a
+    number (or a word such as "moderate"); when the table has one row per outcome and
+    ``outcome`` is given, that outcome's row is used, else the lowest level.
 
     Returns
     -------
@@ -238,6 +258,17 @@ def evidence_level(evidence: pd.DataFrame | None, outcome: str | None = None) ->
     if evidence is None or evidence.empty:
         return None, ""
     ev = evidence
+    if {"criterion", "value"} <= set(ev.columns):
+        crit = ev["criterion"].astype("str").str.strip().str.lower()
+        rating = ev.loc[crit == "rating", "value"].astype("str")
+        found = rating.str.extract(r"(\d+)")[0].dropna()
+        level = int(found.iloc[0]) if len(found) else None
+        reasons = ""
+        if {"met", "consequence"} <= set(ev.columns):
+            unmet = ev[(crit != "rating") & ~ev["met"].astype("str").str.lower().isin(["true", "1"])]
+            reasons = "; ".join(str(c).removeprefix("downgrade: ") for c in unmet["consequence"].dropna()
+                                if str(c).strip())
+        return level, reasons
     if outcome is not None and "outcome" in ev.columns and (ev["outcome"] == outcome).any():
         ev = ev[ev["outcome"] == outcome]
     level = None

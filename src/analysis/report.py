@@ -63,7 +63,9 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
 @functools.lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict[str, str]]:
     """The en/fr catalogue: ``{key: {"en": text, "fr": text}}``."""
-    data = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+    # the C loader when libyaml is there: the pure-Python one takes a second on this file
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(CATALOGUE.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe loader)
     if not isinstance(data, dict):
         raise ValueError(f"{CATALOGUE}: expected a mapping of keys to {{en, fr}}")
     return data
@@ -176,18 +178,69 @@ def _count(v) -> int | None:
 def cleaning_summary(log: dict) -> dict[str, pd.DataFrame]:
     """Rows per file and rejections by reason, and missingness, from a cleaning log.
 
-    The log's exact shape belongs to the cleaning step; this reads it defensively: any
-    object with raw and kept counts is a file record (its name from a ``file`` /
-    ``source_file`` / ``path`` key or from where it sits), and any mapping under a key
-    containing "missing" of column → share (or → {share|rate|pct}) is missingness.
+    Reads the shape :mod:`analysis.clean` writes (``files``: one record per raw file with
+    ``raw_rows``, ``kept``, ``rejected``, ``rejected_by_reason``; ``missingness``:
+    ``{dataset: {variable: {missing_share, dont_know, blank, collected…}}}``). For other
+    shapes it falls back to a defensive walk: any object with raw and kept counts is a
+    file record, any mapping under a key containing "missing" is missingness.
 
     Returns
     -------
     dict
         ``files`` (dataset, file, raw, kept, rejected, check), ``reasons`` (dataset, file,
-        reason, rows), ``missingness`` (dataset, variable, missing share); empty frames
-        when the log has none.
+        reason, rows), ``missingness`` (dataset, variable, missing, dont_know, blank);
+        empty frames when the log has none.
     """
+    if isinstance(log.get("files"), list):
+        return _cleaning_summary_known(log)
+    return _cleaning_summary_walk(log)
+
+
+_FILE_COLS = ["dataset", "file", "raw", "kept", "rejected", "check"]
+_REASON_COLS = ["dataset", "file", "reason", "rows"]
+_MISS_COLS = ["dataset", "variable", "missing", "dont_know", "blank"]
+
+
+def _cleaning_summary_known(log: dict) -> dict[str, pd.DataFrame]:
+    files, reasons, missing = [], [], []
+    for f in log["files"]:
+        if not isinstance(f, dict):
+            continue
+        raw = _count(_first(f, _RAW_KEYS))
+        kept = _count(_first(f, _KEPT_KEYS))
+        if raw is None or kept is None:
+            continue
+        rej = _count(_first(f, _REJ_KEYS))
+        rej = raw - kept if rej is None else rej
+        name = str(_first(f, ("source_file", "file", "path", "name")) or "")
+        ds = str(f.get("dataset", ""))
+        files.append({"dataset": ds, "file": name, "raw": raw, "kept": kept, "rejected": rej,
+                      "check": raw == kept + rej})
+        by = _first(f, _REASON_KEYS)
+        for reason, n in (by.items() if isinstance(by, dict) else []):
+            c = _count(n)
+            if c:
+                reasons.append({"dataset": ds, "file": name, "reason": str(reason), "rows": c})
+    miss = log.get("missingness")
+    for ds, by_var in (miss.items() if isinstance(miss, dict) else []):
+        for var, m in (by_var.items() if isinstance(by_var, dict) else []):
+            if isinstance(m, dict):
+                # items the city never collected are 100 % missing by construction: not a quality signal
+                if m.get("collected") is not True and "collected" in m:
+                    continue
+                share = m.get("missing_share", m.get("share"))
+                if isinstance(share, (int, float)) and not isinstance(share, bool):
+                    missing.append({"dataset": str(ds), "variable": str(var), "missing": float(share),
+                                    "dont_know": m.get("dont_know"), "blank": m.get("blank")})
+            elif isinstance(m, (int, float)) and not isinstance(m, bool):
+                missing.append({"dataset": str(ds), "variable": str(var), "missing": float(m),
+                                "dont_know": None, "blank": None})
+    return {"files": pd.DataFrame(files, columns=_FILE_COLS),
+            "reasons": pd.DataFrame(reasons, columns=_REASON_COLS),
+            "missingness": pd.DataFrame(missing, columns=_MISS_COLS)}
+
+
+def _cleaning_summary_walk(log: dict) -> dict[str, pd.DataFrame]:
     files, reasons, missing = [], [], []
 
     def dataset_of(path: list[str]) -> str:
@@ -226,7 +279,7 @@ def cleaning_summary(log: dict) -> dict[str, pd.DataFrame]:
                     for col, share in v.items():
                         s = share
                         if isinstance(s, dict):
-                            s = _first(s, ("share", "rate", "pct", "missing", "fraction"))
+                            s = _first(s, ("missing_share", "share", "rate", "pct", "fraction"))
                         if isinstance(s, (int, float)) and not isinstance(s, bool):
                             missing.append({"dataset": dataset_of(path + [str(k)]), "variable": str(col),
                                             "missing": float(s) / (100.0 if s > 1 else 1.0)})
@@ -236,7 +289,7 @@ def cleaning_summary(log: dict) -> dict[str, pd.DataFrame]:
                     for item in v:
                         if isinstance(item, dict):
                             col = _first(item, ("variable", "column", "name"))
-                            s = _first(item, ("share", "rate", "pct", "missing", "fraction"))
+                            s = _first(item, ("missing_share", "share", "rate", "pct", "fraction"))
                             if col is not None and isinstance(s, (int, float)):
                                 missing.append({"dataset": dataset_of(path) or str(item.get("dataset", "")),
                                                 "variable": str(col),
@@ -248,11 +301,9 @@ def cleaning_summary(log: dict) -> dict[str, pd.DataFrame]:
                 walk(item, path)
 
     walk(log, [])
-    return {
-        "files": pd.DataFrame(files, columns=["dataset", "file", "raw", "kept", "rejected", "check"]),
-        "reasons": pd.DataFrame(reasons, columns=["dataset", "file", "reason", "rows"]),
-        "missingness": pd.DataFrame(missing, columns=["dataset", "variable", "missing"]),
-    }
+    return {"files": pd.DataFrame(files, columns=_FILE_COLS),
+            "reasons": pd.DataFrame(reasons, columns=_REASON_COLS),
+            "missingness": pd.DataFrame(missing, columns=_MISS_COLS).fillna({"dont_know": pd.NA})}
 
 
 def failed_step(city: str) -> str | None:
@@ -313,7 +364,7 @@ def figure_part(fig: dict) -> str:
 
 # ===================================================================== tables as HTML
 _P_COLS = {"p_value", "diff_p_value", "crv_p_value", "p", "diff_p"}
-_INT_COLS = {"n", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
+_INT_COLS = {"n", "n_a_did", "n_b_did", "n_a_prepost", "n_b_prepost", "participants_police", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
              "n_baseline", "n_follow_up", "participants", "activities", "n_cities"}
 
 
@@ -323,7 +374,8 @@ def cell_text(col: str, value, lang: str) -> str:
 
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "—"
-    if isinstance(value, (bool,)) or col in ("shrunk", "suppressed", "check", "approximate"):
+    if isinstance(value, (bool,)) or col in ("shrunk", "suppressed", "check", "approximate", "met",
+                                              "imbalanced"):
         truth = str(value).strip().lower() in ("true", "1", "yes")
         return tr("value.yes" if truth else "value.no", lang)
     if col in ("outcome", "indicator", "variable") and isinstance(value, str):
@@ -336,9 +388,11 @@ def cell_text(col: str, value, lang: str) -> str:
             from .recommendations import design_kind
             key = f"design.{design_kind(value)}"
         return tr(key, lang) if has_key(key) else value
+    if col == "reason" and isinstance(value, str) and has_key(f"reason.{value}"):
+        return tr(f"reason.{value}", lang)
     if col in _P_COLS:
         return fmt_p(float(value), lang)
-    if col == "missing":
+    if col in ("missing", "share"):
         return fmt_num(100 * float(value), lang, 1) + " %"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if col in _INT_COLS or (float(value).is_integer() and abs(value) >= 100):
@@ -362,8 +416,13 @@ def column_label(col: str, lang: str) -> str:
 
 
 def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
-               anchor: str | None = None, caption: str | None = None, max_rows: int | None = None) -> str:
-    """An HTML table (escaped) with translated headers and formatted cells."""
+               anchor: str | None = None, caption: str | None = None, max_rows: int | None = None,
+               code_cols: tuple[str, ...] = ()) -> str:
+    """An HTML table (escaped) with translated headers and formatted cells.
+
+    Columns without a catalogue header, and ``code_cols``, are identifiers: shown as
+    ``<code>``, as they are (not labels to translate).
+    """
     from markupsafe import escape
 
     if columns is not None:
@@ -377,18 +436,138 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
         parts.append(f"<caption>{escape(caption)}</caption>")
     unknown = [c for c in df.columns if not has_key(f"col.{c}")]
     parts.append("<thead><tr>" + "".join(
-        f'<th{" class=code" if c in unknown else ""}>{escape(column_label(c, lang))}</th>' for c in df.columns
+        f'<th class="code"><code>{escape(c)}</code></th>' if c in unknown
+        else f"<th>{escape(column_label(c, lang))}</th>" for c in df.columns
     ) + "</tr></thead><tbody>")
     for row in df.itertuples(index=False):
         cells = []
         for c, v in zip(df.columns, row):
             num = isinstance(v, (int, float)) and not isinstance(v, bool)
-            cells.append(f'<td{" class=num" if num else ""}>{escape(cell_text(c, v, lang))}</td>')
+            text = escape(cell_text(c, v, lang))
+            if c in code_cols or (c in unknown and not num):
+                text = f"<code>{text}</code>"
+            cells.append(f'<td{" class=num" if num else ""}>{text}</td>')
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
     if more:
         parts.append(f'<p class="note">{escape(tr("table.more_rows", lang, n=more))}</p>')
     return "".join(parts)
+
+
+# ===================================================================== implementation
+_IMPL_KEYS = {"share of activities in pilot areas": "impl.fidelity_area",
+              "share of activities within the pilot period": "impl.fidelity_period",
+              "all activities": "impl.total", "no activity log": "impl.none"}
+
+
+def implementation_table_html(df: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
+    """Activities by type, fidelity and totals from ``implementation.csv`` (labels translated).
+
+    The long table (per neighbourhood, per month) stays in the CSV; the report shows the
+    rows a reader needs to judge implementation.
+    """
+    if not {"section", "key"} <= set(df.columns):
+        return table_html(df, lang, anchor=anchor, max_rows=40)
+    activity = codebook.var("activity_type", "activities")
+    rows = []
+    for r in df.to_dict("records"):
+        section, key = str(r["section"]), str(r["key"])
+        if section == "by_type":
+            labels = activity.category_labels.get(key)
+            label = (labels[1] if lang == "fr" else labels[0]) if labels else key
+        elif key in _IMPL_KEYS:
+            label = tr(_IMPL_KEYS[key], lang)
+        else:
+            continue
+        rows.append({"activity": label, "activities": r.get("activities"), "participants": r.get("participants"),
+                     "participants_police": r.get("participants_police"),
+                     "share": r.get("share")})
+    out = pd.DataFrame(rows, columns=["activity", "activities", "participants", "participants_police", "share"])
+    out = out.dropna(axis=1, how="all")
+    return table_html(out, lang, anchor=anchor)
+
+
+def balance_table_html(df: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
+    """Standardised differences of ``balance.csv`` with the groups compared named in ``lang``."""
+    from .recommendations import outcome_label
+
+    if not {"variable", "mean_a", "mean_b"} <= set(df.columns):
+        return table_html(df, lang, anchor=anchor, max_rows=40)
+    prepost = "comparison" in df.columns and df["comparison"].astype("str").str.contains("follow").any()
+    suffix = "prepost" if prepost else "did"
+    out = df.drop(columns=[c for c in ("city", "comparison") if c in df.columns]).copy()
+    names = {"age": codebook.label("age", lang), "female": tr("balance.female", lang),
+             "migrant": codebook.label("migrant_background", lang)}
+    out["variable"] = [names.get(v, outcome_label(v, lang)) for v in out["variable"]]
+    out = out.rename(columns={"variable": "characteristic", "mean_a": f"mean_a_{suffix}",
+                              "mean_b": f"mean_b_{suffix}", "n_a": f"n_a_{suffix}", "n_b": f"n_b_{suffix}"})
+    return table_html(out, lang, anchor=anchor, max_rows=40)
+
+
+# ===================================================================== evidence
+_CRITERIA = (("design", "design"), ("clusters", "clusters"), ("pilot neighbourhoods", "pilot_units"),
+             ("smallest design cell", "min_cell"), ("baseline balance", "balance"),
+             ("sample composition", "composition"), ("implementation fidelity", "fidelity"),
+             ("rating", "rating"))
+
+
+def criterion_key(text: str) -> str | None:
+    """Catalogue suffix of an evidence criterion (``analysis.evidence``), by its leading words."""
+    t = str(text).strip().lower()
+    for prefix, key in _CRITERIA:
+        if t.startswith(prefix):
+            return key
+    return None
+
+
+def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
+    """The evidence criteria table; in French, criteria and consequences from the catalogue."""
+    if lang == "en" or "criterion" not in ev.columns:
+        return table_html(ev.drop(columns=[c for c in ("city",) if c in ev.columns]), lang, anchor=anchor)
+    from .recommendations import design_kind
+
+    rows = []
+    for r in ev.to_dict("records"):
+        key = criterion_key(r.get("criterion", ""))
+        met = str(r.get("met", "")).strip().lower() in ("true", "1")
+        value, threshold = r.get("value", ""), r.get("threshold", "")
+        if key == "design":
+            value = tr(f"design.{design_kind(value)}", lang)
+        if key in ("design", "rating"):
+            threshold = tr(f"evidence.threshold.{key}", lang)
+        if key == "rating":
+            found = re.search(r"\d+", str(value))
+            value = tr("evidence.level_n", lang, level=found.group(0) if found else "?")
+            consequence = tr(f"strength.{str(r.get('consequence', '')).strip().replace(' ', '_')}", lang) \
+                if has_key(f"strength.{str(r.get('consequence', '')).strip().replace(' ', '_')}") \
+                else str(r.get("consequence", ""))
+        elif met:
+            consequence = "—"
+        else:
+            consequence = tr(f"evidence.downgrade.{key}", lang) if key and has_key(f"evidence.downgrade.{key}") \
+                else tr("evidence.downgrade", lang)
+        if isinstance(value, str) and value in ("n/a", "no activity log"):
+            value = tr("evidence.no_value", lang)
+        rows.append({"criterion": tr(f"criterion.{key}", lang) if key else r.get("criterion", ""),
+                     "value": value, "threshold": threshold, "met": met, "consequence": consequence})
+    return table_html(pd.DataFrame(rows), lang, anchor=anchor)
+
+
+def evidence_reasons(ev: pd.DataFrame, lang: str) -> str:
+    """Why the level was lowered, in ``lang`` (empty when nothing lowered it)."""
+    from .recommendations import evidence_level
+
+    if lang == "en" or "criterion" not in ev.columns:
+        return evidence_level(ev)[1]
+    out = []
+    for r in ev.to_dict("records"):
+        key = criterion_key(r.get("criterion", ""))
+        if key in (None, "rating", "design"):
+            continue
+        if str(r.get("met", "")).strip().lower() not in ("true", "1"):
+            out.append(tr(f"evidence.downgrade.{key}", lang) if has_key(f"evidence.downgrade.{key}")
+                       else tr("evidence.downgrade", lang))
+    return "; ".join(out)
 
 
 # ===================================================================== cities
@@ -582,20 +761,23 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
             v["design_kind"] = design_kind(overall["design"].iloc[0])
     ev = c.tables.get("evidence")
     if ev is not None:
-        level, reasons = evidence_level(ev)
-        v["evidence"] = {"level": level, "reasons": reasons,
-                         "html": table_html(ev, lang, anchor=table_anchor(c.city, "evidence"))}
-    for name in ("implementation", "balance"):
-        df = c.tables.get(name)
-        if df is not None:
-            v[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(c.city, name), max_rows=40)
+        level, _ = evidence_level(ev)
+        reasons = evidence_reasons(ev, lang)
+        v["evidence"] = {"level": level, "reasons": tr("city.downgraded", lang, reasons=reasons) if reasons else "",
+                         "html": evidence_table_html(ev, lang, anchor=table_anchor(c.city, "evidence"))}
+    if c.tables.get("implementation") is not None:
+        v["implementation_html"] = implementation_table_html(c.tables["implementation"], lang,
+                                                             anchor=table_anchor(c.city, "implementation"))
+    if c.tables.get("balance") is not None:
+        v["balance_html"] = balance_table_html(c.tables["balance"], lang, anchor=table_anchor(c.city, "balance"))
     nb = c.tables.get("neighbourhoods")
     if nb is not None:
         v["nbhd_html"] = neighbourhood_table_html(nb, c, lang)
     if c.cleaning is not None:
         s = cleaning_summary(c.cleaning)
-        v["clean_files_html"] = table_html(s["files"], lang) if len(s["files"]) else None
-        v["clean_reasons_html"] = table_html(s["reasons"], lang, max_rows=30) if len(s["reasons"]) else None
+        v["clean_files_html"] = table_html(s["files"], lang, code_cols=("file",)) if len(s["files"]) else None
+        v["clean_reasons_html"] = table_html(s["reasons"], lang, max_rows=30, code_cols=("file",)) \
+            if len(s["reasons"]) else None
         miss = s["missingness"]
         if len(miss):
             miss = miss.sort_values("missing", ascending=False, kind="stable").head(12)
@@ -694,9 +876,11 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
         "recs": rec_views,
         "narrative": narrative,
         "narrative_path": narrative_path,
-        "codebook_html": table_html(codebook_df, lang),
-        "figure_list_html": table_html(figs_lang, lang, columns=["city", "figure_id", "title", "notebook",
-                                                                 "png", "data_checksum"]) if len(figs_lang) else None,
+        "codebook_html": table_html(codebook_df, lang, code_cols=("variable", "type", "allowed", "ess")),
+        "figure_list_html": table_html(figs_lang, lang, columns=["city", "figure_id", "title", "notebook", "png",
+                                                                 "data_checksum"],
+                                       code_cols=("figure_id", "notebook", "png", "data_checksum"))
+        if len(figs_lang) else None,
         "k": K_SUPPRESS,
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
         "other_lang_file": "report.fr.html" if lang == "en" else "report.html",

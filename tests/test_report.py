@@ -1,0 +1,432 @@
+"""The recommendations report: complete, translated, honest about synthetic data, robust
+to a broken city, self-contained, and with recommendations that cite real sources."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import shutil
+import tempfile
+import html as html_module
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+from conftest import make_profile, write_profile
+
+from analysis import recommendations as rc
+from analysis import report
+from analysis.config import PATHS
+from analysis.figures import save_figure
+from analysis.io import write_json, write_table
+
+# ----------------------------------------------------------------------------- fixtures
+EFFECT = dict(population="residents", design="did", std_error=0.1, p_value=0.01, inference="wild cluster bootstrap",
+              n=800, n_clusters=12, scale="0-10", diff_vs_rest=float("nan"), diff_p_value=float("nan"))
+
+
+def _impact(city: str) -> pd.DataFrame:
+    rows = [
+        # improved, CI above 0: "recommend"
+        dict(EFFECT, city=city, outcome="trust_police", group="all", estimate=0.62, ci_low=0.21, ci_high=1.03),
+        # null: "no_large_effect"
+        dict(EFFECT, city=city, outcome="pj_index", group="all", estimate=0.05, ci_low=-0.31, ci_high=0.41,
+             p_value=0.78),
+        # a group whose effect differs from the rest's: "for_whom"
+        dict(EFFECT, city=city, outcome="trust_police", group="young", estimate=1.4, ci_low=0.6, ci_high=2.2,
+             n=150, diff_vs_rest=0.9, diff_p_value=0.012),
+        dict(EFFECT, city=city, population="officers", outcome="off_public_support", group="all",
+             design="pre_post", estimate=0.3, ci_low=0.1, ci_high=0.5, n=60, n_clusters=0, scale="1-5"),
+    ]
+    return pd.DataFrame(rows)
+
+
+def _evidence(city: str, level: int = 3) -> pd.DataFrame:
+    """The criteria table analysis.evidence.rate_evidence writes."""
+    return pd.DataFrame([
+        dict(city=city, criterion="design", value="difference-in-differences with comparison areas",
+             threshold="comparison areas (level 3) or not (level 2)", met=True, consequence="starting level 3"),
+        dict(city=city, criterion="clusters (neighbourhoods)", value=12, threshold=">= 10", met=True,
+             consequence=""),
+        dict(city=city, criterion="implementation fidelity (share of activities in pilot areas)", value=0.5,
+             threshold=">= 0.75", met=level >= 3, consequence="downgrade: weak implementation"),
+        dict(city=city, criterion="rating", value=f"level {level}", threshold="Maryland SMS-style, 1-5",
+             met=True, consequence={3: "moderate", 2: "weak"}[level]),
+    ])
+
+
+def _neighbourhoods(city: str) -> pd.DataFrame:
+    rows = []
+    for code, area, n in (("101", "pilot", 120), ("102", "comparison", 7), ("103", "other", 90)):
+        for wave in ("baseline", "follow_up"):
+            rows.append(dict(city=city, neighbourhood=code, name=f"Quartier {code}", area_type=area, group="all",
+                             wave=wave, indicator="trust_police", n=n, estimate=5.4321 if n >= 10 else 9.8765,
+                             ci_low=4.9, ci_high=5.9, shrunk=5.41, suppressed=n < 10))
+    return pd.DataFrame(rows)
+
+
+CLEANING_LOG = {
+    "city": "testville", "synthetic": True,
+    "files": [{"dataset": "residents", "source_file": "residents.csv", "path": "residents.csv", "format": "csv",
+               "raw_rows": 1000, "kept": 990, "rejected": 10,
+               "rejected_by_reason": {"duplicate": 4, "impossible_age": 6}}],
+    "totals": {"residents": {"raw": 1000, "kept": 990, "rejected": 10}},
+    "missingness": {"residents": {
+        "trust_police": {"collected": True, "n": 990, "blank": 10, "dont_know": 20, "missing": 30,
+                         "missing_share": 0.0303},
+        "tourist": {"collected": False, "n": 990, "blank": None, "dont_know": None, "missing": 990,
+                    "missing_share": 1.0}}},
+}
+
+
+def _figure(city: str, fig_id: str, notebook: str, synthetic: bool = True) -> None:
+    for lang in ("en", "fr"):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], [0, 1])
+        title = {"en": f"Trust figure {fig_id}", "fr": f"Figure confiance {fig_id}"}[lang]
+        save_figure(fig, city=city, fig_id=fig_id, title=title, caption=f"{title}: légende/caption {lang}.",
+                    notebook=notebook, data_checksum="abc123", synthetic=synthetic, lang=lang)
+        plt.close(fig)
+
+
+@functools.lru_cache(maxsize=2)
+def _rendered_figures(synthetic: bool) -> Path:
+    """The test figures, drawn once per session in a scratch root (drawing is the slow part)."""
+    root = Path(tempfile.mkdtemp(prefix="imppulse-figs-"))
+    (root / "config" / "cities").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'scratch'\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMPPULSE_ROOT", str(root))
+        _figure("testville", "map-trust_police-change", "02-neighbourhoods.ipynb", synthetic)
+        _figure("testville", "impact-trust_police", "03-impact.ipynb", synthetic)
+        _figure("cross-city", "forest-trust_police", "04-compare-cities.ipynb", synthetic)
+    return root / "reports" / "figures"
+
+
+def populate(root, *, synthetic: bool = True, broken: bool = True) -> None:
+    """A scratch project with one complete city, one broken city and the cross-city outputs."""
+    write_profile(root, make_profile(synthetic=synthetic))
+    city = "testville"
+    tables = PATHS.tables_city(city)
+    write_table(_impact(city), tables / "impact.csv", synthetic=synthetic)
+    write_table(_evidence(city), tables / "evidence.csv", synthetic=synthetic)
+    write_table(_neighbourhoods(city), tables / "neighbourhoods.csv", synthetic=synthetic)
+    write_table(pd.DataFrame([
+        dict(city=city, section="by_type", key="meeting", activities=12, participants=340.0, share=0.6),
+        dict(city=city, section="timeline", key="2015-02 meeting", activities=3),
+        dict(city=city, section="fidelity", key="share of activities in pilot areas", share=0.8),
+        dict(city=city, section="total", key="all activities", activities=20, participants=400.0),
+    ]), tables / "implementation.csv", synthetic=synthetic)
+    write_table(pd.DataFrame([
+        dict(city=city, comparison="pilot vs comparison areas, baseline", variable=v, mean_a=m, mean_b=m + 0.1,
+             n_a=200, n_b=210, std_diff=-0.05, imbalanced=False)
+        for v, m in (("age", 44.0), ("female", 0.52), ("trust_police", 5.1))
+    ]), tables / "balance.csv", synthetic=synthetic)
+    write_json(PATHS.processed_city(city) / "cleaning_log.json", {**CLEANING_LOG, "synthetic": synthetic})
+    # sidecars hold paths relative to the root: a copy is valid in any scratch root
+    shutil.copytree(_rendered_figures(synthetic), PATHS.figures, dirs_exist_ok=True)
+    cross = PATHS.tables / "cross-city"
+    write_table(pd.DataFrame([dict(population="residents", outcome="trust_police", group="all", estimate=0.4,
+                                   ci_low=0.1, ci_high=0.7, k=3, tau2=0.21, i2=64.0)]),
+                cross / "pooled.csv", synthetic=synthetic)
+    write_table(pd.DataFrame([dict(country="BE", indicator="trust_police", mean=5.9, source="ESS R5")]),
+                cross / "benchmark.csv", synthetic=synthetic)
+    if broken:
+        write_profile(root, make_profile(city="brokenville", name="Brokenville", synthetic=synthetic))
+    (root / "reports").mkdir(exist_ok=True)
+    (root / "reports" / "narrative.md").write_text("# Reading\n\nThe committee's first reading.\n")
+    (root / "reports" / "narrative.fr.md").write_text("# Lecture\n\nPremière lecture du comité.\n")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One scratch project and its reports, shared by the tests that only read them."""
+    root = tmp_path_factory.mktemp("built") / "project"
+    (root / "config" / "cities").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'scratch'\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMPPULSE_ROOT", str(root))
+        populate(root)
+        paths = {lang: report.build_report(lang) for lang in ("en", "fr")}
+        yield root, paths
+
+
+class _Text(HTMLParser):
+    """Visible text of an HTML page (no tags, attributes, CSS).
+
+    With ``labels_only``, also leaves out identifiers (``<code>``) and data quoted in
+    another language (``lang="en"`` inside the French page): what remains are labels.
+    """
+
+    VOID = {"img", "br", "meta", "hr", "input", "link"}
+
+    def __init__(self, labels_only: bool = False):
+        super().__init__()
+        self.parts, self._stack, self.labels_only = [], [], labels_only
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        skip = tag in ("style", "script") or (self.labels_only and (
+            tag == "code" or (tag != "html" and dict(attrs).get("lang") not in (None, "fr"))))
+        self._stack.append(skip)
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self._stack:
+            self._stack.pop()
+
+    @property
+    def _skip(self):
+        return any(self._stack)
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(html: str, labels_only: bool = False) -> str:
+    p = _Text(labels_only)
+    p.feed(html)
+    return re.sub(r"\s+", " ", " ".join(p.parts))
+
+
+# ----------------------------------------------------------------------------- tests
+def test_report_contains_every_figure_of_its_language(built):
+    root, paths = built
+    manifest = pd.read_csv(root / "reports" / "figures.csv")
+    assert len(manifest) == 6  # 3 figures x 2 languages
+    for lang, path in paths.items():
+        html = path.read_text(encoding="utf-8")
+        for row in manifest[manifest["lang"] == lang].itertuples():
+            assert f'id="{rc.figure_anchor(row.city, row.figure_id)}"' in html
+            data = base64.b64encode((root / row.png).read_bytes()).decode()
+            assert data in html, f"{row.png} not embedded in the {lang} report"
+            assert row.caption.split(":")[0] in html
+        other = "fr" if lang == "en" else "en"
+        for row in manifest[manifest["lang"] == other].itertuples():
+            assert base64.b64encode((root / row.png).read_bytes()).decode() not in html
+
+
+def test_catalogue_complete_in_both_languages():
+    cat = report.catalogue()
+    assert len(cat) > 100
+    for key, texts in cat.items():
+        assert set(texts) >= {"en", "fr"}, key
+        assert texts["en"].strip() and texts["fr"].strip(), key
+        assert report.placeholders(texts["en"]) == report.placeholders(texts["fr"]), key
+
+
+def test_template_and_code_use_only_catalogue_keys():
+    """Every t("…")/tr("…") key in the template and the code exists in the catalogue."""
+    cat = report.catalogue()
+    sources = [report.TEMPLATES / "report.html.j2", report.HERE / "report.py", report.HERE / "recommendations.py"]
+    used = set()
+    for path in sources:
+        used |= set(re.findall(r'\btr?\("([a-z_]+\.[a-z_.]+|[a-z_]+)"', path.read_text(encoding="utf-8")))
+    assert used, "no key found: the pattern is wrong"
+    assert sorted(k for k in used if k not in cat) == []
+    for rule in ("recommend", "review", "no_large_effect", "evaluate_first", "for_whom", "officers_change",
+                 "officers_null", "pooled_effect", "pooled_null", "heterogeneous"):
+        assert f"rec.{rule}" in cat and f"rule.{rule}" in cat
+
+
+def test_french_report_has_no_untranslated_label(built):
+    _, paths = built
+    fr = visible_text(paths["fr"].read_text(encoding="utf-8"), labels_only=True)
+    en = visible_text(paths["en"].read_text(encoding="utf-8"))
+    french = " ".join(t["fr"] for t in report.catalogue().values())
+    leaked = []
+    for key, texts in report.catalogue().items():
+        # the literal text before the first placeholder, when long enough to be telling
+        head = re.split(r"\{[a-z_]+\}", texts["en"])[0].strip(" :;,.(")
+        if len(head) < 4 or head in french:  # also a French word ("Sources", "Maryland … Scale")
+            continue
+        if re.search(rf"(?<![\w./-]){re.escape(head)}(?![\w./-])", fr):
+            leaked.append((key, head))
+    assert leaked == []
+    # the check can fail: the same test on the English report finds English labels
+    assert "Executive summary" in en and "Synthèse" in fr
+    assert "Not available:" in en and "Non disponible :" in fr
+    # French captions come from the .fr.json sidecars
+    assert "Figure confiance impact-trust_police" in fr and "Trust figure impact-trust_police" not in fr
+
+
+def test_synthetic_banner_on_first_page(built):
+    _, paths = built
+    for lang, path in paths.items():
+        html = path.read_text(encoding="utf-8")
+        banner = html.find('id="synthetic-banner"')
+        assert 0 < banner < html.find('id="summary"') and banner < html.find("</header>")
+    assert "SYNTHETIC demonstration data" in paths["en"].read_text(encoding="utf-8")
+    assert "SYNTHÉTIQUES" in paths["fr"].read_text(encoding="utf-8")
+
+
+def test_no_banner_for_real_data(project):
+    populate(project, synthetic=False)
+    for lang in ("en", "fr"):
+        html = report.build_report(lang).read_text(encoding="utf-8")
+        assert 'id="synthetic-banner"' not in html
+        assert "SYNTHETIC" not in html.upper().replace("SYNTHÉTIQUE", "")
+
+
+def test_broken_city_is_reported_not_fatal(built):
+    root, paths = built
+    en = paths["en"].read_text(encoding="utf-8")
+    section = en[en.find('id="city-brokenville"'):en.find("</section>", en.find('id="city-brokenville"'))]
+    assert "Not available:" in section and "reports/tables/brokenville/impact.csv" in section
+    # the complete city is reported in full
+    assert 'id="city-testville"' in en and "Trust in the police" in en
+    fr = paths["fr"].read_text(encoding="utf-8")
+    assert "Non disponible : reports/tables/brokenville/impact.csv est introuvable" in visible_text(fr)
+
+
+def test_unreadable_table_and_missing_profile_are_reported(project):
+    populate(project)
+    (PATHS.tables_city("testville") / "impact.csv").write_text("data_status,city\nx,testville\n")
+    (PATHS.tables_city("ghosttown")).mkdir(parents=True)  # outputs, but no profile
+    html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
+    assert "reports/tables/testville/impact.csv lacks the column(s) outcome, estimate, ci_low, ci_high" in html
+    assert "the city profile could not be loaded" in html
+
+
+def test_recommendations_follow_the_rules_and_cite_existing_sources(built):
+    root, paths = built
+    impact = pd.read_csv(PATHS.tables_city("testville") / "impact.csv")
+    evidence = pd.read_csv(PATHS.tables_city("testville") / "evidence.csv")
+    manifest = pd.read_csv(root / "reports" / "figures.csv")
+    recs = rc.city_recommendations("testville", impact, evidence, manifest, "Test pilot")
+    recs += rc.pooled_recommendations(pd.read_csv(PATHS.tables / "cross-city" / "pooled.csv"), manifest)
+    rules = [r.rule for r in recs]
+    assert rules == ["recommend", "no_large_effect", "for_whom", "officers_change", "pooled_effect",
+                     "heterogeneous"]
+    html = paths["en"].read_text(encoding="utf-8")
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    for r in recs:
+        assert r.sources, r.rule
+        for s in r.sources:
+            if s.kind == "table":
+                assert (root / s.ref).is_file(), s.ref
+            else:
+                assert s.ref in set(manifest.loc[manifest["city"] == s.city, "figure_id"]), s.ref
+            assert s.anchor in ids, s.anchor
+        assert r.text("en") in html_module.unescape(html)
+    assert "impact-trust_police" in [s.ref for s in recs[0].sources]
+    # every internal link of the report lands somewhere
+    assert {h for h in re.findall(r'href="#([^"]+)"', html)} <= ids
+    assert "+0.62 (95 % CI 0.21 to 1.03; 0–10 scale)" in recs[0].text("en")
+    assert "+0,62 (IC à 95 % 0,21 à 1,03 ; échelle 0–10)" in recs[0].text("fr")
+
+
+@pytest.mark.parametrize("ci, level, rule", [
+    ((0.2, 1.0), 3, "recommend"),
+    ((-1.0, -0.2), 3, "review"),
+    ((-0.3, 0.4), 3, "no_large_effect"),
+    ((0.2, 1.0), 2, "evaluate_first"),
+    ((0.2, 1.0), None, "evaluate_first"),
+])
+def test_classification_rules(ci, level, rule):
+    assert rc.classify({"ci_low": ci[0], "ci_high": ci[1]}, level) == rule
+
+
+def test_evidence_level_read_from_criteria_table():
+    assert rc.evidence_level(_evidence("x", 3)) == (3, "")
+    level, reasons = rc.evidence_level(_evidence("x", 2))
+    assert level == 2 and reasons == "weak implementation"
+    assert rc.evidence_level(pd.DataFrame({"level": [4, 2]}))[0] == 2
+    assert rc.evidence_level(None) == (None, "")
+    assert rc.design_kind("before/after in the pilot areas, no comparison area") == "prepost"
+    assert rc.design_kind("difference-in-differences with comparison areas") == "did"
+    assert rc.design_kind("pre_post") == "prepost"
+
+
+def test_weak_design_city_gets_evaluate_first(project):
+    populate(project, broken=False)
+    write_table(_evidence("testville", level=2), PATHS.tables_city("testville") / "evidence.csv", synthetic=True)
+    html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
+    assert "testville".capitalize() + ": evaluate “Test pilot” with a comparison group before scaling it up" in html
+    assert "continue and consider extending" not in html
+
+
+def test_small_neighbourhood_cells_are_never_shown(built):
+    _, paths = built
+    for path in paths.values():
+        html = path.read_text(encoding="utf-8")
+        assert "9.877" not in html and "9,877" not in html  # the n = 7 comparison cell
+        assert "5.432" in html or "5,432" in html
+
+
+def test_cleaning_log_rows_and_reasons(built):
+    _, paths = built
+    en = visible_text(paths["en"].read_text(encoding="utf-8"))
+    assert "Raw rows: 1000; kept: 990; rejected: 10." in en
+    assert "Every raw row is accounted for" in en and "impossible age" in en
+    assert "Tourist" not in en.split("Items with the most missing answers")[1].split("Neighbourhood maps")[0]
+    fr = visible_text(paths["fr"].read_text(encoding="utf-8"))
+    assert "âge impossible" in fr
+
+
+def test_cleaning_summary_other_shape():
+    log = {"residents": {"a.csv": {"raw": 10, "kept": 8, "reasons": {"duplicate": 2}},
+                         "missing": {"trust_police": 0.25}}}
+    s = report.cleaning_summary(log)
+    assert s["files"].to_dict("records") == [dict(dataset="residents", file="a.csv", raw=10, kept=8, rejected=2,
+                                                  check=True)]
+    assert s["reasons"]["rows"].tolist() == [2]
+    assert s["missingness"]["missing"].tolist() == [0.25]
+
+
+def test_html_is_self_contained(built):
+    _, paths = built
+    for path in paths.values():
+        html = path.read_text(encoding="utf-8")
+        assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', html, re.I)
+        assert "<script" not in html.lower() and "<link" not in html.lower()
+        assert "@import" not in html and "url(" not in html
+        assert "<style>" in html and html.count("data:image/png;base64,") == 3
+
+
+def test_narrative_included_and_escaped(project):
+    populate(project)
+    (project / "reports" / "narrative.md").write_text("## Committee\n\nText <script>alert(1)</script>\n")
+    html = report.build_report("en").read_text(encoding="utf-8")
+    assert "Committee" in html and "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_pdf_without_chromium_says_how_to_get_it(built, monkeypatch, capsys):
+    monkeypatch.setattr(report, "find_chromium", lambda: None)
+    assert report.build_pdf() is None
+    assert "apt-get install chromium" in capsys.readouterr().out
+    assert report.main(["--pdf"]) == 0
+
+
+@pytest.mark.skipif(report.find_chromium() is None, reason="chromium not installed")
+def test_pdf_with_chromium(built):
+    root, _ = built
+    pdf = report.build_pdf()
+    assert pdf == root / "reports" / "report.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+    assert not [p for p in pdf.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_cli_builds_one_language(project):
+    populate(project)
+    assert report.main(["--lang", "fr"]) == 0
+    assert (project / "reports" / "report.fr.html").is_file()
+    assert not (project / "reports" / "report.html").exists()
+    assert (project / "reports" / "figures.csv").is_file()
+
+
+def test_same_inputs_same_report(built):
+    _, paths = built
+    first = paths["en"].read_bytes()
+    assert report.build_report("en").read_bytes() == first
+
+
+def test_empty_project_still_builds(project):
+    html = report.build_report("fr").read_text(encoding="utf-8")
+    assert "Non disponible" in html and 'id="synthetic-banner"' not in html
+    json.dumps(report.catalogue())  # the catalogue is plain data
