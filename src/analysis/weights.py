@@ -15,12 +15,15 @@ Method (DESIGN §4), for each city and wave separately:
    and the other categories of that margin are scaled up proportionally, so that weights
    still sum to the city's population. Such categories are listed in
    ``attrs["collapsed"]``.
-3. **Trimming**: weights above ``cap`` × the median weight (default 5) are cut to that
-   value and the weights are raked again, repeatedly (at most 50 rounds) until none
-   exceeds the cap by more than 1 %, or a round no longer lowers the largest weight:
-   the margins then force that weight (e.g. a neighbourhood with one respondent carries
-   its whole population). Margins are always met exactly; whether the cap was reached is
-   reported by :func:`weight_summary` (``max_over_median``).
+3. **Trimming** (bounded raking): after every IPF cycle, weights are clipped to
+   ``[median / cap, cap × median]`` (default cap 5) and raking goes on — the usual
+   "trim, re-rake, iterate" done inside the IPF loop, and bounded below as well, since
+   exact margins that cannot be met with positive weights otherwise drive some weights to
+   zero. When the bounds and the margins are compatible both hold at convergence; when
+   they are not (e.g. a neighbourhood with one respondent, who must carry its whole
+   population), raking stops after 1000 cycles with the margins met as closely as the
+   bounds allow (``attrs["converged"]`` False). Weights before and after are reported
+   by :func:`weight_summary`.
 4. **Missing age group or gender**: such respondents cannot be placed in the
    age × gender margin. They are left out of the raking and then given the mean final
    weight of the raked respondents of *their* neighbourhood (the whole city-wave's mean
@@ -97,7 +100,7 @@ def margins_from_frame(frame: pd.DataFrame, dims=DEFAULT_DIMS, value: str = "pop
 
 def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame, *,
          base_weight: pd.Series | None = None, dims=None, max_iter: int = 1000,
-         tol: float = 1e-10) -> pd.Series:
+         tol: float = 1e-10, cap: float | None = None) -> pd.Series:
     """Rake weights to population margins by iterative proportional fitting.
 
     Parameters
@@ -117,6 +120,12 @@ def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame,
         Maximum number of full IPF cycles.
     tol : float
         Convergence: every weighted category total within ``tol`` (relative) of its target.
+    cap : float, optional
+        Bounded raking: after every IPF cycle, weights are clipped to
+        ``[median / cap, cap × median]``. When margins and bounds are compatible this
+        converges to weights that meet both; when not (a lone respondent who must carry a
+        whole neighbourhood), it stops after ``max_iter`` cycles with ``converged=False``
+        and the remaining margin error in ``max_rel_error``.
 
     Returns
     -------
@@ -175,6 +184,9 @@ def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame,
         for _, codes, target in plan:
             current = np.bincount(codes, weights=w, minlength=len(target))
             w = w * (target / current)[codes]
+        if cap is not None:
+            med = float(np.median(w))
+            w = np.clip(w, med / cap, med * cap)
         err = max(np.max(np.abs(np.bincount(c, weights=w, minlength=len(t)) / t - 1)) for _, c, t in plan)
         if err < tol:
             converged = True
@@ -185,31 +197,20 @@ def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame,
     return out
 
 
-def trim_and_rake(df: pd.DataFrame, margins, *, cap: float = CAP, max_rounds: int = 50,
-                  **kw) -> tuple[pd.Series, pd.Series]:
-    """Rake, then cap weights at ``cap`` × median and re-rake, until the cap holds.
+def trim_and_rake(df: pd.DataFrame, margins, *, cap: float = CAP, **kw) -> tuple[pd.Series, pd.Series]:
+    """Rake, and rake again with weights bounded to ``[median / cap, cap × median]``.
 
     Returns
     -------
     (untrimmed, trimmed) : tuple of Series
-        The raked weights before trimming, and after (``attrs["trim_rounds"]``).
+        Plain IPF weights, and bounded-IPF weights (:func:`rake` with ``cap``);
+        ``trimmed.attrs["cap_met"]`` says whether the bounds hold with the margins met.
     """
     untrimmed = rake(df, margins, **kw)
-    w = untrimmed
-    rounds = 0
-    for rounds in range(1, max_rounds + 1):
-        limit = cap * float(np.median(w))
-        if w.max() <= limit * 1.01:
-            rounds -= 1
-            break
-        previous = float(w.max())
-        w = rake(df, margins, base_weight=w.clip(upper=limit), **kw)
-        if w.max() >= 0.999 * previous:
-            # No progress: the margins force these weights (e.g. a neighbourhood with a
-            # single respondent carries its whole population). Keep the margins exact.
-            break
-    w.attrs = {**w.attrs, "trim_rounds": rounds, "cap_met": bool(w.max() <= 1.01 * cap * np.median(w))}
-    return untrimmed, w
+    trimmed = rake(df, margins, cap=cap, **kw)
+    ratio = trimmed.max() / np.median(trimmed)
+    trimmed.attrs = {**trimmed.attrs, "cap_met": bool(ratio <= cap * 1.01 and trimmed.attrs["converged"])}
+    return untrimmed, trimmed
 
 
 def city_weights(respondents: pd.DataFrame, profile, *, cap: float = CAP,
