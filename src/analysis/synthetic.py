@@ -80,9 +80,9 @@ FIXED_TIMESTAMP = dt.datetime(2015, 9, 1, 0, 0, 0)
 #: Means sit away from the scale bounds so clipping barely attenuates planted effects.
 ITEMS: dict[str, tuple[int, int, float, float, float]] = {
     "trust_police": (0, 10, 5.6, 1.55, 1.25),
-    "pj_respect": (1, 4, 2.85, 0.50, 0.42),
-    "pj_fair": (1, 4, 2.65, 0.50, 0.42),
-    "pj_explain": (1, 4, 2.40, 0.48, 0.45),
+    "pj_respect": (1, 4, 2.85, 0.56, 0.38),
+    "pj_fair": (1, 4, 2.65, 0.56, 0.38),
+    "pj_explain": (1, 4, 2.40, 0.54, 0.42),
     "eff_violence": (0, 10, 5.2, 1.25, 1.55),
     "eff_burglary": (0, 10, 4.6, 1.25, 1.55),
     "duty_support_police": (0, 10, 6.3, 1.30, 1.75),
@@ -732,13 +732,14 @@ def generate_city(profile: CityProfile | str, n_per_wave: int | None = None, see
     res = res.sort_values(["wave", "respondent_id"], kind="stable").reset_index(drop=True)
     res, res_log, _ = _plant_resident_faults(profile, s, res, frng, faults, dont_know)
     res = _add_extras(res, s, frng)
-    res["pilot_area"] = res["neighbourhood"].map(profile.area_type).fillna("other")
+    area = {c: profile.area_type(c) for c in codes}
+    res["pilot_area"] = res["neighbourhood"].map(area).fillna("other")
     res["age_group"] = codebook.age_group(res["age"])
     res = codebook.compute_indices(res)
     res["source_file"], res["raw_row_number"] = _file_rows(profile.residents, res)
     res = codebook.enforce_dtypes(res, "residents")
 
-    off, off_log, off_truth = _officers(profile, s, _rng(seed, city, 40), faults)
+    off, off_log, off_truth = _officers(profile, s, _rng(seed, city, 40), faults, dont_know)
     act = _activities(profile, s, _rng(seed, city, 50))
     log = pd.DataFrame([{"dataset": "residents", **r} for r in res_log]
                        + [{"dataset": "officers", **r} for r in off_log],
@@ -760,7 +761,7 @@ def _add_extras(df: pd.DataFrame, s: CitySettings, rng) -> pd.DataFrame:
     return df
 
 
-def _officers(profile: CityProfile, s: CitySettings, rng, faults: bool
+def _officers(profile: CityProfile, s: CitySettings, rng, faults: bool, no_answer: bool
               ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """Officer survey: a pool of officers, ~55 % of baseline respondents answer again."""
     n = s.n_officers
@@ -810,7 +811,7 @@ def _officers(profile: CityProfile, s: CitySettings, rng, faults: bool
         off.loc[b, "years_service"] = 99
         log.append({"row": b, "column": "years_service", "kind": "bad_years_service", "detail": "99"})
     for item in OFFICER_ITEMS:
-        hit = np.flatnonzero(rng.random(len(off)) < OFFICER_NO_ANSWER_RATE)
+        hit = np.flatnonzero(rng.random(len(off)) < OFFICER_NO_ANSWER_RATE * no_answer)
         off.loc[hit, item] = pd.NA
         log += [{"row": int(h), "column": item, "kind": "no_answer", "detail": ""} for h in hit]
     off["source_file"], off["raw_row_number"] = _file_rows(profile.officers, off)
