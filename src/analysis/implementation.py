@@ -102,7 +102,7 @@ def plot_timeline(summary: dict, profile, lang: str = "en"):
     """Monthly activities by type (stacked bars), pilot period and survey waves shaded."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
     tl = summary["timeline"]
     if summary["available"] and len(tl):
         wide = tl.pivot_table(index="month", columns="activity_type", values="activities",
@@ -112,18 +112,19 @@ def plot_timeline(summary: dict, profile, lang: str = "en"):
         for i, col in enumerate(wide.columns):
             lab = v.category_labels.get(col, (col, col))[1 if lang == "fr" else 0]
             ax.bar(wide.index, wide[col].to_numpy(), width=25, bottom=bottom, label=lab,
-                   color=plt.cm.tab10(i % 10))
+                   color=plt.cm.tab10(i % 10), align="edge")
             bottom = bottom + wide[col].to_numpy()
-        ax.legend(ncol=2, frameon=False, loc="upper left")
+        ax.legend(ncol=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     else:
         ax.text(0.5, 0.5, "no activity log" if lang == "en" else "pas de journal d'activités",
                 transform=ax.transAxes, ha="center")
     for name, wave in profile.waves.items():
         ax.axvspan(pd.Timestamp(wave.start), pd.Timestamp(wave.end), color="0.85", zorder=0)
+        mid = pd.Timestamp(wave.start) + (pd.Timestamp(wave.end) - pd.Timestamp(wave.start)) / 2
         ax.annotate({"baseline": ("baseline survey", "enquête initiale"),
                      "follow_up": ("follow-up survey", "enquête de suivi")}[name][lang == "fr"],
-                    (pd.Timestamp(wave.start), 1.0), xycoords=("data", "axes fraction"),
-                    fontsize=7, va="top", rotation=90, color="0.4")
+                    (mid, 0.98), xycoords=("data", "axes fraction"), ha="center",
+                    fontsize=7, va="top", color="0.35")
     ax.axvline(pd.Timestamp(profile.pilot.start), color="k", lw=0.8, ls="--")
     ax.axvline(pd.Timestamp(profile.pilot.end), color="k", lw=0.8, ls="--")
     ax.set_ylabel("activities per month" if lang == "en" else "activités par mois")
