@@ -1,0 +1,144 @@
+"""Choropleths: fixed breaks, hatched suppressed/no-data areas, outlines, captions, saving."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PatchCollection  # noqa: E402
+from shapely.geometry import box  # noqa: E402
+
+from analysis import codebook, geo, maps  # noqa: E402
+from analysis.config import K_SUPPRESS  # noqa: E402
+from analysis.profile import CityProfile  # noqa: E402
+
+
+def grid(values, n=None, suppressed=None, area_type=None, crs=geo.TARGET_CRS):
+    m = len(values)
+    g = gpd.GeoDataFrame({
+        "code": [str(i + 1) for i in range(m)], "value": values,
+        "n": n if n is not None else [50] * m,
+        "suppressed": suppressed if suppressed is not None else [False] * m,
+        "area_type": area_type if area_type is not None else ["pilot", "comparison"] + ["other"] * (m - 2),
+    }, geometry=[box(3_340_000 + 1000 * i, 2_700_000, 3_341_000 + 1000 * i, 2_701_000) for i in range(m)],
+        crs=geo.TARGET_CRS)
+    return g.to_crs(crs)
+
+
+def _facecolors(ax):
+    cols = [c for c in ax.collections if isinstance(c, PatchCollection)]
+    return [tuple(np.round(fc, 4)) for c in cols for fc in c.get_facecolors()]
+
+
+def test_breaks_are_fixed_by_scale_and_symmetric_for_change():
+    assert maps.breaks("trust_police") == maps.breaks("legitimacy_index") == (0, 3, 4, 5, 6, 7, 8, 10)
+    assert maps.breaks("feel_safe_dark")[0] == 1 and maps.breaks("feel_safe_dark")[-1] == 4
+    assert maps.breaks("contact_satisfaction")[-1] == 5
+    for ind in codebook.INDICATORS:
+        ch = np.array(maps.breaks(ind, "change"))
+        assert np.allclose(ch, -ch[::-1])  # symmetric around 0
+        lv = np.array(maps.breaks(ind, "level"))
+        lo, hi = codebook.scale_range(ind)
+        assert lv[0] == lo and lv[-1] == hi and np.all(np.diff(lv) > 0)
+
+
+def test_same_value_gets_the_same_colour_whatever_the_other_cities():
+    # Natural breaks would recolour 5.5 when the rest of the data move; fixed breaks do not.
+    f1 = maps.choropleth(grid([5.5, 1.0, 2.0]), "value", indicator="trust_police")
+    f2 = maps.choropleth(grid([5.5, 9.0, 9.5]), "value", indicator="trust_police")
+    assert _facecolors(f1.axes[0])[0] == _facecolors(f2.axes[0])[0]
+    assert maps.classify([5.5, 0, 10, np.nan], maps.breaks("trust_police")).tolist() == [3, 0, 6, -1]
+    plt.close("all")
+
+
+def test_suppressed_and_missing_hatched_with_legend_and_outlines():
+    g = grid([6.0, np.nan, 7.0, np.nan], n=[40, 4, 40, 0], suppressed=[False, True, False, False])
+    fig = maps.choropleth(g, "value", indicator="trust_police", caption="cap")
+    ax = fig.axes[0]
+    assert not ax.axison
+    hatches = {c.get_hatch() for c in ax.collections if isinstance(c, PatchCollection)}
+    assert {"////", "..."} <= hatches
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert f"suppressed (n < {K_SUPPRESS})" in labels and "no data" in labels
+    assert "pilot area" in labels and "comparison area" in labels
+    styles = [c.get_linestyle() for c in ax.collections if c.get_linewidth()[0] in (2.2, 1.5)]
+    assert len(styles) == 2 and styles[0] != styles[1]  # solid pilot, dashed comparison
+    fr = maps.choropleth(g, "value", indicator="trust_police", lang="fr")
+    fr_labels = [t.get_text() for t in fr.axes[0].get_legend().get_texts()]
+    assert "pas de données" in fr_labels and "zone pilote" in fr_labels and any("masqué" in t for t in fr_labels)
+    plt.close("all")
+
+
+def test_input_in_another_crs_is_drawn_in_laea():
+    fig = maps.choropleth(grid([6.0, 7.0, 8.0], crs="EPSG:4326"), "value", indicator="trust_police")
+    x0, x1 = fig.axes[0].get_xlim()
+    assert 3_339_000 < x0 < x1 < 3_345_000  # metres of EPSG:3035, not degrees
+    with pytest.raises(ValueError, match="no CRS"):
+        maps.choropleth(grid([6.0, 7.0]).set_crs(None, allow_override=True), "value", indicator="trust_police")
+    plt.close("all")
+
+
+def test_caption_says_definition_scale_n_source_boundaries_and_synthetic():
+    cap = maps.map_caption("feel_safe_dark", "change", n=321, areas=9, city="Nantes", approximate=True,
+                           synthetic=True)
+    for bit in ("Feels safe", "scale 1–4", "n = 321", "9 neighbourhoods", "Nantes", "fewer than 10",
+                "Approximate boundaries", "not official", "EPSG:3035", "Synthetic data"):
+        assert bit in cap, bit
+    fr = maps.map_caption("trust_police", lang="fr", approximate=False)
+    assert "Limites officielles" in fr and "Synthétiques" not in fr
+
+
+def test_map_frame_never_shows_a_cell_under_k():
+    geom = grid([0, 0, 0, 0])[["code", "area_type", "geometry"]]
+    table = pd.DataFrame({"neighbourhood": ["1", "2", "3"], "indicator": "trust_police", "wave": "baseline",
+                          "group": "all", "estimate": [6.0, 5.0, 4.0], "n": [30, 3, 12],
+                          "suppressed": [False, False, False]})  # "2" wrongly unsuppressed
+    f = maps.map_frame(geom, table, "trust_police", "baseline").set_index("code")
+    assert f.loc["1", "value"] == 6.0 and f.loc["3", "value"] == 4.0
+    assert np.isnan(f.loc["2", "value"]) and f.loc["2", "suppressed"]
+    assert np.isnan(f.loc["4", "value"]) and not f.loc["4", "suppressed"] and f.loc["4", "n"] == 0
+
+
+def test_save_neighbourhood_maps_writes_both_languages(tmp_path, monkeypatch):
+    (tmp_path / "config" / "cities").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setenv("IMPPULSE_ROOT", str(tmp_path))
+    codes = ["1", "2", "3", "4"]
+    prof = CityProfile.model_validate(dict(
+        city="testville", name="Testville", country="FR", languages=["fr"], synthetic=True,
+        boundaries=dict(unit="quartier"),
+        neighbourhoods=[dict(code=c, name=f"Q{c}", lon=-1.6 + 0.01 * i, lat=47.2, area_km2=1.0)
+                        for i, c in enumerate(codes)],
+        pilot=dict(name="P", kind="k", description="d", start="2014-06-01", end="2015-03-01",
+                   pilot_areas=["1"], comparison_areas=["2"], targeted_groups=["young"]),
+        waves=dict(baseline=dict(year=2014, start="2014-03-01", end="2014-05-01"),
+                   follow_up=dict(year=2015, start="2015-03-01", end="2015-05-01")),
+        margins=dict(source="t", counts={c: {"female": [10] * 5, "male": [10] * 5} for c in codes}),
+        residents=dict(files=[dict(path="r.csv", format="csv")], columns={"respondent_id": "id"})))
+    geom = geo.city_geometry("testville", prof)
+    assert geom.approximate
+    table = pd.DataFrame([{"neighbourhood": c, "indicator": "trust_police", "wave": w, "group": "all",
+                           "estimate": e, "n": n, "suppressed": n < K_SUPPRESS}
+                          for c, n in zip(codes, [30, 25, 5, 40])
+                          for w, e in (("baseline", 5.0), ("follow_up", 6.0), ("change", 1.0))])
+    written = maps.save_neighbourhood_maps(geom, table, prof, "trust_police", waves=("baseline", "change"))
+    assert len(written) == 4
+    folder = tmp_path / "reports/figures/testville"
+    for wave in ("baseline", "change"):
+        for suffix in ("", ".fr"):
+            for ext in ("png", "svg", "json"):
+                assert (folder / f"map-trust_police-{wave}{suffix}.{ext}").is_file()
+    meta = json.loads((folder / "map-trust_police-change.json").read_text())
+    assert "approximate boundaries" in meta["caption"].lower() and "Synthetic data" in meta["caption"]
+    assert "n = 95 respondents in 3 neighbourhoods" in meta["caption"]  # the suppressed cell is not counted
+    from PIL import Image
+    with Image.open(folder / "map-trust_police-baseline.png") as im:
+        dpi = im.info.get("dpi", (0, 0))[0]
+    assert dpi == pytest.approx(200, abs=1)
