@@ -128,7 +128,8 @@ def plot_timeline(summary: dict, profile, lang: str = "en"):
     ax.axvline(pd.Timestamp(profile.pilot.start), color="k", lw=0.8, ls="--")
     ax.axvline(pd.Timestamp(profile.pilot.end), color="k", lw=0.8, ls="--")
     ax.set_ylabel("activities per month" if lang == "en" else "activités par mois")
-    ax.set_title(("Pilot activities" if lang == "en" else "Activités du pilote") + f" — {profile.name}")
+    ax.set_title(("Pilot activities" if lang == "en" else "Activités du pilote") + " — "
+                 + (profile.name_fr or profile.name if lang == "fr" else profile.name))
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig

