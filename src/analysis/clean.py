@@ -335,7 +335,7 @@ def _convert_one(u: Any, v: codebook.Var, ctx: _Ctx) -> tuple[Any, int]:
 def convert_column(raw: pd.Series, v: codebook.Var, ctx: _Ctx) -> _Column:
     """Convert one raw column, value by *distinct* value (fast on a million rows)."""
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    results = [_convert_one(u, v, ctx) for u in uniques]
+    results = [_convert_one(u, v, ctx) for u in uniques.tolist()]
     status = np.array([s for _, s in results] + [BLANK], dtype="int8")[codes]
     vals = [x for x, _ in results] + [None]
     if v.kind in ("int", "float"):
@@ -355,7 +355,7 @@ def _convert_id(raw: pd.Series) -> _Column:
         vals = text.to_numpy(dtype=object)
     else:
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-        tx = [raw_text(u) for u in uniques]
+        tx = [raw_text(u) for u in uniques.tolist()]
         tx = [t.strip() if t is not None else None for t in tx] + [None]
         vals = np.array(tx, dtype=object)[codes]
         blank = np.array([t is None or t == "" for t in vals])
@@ -452,9 +452,13 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
     reason = np.full(n, None, dtype=object)
     rcol = np.full(n, None, dtype=object)
     detail = np.full(n, None, dtype=object)
+    free = np.ones(n, dtype=bool)  # not rejected yet
 
     def reject(mask: np.ndarray, why: str, cb: str | None = None, text: Any = None) -> None:
-        new = mask & (reason == None)  # noqa: E711  (elementwise on an object array)
+        new = mask & free
+        if not new.any():
+            return
+        free[new] = False
         reason[new] = why
         if cb is not None:
             rcol[new] = cb
@@ -474,7 +478,7 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
         if v.required and v.name in status and v.name not in (id_col, "wave"):
             reject(np.isin(status[v.name], (BLANK, DK)), "missing_required", v.name)
     if id_col and "wave" in values:
-        ok = reason == None  # noqa: E711
+        ok = free.copy()
         ids = pd.Series(values[id_col]).where(ok)
         keyframe = pd.DataFrame({"id": ids, "wave": values["wave"]})
         dup = keyframe.duplicated(keep="first").to_numpy() & ok
@@ -520,8 +524,8 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
                 bad = (status[v.name] == OK) & ((x < v.range[0]) | (x > v.range[1]))
             reject(bad, "out_of_range", v.name, f"expected {v.range[0]:g}-{v.range[1]:g}")
 
-    rejected_mask = reason != None  # noqa: E711
-    kept_mask = ~rejected_mask
+    rejected_mask = ~free
+    kept_mask = free
 
     # ---- kept rows in codebook form
     ids_pseudo = None
@@ -554,6 +558,7 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
 
     # ---- rejected rows (mapped raw columns only, raw id pseudonymised)
     rej_rows = []
+    pseudo_arr = ids_pseudo.to_numpy(dtype=object, na_value=None) if id_col else None
     id_raw = spec.columns.get(id_col) if id_col else None
     raw_names = list(dict.fromkeys(spec.columns.values()))
     offset = 0
@@ -564,7 +569,7 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
             i = offset + j
             cb = rcol[i]
             rc = spec.columns.get(cb) if cb else None
-            pseudo = ids_pseudo.iloc[i] if id_col and pd.notna(ids_pseudo.iloc[i]) else None
+            pseudo = pseudo_arr[i] if id_col else None
             raw_vals = {c: raw_text(x) for c, x in rec.items()}
             if id_raw is not None:
                 raw_vals[id_raw] = pseudo

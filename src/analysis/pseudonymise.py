@@ -128,15 +128,21 @@ def pseudonymise(ids: Iterable | pd.Series, key: bytes, city: str, prefix: str) 
         If two different raw ids would get the same pseudonym (a truncation collision).
     """
     s = ids if isinstance(ids, pd.Series) else pd.Series(list(ids))
-    codes, uniques = pd.factorize(s.map(_id_text, na_action="ignore"), use_na_sentinel=True)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    # Distinct raw values may still share a text form (" 12", 12.0 and "12"): hash texts.
+    texts = [_id_text(u) for u in uniques.tolist()]
     base = hmac.new(key, f"{city}\x1f{prefix}\x1f".encode("utf-8"), hashlib.sha256)
+    digests: dict[str, str] = {}
     out = []
-    for raw in uniques:
-        h = base.copy()
-        h.update(str(raw).encode("utf-8"))
-        out.append(prefix + h.hexdigest()[:DIGEST_CHARS])
-    if len(set(out)) != len(out):
-        raise ValueError(f"{city}: pseudonym collision among {len(out)} ids; raise DIGEST_CHARS")
+    for text in texts:
+        pseudo = digests.get(text)
+        if pseudo is None:
+            h = base.copy()
+            h.update(text.encode("utf-8"))
+            pseudo = digests[text] = prefix + h.hexdigest()[:DIGEST_CHARS]
+        out.append(pseudo)
+    if len(set(digests.values())) != len(digests):
+        raise ValueError(f"{city}: pseudonym collision among {len(digests)} ids; raise DIGEST_CHARS")
     table = np.asarray(out + [None], dtype=object)  # the last slot serves missing ids (code -1)
     return pd.Series(table[codes], index=s.index, dtype="str")
 
