@@ -430,3 +430,34 @@ def test_empty_project_still_builds(project):
     html = report.build_report("fr").read_text(encoding="utf-8")
     assert "Non disponible" in html and 'id="synthetic-banner"' not in html
     json.dumps(report.catalogue())  # the catalogue is plain data
+
+
+# ----------------------------------------------------------------------------- explorer
+def test_explore_reads_published_table_and_hides_small_cells(project):
+    from analysis import explore
+
+    write_table(_neighbourhoods("testville"), PATHS.tables_city("testville") / "neighbourhoods.csv", synthetic=True)
+    table = explore.load_table("testville")
+    small = table[table["neighbourhood"] == "102"]
+    assert small["estimate"].isna().all() and small["n"].isna().all() and small["suppressed"].all()
+    assert explore.options(table) == {"indicator": ["trust_police"], "wave": ["baseline", "follow_up"],
+                                      "group": ["all"]}
+    rows = explore.selection(table, "trust_police", "baseline")
+    assert rows["estimate"].tolist()[0] == 5.432  # rounded to 3 decimals
+    with pytest.raises(ValueError, match="wave='change' is not in the table"):
+        explore.selection(table, "trust_police", "change")
+    # the trend is the n-weighted mean of the published cells: known answer
+    t2 = table.copy()
+    t2.loc[(t2["neighbourhood"] == "103") & (t2["wave"] == "follow_up"), "estimate"] = 7.0
+    t2["area_type"] = "pilot"
+    tr = explore.trend(t2, "trust_police")
+    expected = (120 * 5.4321 + 90 * 7.0) / 210
+    assert tr.loc[tr["wave"] == "follow_up", "mean"].item() == pytest.approx(round(expected, 3))
+    assert tr["n"].tolist() == [210, 210]
+
+
+def test_explore_missing_table_says_which_step(project):
+    from analysis import explore
+
+    with pytest.raises(FileNotFoundError, match="02-neighbourhoods.ipynb"):
+        explore.load_table("nowhere")
