@@ -305,3 +305,23 @@ def test_synthetic_city_round_trip_recovers_generated_values(city_slug, tmp_path
         if v.kind == "float":
             same |= (m[v.name].astype(float) - m[v.name + "_t"].astype(float)).abs().lt(1e-9).fillna(False)
         assert same.all(), (v.name, a[~same].head(3).tolist(), b[~same].head(3).tolist())
+
+
+def test_two_files_file_level_wave_and_cross_file_duplicates(project):
+    p = make_profile()
+    f0 = dict(p["residents"]["files"][0])
+    p["residents"]["files"] = [f0, {**f0, "path": "vague2.csv", "wave": "follow_up"}]
+    write_profile(project, p)
+    raw = project / "data" / "raw" / "testville"
+    write_csv(raw / "residents.csv", [resident_row(0), resident_row(1)])  # ids 1000 baseline, 1001 follow-up
+    rows2 = [{k: v for k, v in resident_row(i, DATE="12/10/2015").items() if k != "VAGUE"} for i in (0, 1, 2)]
+    write_csv(raw / "vague2.csv", rows2)  # 1000 again (other wave: kept), 1001 again (same wave: rejected)
+    res = clean_city(load_profile("testville"), key=KEY)
+    assert sorted(zip(res.respondents["source_file"], res.respondents["wave"])) == [
+        ("residents.csv", "baseline"), ("residents.csv", "follow_up"),
+        ("vague2.csv", "follow_up"), ("vague2.csv", "follow_up")]
+    rej = res.rejected
+    assert rej[["source_file", "raw_row_number", "reason"]].values.tolist() == [["vague2.csv", 3, "duplicate"]]
+    assert "residents.csv row 3" in rej["detail"].iloc[0]
+    assert {f["source_file"]: (f["raw_rows"], f["kept"]) for f in res.log["files"]} == {
+        "residents.csv": (2, 2), "vague2.csv": (3, 2)}

@@ -377,7 +377,8 @@ class _FileData:
 def _read_and_convert(profile: CityProfile, name: str, spec: DatasetSpec, fs: FileSpec,
                       maps: dict, folder: Path) -> _FileData:
     raw = read_file(fs, folder)
-    check_columns(raw, fs, spec.columns)
+    # A file that declares its wave need not carry the wave column.
+    check_columns(raw, fs, {cb: rc for cb, rc in spec.columns.items() if not (cb == "wave" and fs.wave)})
     ctx = _Ctx(profile, name, spec, fs, maps)
     id_col = _id_column(name)
     cols: dict[str, _Column] = {}
@@ -388,7 +389,7 @@ def _read_and_convert(profile: CityProfile, name: str, spec: DatasetSpec, fs: Fi
         cols[cb] = _convert_id(raw[rc]) if cb == id_col else convert_column(raw[rc], v, ctx)
     if fs.wave is not None and "wave" in {v.name for v in codebook.variables(name)}:
         cols["wave"] = _Column(np.full(len(raw), fs.wave, dtype=object), np.zeros(len(raw), dtype="int8"))
-    kept_raw = list(dict.fromkeys(spec.columns.values()))
+    kept_raw = [rc for rc in dict.fromkeys(spec.columns.values()) if rc in raw.columns]
     return _FileData(fs, source_name(fs), folder / fs.path, raw[kept_raw + ["source_file", "raw_row_number"]], cols)
 
 
@@ -560,15 +561,16 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
     rej_rows = []
     pseudo_arr = ids_pseudo.to_numpy(dtype=object, na_value=None) if id_col else None
     id_raw = spec.columns.get(id_col) if id_col else None
-    raw_names = list(dict.fromkeys(spec.columns.values()))
     offset = 0
-    for fi, fd in enumerate(files):
+    for fd in files:
         local = np.flatnonzero(rejected_mask[offset:offset + len(fd.raw)])
+        raw_names = [c for c in fd.raw.columns if c not in ("source_file", "raw_row_number")]
         records = fd.raw.iloc[local][raw_names].to_dict("records")
         for j, rec in zip(local, records):
             i = offset + j
             cb = rcol[i]
             rc = spec.columns.get(cb) if cb else None
+            rc = rc if rc in rec else None
             pseudo = pseudo_arr[i] if id_col else None
             raw_vals = {c: raw_text(x) for c, x in rec.items()}
             if id_raw is not None:
