@@ -571,10 +571,14 @@ def balance_table(respondents: pd.DataFrame, profile, *, weights: str | None = "
         pooled = np.sqrt((va + vb) / 2)
         smd = (ma - mb) / pooled if pooled > 0 else float("nan")
         small = min(na, nb) < K_SUPPRESS
+        # contact_satisfaction is asked only of residents who had contact: a small,
+        # self-selected subsample whose make-up says little about the areas' comparability.
+        rated = var_ != "contact_satisfaction"
         rows.append({"city": profile.city, "comparison": comparison, "variable": var_,
                      "mean_a": np.nan if small else ma, "mean_b": np.nan if small else mb,
                      "n_a": na, "n_b": nb, "std_diff": np.nan if small else smd,
-                     "imbalanced": bool(abs(smd) > threshold) if not small and np.isfinite(smd) else False})
+                     "imbalanced": bool(rated and not small and np.isfinite(smd) and abs(smd) > threshold),
+                     "used_in_rating": rated})
     return pd.DataFrame(rows)
 
 
@@ -691,7 +695,8 @@ def effects_table(impact: pd.DataFrame, *, population: str = "residents", group:
         "ci_high": df["ci_high"].round(3).to_numpy(),
         "p": df["p_value"].round(3).to_numpy(),
         "n": df["n"].to_numpy(),
-        "clusters": df["n_clusters"].to_numpy(),
+        "clusters": pd.array(df["n_clusters"], dtype="Int64"),
+        "design": df["design"].to_numpy(),
     })
     if group != "all" and population == "residents":
         out["diff_vs_rest"] = df["diff_vs_rest"].round(3).to_numpy()
