@@ -478,9 +478,25 @@ def write_outputs(table: pd.DataFrame, geometry, profile, *, group: str = "all")
 
 def published_view(table: pd.DataFrame, indicators: Sequence[str] = ("trust_police", "pj_index",
                                                                       "legitimacy_index", "feel_safe_dark"),
-                   group: str = "all", digits: int = 3) -> pd.DataFrame:
-    """A compact, rounded view of the table for notebooks (one group, a few indicators)."""
+                   group: str = "all", waves: Sequence[str] = WAVES_OUT,
+                   area_types: Sequence[str] | None = None, digits: int = 3) -> pd.DataFrame:
+    """A compact, rounded, suppressed view of the table for notebooks.
+
+    One group, some indicators and waves, optionally only some area types (e.g. pilot and
+    comparison areas), rounded to ``digits`` decimals so stored outputs are stable.
+    """
     cols = ["neighbourhood", "name", "area_type", "wave", "indicator", "n", "estimate", "ci_low",
             "ci_high", "shrunk", "suppressed"]
-    sub = table[(table["group"] == group) & table["indicator"].isin(indicators)][cols]
+    keep = ((table["group"] == group) & table["indicator"].isin(indicators) & table["wave"].isin(waves))
+    if area_types is not None:
+        keep &= table["area_type"].isin(area_types)
+    sub = suppress(table[keep])[cols]
     return sub.round(digits).reset_index(drop=True)
+
+
+def summary_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells published and suppressed, by group and wave (for notebooks)."""
+    out = (table.groupby(["group", "wave"], sort=False)["suppressed"]
+           .agg(cells="size", suppressed="sum").reset_index())
+    out["published"] = out["cells"] - out["suppressed"]
+    return out

@@ -75,6 +75,9 @@ BREAKS: dict[str, dict[str, tuple[float, ...]]] = {
     ind: {"level": _edges(ind, "level"), "change": _edges(ind, "change")} for ind in codebook.INDICATORS
 }
 
+#: The indicators every city's notebook maps (baseline, follow-up and change).
+MAIN_INDICATORS: tuple[str, ...] = ("trust_police", "pj_index", "legitimacy_index", "feel_safe_dark")
+
 _CMAP = {"level": "YlGnBu", "change": "RdBu"}
 
 _TXT = {
