@@ -5,7 +5,8 @@ files to a scratch folder (not timed); then a *fresh* Python process cleans them
 (:func:`analysis.clean.clean_city`) and writes the outputs (:func:`write_outputs`), so
 that the memory figure is that of cleaning alone. Reported per size:
 
-- ``clean_s``: read + clean + validate + pseudonymise, seconds (wall clock);
+- ``clean_s``: read + clean + validate + pseudonymise, seconds (wall clock), and
+  ``cpu_s``, the CPU seconds it used (less sensitive to other work on the machine);
 - ``write_s``: writing the Parquet outputs and the log;
 - ``rows_per_s``: raw resident rows cleaned per second;
 - ``peak_rss_mb``: the cleaning process's peak resident memory (``getrusage``), and
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,16 +56,16 @@ def _clean(city: str, folder: str) -> dict:
 
     profile = load_profile(city)
     base = _rss_mb()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     res = clean_city(profile, key=load_key(profile), raw_dir=folder)
-    t_clean = time.perf_counter() - t
+    t_clean, c_clean = time.perf_counter() - t, time.process_time() - c
     t = time.perf_counter()
     write_outputs(res, Path(folder) / "processed")
     t_write = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     raw = res.log["totals"]["residents"]["raw"]
     return {"raw_residents": raw, "kept": res.log["totals"]["residents"]["kept"],
-            "rejected": int(len(res.rejected)), "clean_s": t_clean, "write_s": t_write,
+            "rejected": int(len(res.rejected)), "clean_s": t_clean, "cpu_s": c_clean, "write_s": t_write,
             "rows_per_s": raw / t_clean, "base_rss_mb": base, "peak_rss_mb": peak}
 
 
@@ -88,14 +90,16 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(_clean(*args._clean)))
         return
 
-    print(f"cleaning benchmark, city profile {args.city!r} (synthetic data)")
-    print(f"{'residents':>10} {'generate_s':>10} {'clean_s':>8} {'write_s':>8} {'rows/s':>9} "
+    load = os.getloadavg()[0]
+    print(f"cleaning benchmark, city profile {args.city!r} (synthetic data); "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at start")
+    print(f"{'residents':>10} {'generate_s':>10} {'clean_s':>8} {'cpu_s':>7} {'write_s':>8} {'rows/s':>9} "
           f"{'base MB':>8} {'peak MB':>8} {'rejected':>8}")
     for n in args.sizes:
         with tempfile.TemporaryDirectory(prefix="bench-clean-") as tmp:
             gen = _child("generate", args.city, str(n), tmp)
             r = _child("clean", args.city, tmp)
-        print(f"{r['raw_residents']:>10,} {gen['generate_s']:>10.1f} {r['clean_s']:>8.1f} {r['write_s']:>8.1f} "
+        print(f"{r['raw_residents']:>10,} {gen['generate_s']:>10.1f} {r['clean_s']:>8.1f} {r['cpu_s']:>7.1f} {r['write_s']:>8.1f} "
               f"{r['rows_per_s']:>9,.0f} {r['base_rss_mb']:>8.0f} {r['peak_rss_mb']:>8.0f} {r['rejected']:>8,}",
               flush=True)
 
