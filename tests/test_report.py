@@ -387,6 +387,7 @@ def test_html_is_self_contained(built):
         assert "<script" not in html.lower() and "<link" not in html.lower()
         assert "@import" not in html and "url(" not in html
         assert "<style>" in html and html.count("data:image/png;base64,") == 3
+        assert 'font-family: "DejaVu Sans"' in html  # CSS inlined verbatim, not HTML-escaped
 
 
 def test_narrative_included_and_escaped(project):

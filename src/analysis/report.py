@@ -364,7 +364,7 @@ def figure_part(fig: dict) -> str:
 
 # ===================================================================== tables as HTML
 _P_COLS = {"p_value", "diff_p_value", "crv_p_value", "p", "diff_p"}
-_INT_COLS = {"n", "n_a_did", "n_b_did", "n_a_prepost", "n_b_prepost", "participants_police", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
+_INT_COLS = {"dont_know", "blank", "n_a_did", "n_b_did", "n_a_prepost", "n_b_prepost", "participants_police", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
              "n_baseline", "n_follow_up", "participants", "activities", "n_cities"}
 
 
