@@ -283,3 +283,43 @@ def test_implementation_summary():
     assert s["by_type"].set_index("key").loc["meeting", "activities"] == 2
     none = implementation.implementation_summary(None, prof)
     assert not none["available"] and np.isnan(none["fidelity"])
+
+
+# ------------------------------------------------------------- the demo generator's cities
+@pytest.fixture(scope="module")
+def demo_cities():
+    synthetic = pytest.importorskip("analysis.synthetic")
+    from analysis.profile import load_profile
+
+    out = {}
+    for city in ("nantes", "brussels", "lisbon", "amiens"):
+        prof = load_profile(city)
+        frames = synthetic.generate_city(prof, faults=False, dont_know=False)
+        truth = frames["truth"].query("indicator == 'trust_police' and group == 'all'")
+        est = impact.fit_effect(frames["residents"], "trust_police", weights=None, B=399,
+                                design="did" if prof.has_comparison else "pre_post")
+        out[city] = (prof, est, float(truth["realised"].iloc[0]),
+                     synthetic.time_trend(city, "trust_police"))
+    return out
+
+
+def test_demo_did_cities_recover_the_planted_effect(demo_cities):
+    """Each DiD city's interval holds the effect the generator planted (realised in the sample)."""
+    errors, ses = [], []
+    for city, (prof, est, realised, _) in demo_cities.items():
+        if not prof.has_comparison:
+            continue
+        assert est.ci_low <= realised <= est.ci_high, city
+        errors.append(est.estimate - realised)
+        ses.append(est.std_error)
+    assert len(errors) == 3
+    # averaged over cities the error is small relative to its standard error
+    assert abs(np.mean(errors)) <= 2 * np.sqrt(np.sum(np.square(ses))) / len(ses)
+
+
+def test_demo_pre_post_city_carries_the_city_trend(demo_cities):
+    """Amiens has no comparison area: its pre/post estimate is effect + the planted trend."""
+    prof, est, realised, trend = demo_cities["amiens"]
+    assert not prof.has_comparison and trend > 0.2
+    assert est.ci_low <= realised + trend <= est.ci_high
+    assert abs(est.estimate - (realised + trend)) < abs(est.estimate - realised)
