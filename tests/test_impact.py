@@ -323,3 +323,12 @@ def test_demo_pre_post_city_carries_the_city_trend(demo_cities):
     assert not prof.has_comparison and trend > 0.2
     assert est.ci_low <= realised + trend <= est.ci_high
     assert abs(est.estimate - (realised + trend)) < abs(est.estimate - realised)
+
+
+def test_pre_post_balance_rates_composition_not_outcomes():
+    prof = impact.simulated_profile(6, comparison=False)
+    df = impact.simulate_respondents(6, 80, effect=2.0, comparison=False, seed=2)
+    bal = impact.balance_table(df, prof).set_index("variable")
+    assert abs(bal.loc["trust_police", "std_diff"]) > 0.25  # the effect itself...
+    assert not bal.loc["trust_police", "imbalanced"]  # ...is not an imbalance
+    assert bal.loc["age", "used_in_rating"] and not bal.loc["trust_police", "used_in_rating"]

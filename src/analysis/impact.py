@@ -548,6 +548,9 @@ def balance_table(respondents: pd.DataFrame, profile, *, weights: str | None = "
     Pre/post: follow-up vs baseline within pilot areas (did the sample's make-up change?).
     Compared: age, share of women, of migrant background, and every indicator. The
     standardised difference is (mean_a - mean_b) / sqrt((var_a + var_b) / 2), weighted.
+    ``imbalanced`` (|d| > ``threshold``) counts in the evidence rating only where
+    ``used_in_rating``: not for contact satisfaction (asked of a self-selected few), and
+    for pre/post not for the outcomes, whose change is the estimate itself.
     """
     df = respondents.copy()
     w = df[weights] if weights is not None else pd.Series(1.0, index=df.index)
@@ -573,7 +576,9 @@ def balance_table(respondents: pd.DataFrame, profile, *, weights: str | None = "
         small = min(na, nb) < K_SUPPRESS
         # contact_satisfaction is asked only of residents who had contact: a small,
         # self-selected subsample whose make-up says little about the areas' comparability.
-        rated = var_ != "contact_satisfaction"
+        # Pre/post: the outcomes' change between waves *is* the estimate, not an imbalance;
+        # only the sample's make-up (age, gender, migrant background) is rated.
+        rated = var_ != "contact_satisfaction" and (profile.has_comparison or var_ in ("age", "female", "migrant"))
         rows.append({"city": profile.city, "comparison": comparison, "variable": var_,
                      "mean_a": np.nan if small else ma, "mean_b": np.nan if small else mb,
                      "n_a": na, "n_b": nb, "std_diff": np.nan if small else smd,
