@@ -597,16 +597,29 @@ def _ids(prefix: str, year: int, n: int, rng) -> np.ndarray:
             .to_numpy())
 
 
+def _source_name(f: FileSpec) -> str:
+    """``source_file`` of rows of ``f``: the path, ``"<path>[<sheet>]"`` for a sheet."""
+    if f.format == "xlsx" and f.sheet is not None:
+        return f"{f.path}[{f.sheet}]"
+    return f.path
+
+
 def _file_rows(spec: DatasetSpec | None, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """source_file and raw_row_number (1 = first data row under the header) of each row."""
+    """source_file and raw_row_number of each row, as :mod:`analysis.readers` numbers them.
+
+    CSV: the line number in a text editor (title lines and header counted, so the first
+    data row of a plain CSV is 2); XLSX: the spreadsheet row number (likewise); SPSS and
+    Stata: the case number (first case is 1).
+    """
     src = np.empty(len(df), dtype=object)
     num = np.zeros(len(df), dtype=np.int64)
     if spec is None:
         return src, num
     for f in spec.files:
         mask = np.ones(len(df), bool) if f.wave is None else (df["wave"] == f.wave).to_numpy()
-        src[mask] = f.path
-        num[mask] = np.arange(1, mask.sum() + 1)
+        first = 1 if f.format in ("sav", "dta") else f.skiprows + 2
+        src[mask] = _source_name(f)
+        num[mask] = np.arange(first, first + mask.sum())
     return src, num
 
 
@@ -1019,21 +1032,28 @@ def _normalise_native(path: Path, fmt: str) -> None:
 def _write_xlsx(path: Path, sheets: list[tuple[str, pd.DataFrame, int]], notes: list[str],
                 profile: CityProfile, title: str) -> None:
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)  # streaming writer: several times faster
     for sheet, frame, skip in sheets:
         ws = wb.create_sheet(sheet)
         for i in range(skip):
             ws.append([title if i == 0 else (SYNTHETIC_LABEL if i == 1 else "")])
         ws.append(list(frame.columns))
+
+        def cell(x):
+            if x is None or (isinstance(x, float) and np.isnan(x)):
+                return None
+            if isinstance(x, np.generic):
+                x = x.item()
+            if isinstance(x, (dt.date, dt.datetime)):
+                c = WriteOnlyCell(ws, value=x)
+                c.number_format = "DD/MM/YYYY"
+                return c
+            return x
+
         for row in frame.itertuples(index=False):
-            ws.append([None if (x is None or (isinstance(x, float) and np.isnan(x))) else
-                       (x.item() if isinstance(x, np.generic) else x) for x in row])
-        for col_cells in ws.iter_cols(min_row=skip + 2):
-            for c in col_cells:
-                if isinstance(c.value, (dt.date, dt.datetime)):
-                    c.number_format = "DD/MM/YYYY"
+            ws.append([cell(x) for x in row])
     ws = wb.create_sheet("README" if profile.country not in ("IT", "ES") else
                          {"IT": "Note", "ES": "Llegenda"}[profile.country])
     for line in notes:
@@ -1104,7 +1124,7 @@ def write_raw(profile: CityProfile, frames: dict[str, pd.DataFrame], out_dir: st
             target.parent.mkdir(parents=True, exist_ok=True)
             parts = []
             for f in files:
-                rows = np.flatnonzero((df["source_file"] == f.path).to_numpy()
+                rows = np.flatnonzero((df["source_file"] == _source_name(f)).to_numpy()
                                       & (np.ones(len(df), bool) if f.wave is None
                                          else (df["wave"] == f.wave).to_numpy()))
                 raw, labels = _raw_frame(profile, name, df, frames["faults"], s, f, rows)
