@@ -21,6 +21,8 @@ The Makefile calls this module; it holds no analysis. ``python -m analysis.pipel
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -52,6 +54,21 @@ def failure_reason(city: str, name: str | None = None) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send this process's and the kernel's stderr (kernel start-up chatter) to a log file."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "w", encoding="utf-8") as fh:
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
     """Execute one template for one city with papermill; True on success."""
     import papermill as pm
@@ -69,8 +86,9 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
     t0 = time.perf_counter()
     stamp, failed = stamp_path(city, name), failure_path(city, name)
     stamp.parent.mkdir(parents=True, exist_ok=True)
+    log = out.with_suffix(".log")
     try:
-        with atomic_path(out) as tmp:
+        with atomic_path(out) as tmp, _stderr_to(log):
             try:
                 pm.execute_notebook(
                     str(template), str(tmp), parameters=params, kernel_name="python3",
