@@ -131,7 +131,7 @@ def populate(root, *, synthetic: bool = True, broken: bool = True) -> None:
     shutil.copytree(_rendered_figures(synthetic), PATHS.figures, dirs_exist_ok=True)
     cross = PATHS.tables / "cross-city"
     write_table(pd.DataFrame([dict(population="residents", outcome="trust_police", group="all", estimate=0.4,
-                                   ci_low=0.1, ci_high=0.7, k=3, tau2=0.21, i2=64.0)]),
+                                   ci_low=0.1, ci_high=0.7, k=3, tau2=0.21, i2=0.64)]),
                 cross / "pooled.csv", synthetic=synthetic)
     write_table(pd.DataFrame([dict(country="BE", indicator="trust_police", mean=5.9, source="ESS R5")]),
                 cross / "benchmark.csv", synthetic=synthetic)
@@ -228,7 +228,9 @@ def test_template_and_code_use_only_catalogue_keys():
     for path in sources:
         used |= set(re.findall(r'\btr?\("([a-z_]+\.[a-z_.]+|[a-z_]+)"', path.read_text(encoding="utf-8")))
     assert used, "no key found: the pattern is wrong"
-    assert sorted(k for k in used if k not in cat) == []
+    # a key ending in "." is a prefix completed at run time (t("wave." ~ w)): some key must start with it
+    assert sorted(k for k in used if k not in cat and not (k.endswith(".") and any(c.startswith(k) for c in cat))) == []
+    assert "city.officers_intro." in used
     for rule in ("recommend", "review", "no_large_effect", "evaluate_first", "for_whom", "officers_change",
                  "officers_null", "pooled_effect", "pooled_null", "heterogeneous"):
         assert f"rec.{rule}" in cat and f"rule.{rule}" in cat

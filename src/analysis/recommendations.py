@@ -231,8 +231,11 @@ def _profile_names(path: str, stamp: int | None) -> tuple[str, str] | None:
 
 # ------------------------------------------------------------------ inputs
 def design_kind(value) -> str:
-    """``did`` (comparison group), ``prepost`` or ``unknown`` from an impact ``design`` value."""
+    """``did`` (comparison areas), ``did_trained`` (trained vs untrained officers), ``prepost``
+    or ``unknown`` from an impact ``design`` value."""
     text = re.sub(r"[-_ /]", "", str(value).lower())
+    if "trained" in text:
+        return "did_trained"
     if "prepost" in text or "beforeafter" in text or text.startswith("pre") or "nocomparison" in text:
         return "prepost"
     if "did" in text or "diff" in text or "comparison" in text:
@@ -425,7 +428,9 @@ def city_recommendations(city: str, impact: pd.DataFrame, evidence: pd.DataFrame
             changed = [r for r in off.to_dict("records") if _ci_excludes_zero(r) != 0]
             figs = find_figures(manifest, city, None, words=("officer",))
             rule = "officers_change" if changed else "officers_null"
-            params = {"city": city, "pilot": pilot}
+            kinds = {design_kind(d) for d in off.get("design", pd.Series(dtype="str")).dropna()}
+            params = {"city": city, "pilot": pilot,
+                      "design": "did_trained" if "did_trained" in kinds else "prepost"}
             if changed:
                 params["effects"] = changed
             recs.append(Recommendation(rule, city, params, _sources(city, ("impact",), figs)))
@@ -472,8 +477,9 @@ def pooled_recommendations(pooled: pd.DataFrame, manifest: pd.DataFrame | None =
         figs = find_figures(manifest, "cross-city", row["outcome"], words=("forest", "pooled"))
         src = _sources("cross-city", ("pooled",), figs)
         sign = _ci_excludes_zero(row)
-        params = {"outcome": row["outcome"], "effects": [row], "k": "?" if k is None else str(k),
-                  "i2": i2, "tau2": tau2}
+        params = {"outcome": row["outcome"], "est": float(row["estimate"]), "lo": float(row["ci_low"]),
+                  "hi": float(row["ci_high"]), "scale": scale_text(row["outcome"], row.get("scale")),
+                  "k": "?" if k is None else str(k), "i2": i2, "tau2": tau2}
         recs.append(Recommendation("pooled_effect" if sign else "pooled_null", "cross-city", params, src))
         if i2 == i2 and i2 >= HIGH_I2:
             recs.append(Recommendation("heterogeneous", "cross-city",

@@ -121,7 +121,8 @@ def read_table(path: Path, name: str | None = None) -> tuple[pd.DataFrame | None
     if not path.is_file():
         return None, Reason("na.missing_file", {"path": _rel(path)})
     try:
-        df = pd.read_csv(path)
+        # codes are text ("05", "110601"): never let them become numbers
+        df = pd.read_csv(path, dtype={c: "str" for c in ("neighbourhood", "code", "city", "group", "wave")})
     except Exception as exc:  # noqa: BLE001 — any unreadable file is reported, not raised
         return None, Reason("na.unreadable", {"path": _rel(path), "error": str(exc).splitlines()[0][:200]})
     missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in df.columns]
@@ -364,7 +365,7 @@ def figure_part(fig: dict) -> str:
 
 # ===================================================================== tables as HTML
 _P_COLS = {"p_value", "diff_p_value", "crv_p_value", "p", "diff_p"}
-_INT_COLS = {"dont_know", "blank", "n_a_did", "n_b_did", "n_a_prepost", "n_b_prepost", "participants_police", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
+_INT_COLS = {"n", "dont_know", "blank", "n_a_did", "n_b_did", "n_a_prepost", "n_b_prepost", "participants_police", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
              "n_baseline", "n_follow_up", "participants", "activities", "n_cities"}
 
 
@@ -388,10 +389,15 @@ def cell_text(col: str, value, lang: str) -> str:
             from .recommendations import design_kind
             key = f"design.{design_kind(value)}"
         return tr(key, lang) if has_key(key) else value
+    if col == "note" and isinstance(value, str):
+        return note_text(value, lang)
     if col == "reason" and isinstance(value, str) and has_key(f"reason.{value}"):
         return tr(f"reason.{value}", lang)
     if col in _P_COLS:
         return fmt_p(float(value), lang)
+    if col == "i2" and isinstance(value, (int, float)):
+        # analysis.synthesis stores I² as a share; a value above 1 is already a percentage
+        return fmt_num(100 * float(value) if float(value) <= 1 else float(value), lang, 0)
     if col in ("missing", "share"):
         return fmt_num(100 * float(value), lang, 1) + " %"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -399,6 +405,35 @@ def cell_text(col: str, value, lang: str) -> str:
             return f"{int(round(float(value))):,}".replace(",", "\u202f")
         return fmt_num(float(value), lang, 3 if abs(float(value)) < 10 else 2)
     return str(value)
+
+
+_NOTES = (  # (pattern of a note written by analysis.impact / analysis.officers, catalogue key)
+    (r"^difference vs rest suppressed", "note.diff_suppressed"),
+    (r"^suppressed: fewer than (?P<k>\d+) officers", "note.officers_suppressed"),
+    (r"^suppressed: a design cell has fewer than (?P<k>\d+)", "note.suppressed"),
+    (r"^difference vs rest not estimable", "note.diff_not_estimable"),
+    (r"^not estimable: (?P<n>\d+) neighbourhood", "note.few_clusters"),
+    (r"^not estimable", "note.not_estimable"),
+    (r"HC1 intervals are optimistic", "note.officers_caveat"),
+)
+
+
+def note_text(note: str, lang: str) -> str:
+    """A note of the impact table in ``lang`` (known notes translated, others as written)."""
+    if lang == "en" or not note.strip():
+        return note
+    for pattern, key in _NOTES:
+        m = re.search(pattern, note)
+        if m:
+            params = m.groupdict()
+            params.setdefault("k", str(K_SUPPRESS))
+            params.setdefault("n", "?")
+            return tr(key, lang, **{k: params[k] for k in report_placeholders(key)})
+    return note
+
+
+def report_placeholders(key: str) -> set[str]:
+    return placeholders(catalogue()[key]["en"])
 
 
 def _known_var(name: str) -> bool:
@@ -745,7 +780,8 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
         overall = overall_rows(impact)
         cols = ["outcome", "design", "estimate", "ci_low", "ci_high", "p_value", "inference", "n",
                 "n_clusters", "scale", "note"]
-        v["impact_html"] = table_html(overall, lang, columns=cols, anchor=table_anchor(c.city, "impact"))
+        v["impact_html"] = table_html(overall, lang, columns=[c for c in cols if c != "design"],
+                                      anchor=table_anchor(c.city, "impact"))
         res = impact[impact.get("population", pd.Series("residents", index=impact.index))
                      .astype("str").str.lower().eq("residents")]
         groups = res[~res.get("group", pd.Series("all", index=res.index)).astype("str").isin(["all"])]
@@ -756,7 +792,9 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
             off = impact[impact["population"].astype("str").str.lower().eq("officers")]
             if len(off):
                 v["officers_html"] = table_html(off, lang, columns=[
-                    "outcome", "design", "estimate", "ci_low", "ci_high", "p_value", "inference", "n", "note"])
+                    "outcome", "estimate", "ci_low", "ci_high", "p_value", "inference", "n", "note"])
+                kinds = {design_kind(d) for d in off.get("design", pd.Series(dtype="str")).dropna()}
+                v["officers_design"] = "did_trained" if "did_trained" in kinds else "prepost"
         if not overall.empty and "design" in overall.columns:
             v["design_kind"] = design_kind(overall["design"].iloc[0])
     ev = c.tables.get("evidence")
@@ -817,7 +855,9 @@ def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | 
     df.loc[sup, "estimate"] = tr("value.suppressed", lang, k=K_SUPPRESS)
     cols = ["neighbourhood", "name", "area_type", "wave", "n", "estimate", "ci_low", "ci_high"]
     caption = tr("city.nbhd_caption", lang, indicator=codebook.label(indicators[0], lang), k=K_SUPPRESS)
-    df = df.sort_values([c for c in ("area_type", "neighbourhood", "wave") if c in df.columns], kind="stable")
+    order = {"pilot": 0, "comparison": 1, "baseline": 0, "follow_up": 1, "change": 2}
+    df = df.sort_values([c for c in ("area_type", "neighbourhood", "wave") if c in df.columns], kind="stable",
+                        key=lambda s: s.map(order).fillna(9) if s.name != "neighbourhood" else s)
     return table_html(df, lang, columns=cols, caption=caption, anchor=table_anchor(c.city, "neighbourhoods"))
 
 
