@@ -103,6 +103,7 @@ notebooks: $(ENV_STAMP) ## Re-execute the notebook templates in place on the dem
 .PHONY: demo-data
 demo-data: $(ENV_STAMP) ## Regenerate the synthetic demonstration data in data/raw (seeded, reproducible)
 	$(PY) -m analysis.synthetic
+	$(PY) -c "from analysis.privacy_guard import write_demo_checksums; write_demo_checksums()"
 
 .PHONY: boundaries
 boundaries: $(ENV_STAMP) ## Download official neighbourhood boundaries into data/external/boundaries (needs internet)
