@@ -231,7 +231,8 @@ def test_template_and_code_use_only_catalogue_keys():
     # a key ending in "." is a prefix completed at run time (t("wave." ~ w)): some key must start with it
     assert sorted(k for k in used if k not in cat and not (k.endswith(".") and any(c.startswith(k) for c in cat))) == []
     assert "city.officers_intro." in used
-    for rule in ("recommend", "review", "no_large_effect", "evaluate_first", "for_whom", "officers_change",
+    for rule in ("recommend", "review", "no_large_effect", "evaluate_first", "strengthen_first", "for_whom",
+                 "officers_change",
                  "officers_null", "pooled_effect", "pooled_null", "heterogeneous"):
         assert f"rec.{rule}" in cat and f"rule.{rule}" in cat
 
@@ -345,12 +346,23 @@ def test_evidence_level_read_from_criteria_table():
     assert rc.design_kind("pre_post") == "prepost"
 
 
-def test_weak_design_city_gets_evaluate_first(project):
+def test_weak_design_city_gets_evaluate_or_strengthen_first(project):
     populate(project, broken=False)
-    write_table(_evidence("testville", level=2), PATHS.tables_city("testville") / "evidence.csv", synthetic=True)
+    tables = PATHS.tables_city("testville")
+    # a comparison design downgraded to level 2 (weak implementation): strengthen, naming why
+    write_table(_evidence("testville", level=2), tables / "evidence.csv", synthetic=True)
     html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
-    assert "testville".capitalize() + ": evaluate “Test pilot” with a comparison group before scaling it up" in html
+    assert ("Testville: strengthen the evaluation of “Test pilot” before scaling it up — the comparison design "
+            "was rated level 2 because of: weak or undocumented implementation") in html
     assert "continue and consider extending" not in html
+    fr = visible_text(report.build_report("fr").read_text(encoding="utf-8"))
+    assert "mise en œuvre faible ou non documentée" in fr
+    # no comparison area: evaluate with one
+    impact = _impact("testville").assign(design="pre_post")
+    write_table(impact, tables / "impact.csv", synthetic=True)
+    html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
+    assert "Testville: evaluate “Test pilot” with a comparison group before scaling it up" in html
+    assert "strengthen the evaluation" not in html
 
 
 def test_small_neighbourhood_cells_are_never_shown(built):

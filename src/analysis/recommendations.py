@@ -18,8 +18,13 @@ difference-in-differences, 4-5 = stronger or randomised designs):
     to move the indicator; the CI's upper bound says how large an effect is still
     compatible with the data.
 ``evaluate_first``
-    Design level < :data:`MIN_LEVEL` (or unrated): whatever the before/after change, it
-    cannot be attributed to the pilot; evaluate with a comparison group before scaling up.
+    Design level < :data:`MIN_LEVEL` (or unrated) without comparison areas: whatever the
+    before/after change, it cannot be attributed to the pilot; evaluate with a comparison
+    group before scaling up.
+``strengthen_first``
+    Design level < :data:`MIN_LEVEL` although there are comparison areas (the rating was
+    lowered: few clusters, imbalance, weak implementation…): strengthen the evaluation on
+    those points before scaling up.
 ``for_whom``
     A targeted group's effect differs from the rest of the residents
     (``diff_p_value`` < :data:`ALPHA`) under a design >= :data:`MIN_LEVEL`: reported as a
@@ -179,6 +184,8 @@ def render_params(params: dict, lang: str) -> dict:
     for k, v in params.items():
         if k == "effects":
             out[k] = "; ".join(effect_text(r, lang) for r in v)
+        elif k == "downgrades":
+            out[k] = "; ".join(tr(f"evidence.downgrade.{d}", lang) for d in v) or tr("evidence.downgrade", lang)
         elif k == "outcome":
             out[k] = outcome_label(v, lang)
         elif k == "group":
@@ -293,6 +300,20 @@ def evidence_level(evidence: pd.DataFrame | None, outcome: str | None = None) ->
     return level, reasons
 
 
+def unmet_criteria(evidence: pd.DataFrame | None) -> list[str]:
+    """Catalogue suffixes (``clusters``, ``balance``…) of the evidence criteria a city did not meet."""
+    if evidence is None or "criterion" not in evidence.columns or "met" not in evidence.columns:
+        return []
+    from .report import criterion_key
+
+    out = []
+    for r in evidence.to_dict("records"):
+        key = criterion_key(r["criterion"])
+        if key not in (None, "design", "rating") and str(r["met"]).strip().lower() not in ("true", "1"):
+            out.append(key)
+    return out
+
+
 def _ci_excludes_zero(row) -> int:
     """+1 when the CI lies above 0, -1 below, 0 when it includes 0 (or is missing)."""
     lo, hi = row.get("ci_low"), row.get("ci_high")
@@ -399,6 +420,10 @@ def city_recommendations(city: str, impact: pd.DataFrame, evidence: pd.DataFrame
             figs += [f for f in find_figures(manifest, city, r["outcome"]) if f not in figs]
         params = {"city": city, "pilot": pilot, "effects": rows, "design": design,
                   "level": _level_text(min((levels[r["outcome"]] or 0) for r in rows))}
+        if rule == "evaluate_first" and design == "did":
+            # a comparison group exists but the design was downgraded: say why, not "add one"
+            rule = "strengthen_first"
+            params["downgrades"] = unmet_criteria(evidence)
         if rule == "no_large_effect":
             params["hi"] = max(float(r["ci_high"]) for r in rows if pd.notna(r["ci_high"])) \
                 if any(pd.notna(r["ci_high"]) for r in rows) else float("nan")

@@ -458,7 +458,7 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
     Columns without a catalogue header, and ``code_cols``, are identifiers: shown as
     ``<code>``, as they are (not labels to translate).
     """
-    from markupsafe import escape
+    from markupsafe import Markup, escape
 
     if columns is not None:
         df = df[[c for c in columns if c in df.columns]]
@@ -478,9 +478,13 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
         cells = []
         for c, v in zip(df.columns, row):
             num = isinstance(v, (int, float)) and not isinstance(v, bool)
-            text = escape(cell_text(c, v, lang))
-            if c in code_cols or (c in unknown and not num):
-                text = f"<code>{text}</code>"
+            if c in code_cols:  # identifiers: as written, never relabelled
+                text = Markup("<code>{}</code>").format("—" if v is None or (not isinstance(v, str) and pd.isna(v))
+                                                       else str(v))
+            else:
+                text = escape(cell_text(c, v, lang))
+                if c in unknown and not num:
+                    text = f"<code>{text}</code>"
             cells.append(f'<td{" class=num" if num else ""}>{text}</td>')
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
@@ -764,8 +768,10 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
     prof = c.profile
     if prof is not None:
         by_code = {n.code: n.name for n in prof.neighbourhoods}
+        name, name_lang, other, other_lang = pilot_names(prof, lang)
         v["pilot"] = {
-            "name": prof.pilot.name, "name_local": prof.pilot.name_local, "kind": prof.pilot.kind,
+            "name": name, "name_lang": name_lang, "name_local": other, "other_lang": other_lang,
+            "kind": prof.pilot.kind,
             "description": prof.pilot.description, "context": prof.pilot.published_context,
             "start": prof.pilot.start.isoformat(), "end": prof.pilot.end.isoformat(),
             "areas": ", ".join(f"{by_code[a]} ({a})" for a in prof.pilot.pilot_areas),
@@ -830,6 +836,18 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
     return v
 
 
+def pilot_names(prof, lang: str) -> tuple[str, str, str | None, str]:
+    """The pilot's name to show first in ``lang`` and its language, then the other name and its language.
+
+    Profiles give an English ``name`` and the local ``name_local``; a French report of a
+    French-speaking city leads with the local (French) name.
+    """
+    local_lang = prof.languages[0] if prof.languages else "en"
+    if lang != "en" and prof.pilot.name_local and lang in prof.languages:
+        return prof.pilot.name_local, lang, prof.pilot.name, "en"
+    return prof.pilot.name, "en", prof.pilot.name_local, local_lang
+
+
 def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | None:
     """Pilot and comparison areas: the headline indicator by wave (all residents), suppressed cells shown as such."""
     from .recommendations import table_anchor
@@ -887,7 +905,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
 
     results = {c.city: {"impact": c.tables.get("impact"), "evidence": c.tables.get("evidence")}
                for c in cities if c.available and c.tables.get("impact") is not None}
-    pilots = {c.city: c.profile.pilot.name for c in cities if c.profile is not None}
+    pilots = {c.city: pilot_names(c.profile, lang)[0] for c in cities if c.profile is not None}
     recs = build_recommendations(results, pooled, manifest, pilots)
     known_anchors = {f["anchor"] for c in cities for f in c.figures} | {f["anchor"] for f in cross["figures"]}
     rec_views = [{
