@@ -892,7 +892,7 @@ def plot_officers(impact: pd.DataFrame, *, lang: str = "en"):
     design = d["design"].iloc[0] if len(d) else "pre_post"
     how = {"did_trained": ("trained vs untrained, follow-up vs baseline", "formés vs non formés, suivi vs initial"),
            "pre_post": ("follow-up vs baseline", "suivi vs initial")}[design][lang == "fr"]
-    ax.set_title(f"{_t('officers', lang)} — {how}", loc="left")
+    ax.set_title(f"{_t('officers', lang)}\n{how}", loc="left")
     ax.set_xlabel(_t("effect", lang))
     fig.tight_layout()
     return fig

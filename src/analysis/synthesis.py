@@ -187,7 +187,7 @@ def forest_panel(impacts: pd.DataFrame, pooled: pd.DataFrame, *, lang: str = "en
     import matplotlib.pyplot as plt
 
     n_cities = impacts["city"].nunique()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 0.5 * (n_cities + 3) * 2 + 1))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 0.3 * (n_cities + 3) * 2 + 1.5))
     for ax, o in zip(axes.flat, outcomes):
         forest_plot(impacts, pooled, o, lang=lang, ax=ax)
     fig.tight_layout()
