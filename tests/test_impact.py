@@ -332,3 +332,14 @@ def test_pre_post_balance_rates_composition_not_outcomes():
     assert abs(bal.loc["trust_police", "std_diff"]) > 0.25  # the effect itself...
     assert not bal.loc["trust_police", "imbalanced"]  # ...is not an imbalance
     assert bal.loc["age", "used_in_rating"] and not bal.loc["trust_police", "used_in_rating"]
+
+
+def test_group_only_in_pilot_areas_falls_back_to_pre_post():
+    """Tourists in a city centre: no comparison members, so the group gets a pre/post estimate."""
+    prof = impact.simulated_profile(8)
+    df = impact.simulate_respondents(8, 80, seed=4)
+    df.loc[df["pilot_area"] == "comparison", "migrant_background"] = False
+    tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=["migrant_background"], B=99)
+    row = tab.set_index("group").loc["migrant_background"]
+    assert row["design"] == "pre_post" and "pre/post" in row["note"] and np.isfinite(row["estimate"])
+    assert tab.set_index("group").loc["all", "design"] == "did"

@@ -506,8 +506,18 @@ def resident_effects(
             else:
                 est = fit_effect(respondents, outcome, group=group, within_group=True, **kw)
                 diff = fit_effect(respondents, outcome, group=group, **kw)
+                if design == "did" and est.note.startswith("suppressed"):
+                    # A group found almost only in the pilot areas (tourists in a city
+                    # centre) has no comparison: fall back to its pre/post change there.
+                    kw["design"] = "pre_post"
+                    alt = fit_effect(respondents, outcome, group=group, within_group=True, **kw)
+                    if np.isfinite(alt.estimate):
+                        est = alt
+                        est.note = ("too few group members in the comparison areas: pre/post in the "
+                                    "pilot areas (weaker design)")
+                        diff = fit_effect(respondents, outcome, group=group, **kw)
             row = {"city": profile.city, "population": "residents", "outcome": outcome,
-                   "group": group, "design": design, **_as_row(est), "scale": scale_label(outcome),
+                   "group": group, "design": kw["design"], **_as_row(est), "scale": scale_label(outcome),
                    "diff_vs_rest": diff.estimate, "diff_ci_low": diff.ci_low,
                    "diff_ci_high": diff.ci_high, "diff_p_value": diff.p_value}
             if group != "all" and diff.note and not est.note:
