@@ -221,3 +221,13 @@ def test_written_outputs_respect_k(city, tmp_path, monkeypatch):
             est, n = gpkg[f"{ind}_{wave}"], gpkg[f"{ind}_{wave}_n"]
             assert (n[est.notna()] >= K_SUPPRESS).all()
             assert gpkg.loc[n < K_SUPPRESS, f"{ind}_{wave}_shrunk"].isna().all()
+
+
+def test_published_csv_shows_no_count_below_k():
+    from analysis.estimates import blank_small_counts
+
+    t = pd.DataFrame({"n": [0, 3, 9, 10, 250], "n_baseline": [0, 2, 12, 10, 100], "estimate": [1.0] * 5})
+    out = blank_small_counts(t, k=10)
+    assert out["n"].isna().tolist() == [False, True, True, False, False]
+    assert out["n_baseline"].isna().tolist() == [False, True, False, False, False]
+    assert out.loc[4, "n"] == 250 and out.loc[0, "n"] == 0

@@ -471,9 +471,27 @@ def write_outputs(table: pd.DataFrame, geometry, profile, *, group: str = "all")
             os.replace(part, tmp)
         finally:
             part.unlink(missing_ok=True)
-    csv = write_table(table, PATHS.tables_city(profile.city) / "neighbourhoods.csv",
+    csv = write_table(blank_small_counts(table), PATHS.tables_city(profile.city) / "neighbourhoods.csv",
                       synthetic=profile.synthetic)
     return {"gpkg": gpkg, "csv": csv}
+
+
+COUNT_COLUMNS = ("n", "n_baseline", "n_follow_up", "n_eff")
+
+
+def blank_small_counts(table: pd.DataFrame, k: int = K_SUPPRESS,
+                       columns: Iterable[str] = COUNT_COLUMNS) -> pd.DataFrame:
+    """Blank respondent counts from 1 to ``k - 1`` in a published table.
+
+    A count of 3 in a published cell says as much about a small group as an estimate
+    does, so published tables show neither (the ``suppressed`` flag stays).
+    """
+    out = table.copy()
+    for col in columns:
+        if col in out.columns:
+            n = pd.to_numeric(out[col], errors="coerce")
+            out[col] = n.where(~((n > 0) & (n < k)))
+    return out
 
 
 def published_view(table: pd.DataFrame, indicators: Sequence[str] = ("trust_police", "pj_index",
