@@ -2,7 +2,7 @@
 
 Many made-up pilots (:func:`analysis.impact.simulate_respondents`) with a planted effect,
 a common trend and neighbourhood-by-wave shocks (the reason inference must be clustered),
-for 6, 10 and 20 neighbourhoods. For each setting it prints the bias and RMSE of the
+for 4, 6, 10 and 20 neighbourhoods. For each setting it prints the bias and RMSE of the
 DiD estimate, the coverage of the nominal 95 % intervals — cluster-robust (CRV1, t with
 G-1 df) and wild cluster restricted bootstrap (test inversion) with Webb and with
 Rademacher weights (all 2^G sign patterns when 2^G <= B) — their mean width, and the
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=500)
     ap.add_argument("--B", type=int, default=199)
-    ap.add_argument("--clusters", type=int, nargs="+", default=[6, 10, 20])
+    ap.add_argument("--clusters", type=int, nargs="+", default=[4, 6, 10, 20])
     ap.add_argument("--workers", type=int, default=2)
     a = ap.parse_args(argv)
     t0 = time.time()

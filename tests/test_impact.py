@@ -84,6 +84,18 @@ def test_wcr_p_values_uniform_under_null():
     assert 0.01 <= np.mean(ps <= 0.05) <= 0.10
 
 
+def test_auto_weights_rademacher_enumerated_from_six_clusters_webb_below():
+    assert impact.resolve_weight_type("auto", 6) == "rademacher"
+    assert impact.resolve_weight_type("auto", 5) == "webb"
+    X, y, cl, w = _toy(G=8, n=200)
+    wb = impact.wild_cluster_bootstrap(X, y, cl, 0, B=9999, ci=False)
+    assert wb.weight_type == "rademacher" and wb.enumerated and wb.B == 256
+    assert wb.label == "wild cluster bootstrap (WCR, Rademacher, all 256 sign patterns)"
+    X, y, cl, w = _toy(G=4, n=200)
+    wb = impact.wild_cluster_bootstrap(X, y, cl, 0, B=9999, ci=False)
+    assert wb.weight_type == "webb" and wb.enumerated and wb.B == 6**4
+
+
 def test_bad_weight_type_and_single_cluster_raise():
     X, y, cl, w = _toy()
     with pytest.raises(ValueError, match="weight_type"):
@@ -105,7 +117,8 @@ def test_did_recovers_planted_effect(planted):
         cover_crv.append(est.crv_ci_low <= planted <= est.crv_ci_high)
         reject.append(est.p_value < 0.05)
     assert est.n == 2000 and est.n_clusters == 10 and est.n_clusters_treated == 5
-    assert "Webb" in est.inference
+    assert "Rademacher, all 1024 sign patterns" not in est.inference  # B=199 < 2^10: drawn
+    assert "Rademacher, B=199" in est.inference
     sd = np.std(ests, ddof=1)
     assert np.mean(ests) == pytest.approx(planted, abs=3 * sd / np.sqrt(30))
     assert np.mean(cover_wb) >= 0.85 and np.mean(cover_crv) >= 0.8

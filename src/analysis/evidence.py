@@ -103,6 +103,8 @@ def rate_evidence(residents: pd.DataFrame, balance: pd.DataFrame, implementation
 
 
 def _fmt(x: float) -> str:
+    if np.isinf(x):
+        return "unbounded"
     return f"{x:+.2f}" if np.isfinite(x) else "n/a"
 
 

@@ -9,11 +9,21 @@ neighbourhoods::
 weighted by the survey weights, with standard errors clustered by neighbourhood. Cities
 field 4-12 neighbourhoods, far too few for the usual cluster-robust t test to hold its
 size, so the published p-value and interval come from the **wild cluster restricted
-bootstrap** (WCR; Cameron, Gelbach & Miller 2008; MacKinnon & Webb 2017), with Webb
-six-point weights, and the interval by test inversion (Roodman et al. 2019, "Fast and
-wild"). The point estimate and the cluster-robust (CRV1) standard error come from
-statsmodels; the bootstrap is written here because the library that does it
-(``wildboottest``) needs numba, and is tested against brute-force refits.
+bootstrap** (WCR; Cameron, Gelbach & Miller 2008; MacKinnon & Webb 2017), the interval
+by test inversion (Roodman et al. 2019, "Fast and wild").
+
+Bootstrap weights (``weight_type="auto"``): Rademacher signs, with all 2^G sign patterns
+enumerated when there are no more than B of them (an exact sign-change distribution,
+cf. Canay, Santos & Shaikh 2021), from 6 clusters up; Webb's six-point weights below 6
+clusters, where 2^G patterns are too few to ever reject at 5 %. The choice is measured,
+not assumed: ``benchmarks/simulate_did.py`` found 95 % intervals covering 94 % of the
+time with enumerated Rademacher signs at 6 clusters against 91 % with Webb weights (and
+both about 92-95 % at 10 and 20 clusters).
+
+The estimate and its CRV1 standard error are computed by the same closed-form algebra
+as the bootstrap; tests check them against statsmodels' WLS with ``cov_type="cluster"``
+and the bootstrap p-value against brute-force refits over every sign pattern. (The
+library that does WCR, ``wildboottest``, needs numba.)
 
 Where a city has no comparison area the estimate is pre/post within the pilot areas
 (``design="pre_post"``), the weaker design: it cannot separate the pilot from a
@@ -52,14 +62,26 @@ RADEMACHER = np.array([-1.0, 1.0])
 
 
 # =========================================================================== bootstrap
+#: Fewest clusters for which ``weight_type="auto"`` uses Rademacher signs (2^6 = 64 patterns).
+MIN_CLUSTERS_RADEMACHER = 6
+
+
+def resolve_weight_type(weight_type: str, n_clusters: int) -> str:
+    """``"auto"``: Rademacher from :data:`MIN_CLUSTERS_RADEMACHER` clusters up, else Webb."""
+    if weight_type == "auto":
+        return "rademacher" if n_clusters >= MIN_CLUSTERS_RADEMACHER else "webb"
+    return weight_type
+
+
 def _draws(n_clusters: int, B: int, weight_type: str, seed: int) -> tuple[np.ndarray, bool]:
     """Cluster weights (B x G); all sign patterns when there are no more than B of them."""
+    weight_type = resolve_weight_type(weight_type, n_clusters)
     if weight_type == "rademacher":
         values = RADEMACHER
     elif weight_type == "webb":
         values = WEBB
     else:
-        raise ValueError(f"weight_type must be 'rademacher' or 'webb', got {weight_type!r}")
+        raise ValueError(f"weight_type must be 'auto', 'rademacher' or 'webb', got {weight_type!r}")
     if len(values) ** n_clusters <= B:
         # Few clusters: the bootstrap distribution can be enumerated exactly.
         return np.array(list(itertools.product(values, repeat=n_clusters))), True
@@ -155,7 +177,7 @@ def wild_cluster_bootstrap(
     *,
     weights: np.ndarray | None = None,
     B: int = B_DEFAULT,
-    weight_type: str = "webb",
+    weight_type: str = "auto",
     seed: int = SEED,
     alpha: float = 0.05,
     ci: bool = True,
@@ -177,8 +199,9 @@ def wild_cluster_bootstrap(
     B : int
         Bootstrap draws. When the weight distribution has no more than ``B`` distinct
         sign patterns over the clusters they are all enumerated (exact p-value).
-    weight_type : {"webb", "rademacher"}
-        Webb's six-point weights are advised below about 12 clusters.
+    weight_type : {"auto", "rademacher", "webb"}
+        ``"auto"``: Rademacher signs from 6 clusters up, Webb's six-point weights below
+        (see the module docstring for the measured reasons).
     seed : int
         Seed of the draws; the same draws serve every null value of the interval.
     alpha : float
@@ -197,6 +220,7 @@ def wild_cluster_bootstrap(
     y = np.asarray(y, dtype=float)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     wcr = _WCR(X, y, w, np.asarray(clusters), j)
+    weight_type = resolve_weight_type(weight_type, wcr.G)
     V, enumerated = _draws(wcr.G, B, weight_type, seed)
     p = wcr.p_value(V, b0)
     lo = hi = float("nan")
@@ -368,7 +392,7 @@ def fit_effect(
     group: str | None = None,
     within_group: bool = False,
     B: int = B_DEFAULT,
-    weight_type: str = "webb",
+    weight_type: str = "auto",
     seed: int = SEED,
     covariates: tuple[str, ...] = COVARIATES,
     k_suppress: int = K_SUPPRESS,
@@ -485,7 +509,7 @@ def resident_effects(
     indicators: tuple[str, ...] = codebook.INDICATORS,
     groups: list[str] | None = None,
     B: int = B_DEFAULT,
-    weight_type: str = "webb",
+    weight_type: str = "auto",
     seed: int = SEED,
 ) -> pd.DataFrame:
     """Every indicator x group effect of a city, one row each (the residents' ``impact.csv``).
@@ -651,7 +675,7 @@ class CityEvaluation:
         self.impact = pd.concat([self.residents, self.officers], ignore_index=True)
 
 
-def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "webb", seed: int = SEED,
+def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", seed: int = SEED,
                   write: bool = True) -> CityEvaluation:
     """Run the whole impact evaluation of ``city`` and write its tables.
 
@@ -835,7 +859,13 @@ def _ci_rows(ax, d: pd.DataFrame, ys, colour="#2166ac", lang="en"):
                     color="0.45", transform=ax.get_yaxis_transform())
             continue
         sig = r["p_value"] < 0.05
-        ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=1.5)
+        lo, hi = r["ci_low"], r["ci_high"]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            # An unbounded bootstrap interval (too few clusters): drawn dashed to +-4 SE.
+            lo = lo if np.isfinite(lo) else r["estimate"] - 4 * r["std_error"]
+            hi = hi if np.isfinite(hi) else r["estimate"] + 4 * r["std_error"]
+            ax.plot([lo, hi], [y, y], color=colour, lw=1.2, ls="--")
+        ax.plot([lo, hi], [y, y], color=colour, lw=1.5)
         ax.plot(r["estimate"], y, "o", color=colour, mfc=colour if sig else "white", ms=5)
     ax.axvline(0, color="0.5", lw=0.8, ls=":")
 

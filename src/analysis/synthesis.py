@@ -159,7 +159,10 @@ def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, la
             ax.text(0, y, "suppressed" if lang == "en" else "masqué", va="center", fontsize=7, color="0.4")
             continue
         colour = "#2166ac" if r["design"] == "did" else "#b2182b"
-        ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=1.4)
+        lo = r["ci_low"] if np.isfinite(r["ci_low"]) else r["estimate"] - 4 * r["std_error"]
+        hi = r["ci_high"] if np.isfinite(r["ci_high"]) else r["estimate"] + 4 * r["std_error"]
+        ax.plot([lo, hi], [y, y], color=colour, lw=1.4,
+                ls="-" if np.isfinite(r["ci_low"] + r["ci_high"]) else "--")
         ax.plot(r["estimate"], y, "s", color=colour, ms=5)
     p = pooled[(pooled["outcome"] == outcome) & (pooled["group"] == "all")]
     if len(p) and np.isfinite(p["estimate"].iloc[0]):
