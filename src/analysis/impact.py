@@ -16,9 +16,11 @@ Bootstrap weights (``weight_type="auto"``): Rademacher signs, with all 2^G sign 
 enumerated when there are no more than B of them (an exact sign-change distribution,
 cf. Canay, Santos & Shaikh 2021), from 6 clusters up; Webb's six-point weights below 6
 clusters, where 2^G patterns are too few to ever reject at 5 %. The choice is measured,
-not assumed: ``benchmarks/simulate_did.py`` found 95 % intervals covering 94 % of the
-time with enumerated Rademacher signs at 6 clusters against 91 % with Webb weights (and
-both about 92-95 % at 10 and 20 clusters).
+not assumed: in ``benchmarks/simulate_did.py`` (600 simulated pilots per setting) 95 %
+intervals covered the planted effect 94 % of the time with enumerated Rademacher signs
+at 6 clusters against 91 % with Webb weights; at 4 clusters Rademacher's 16 patterns
+never reject (unbounded intervals) while Webb's covered 94 %; at 10 and 20 clusters both
+covered 92-95 % (cluster-robust t intervals: 88 %, 91 %, 92 %, 94 % at 4, 6, 10, 20).
 
 The estimate and its CRV1 standard error are computed by the same closed-form algebra
 as the bootstrap; tests check them against statsmodels' WLS with ``cov_type="cluster"``
