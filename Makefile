@@ -80,7 +80,7 @@ cross-city: $(CROSS_STAMP) ## Cross-city synthesis (forest plots, pooled effects
 report: $(ENV_STAMP) ## Whole pipeline on the data in data/raw: every city, the synthesis, reports/report.html (+ .fr, + PDF)
 	@status=0; \
 	$(MAKE) --no-print-directory -k -j$(JOBS) cities || status=$$?; \
-	$(MAKE) --no-print-directory $(CROSS_STAMP) || status=$$?; \
+	$(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP) || status=$$?; \
 	$(MAKE) --no-print-directory $(REPORT_STAMP) || status=$$?; \
 	$(PY) -m analysis.pipeline status; \
 	exit $$status
@@ -89,7 +89,7 @@ report: $(ENV_STAMP) ## Whole pipeline on the data in data/raw: every city, the 
 .PHONY: test
 test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, then nbval on the notebook templates
 	@$(MAKE) --no-print-directory -k -j$(JOBS) cities
-	@$(MAKE) --no-print-directory $(CROSS_STAMP)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 	$(PY) -m analysis.privacy_guard
 	$(PY) -m pytest tests -q
 	$(PY) -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env \
