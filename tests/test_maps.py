@@ -106,7 +106,7 @@ def test_map_frame_never_shows_a_cell_under_k():
     assert np.isnan(f.loc["4", "value"]) and not f.loc["4", "suppressed"] and f.loc["4", "n"] == 0
 
 
-def test_save_neighbourhood_maps_writes_both_languages(tmp_path, monkeypatch):
+def _testville(tmp_path, monkeypatch):
     (tmp_path / "config" / "cities").mkdir(parents=True)
     (tmp_path / "pyproject.toml").write_text("")
     monkeypatch.setenv("IMPPULSE_ROOT", str(tmp_path))
@@ -128,6 +128,11 @@ def test_save_neighbourhood_maps_writes_both_languages(tmp_path, monkeypatch):
                            "estimate": e, "n": n, "suppressed": n < K_SUPPRESS}
                           for c, n in zip(codes, [30, 25, 5, 40])
                           for w, e in (("baseline", 5.0), ("follow_up", 6.0), ("change", 1.0))])
+    return geom, table, prof
+
+
+def test_save_neighbourhood_maps_writes_both_languages(tmp_path, monkeypatch):
+    geom, table, prof = _testville(tmp_path, monkeypatch)
     written = maps.save_neighbourhood_maps(geom, table, prof, "trust_police", waves=("baseline", "change"))
     assert len(written) == 4
     folder = tmp_path / "reports/figures/testville"
@@ -142,3 +147,19 @@ def test_save_neighbourhood_maps_writes_both_languages(tmp_path, monkeypatch):
     with Image.open(folder / "map-trust_police-baseline.png") as im:
         dpi = im.info.get("dpi", (0, 0))[0]
     assert dpi == pytest.approx(200, abs=1)
+
+
+def test_map_panels_are_the_published_maps(tmp_path, monkeypatch):
+    geom, table, prof = _testville(tmp_path, monkeypatch)
+    written = maps.save_map_panels(geom, table, prof, "trust_police")
+    assert len(written) == 2
+    folder = tmp_path / "reports/figures/testville"
+    for suffix in ("", ".fr"):
+        for ext in ("png", "svg", "json"):
+            assert (folder / f"maps-trust_police{suffix}.{ext}").is_file()
+    meta = json.loads((folder / "maps-trust_police.json").read_text())
+    # both waves' unsuppressed cells: (30 + 25 + 40) x 2
+    assert "n = 190 respondents in 3 neighbourhoods" in meta["caption"]
+    assert "change, follow-up minus baseline" in meta["caption"] and "Synthetic data" in meta["caption"]
+    fr = json.loads((folder / "maps-trust_police.fr.json").read_text())
+    assert "suivi moins début" in fr["caption"] and fr["lang"] == "fr"

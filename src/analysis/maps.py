@@ -326,14 +326,65 @@ def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: s
 
 
 def map_panel(geometry, table: pd.DataFrame, profile, indicator: str, *, lang: str = "en",
-              group: str = "all", value: str = "estimate"):
-    """Baseline, follow-up and change maps of one indicator side by side (for notebooks)."""
+              group: str = "all", value: str = "estimate", caption: str | None = None):
+    """Baseline, follow-up and change maps of one indicator side by side.
+
+    The two level maps share the indicator's fixed breaks (so they compare with each
+    other and across cities); the change map uses the symmetric diverging breaks.
+    """
     apply_style()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2 if caption else 4.6))
     for ax, wave in zip(axes, ("baseline", "follow_up", "change")):
         frame = map_frame(geometry, table, indicator, wave, group=group, value=value)
         choropleth(frame, "value", indicator=indicator, kind="change" if wave == "change" else "level",
                    lang=lang, ax=ax, title=wave_label(wave, lang), legend=wave in ("follow_up", "change"))
     fig.suptitle(f"{profile.name} — {codebook.label(indicator, lang)}", x=0.01, ha="left")
-    fig.subplots_adjust(wspace=0.45)
+    fig.subplots_adjust(wspace=0.45, bottom=0.16 if caption else 0.05)
+    if caption:
+        fig.text(0.01, 0.09, textwrap.fill(caption, 230), ha="left", va="top", fontsize=7, color="#333333")
     return fig
+
+
+_PANEL_NOTE = {
+    "en": "Left and middle: level at baseline and at follow-up (the same class breaks in every city); "
+          "right: change, follow-up minus baseline, in scale points.",
+    "fr": "À gauche et au centre : niveau au début et au suivi (mêmes classes dans toutes les villes) ; "
+          "à droite : évolution, suivi moins début, en points d'échelle.",
+}
+
+
+def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
+                    langs: Sequence[str] = ("en", "fr"), group: str = "all", value: str = "estimate",
+                    notebook: str = "02-neighbourhoods.ipynb") -> list[dict]:
+    """Draw and save the baseline / follow-up / change panel of one indicator, per language.
+
+    Figure id ``maps-<indicator>`` (``-<group>`` appended for a targeted group) in
+    ``reports/figures/<city>/``: the published neighbourhood maps of the report.
+
+    Returns
+    -------
+    list of dict
+        The paths written, one dict per language.
+    """
+    approximate = bool(getattr(geometry, "approximate", False))
+    frames = {w: map_frame(geometry, table, indicator, w, group=group, value=value)
+              for w in ("baseline", "follow_up", "change")}
+    shown = {w: f[~f["suppressed"] & f["value"].notna()] for w, f in frames.items()}
+    n = int(shown["baseline"]["n"].sum() + shown["follow_up"]["n"].sum())
+    areas = len(set(shown["baseline"]["code"]) | set(shown["follow_up"]["code"]))
+    checksum = sha256_frame(pd.concat([pd.DataFrame(f.drop(columns="geometry")).assign(wave=w)
+                                       for w, f in frames.items()], ignore_index=True))
+    fig_id = f"maps-{indicator}" + ("" if group == "all" else f"-{group}")
+    written = []
+    for lang in langs:
+        title = f"{profile.name} — {codebook.label(indicator, lang)}"
+        caption = map_caption(indicator, "level", lang=lang, n=n, areas=areas, city=profile.name,
+                              approximate=approximate, synthetic=profile.synthetic, value=value)
+        caption = f"{caption} {_PANEL_NOTE.get(lang, _PANEL_NOTE['en'])}"
+        fig = map_panel(geometry, table, profile, indicator, lang=lang, group=group, value=value,
+                        caption=caption)
+        written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
+                                   notebook=notebook, data_checksum=checksum,
+                                   synthetic=profile.synthetic, lang=lang))
+        plt.close(fig)
+    return written
