@@ -830,7 +830,9 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
         v["clean_rows"] = s["files"][["raw", "kept", "rejected"]].sum().to_dict() if len(s["files"]) else None
         if not len(s["files"]) and not len(miss):
             v["na"]["cleaning"] = tr("na.log_shape", lang)
-    for fig in c.figures:
+    # the headline figure of a part first (overall effects before effects by group)
+    lead = ("impact-residents", "maps-trust_police")
+    for fig in sorted(c.figures, key=lambda f: (f["figure_id"] not in lead, )):
         v["parts"].setdefault(figure_part(fig), []).append(fig)
     v["recs"] = [r for r in recs if r["city"] == c.city]
     return v
