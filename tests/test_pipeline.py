@@ -82,3 +82,30 @@ def test_unchanged_rerun_runs_no_notebook_and_a_changed_file_reruns_only_its_cit
     os.utime(raw)  # the city delivers the file again
     rc, out, runs = _make(project, "clean-data")
     assert sorted(c for _, c in runs) == ["aubervilliers", "testville"]
+
+
+def test_rerunning_a_city_gives_identical_figures_and_tables(project):
+    """Reproducibility: the same inputs give byte-identical tables, PNGs and SVGs."""
+    import hashlib
+    import sys
+
+    stamps = project / "reports" / ".stamps" / "amiens" / "01-clean"
+    if not stamps.is_file():
+        _make(project, "clean-data")
+    code = ("from analysis import inprocess; inprocess.neighbourhoods('amiens'); "
+            "inprocess.impact('amiens')")
+    env = {**os.environ, "IMPPULSE_ROOT": str(project)}
+
+    def digest():
+        files = sorted(p for d in ("reports/figures/amiens", "reports/tables/amiens")
+                       for p in (project / d).rglob("*") if p.is_file())
+        return {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+    runs = []
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", code], cwd=project, env=env, check=True,
+                       capture_output=True, timeout=600)
+        runs.append(digest())
+    assert any(k.endswith(".svg") for k in runs[0]) and any(k.endswith("impact.csv") for k in runs[0])
+    changed = [k for k in runs[0] if runs[0][k] != runs[1].get(k)]
+    assert changed == [], f"not reproducible: {changed}"
