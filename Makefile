@@ -30,7 +30,7 @@ REPORT_STAMP  := $(STAMPS)/report
 help: ## Show this list of targets
 	@echo "IMPPULSE analysis. Usage: make <target>  (JOBS=$(JOBS) parallel jobs)"
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 # ------------------------------------------------------------------ environment
 $(ENV_STAMP): pyproject.toml requirements.lock
@@ -122,6 +122,10 @@ hooks: ## Install the privacy guard as a git pre-commit hook
 bench: $(ENV_STAMP) ## Run the benchmarks (cleaning throughput, pipeline overhead); prints figures
 	$(PY) benchmarks/bench_clean.py
 	$(PY) benchmarks/bench_pipeline.py
+
+.PHONY: simulate
+simulate: $(ENV_STAMP) ## Monte Carlo study of the DiD and wild cluster bootstrap with few clusters (~5 min)
+	$(PY) benchmarks/simulate_did.py
 
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
