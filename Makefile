@@ -14,6 +14,8 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # Languages of the report (not LANG, which is the locale).
 REPORT_LANGS ?= en fr
 CITY       ?=
+# extra JupyterLab options, e.g. LAB_ARGS="--no-browser --port=8888"
+LAB_ARGS   ?=
 
 CITIES     := $(basename $(notdir $(wildcard config/cities/*.yml)))
 PKG_SRC    := $(wildcard src/analysis/*.py) $(wildcard src/analysis/templates/*) $(wildcard src/analysis/locale/*)
@@ -111,7 +113,7 @@ boundaries: $(ENV_STAMP) ## Download official neighbourhood boundaries into data
 
 .PHONY: lab
 lab: $(ENV_STAMP) ## Open JupyterLab on the project kernel (notebooks/explore.ipynb to explore)
-	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/explore.ipynb
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) notebooks/explore.ipynb
 
 .PHONY: hooks
 hooks: ## Install the privacy guard as a git pre-commit hook
