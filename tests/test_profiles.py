@@ -151,3 +151,27 @@ def test_pilot_area_not_a_neighbourhood(tmp_path):
         load_profile(path)
     msg = str(err.value)
     assert str(path) in msg and "pilot.pilot_areas" in msg and "42" in msg
+
+
+# ------------------------------------------------------------------ French pilot texts
+@pytest.mark.parametrize("city", CITIES)
+def test_pilot_texts_have_french_versions(city, profiles):
+    pilot = profiles[city].pilot
+    for field in ("kind", "description", "published_context"):
+        english, french = getattr(pilot, field), getattr(pilot, f"{field}_fr")
+        if english is None:
+            assert french is None, f"{city}: pilot.{field}_fr without pilot.{field}"
+            continue
+        assert french and french.strip() and french != english, f"{city}: pilot.{field}_fr missing"
+        assert pilot.text(field, "fr") == french and pilot.text(field, "en") == english
+
+
+def test_pilot_text_falls_back_to_english():
+    from analysis.profile import Pilot
+
+    p = Pilot(name="x", kind="community policing", description="d", start="2014-09-01", end="2015-02-28",
+              pilot_areas=["1"], targeted_groups=["young"])
+    assert p.text("kind", "fr") == "community policing" and p.text_lang("kind", "fr") == "en"
+    assert p.text("published_context", "fr") is None
+    with pytest.raises(ValueError):
+        p.text("name", "fr")

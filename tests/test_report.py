@@ -476,3 +476,34 @@ def test_explore_missing_table_says_which_step(project):
 
     with pytest.raises(FileNotFoundError, match="02-neighbourhoods.ipynb"):
         explore.load_table("nowhere")
+
+
+def test_french_report_uses_the_profiles_french_pilot_texts(project):
+    populate(project, broken=False)
+    prof = make_profile()
+    prof["pilot"] = {**prof["pilot"],
+                     "kind": "youth-police dialogue", "kind_fr": "dialogue jeunes-police",
+                     "description": "Monthly meetings between officers and young people.",
+                     "description_fr": "Réunions mensuelles entre policiers et jeunes.",
+                     "published_context": "Published in the project's final report.",
+                     "published_context_fr": "Publié dans le rapport final du projet."}
+    write_profile(project, prof)
+    fr_html = report.build_report("fr").read_text(encoding="utf-8")
+    en_html = report.build_report("en").read_text(encoding="utf-8")
+    fr, en = visible_text(fr_html), visible_text(en_html)
+    for field in ("kind", "description", "published_context"):
+        french, english = prof["pilot"][f"{field}_fr"], prof["pilot"][field]
+        assert french in fr and english not in fr, field
+        assert english in en and french not in en, field
+    # French profile text is marked as French, not as quoted English
+    assert '<p lang="fr">Réunions mensuelles entre policiers et jeunes.</p>' in fr_html
+    assert '<span lang="fr">dialogue jeunes-police</span>' in fr_html
+    assert '<p lang="en">Monthly meetings between officers and young people.</p>' in en_html
+    # the executive summary names the pilot kind in French too
+    assert "dialogue jeunes-police ;" in fr
+
+
+def test_french_report_falls_back_to_english_pilot_texts(project):
+    populate(project, broken=False)  # the test profile has no French texts
+    html = report.build_report("fr").read_text(encoding="utf-8")
+    assert '<span lang="en">youth-police dialogue</span>' in html and '<p lang="en">test</p>' in html

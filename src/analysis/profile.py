@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -108,7 +108,9 @@ class Pilot(_Strict):
     name: str
     name_local: str | None = None
     kind: str  # short type, e.g. "youth-police dialogue", "reception training"
+    kind_fr: str | None = None  # French text of kind, for the French report
     description: str
+    description_fr: str | None = None
     start: dt.date
     end: dt.date
     pilot_areas: list[str] = Field(min_length=1)
@@ -116,6 +118,27 @@ class Pilot(_Strict):
     comparison_areas: list[str] = Field(default_factory=list)
     targeted_groups: list[str] = Field(min_length=1)
     published_context: str | None = None
+    published_context_fr: str | None = None
+
+    #: free-text fields that may have a French version ``<field>_fr``
+    TRANSLATED: ClassVar[tuple[str, ...]] = ("kind", "description", "published_context")
+
+    def text(self, field: str, lang: str = "en") -> str | None:
+        """The pilot's ``field`` (kind, description, published_context) in ``lang``.
+
+        The French text ``<field>_fr`` when ``lang == "fr"`` and it is set, else the English one.
+        """
+        if field not in self.TRANSLATED:
+            raise ValueError(f"{field!r} has no translation; expected one of {self.TRANSLATED}")
+        if lang == "fr":
+            fr = getattr(self, f"{field}_fr")
+            if fr:
+                return fr
+        return getattr(self, field)
+
+    def text_lang(self, field: str, lang: str = "en") -> str:
+        """The language of :meth:`text`: ``"fr"`` when the French text is used, else ``"en"``."""
+        return "fr" if lang == "fr" and getattr(self, f"{field}_fr", None) else "en"
 
     @field_validator("pilot_areas", "comparison_areas", mode="before")
     @classmethod

@@ -724,7 +724,7 @@ def city_summary(c: CityData, lang: str) -> dict:
         verdict = "harm"
     else:
         verdict = "null"
-    pilot = c.profile.pilot.kind if c.profile is not None else ""
+    pilot = c.profile.pilot.text("kind", lang) if c.profile is not None else ""
     out["text"] = tr("summary.city", lang, pilot=pilot, design=tr(f"design.{design}", lang),
                      level=level if level else "?", effect=effect_text(head, lang))
     out["verdict"] = tr(f"verdict.{verdict}", lang, n_improved=len(improved), n_total=len(rules),
@@ -771,8 +771,12 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
         name, name_lang, other, other_lang = pilot_names(prof, lang)
         v["pilot"] = {
             "name": name, "name_lang": name_lang, "name_local": other, "other_lang": other_lang,
-            "kind": prof.pilot.kind,
-            "description": prof.pilot.description, "context": prof.pilot.published_context,
+            # French texts of the profile (kind_fr…) in the French report, English otherwise
+            "kind": prof.pilot.text("kind", lang), "kind_lang": prof.pilot.text_lang("kind", lang),
+            "description": prof.pilot.text("description", lang),
+            "description_lang": prof.pilot.text_lang("description", lang),
+            "context": prof.pilot.text("published_context", lang),
+            "context_lang": prof.pilot.text_lang("published_context", lang),
             "start": prof.pilot.start.isoformat(), "end": prof.pilot.end.isoformat(),
             "areas": ", ".join(f"{by_code[a]} ({a})" for a in prof.pilot.pilot_areas),
             "comparison": ", ".join(f"{by_code[a]} ({a})" for a in prof.pilot.comparison_areas),

@@ -106,16 +106,17 @@ def pooled_table(impacts: pd.DataFrame, *, outcomes: tuple[str, ...] = MAIN_INDI
 
 
 def pilot_types(impacts: pd.DataFrame, profiles: dict, *, outcome: str = "trust_police",
-                alpha: float = 0.05) -> pd.DataFrame:
+                alpha: float = 0.05, lang: str = "en") -> pd.DataFrame:
     """Which pilot kinds moved ``outcome`` for which groups: effect (p) per kind x group.
 
     One row per city; columns per group hold "effect [ci]" with a star when p < alpha.
+    ``lang="fr"`` gives the profiles' French pilot kinds (``kind_fr``) where set.
     """
     res = impacts[(impacts["population"] == "residents") & (impacts["outcome"] == outcome)]
     rows = []
     for city, d in res.groupby("city", sort=False):
         prof = profiles[city]
-        row = {"city": city, "kind": prof.pilot.kind, "design": d["design"].iloc[0]}
+        row = {"city": city, "kind": prof.pilot.text("kind", lang), "design": d["design"].iloc[0]}
         for _, r in d.iterrows():
             if np.isfinite(r["estimate"]):
                 star = "*" if r["p_value"] < alpha else ""
