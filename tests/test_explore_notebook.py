@@ -12,13 +12,21 @@ def test_explore_notebook_runs_headless(tmp_path):
     city = "aubervilliers"
     if not (PATHS.tables_city(city) / "neighbourhoods.csv").is_file():
         pytest.skip("run the pipeline first (make test does): no published neighbourhood table")
+    import subprocess
+    import sys
+
     import nbformat
-    import papermill as pm
 
     out = tmp_path / "explore.ipynb"
-    pm.execute_notebook(str(PATHS.notebooks / "explore.ipynb"), str(out), kernel_name="python3",
-                        parameters={"city": city, "indicator": "pj_index", "wave": "change", "group": "young"},
-                        progress_bar=False, cwd=str(PATHS.notebooks))
+    # in a child process with time limits, as make runs notebooks: a stuck kernel fails the
+    # test instead of stalling the suite
+    proc = subprocess.run(
+        [sys.executable, "-m", "papermill", str(PATHS.notebooks / "explore.ipynb"), str(out),
+         "-k", "python3", "--cwd", str(PATHS.notebooks), "--no-progress-bar",
+         "--execution-timeout", "300", "--start-timeout", "120",
+         "-p", "city", city, "-p", "indicator", "pj_index", "-p", "wave", "change", "-p", "group", "young"],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     nb = nbformat.read(out, as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "SYNTHETIC" in text

@@ -34,6 +34,8 @@ STEPS = ("01-clean", "02-neighbourhoods", "03-impact")
 CROSS_CITY = "cross-city"
 CROSS_STEP = "04-compare-cities"
 TEMPLATES = (*STEPS, CROSS_STEP)
+#: Longest a single notebook cell may run (seconds) before the run is failed, not left hanging.
+CELL_TIMEOUT = 1800
 
 
 def stamp_path(city: str, name: str) -> Path:
@@ -93,7 +95,7 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
                 pm.execute_notebook(
                     str(template), str(tmp), parameters=params, kernel_name="python3",
                     progress_bar=False, log_output=False, cwd=str(PATHS.notebooks),
-                    report_mode=False,
+                    report_mode=False, execution_timeout=CELL_TIMEOUT, start_timeout=120,
                 )
             except PapermillExecutionError:
                 # keep the executed copy, with the traceback in it, for inspection
@@ -159,7 +161,7 @@ def refresh_templates(names: list[str] | None = None) -> None:
         path = PATHS.notebooks / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
         t0 = time.perf_counter()
-        NotebookClient(nb, kernel_name="python3", timeout=1200,
+        NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT,
                        resources={"metadata": {"path": str(PATHS.notebooks)}}).execute()
         for cell in nb.cells:
             # execution timings change every run; keep diffs to what matters
