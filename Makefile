@@ -94,7 +94,7 @@ test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, then nbval on the no
 	@$(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 	$(PY) -m analysis.privacy_guard
 	$(PY) -m pytest tests -q
-	$(PY) -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=1800 \
+	$(PY) -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900 \
 	  -p no:cacheprovider notebooks/01-clean.ipynb notebooks/02-neighbourhoods.ipynb \
 	  notebooks/03-impact.ipynb notebooks/04-compare-cities.ipynb
 

@@ -20,12 +20,21 @@ def test_explore_notebook_runs_headless(tmp_path):
     out = tmp_path / "explore.ipynb"
     # in a child process with time limits, as make runs notebooks: a stuck kernel fails the
     # test instead of stalling the suite
-    proc = subprocess.run(
-        [sys.executable, "-m", "papermill", str(PATHS.notebooks / "explore.ipynb"), str(out),
+    cmd = [sys.executable, "-m", "papermill", str(PATHS.notebooks / "explore.ipynb"), str(out),
          "-k", "python3", "--cwd", str(PATHS.notebooks), "--no-progress-bar",
          "--execution-timeout", "300", "--start-timeout", "120",
-         "-p", "city", city, "-p", "indicator", "pj_index", "-p", "wave", "change", "-p", "group", "young"],
-        capture_output=True, text=True, timeout=600)
+         "-p", "city", city, "-p", "indicator", "pj_index", "-p", "wave", "change", "-p", "group", "young"]
+    for attempt in (1, 2):
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+        except subprocess.TimeoutExpired:
+            # a stuck kernel (lost message), not the notebook: one more try, as make does
+            if attempt == 2:
+                raise
+            continue
+        if "CellTimeoutError" in proc.stderr and attempt == 1:
+            continue
+        break
     assert proc.returncode == 0, proc.stderr[-3000:]
     nb = nbformat.read(out, as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))

@@ -35,7 +35,7 @@ CROSS_CITY = "cross-city"
 CROSS_STEP = "04-compare-cities"
 TEMPLATES = (*STEPS, CROSS_STEP)
 #: Longest a single notebook cell may run (seconds) before the run is failed, not left hanging.
-CELL_TIMEOUT = 1800
+CELL_TIMEOUT = 900
 
 
 def stamp_path(city: str, name: str) -> Path:
@@ -71,9 +71,23 @@ def _stderr_to(path: Path):
             os.close(saved)
 
 
+def _failed(label: str, reason: str, stamp: Path, failed: Path, out: Path) -> bool:
+    write_text(failed, reason + "\n")
+    stamp.unlink(missing_ok=True)
+    where = out.with_suffix(".failed.ipynb")
+    hint = f"\n       see {where.relative_to(PATHS.root)}" if where.is_file() else ""
+    print(f"[FAIL] {label} {reason}{hint}", file=sys.stderr, flush=True)
+    return False
+
+
 def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
-    """Execute one template for one city with papermill; True on success."""
+    """Execute one template for one city with papermill; True on success.
+
+    An error in the notebook's code fails the step at once (recorded for the report); a
+    kernel problem (timeout, dead kernel) is retried once.
+    """
     import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     template = PATHS.notebooks / f"{name}.ipynb"
@@ -89,26 +103,31 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
     stamp, failed = stamp_path(city, name), failure_path(city, name)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     log = out.with_suffix(".log")
-    try:
-        with atomic_path(out) as tmp, _stderr_to(log):
-            try:
-                pm.execute_notebook(
-                    str(template), str(tmp), parameters=params, kernel_name="python3",
-                    progress_bar=False, log_output=False, cwd=str(PATHS.notebooks),
-                    report_mode=False, execution_timeout=CELL_TIMEOUT, start_timeout=120,
-                )
-            except PapermillExecutionError:
-                # keep the executed copy, with the traceback in it, for inspection
-                import shutil
-                shutil.copyfile(tmp, out.with_suffix(".failed.ipynb"))
-                raise
-    except PapermillExecutionError as exc:
-        reason = f"{name}, cell {exc.exec_count or exc.cell_index}: {exc.ename}: {exc.evalue}"
-        write_text(failed, reason + "\n")
-        stamp.unlink(missing_ok=True)
-        print(f"[FAIL] {label} {reason}\n       see {out.with_suffix('.failed.ipynb').relative_to(PATHS.root)}",
-              file=sys.stderr, flush=True)
-        return False
+    for attempt in (1, 2):
+        try:
+            with atomic_path(out) as tmp, _stderr_to(log):
+                try:
+                    pm.execute_notebook(
+                        str(template), str(tmp), parameters=params, kernel_name="python3",
+                        progress_bar=False, log_output=False, cwd=str(PATHS.notebooks),
+                        report_mode=False, execution_timeout=CELL_TIMEOUT, start_timeout=120,
+                    )
+                except PapermillExecutionError:
+                    # keep the executed copy, with the traceback in it, for inspection
+                    import shutil
+                    shutil.copyfile(tmp, out.with_suffix(".failed.ipynb"))
+                    raise
+            break
+        except PapermillExecutionError as exc:
+            reason = f"{name}, cell {exc.exec_count or exc.cell_index}: {exc.ename}: {exc.evalue}"
+            return _failed(label, reason, stamp, failed, out)
+        except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as exc:
+            # The kernel, not the notebook's code, went wrong (a lost message, a dead or
+            # stuck kernel): run it once more before calling the city broken.
+            reason = f"{name}: kernel problem: {type(exc).__name__}: {exc}"
+            if attempt == 2:
+                return _failed(label, reason, stamp, failed, out)
+            print(f"[retry] {label} {reason}", file=sys.stderr, flush=True)
     failed.unlink(missing_ok=True)
     out.with_suffix(".failed.ipynb").unlink(missing_ok=True)
     stamp.touch()
