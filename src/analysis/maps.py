@@ -21,6 +21,8 @@ an indicator in both languages with :func:`analysis.figures.save_figure`
 
 from __future__ import annotations
 
+import contextlib
+
 import textwrap
 from collections.abc import Sequence
 
@@ -229,6 +231,31 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str 
         fig, ax = plt.subplots(figsize=(7.2, 6.2))
     else:
         fig = ax.figure
+    ax.set_axis_off()
+    with _no_redraw(fig):
+        _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, indicator, lang,
+                     outline_pilot, area_type_col, title, legend)
+    if own and caption:
+        fig.text(0.02, 0.06, textwrap.fill(caption, 120), ha="left", va="top", fontsize=7, color="#333333")
+    return fig
+
+
+@contextlib.contextmanager
+def _no_redraw(fig):
+    """Skip the full redraw geopandas asks for after every layer (Agg draws at once).
+
+    Saving the figure draws it once; without this, each map was drawn ~13 times.
+    """
+    canvas = fig.canvas
+    canvas.draw_idle = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        del canvas.draw_idle
+
+
+def _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, indicator, lang,
+                 outline_pilot, area_type_col, title, legend):
     shown = (cls >= 0) & ~supp
     if shown.any():
         data[shown].plot(ax=ax, color=[colours[c] for c in cls[shown]], edgecolor="white", linewidth=0.4)
@@ -258,9 +285,6 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str 
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
                   title=(t["points"] if kind == "change" else codebook.label(indicator, lang)),
                   title_fontsize=8, handlelength=2.2)
-    if own and caption:
-        fig.text(0.02, 0.06, textwrap.fill(caption, 120), ha="left", va="top", fontsize=7, color="#333333")
-    return fig
 
 
 # --------------------------------------------------------------- from the table
