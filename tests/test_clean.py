@@ -325,3 +325,68 @@ def test_two_files_file_level_wave_and_cross_file_duplicates(project):
     assert "residents.csv row 3" in rej["detail"].iloc[0]
     assert {f["source_file"]: (f["raw_rows"], f["kept"]) for f in res.log["files"]} == {
         "residents.csv": (2, 2), "vague2.csv": (3, 2)}
+
+
+# ------------------------------------------------------------------ clean_table (no city)
+def _table_spec(**kw):
+    from analysis.profile import DatasetSpec
+
+    base = {"files": [{"path": "t.csv", "format": "csv", "wave": "baseline"}],
+            "columns": {"respondent_id": "ID", "neighbourhood": "NB", "age": "AGE", "gender": "SEX",
+                        "trust_police": "TRUST", "pj_respect": "RESP", "interview_date": "DATE"},
+            "values": {"gender": {"F": "female", "M": "male"},
+                       "pj_respect": {"Jamais": 1, "Rarement": 2, "Souvent": 3, "Très souvent": 4}},
+            "missing": ["NSP"], "item_missing": [77, 88, 99]}
+    base.update(kw)
+    return DatasetSpec.model_validate(base)
+
+
+def test_clean_table_applies_the_city_rules_without_a_city():
+    from analysis.clean import clean_table
+
+    frame = pd.DataFrame({
+        "ID": ["a1", "a2", "a3", "a4", " ", "a1", "a7", "a8"],
+        "NB": ["anywhere", "X", "X", "X", "X", "X", "X", "X"],  # no neighbourhood check
+        "AGE": [77, 30, 40, 12, 50, 60, 70, 80],                # 77 stays an age; 12 impossible
+        "SEX": [" f ", "M", "NSP", "F", "F", "F", "F", "F"],     # labels normalised, NSP -> missing
+        "TRUST": [5, 88, 12, 3, 3, 3, 3.5, 10],                  # 88 DK, 12 out of range, 3.5 invalid
+        "RESP": ["  TRES souvent", "jamais", "Souvent", "Souvent", "Souvent", "Souvent", "Souvent", "NSP"],
+        "DATE": ["2001-01-01"] * 8,                              # no fieldwork window to check
+        "NAME": ["Ann", "Bob", "Cy", "Di", "Ed", "Flo", "Gus", "Hal"],
+    })
+    kept, rejected = clean_table(_table_spec(), frame, source="hand-made")
+    assert len(kept) + len(rejected) == len(frame)
+    assert kept["raw_row_number"].tolist() == [1, 2, 8]
+    assert kept["respondent_id"].tolist() == ["a1", "a2", "a8"]  # not pseudonymised
+    assert kept["neighbourhood"].iloc[0] == "anywhere" and "pilot_area" not in kept
+    assert kept["age"].tolist() == [77, 30, 80] and kept["age_group"].iloc[0] == "65+"
+    assert kept["gender"].tolist() == ["female", "male", "female"]
+    assert kept["trust_police"].dtype == "Int64" and pd.isna(kept["trust_police"].iloc[1])
+    assert kept["pj_respect"].iloc[0] == 4 and pd.isna(kept["pj_respect"].iloc[2])
+    assert (kept["source_file"] == "hand-made").all() and (kept["wave"] == "baseline").all()
+    assert "NAME" not in kept.columns
+    why = rejected.set_index("raw_row_number")[["reason", "column", "value"]]
+    assert why.loc[3].tolist() == ["out_of_range", "TRUST", "12"]
+    assert why.loc[4].tolist() == ["impossible_age", "AGE", "12"]
+    assert why.loc[5, "reason"] == "missing_id"
+    assert why.loc[6, "reason"] == "duplicate"
+    assert why.loc[7].tolist() == ["invalid_value", "TRUST", "3.5"]
+    assert rejected["detail"][rejected["reason"] == "out_of_range"].iloc[0] == "expected 0-10"
+    assert not rejected["raw_values"].str.contains("Ann|Cy|Di").any()  # unmapped columns never copied
+
+
+def test_clean_table_reads_a_folder_and_checks_the_spec(tmp_path):
+    from analysis.clean import UnknownLabelError, check_table_spec, clean_table
+    from analysis.profile import ProfileError
+
+    (tmp_path / "t.csv").write_text("ID,NB,AGE,SEX,TRUST,RESP,DATE\nb1,Z,33,F,7,Jamais,2020-05-01\n"
+                                    "b2,Z,44,?,7,Jamais,2020-05-01\n", encoding="utf-8")
+    with pytest.raises(UnknownLabelError, match=r"row 3.*'SEX'.*the hand-made spec"):
+        clean_table(_table_spec(), tmp_path, source="hand-made")
+    kept, rejected = clean_table(_table_spec(), tmp_path, source="hand-made", strict=False)
+    assert kept["raw_row_number"].tolist() == [2] and kept["source_file"].tolist() == ["t.csv"]
+    assert rejected["reason"].tolist() == ["unknown_label"]
+    with pytest.raises(ProfileError, match=r"key columns: \['pilot_area'\]"):
+        check_table_spec(_table_spec(columns={"pilot_area": "NB"}))
+    with pytest.raises(ProfileError, match=r"key values\.gender\.'F'"):
+        check_table_spec(_table_spec(values={"gender": {"F": "woman"}}))

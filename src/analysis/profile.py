@@ -284,8 +284,8 @@ class CityProfile(_Strict):
         return df
 
 
-def _format_error(path: Path, err: ValidationError) -> str:
-    lines = [f"{path}: invalid city profile ({err.error_count()} problem(s))"]
+def _format_error(path: Path, err: ValidationError, what: str = "city profile") -> str:
+    lines = [f"{path}: invalid {what} ({err.error_count()} problem(s))"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<top level>"
         got = e.get("input")
