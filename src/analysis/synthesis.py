@@ -141,6 +141,17 @@ def ratings(evidence: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def city_label(city: str, lang: str = "en") -> str:
+    """The city's name in ``lang`` from its profile (the slug when there is no profile)."""
+    from .profile import ProfileError, load_profile
+
+    try:
+        prof = load_profile(city)
+    except ProfileError:
+        return city
+    return (prof.name_fr or prof.name) if lang == "fr" else prof.name
+
+
 def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, lang: str = "en", ax=None):
     """Forest plot of the cities' effects on ``outcome`` with the pooled random-effects diamond.
 
@@ -176,8 +187,9 @@ def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, la
         pooled_lab = "Pooled: too few cities" if lang == "en" else "Combiné : trop peu de villes"
     ax.axvline(0, color="0.5", lw=0.8, ls=":")
     ax.set_yticks([*ys, 0.8])
-    ax.set_yticklabels([f"{c} ({'DiD' if dz == 'did' else 'pre/post'})" for c, dz in zip(d["city"], d["design"])]
-                       + [pooled_lab])
+    pre_post = "pre/post" if lang == "en" else "avant/après"
+    ax.set_yticklabels([f"{city_label(c, lang)} ({'DiD' if dz == 'did' else pre_post})"
+                        for c, dz in zip(d["city"], d["design"])] + [pooled_lab])
     scale = d["scale"].iloc[0] if len(d) else ""
     ax.set_xlabel(("Effect (points, scale " if lang == "en" else "Effet (points, échelle ") + f"{scale}), 95% CI")
     ax.set_title(codebook.label(outcome, lang), fontsize=9)
