@@ -191,7 +191,8 @@ def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, la
     ax.set_yticklabels([f"{city_label(c, lang)} ({'DiD' if dz == 'did' else pre_post})"
                         for c, dz in zip(d["city"], d["design"])] + [pooled_lab])
     scale = d["scale"].iloc[0] if len(d) else ""
-    ax.set_xlabel(("Effect (points, scale " if lang == "en" else "Effet (points, échelle ") + f"{scale}), 95% CI")
+    ax.set_xlabel(f"Effect (points, scale {scale}), 95% CI" if lang == "en"
+                  else f"Effet (points, échelle {scale}), IC à 95 %")
     ax.set_title(codebook.label(outcome, lang), fontsize=9)
     fig.tight_layout()
     return fig
