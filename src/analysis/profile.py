@@ -231,13 +231,9 @@ class CityProfile(_Strict):
             spec: DatasetSpec | None = getattr(self, name)
             if spec is None:
                 continue
-            allowed = set(codebook.columns(name)) - {"city", "source_file", "raw_row_number"}
-            derived = {ix.name for ix in codebook.INDICES} | {"age_group", "pilot_area"}
-            for section in ("columns", "values"):
-                bad = sorted(set(getattr(spec, section)) - (allowed - derived))
-                if bad:
-                    raise ValueError(f"{name}.{section}: {bad} are not mappable {name} codebook "
-                                     f"columns (expected some of {sorted(allowed - derived)})")
+            problem = unmappable_columns(spec, name)
+            if problem:
+                raise ValueError(f"{name}.{problem}")
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -284,6 +280,33 @@ class CityProfile(_Strict):
         return df
 
 
+def unmappable_columns(spec: DatasetSpec, dataset: str) -> str | None:
+    """Why ``spec`` maps onto columns that are not mappable ``dataset`` codebook columns, or None.
+
+    Provenance columns are set by the readers and derived columns (indices, age group,
+    pilot area) by the cleaning step, so neither may be mapped from a raw column.
+    """
+    allowed = set(codebook.columns(dataset)) - {"city", "source_file", "raw_row_number"}
+    derived = {ix.name for ix in codebook.INDICES} | {"age_group", "pilot_area"}
+    for section in ("columns", "values"):
+        bad = sorted(set(getattr(spec, section)) - (allowed - derived))
+        if bad:
+            return (f"{section}: {bad} are not mappable {dataset} codebook columns "
+                    f"(expected some of {sorted(allowed - derived)})")
+    return None
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict:
+    """Read a YAML file that must hold a mapping; :class:`ProfileError` naming the file otherwise."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: not a readable YAML file: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: {what} must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
 def _format_error(path: Path, err: ValidationError, what: str = "city profile") -> str:
     lines = [f"{path}: invalid {what} ({err.error_count()} problem(s))"]
     for e in err.errors():
@@ -313,12 +336,7 @@ def load_profile(city_or_path: str | Path) -> CityProfile:
         path = PATHS.profile(str(city_or_path))
     if not path.is_file():
         raise ProfileError(f"{path}: no such city profile (known: {', '.join(list_cities()) or 'none'})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: not a readable YAML file: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a city profile must be a YAML mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(path, "a city profile")
     try:
         profile = CityProfile.model_validate(data)
     except ValidationError as exc:
