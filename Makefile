@@ -129,6 +129,20 @@ bench: $(ENV_STAMP) ## Run the benchmarks (cleaning throughput, pipeline overhea
 simulate: $(ENV_STAMP) ## Monte Carlo study of the DiD and wild cluster bootstrap with few clusters (~5 min)
 	$(PY) benchmarks/simulate_did.py
 
+# planned design: make design PILOT=3 COMPARISON=3 PER_CELL=100 [EFFECT=0.5 OUTCOME=trust_police SD= ICC= DEFF=]
+PILOT ?= 3
+COMPARISON ?= 3
+PER_CELL ?= 100
+.PHONY: design
+design: $(ENV_STAMP) ## Plan an evaluation: minimum detectable effect and power (PILOT= COMPARISON= PER_CELL= EFFECT=)
+	$(PY) -m analysis.planner --pilot $(PILOT) --comparison $(COMPARISON) --per-cell $(PER_CELL) \
+	  $(if $(EFFECT),--effect $(EFFECT)) $(if $(OUTCOME),--outcome $(OUTCOME)) \
+	  $(if $(SD),--sd $(SD)) $(if $(ICC),--icc $(ICC)) $(if $(DEFF),--deff $(DEFF))
+
+.PHONY: design-check
+design-check: $(ENV_STAMP) ## Check the planner's power against the project's estimator (Monte Carlo, a few minutes)
+	$(PY) benchmarks/design_check.py
+
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
 	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps \

@@ -14,11 +14,15 @@ save both (``<id>.png`` and ``<id>.fr.png``).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # noqa: E402  (headless everywhere; notebooks display inline anyway)
+if "ipykernel" not in sys.modules:
+    # Scripts, tests and the report: headless. Inside a Jupyter kernel the inline backend
+    # stays, so the notebooks show their figures (and still save them to files).
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .config import PATHS  # noqa: E402
