@@ -11,9 +11,16 @@ from analysis import weights as W
 from analysis.profile import CityProfile
 
 
-def make_profile(n_nb=6, seed=0):
+def make_profile(n_nb=6, seed=0, counts=None, margins="default"):
+    """A test profile; ``counts`` {code: {gender: [5 counts]}} replaces the random margins,
+    ``margins=None`` leaves them out."""
     rng = np.random.default_rng(seed)
-    codes = [f"{i:02d}" for i in range(1, n_nb + 1)]
+    codes = [f"{i:02d}" for i in range(1, n_nb + 1)] if counts is None else list(counts)
+    if counts is None:
+        counts = {c: {"female": rng.integers(300, 3000, 5).tolist(),
+                      "male": rng.integers(300, 3000, 5).tolist()} for c in codes}
+    if margins == "default":
+        margins = dict(source="test", counts=counts)
     return CityProfile.model_validate(dict(
         city="testville", name="Testville", country="FR", languages=["fr"], synthetic=True,
         boundaries=dict(unit="quartier"),
@@ -23,8 +30,7 @@ def make_profile(n_nb=6, seed=0):
                    pilot_areas=codes[:1], comparison_areas=codes[1:2], targeted_groups=["young"]),
         waves=dict(baseline=dict(year=2014, start="2014-03-01", end="2014-05-01"),
                    follow_up=dict(year=2015, start="2015-03-01", end="2015-05-01")),
-        margins=dict(source="test", counts={c: {"female": rng.integers(300, 3000, 5).tolist(),
-                                                "male": rng.integers(300, 3000, 5).tolist()} for c in codes}),
+        **({} if margins is None else {"margins": margins}),
         residents=dict(files=[dict(path="r.csv", format="csv")], columns={"respondent_id": "id"}),
     ))
 
@@ -97,7 +103,7 @@ def test_unknown_category_and_missing_values_are_named():
         W.rake(pd.DataFrame({"g": ["a", None]}), {"g": pd.Series({"a": 10.0})})
 
 
-def test_city_weights_sum_to_population_and_keep_index():
+def test_city_weights_sum_to_the_surveyed_population_and_keep_index():
     prof = make_profile()
     df = make_respondents(prof)
     df.loc[df.index[:7], "gender"] = pd.NA
@@ -114,34 +120,59 @@ def test_city_weights_sum_to_population_and_keep_index():
     assert np.allclose(got.reindex(pop_nb.index) / pop_nb, 1, atol=1e-6)
 
 
-def test_trimming_caps_weights_keeps_margins_and_lowers_the_design_effect():
+def test_trimming_caps_weights_relative_to_base_keeps_margins_and_lowers_the_design_effect():
     prof = make_profile()
     df = make_respondents(prof, n=400)
     df = df[df["wave"] == "baseline"]
     frame = prof.margins_frame().assign(population=1000)
     margins = W.margins_from_frame(frame)
-    untrimmed, trimmed = W.trim_and_rake(df, margins, cap=4.0)
-    assert untrimmed.max() / np.median(untrimmed) > 5.0          # there was something to trim
-    assert trimmed.max() / np.median(trimmed) <= 4.0 * 1.01      # the cap holds
+    base = pd.Series(frame["population"].sum() / len(df), index=df.index)
+    untrimmed, trimmed = W.trim_and_rake(df, margins, cap=3.0, base_weight=base)
+    assert (untrimmed / base).max() > 4.0                        # there was something to trim
+    ratio = trimmed / base
+    assert ratio.max() <= 3.0 * (1 + 1e-9) and ratio.min() >= 1 / 3.0 * (1 - 1e-9)  # the cap holds
     assert trimmed.attrs["cap_met"] and trimmed.attrs["converged"]
     assert W.kish_deff(trimmed) < W.kish_deff(untrimmed)
     for dim, target in margins.items():                          # margins still met
         assert np.allclose(W.weighted_margins(df, trimmed, dim).reindex(target.index) / target, 1, atol=1e-6)
 
 
-def test_unattainable_cap_keeps_margins_exact_and_says_so():
-    # One respondent in a neighbourhood must carry its whole population: no cap can hold.
-    prof = make_profile()
+def test_lone_respondent_carries_her_neighbourhood_within_the_cap():
+    # One respondent in a neighbourhood must carry its whole population. Relative to her
+    # base weight (N_h / 1) that is a ratio of 1, so the cap no longer fights the margin.
+    counts = make_profile().margins.counts
+    counts["01"] = {"female": [60, 50, 40, 50, 50], "male": [50, 60, 50, 40, 50]}  # 500 people
+    prof = make_profile(counts=counts)
     df = make_respondents(prof, n=300)
     df = df[(df["wave"] == "baseline")]
     lone = df.index[df["neighbourhood"] == "01"]
     df = df.drop(lone[1:])
-    out = W.city_weights(df.assign(wave="baseline"), prof, cap=3.0)
+    out = W.city_weights(df, prof, cap=8.0)  # the sample has a third of its share of young men
     pop01 = prof.margins_frame().query("neighbourhood == '01'")["population"].sum()
-    total = prof.margins_frame()["population"].sum()
-    assert out.loc[lone[0], "weight"] == pytest.approx(pop01 * total / total)
-    summary = W.weight_summary(out).set_index("stage")
-    assert summary.loc["trimmed", "max_over_median"] > 3.0
+    assert out.loc[lone[0], "weight"] == pytest.approx(pop01)
+    assert out.loc[lone[0], "base_weight"] == pytest.approx(pop01)
+    assert out.attrs["weights_method"] == "raked_population"
+    assert (out["weight"] / out["base_weight"]).max() <= 8.0 * (1 + 1e-9)
+    ach = W.achieved_margins(df, out, prof)
+    assert ach["rel_diff"].abs().max() < 1e-6
+
+
+def test_unattainable_cap_is_reported_not_hidden():
+    # About 9 young men for 12 % of the population need a factor near 3.7: a cap of 3
+    # cannot meet that margin. The method code and the achieved margins say so, and the
+    # neighbourhood margins stay exact.
+    prof = make_profile()
+    df = make_respondents(prof, n=300)
+    df = df[(df["wave"] == "baseline")]
+    out = W.city_weights(df, prof, cap=3.0)
+    assert out.attrs["weights_method"] == "raked_population_approx"
+    assert (out["weights_method"] == "raked_population_approx").all()
+    ach = W.achieved_margins(df, out, prof)
+    nb = ach[ach["margin"] == "neighbourhood"]
+    assert nb["rel_diff"].abs().max() < 1e-9
+    assert ach["rel_diff"].abs().max() > 0.1
+    annex = W.weighting_annex(df, out, prof).iloc[0]
+    assert not annex["converged"] and annex["max_abs_rel_diff"] == pytest.approx(ach["rel_diff"].abs().max())
 
 
 def test_kish_design_effect_and_effective_n():
