@@ -593,18 +593,21 @@ def weight_summary(weights: pd.DataFrame, by: tuple[str, ...] = ("city", "wave")
     Returns
     -------
     pandas.DataFrame
-        One row per group and ``stage`` ("untrimmed", "trimmed"): ``n``, ``n_imputed``,
-        ``sum_weight``, ``min``, ``median``, ``max``, ``max_over_median``, ``cv``,
-        ``deff_kish`` (1 + CV²) and ``n_eff`` (n / deff).
+        One row per group and ``stage`` ("untrimmed", "trimmed"): ``weights_method``
+        (code, :func:`city_weights`), ``n``, ``n_imputed``, ``sum_weight``, ``min``,
+        ``median``, ``max``, ``max_over_median``, ``cv``, ``deff_kish`` (1 + CV²) and
+        ``n_eff`` (n / deff).
     """
     rows = []
     for key, grp in weights.groupby(list(by), sort=True, observed=True):
         key = key if isinstance(key, tuple) else (key,)
+        method = (str(grp["weights_method"].iloc[0]) if "weights_method" in grp
+                  else weights_method(weights))
         for stage, col in (("untrimmed", "weight_untrimmed"), ("trimmed", "weight")):
-            rows.append({**dict(zip(by, key)), "stage": stage,
+            rows.append({**dict(zip(by, key)), "stage": stage, "weights_method": method,
                          "n_imputed": int(grp["imputed"].sum()) if "imputed" in grp else 0,
                          **_stats(grp[col].to_numpy(dtype=float))})
-    cols = [*by, "stage", "n", "n_imputed", "sum_weight", "min", "median", "max", "max_over_median",
+    cols = [*by, "stage", "weights_method", "n", "n_imputed", "sum_weight", "min", "median", "max", "max_over_median",
             "cv", "deff_kish", "n_eff"]
     return pd.DataFrame(rows)[cols]
 
