@@ -385,6 +385,9 @@ def test_implausible_margins_are_refused_naming_the_cell():
     assert "neighbourhood 03 has more respondents than its population" in text
     with pytest.raises(ValueError, match="implausible population margins"):
         W.city_weights(df, prof)
+    with pytest.raises(ValueError, match="1 respondent.* without a neighbourhood code"):
+        W.city_weights(df.assign(neighbourhood=df["neighbourhood"].where(df.index != df.index[2], None)),
+                       make_profile())
     unknown = df.assign(neighbourhood=df["neighbourhood"].where(df.index != df.index[1], "77"))
     assert any("['77']" in p for p in W.check_margins(make_profile().margins_frame(), unknown))
     assert W.check_margins(make_profile().margins_frame(), make_respondents(make_profile())) == []
@@ -421,3 +424,16 @@ def test_weighting_annex_reports_method_coverage_and_design_effect():
     # no count from 1 to 9 is published
     shown = ach["respondents"].dropna()
     assert not ((shown > 0) & (shown < 10)).any()
+
+
+def test_annex_tables_stack_the_cities(project, monkeypatch):
+    from analysis import io, profile as profile_mod
+
+    profs = {"aville": make_profile(), "bville": make_profile(margins=None)}
+    monkeypatch.setattr(profile_mod, "load_profile", lambda c: profs[c].model_copy(update={"city": c}))
+    monkeypatch.setattr(io, "read_processed", lambda c, d="respondents": make_respondents(profs[c]))
+    annex, margins = W.annex_tables(["aville", "bville"])
+    assert list(annex["city"]) == ["aville", "aville", "bville", "bville"]
+    assert annex["weights_method"].iloc[:2].str.startswith("raked_population").all()
+    assert list(annex["weights_method"].iloc[2:]) == ["unweighted_no_margins"] * 2
+    assert set(margins["city"]) == {"aville"} and len(margins) == 2 * (6 + 10)

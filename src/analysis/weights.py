@@ -475,6 +475,9 @@ def city_weights(respondents: pd.DataFrame, profile, *, cap: float = CAP,
         Implausible margins (:func:`check_margins`: unknown neighbourhood codes, a
         population of 0 or smaller than the respondents, a zero cell with respondents).
     """
+    if respondents["neighbourhood"].isna().any():
+        raise ValueError(f"{profile.city}: {int(respondents['neighbourhood'].isna().sum())} respondent(s) "
+                         "without a neighbourhood code; weights need every respondent's neighbourhood")
     out = pd.DataFrame(index=respondents.index)
     out["city"] = respondents["city"].astype("str") if "city" in respondents else profile.city
     out["wave"] = respondents["wave"].astype("str")
@@ -736,7 +739,41 @@ def weighting_annex(respondents: pd.DataFrame, weights: pd.DataFrame, profile, *
     return pd.DataFrame(rows)
 
 
+def annex_tables(cities: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The methods-annex weighting tables for several cities, from their processed respondents.
+
+    Parameters
+    ----------
+    cities : list of str, optional
+        City slugs; default every profile in ``config/cities`` whose processed
+        respondents exist (the others are skipped).
+
+    Returns
+    -------
+    (annex, margins) : tuple of DataFrame
+        :func:`weighting_annex` and :func:`achieved_margins` of every city, stacked.
+    """
+    from .io import read_processed
+    from .profile import list_cities, load_profile
+
+    annex, margins = [], []
+    for city in cities if cities is not None else list_cities():
+        try:
+            respondents = read_processed(city, "respondents")
+        except FileNotFoundError:
+            if cities is not None:
+                raise
+            continue
+        profile = load_profile(city)
+        w = city_weights(respondents, profile)
+        annex.append(weighting_annex(respondents, w, profile))
+        margins.append(achieved_margins(respondents, w, profile))
+    if not annex:
+        return pd.DataFrame(), pd.DataFrame()
+    return pd.concat(annex, ignore_index=True), pd.concat(margins, ignore_index=True)
+
+
 __all__ = ["CAP", "DEFAULT_DIMS", "METHODS", "rake", "trim_and_rake", "city_weights", "weight_summary",
            "margins_from_frame", "kish_deff", "effective_n", "weighted_margins", "read_margins_csv",
            "population_margins", "check_margins", "weights_method", "achieved_margins",
-           "weighting_annex"]
+           "weighting_annex", "annex_tables"]
