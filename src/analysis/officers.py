@@ -9,13 +9,22 @@ Cells under ``K_SUPPRESS`` officers are suppressed.
 both waves (ids link them). Her two answers are correlated, so OLS with HC1 standard
 errors, which treats every row as independent, is wrong in a direction that depends on
 the data: with the officer's own level differenced out by the DiD, HC1 overstates the
-spread; with shocks shared by a unit's officers, it understates it (measured in
-:func:`simulate_coverage`). The published interval uses **CRV1 standard errors clustered
-by officer** (each officer a cluster, t with G - 1 degrees of freedom), checked against
-statsmodels' ``cov_type="cluster"`` in ``tests/test_officers.py``. Officers of the same
-police **unit** share a chief, a beat and its events, which officer clustering cannot see;
-a **wild cluster restricted bootstrap with the unit as cluster** (:mod:`analysis.impact`,
-Webb weights below 6 units) is the sensitivity check (:func:`officer_sensitivity`).
+spread; with shocks shared by a unit's officers, it understates it. The published
+interval uses **CRV1 standard errors clustered by officer** (each officer a cluster, t
+with G - 1 degrees of freedom), checked against statsmodels' ``cov_type="cluster"`` in
+``tests/test_officers.py``. Officers of the same police **unit** share a chief, a beat and
+its events, which officer clustering cannot see; a **wild cluster restricted bootstrap
+with the unit as cluster** (:mod:`analysis.impact`, Webb weights below 6 units) is the
+sensitivity check (:func:`officer_sensitivity`).
+
+Measured with :func:`simulate_coverage` (90 officers a wave, half of them in both waves):
+
+* officer effects only (sd 0.8, noise 0.5; 600 surveys): true spread of the DiD 0.231,
+  mean HC1 SE 0.288, mean CRV1-by-officer SE 0.232; 95 % coverage 0.98 (HC1), 0.95 (CRV1);
+* training given to whole units and unit × wave shocks (sd 0.3), 4 units (300 surveys):
+  true spread 0.368, HC1 0.292, CRV1 by officer 0.239; coverage 0.89 (HC1), 0.81 (CRV1),
+  0.97 (unit-level wild bootstrap). Where the sensitivity check and the published interval
+  disagree, the unit-level one is the safer reading.
 
 **Caveat codes** (``note`` column; the report translates them, tables hold no sentence):
 
