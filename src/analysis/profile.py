@@ -156,11 +156,27 @@ class Pilot(_Strict):
 
 
 class Margins(_Strict):
-    """Population by neighbourhood, gender and age group (codebook order of age groups)."""
+    """Population by neighbourhood, gender and age group (codebook order of age groups).
+
+    Given either inline (``counts``) or as a CSV census table (``file``, read by
+    :func:`analysis.weights.read_margins_csv`), not both. The whole ``margins`` key is
+    optional: without it the weights fall back to ``unweighted_no_margins``
+    (:mod:`analysis.weights`).
+    """
 
     source: str
     year: int | None = None
-    counts: dict[str, dict[Literal["female", "male"], list[int]]]
+    counts: dict[str, dict[Literal["female", "male"], list[int]]] | None = None
+    #: CSV file, relative to data/raw/<city>/: columns neighbourhood, gender, age_group, population
+    file: str | None = None
+    encoding: str = "utf-8"  # of file
+    delimiter: str = ","  # of file
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Margins":
+        if (self.counts is None) == (self.file is None):
+            raise ValueError("give either counts (inline) or file (a CSV), not both or neither")
+        return self
 
     @field_validator("counts", mode="before")
     @classmethod
@@ -170,6 +186,8 @@ class Margins(_Strict):
     @field_validator("counts")
     @classmethod
     def _five_groups(cls, v):
+        if v is None:
+            return v
         for code, by_gender in v.items():
             for gender, counts in by_gender.items():
                 if len(counts) != len(codebook.AGE_GROUPS):
@@ -201,7 +219,8 @@ class CityProfile(_Strict):
     neighbourhoods: list[Neighbourhood] = Field(min_length=2)
     pilot: Pilot
     waves: dict[Literal["baseline", "follow_up"], Wave]
-    margins: Margins
+    #: optional: without population margins the weights fall back to weight 1 (analysis.weights)
+    margins: Margins | None = None
     residents: DatasetSpec
     officers: DatasetSpec | None = None
     activities: DatasetSpec | None = None
@@ -221,10 +240,11 @@ class CityProfile(_Strict):
         both = set(self.pilot.pilot_areas) & set(self.pilot.comparison_areas)
         if both:
             raise ValueError(f"pilot: {sorted(both)} are both pilot and comparison areas")
-        missing = sorted(known - set(self.margins.counts))
-        extra = sorted(set(self.margins.counts) - known)
-        if missing or extra:
-            raise ValueError(f"margins.counts: missing neighbourhoods {missing}, unknown {extra}")
+        if self.margins is not None and self.margins.counts is not None:
+            missing = sorted(known - set(self.margins.counts))
+            extra = sorted(set(self.margins.counts) - known)
+            if missing or extra:
+                raise ValueError(f"margins.counts: missing neighbourhoods {missing}, unknown {extra}")
         if set(self.waves) != set(codebook.WAVES):
             raise ValueError(f"waves: need exactly {list(codebook.WAVES)}")
         for name in ("residents", "officers", "activities"):
@@ -260,9 +280,23 @@ class CityProfile(_Strict):
         return PATHS.raw_city(self.city)
 
     def margins_frame(self):
-        """Margins as a long frame: neighbourhood, gender, age_group, population."""
+        """Margins as a long frame: neighbourhood, gender, age_group, population.
+
+        Empty (same columns) when the profile has no margins; read from the CSV when
+        ``margins.file`` is given (:func:`analysis.weights.read_margins_csv`).
+        """
         import pandas as pd
 
+        if self.margins is None:
+            return pd.DataFrame(columns=["neighbourhood", "gender", "age_group", "population"])
+        if self.margins.file is not None:
+            from .weights import read_margins_csv
+
+            try:
+                return read_margins_csv(self.raw_dir() / self.margins.file, self.codes,
+                                        encoding=self.margins.encoding, delimiter=self.margins.delimiter)
+            except ValueError as exc:
+                raise ProfileError(f"{self.city}: key margins.file: {exc}") from None
         rows = [
             {"neighbourhood": code, "gender": gender, "age_group": grp, "population": int(n)}
             for code, by_gender in self.margins.counts.items()

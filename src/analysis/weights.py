@@ -1,61 +1,112 @@
-"""Survey weights: raking each city-wave to the neighbourhood population margins.
+"""Survey weights: raking each city-wave to the population of the neighbourhoods surveyed.
 
 Method (DESIGN §4), for each city and wave separately:
 
-1. **Raking** (iterative proportional fitting, hand-written in :func:`rake`: samplics is
+1. **The population described** is that of the neighbourhoods surveyed in the wave (those
+   with at least one respondent), not the whole city. Every margin is summed over those
+   neighbourhoods only: imposing the city-wide age × gender structure on a few surveyed
+   neighbourhoods would make them look like the city (measured: 4 of 8 neighbourhoods
+   surveyed, weighted share aged 65+ 0.275 against a true 0.150 in those neighbourhoods;
+   0.150 once the margins are restricted, ``tests/test_weights.py``). Weights sum, in each
+   wave, to the population of the surveyed neighbourhoods (persons represented per
+   respondent).
+2. **Raking** (iterative proportional fitting, hand-written in :func:`rake`: samplics is
    archived, and IPF is a dozen lines that the tests check against the margins it must
-   reproduce). The default margins are two: the population of each **neighbourhood**, and
-   the city's population by **age group × gender** (10 cells), both summed from
-   ``profile.margins_frame()``. We rake on these rather than on the full
+   reproduce) from the **base weight** ``N_h / n_h`` (population over respondents of the
+   respondent's neighbourhood) to two margins: the population of each surveyed
+   **neighbourhood**, and the population by **age group × gender** (10 cells) summed over
+   the surveyed neighbourhoods. We rake on these rather than on the full
    neighbourhood × age group × gender table because, with 20–60 respondents per
    neighbourhood and wave, most of the 10 cells within a neighbourhood would be empty or
    hold one or two people, and post-stratifying on them would give a few huge weights.
-2. **Empty categories are collapsed**: a margin category with no respondent (a
-   neighbourhood nobody was interviewed in, or e.g. no man aged 65+ in a wave) is dropped
-   and the other categories of that margin are scaled up proportionally, so that weights
-   still sum to the city's population. Such categories are listed in
+3. **Empty categories are collapsed**: an age × gender cell with no respondent in a wave
+   (e.g. no man aged 65+) is dropped and the other cells are scaled up proportionally, so
+   that weights still sum to the population described. Such categories are listed in
    ``attrs["collapsed"]``.
-3. **Trimming** (bounded raking): after every IPF cycle, weights are clipped to
-   ``[median / cap, cap × median]`` (default cap 5) and raking goes on — the usual
-   "trim, re-rake, iterate" done inside the IPF loop, and bounded below as well, since
-   exact margins that cannot be met with positive weights otherwise drive some weights to
-   zero. When the bounds and the margins are compatible both hold at convergence; when
-   they are not (e.g. a neighbourhood with one respondent, who must carry its whole
-   population), raking stops after 1000 cycles with the margins met as closely as the
-   bounds allow (``attrs["converged"]`` False). Weights before and after are reported
-   by :func:`weight_summary`.
-4. **Missing age group or gender**: such respondents cannot be placed in the
+4. **Trimming** (bounded raking) relative to each respondent's **base weight**: after
+   every IPF cycle, weights are clipped to ``[base / cap, cap × base]`` (default cap 5)
+   and raking goes on. A cap relative to the city median failed when neighbourhood
+   populations differ 30-fold: the large neighbourhood's respondents legitimately carry
+   30 times the weight of the small one's, and a median cap cut them, leaving a margin
+   32 % off. Relative to the base weight, the neighbourhood margins are always compatible
+   with the bounds (a lone respondent carries exactly her neighbourhood's population, at
+   ratio 1), and the cap only limits how far age × gender adjustment moves a weight.
+   When the bounds and the age × gender margin are incompatible, raking stops after 1000
+   cycles with the margins met as closely as the bounds allow (``weights_method``
+   ``raked_population_approx``); :func:`achieved_margins` reports how close.
+5. **Missing age group or gender**: such respondents cannot be placed in the
    age × gender margin. They are left out of the raking and then given the mean final
-   weight of the raked respondents of *their* neighbourhood (the whole city-wave's mean
-   where no one in their neighbourhood was raked); the weights of each neighbourhood are
-   then scaled back to its population. Neighbourhood margins stay exact; the
-   age × gender margin is met only among respondents of known age and gender. They are
-   flagged ``imputed=True``.
+   weight of the raked respondents of *their* neighbourhood (their neighbourhood's base
+   weight where no one there was raked); the weights of each neighbourhood are then
+   scaled back to its population. Neighbourhood margins stay exact; the age × gender
+   margin is met among respondents of known age and gender up to that rescaling
+   (:func:`achieved_margins` reports it). They are flagged ``imputed=True``.
 
-Weights sum, in each city-wave, to the population total of the margins: they are
-expansion weights (persons represented per respondent). :func:`weight_summary` reports,
-per city and wave, before and after trimming: weight range, coefficient of variation,
-Kish's design effect due to weighting ``1 + CV²`` and the effective sample size
-``n / deff = (Σw)² / Σw²``.
+**Weighting method codes** (column and ``attrs["weights_method"]`` of
+:func:`city_weights`, carried by every output that uses the weights):
+
+``raked_population``
+    Raked to the population margins of the surveyed neighbourhoods; every margin met
+    within the raking tolerance (1e-10 relative) among respondents of known age and gender.
+``raked_population_approx``
+    Raked to those margins, but the trimming bounds kept some margin from being met
+    exactly; :func:`achieved_margins` gives the achieved values.
+``unweighted_no_margins``
+    **Fallback**: the city profile gives no population margins (``margins`` omitted).
+    Every respondent gets weight 1, so estimates describe the **sample**, with
+    neighbourhoods in proportion to their number of respondents. The outputs must not say
+    "weighted" or "raked to population" (see :data:`METHODS`).
+
+Plausibility (:func:`check_margins`, run by :func:`city_weights`): every surveyed
+neighbourhood has margins with a positive total, no more respondents in a
+neighbourhood and wave than its population, and no zero population cell
+(neighbourhood × gender × age group) where respondents exist. A failure is a
+``ValueError`` naming the city, wave, neighbourhood and cell.
+
+:func:`weight_summary` reports, per city and wave, before and after trimming: weight
+range, coefficient of variation, Kish's design effect due to weighting ``1 + CV²`` and the
+effective sample size ``n / deff = (Σw)² / Σw²``; :func:`weighting_annex` gives, per city
+and wave, the method, the population covered, the largest margin error and the design
+effect (the methods-annex table), and :func:`achieved_margins` each margin against its target.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Hashable, Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import codebook
+from .config import K_SUPPRESS
 
-#: Default trimming cap, as a multiple of the median weight of a city-wave.
+#: Default trimming cap, as a multiple of each respondent's base weight ``N_h / n_h``.
 CAP = 5.0
 
 #: Raking dimensions of :func:`city_weights`: neighbourhood, and age group × gender.
 DEFAULT_DIMS: tuple[str | tuple[str, ...], ...] = ("neighbourhood", ("age_group", "gender"))
 
+#: Weighting method codes (see the module docstring); values say whether the estimates
+#: describe the population (True) or only the sample (False).
+METHODS: dict[str, bool] = {
+    "raked_population": True,
+    "raked_population_approx": True,
+    "unweighted_no_margins": False,
+}
+
+#: Columns of a population margins CSV (long format, one row per cell).
+MARGINS_CSV_COLUMNS: tuple[str, ...] = ("neighbourhood", "gender", "age_group", "population")
+
 
 def _as_tuple(dim) -> tuple[str, ...]:
     return (dim,) if isinstance(dim, str) else tuple(dim)
+
+
+def _dim_code(dim) -> str:
+    """A margin's name as text: ``"neighbourhood"``, ``"age_group:gender"``."""
+    return ":".join(_as_tuple(dim))
 
 
 def _keys(df: pd.DataFrame, dim) -> pd.Series:
@@ -98,6 +149,174 @@ def margins_from_frame(frame: pd.DataFrame, dims=DEFAULT_DIMS, value: str = "pop
     return out
 
 
+# ======================================================================= margins input
+def read_margins_csv(path: str | Path, codes: list[str] | None = None, *, encoding: str = "utf-8",
+                     delimiter: str = ",") -> pd.DataFrame:
+    """Read population margins from a CSV file (census tables come that way).
+
+    The file is in long format, one row per neighbourhood × gender × age group, with a
+    header line holding the columns :data:`MARGINS_CSV_COLUMNS` (others are ignored):
+    ``neighbourhood`` (official code, as in the profile), ``gender`` (``female``/``male``),
+    ``age_group`` (``15-24``, ``25-34``, ``35-49``, ``50-64``, ``65+``) and ``population``
+    (a whole number ≥ 0).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    codes : list of str, optional
+        The profile's neighbourhood codes: each must have all ten cells, and no other
+        code may appear.
+    encoding, delimiter : str
+        Text encoding and field separator of the file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``neighbourhood, gender, age_group, population`` (as ``profile.margins_frame()``).
+
+    Raises
+    ------
+    ValueError
+        Naming the file, and the line and column of the first problems (unreadable file,
+        missing column, unknown code or label, a count that is not a whole number ≥ 0, a
+        cell given twice, a neighbourhood without all its cells). Cell contents are not
+        quoted.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: population margins file not found")
+    try:
+        text = path.read_text(encoding=encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ValueError(f"{path}: cannot be read as {encoding} text ({type(exc).__name__}); "
+                         "set margins.encoding in the city profile") from None
+    rows = list(csv.reader(text.splitlines(), delimiter=delimiter))
+    if not rows:
+        raise ValueError(f"{path}: empty population margins file")
+    header = [h.strip().lower() for h in rows[0]]
+    missing = [c for c in MARGINS_CSV_COLUMNS if c not in header]
+    if missing:
+        raise ValueError(f"{path}, line 1: missing column(s) {missing}; expected a header with "
+                         f"{list(MARGINS_CSV_COLUMNS)} (delimiter {delimiter!r})")
+    pos = {c: header.index(c) for c in MARGINS_CSV_COLUMNS}
+    allowed = {"gender": set(codebook.GENDERS), "age_group": set(codebook.AGE_GROUPS),
+               "neighbourhood": set(codes) if codes is not None else None}
+    problems, out, seen = [], [], {}
+    for line, raw in enumerate(rows[1:], start=2):
+        if not any(x.strip() for x in raw):
+            continue
+        if len(raw) < len(header):
+            problems.append(f"line {line}: {len(raw)} field(s), the header has {len(header)}")
+            continue
+        rec = {c: raw[pos[c]].strip() for c in MARGINS_CSV_COLUMNS}
+        bad = False
+        for col in ("neighbourhood", "gender", "age_group"):
+            ok = allowed[col] is None and rec[col] != "" or allowed[col] is not None and rec[col] in allowed[col]
+            if not ok:
+                expect = (sorted(allowed[col]) if allowed[col] is not None and len(allowed[col]) <= 12
+                          else "a neighbourhood code of the profile")
+                problems.append(f"line {line}, column {col}: not a known value (expected {expect})")
+                bad = True
+        try:
+            n = float(rec["population"].replace(" ", "").replace("\u202f", ""))
+            if not (np.isfinite(n) and n >= 0 and n == int(n)):
+                raise ValueError
+        except ValueError:
+            problems.append(f"line {line}, column population: not a whole number >= 0")
+            bad = True
+        if bad:
+            continue
+        key = (rec["neighbourhood"], rec["gender"], rec["age_group"])
+        if key in seen:
+            problems.append(f"line {line}: cell {'/'.join(key)} already given on line {seen[key]}")
+            continue
+        seen[key] = line
+        out.append({"neighbourhood": key[0], "gender": key[1], "age_group": key[2], "population": int(n)})
+    if problems:
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise ValueError(f"{path}: invalid population margins:\n  " + "\n  ".join(problems[:10]) + more)
+    frame = pd.DataFrame(out, columns=list(MARGINS_CSV_COLUMNS))
+    wanted = codes if codes is not None else sorted(frame["neighbourhood"].unique())
+    incomplete = []
+    for code in wanted:
+        have = {(g, a) for (c, g, a) in seen if c == code}
+        lack = len(codebook.GENDERS) * len(codebook.AGE_GROUPS) - len(have)
+        if lack:
+            incomplete.append(f"{code} ({lack} of {len(codebook.GENDERS) * len(codebook.AGE_GROUPS)} cells missing)")
+    if incomplete:
+        raise ValueError(f"{path}: population margins incomplete for neighbourhood(s) {incomplete}; "
+                         "every neighbourhood of the profile needs one row per gender and age group")
+    return frame
+
+
+def population_margins(profile) -> pd.DataFrame | None:
+    """The profile's population margins as a long table, or ``None`` when it has none.
+
+    ``neighbourhood, gender, age_group, population``, from ``margins.counts`` (YAML) or
+    ``margins.file`` (CSV, :func:`read_margins_csv`).
+    """
+    if getattr(profile, "margins", None) is None:
+        return None
+    frame = profile.margins_frame()
+    return frame if len(frame) else None
+
+
+def check_margins(frame: pd.DataFrame, respondents: pd.DataFrame, city: str = "") -> list[str]:
+    """Plausibility of population margins against the sample; the problems found.
+
+    Checks, in every wave: each neighbourhood with respondents has margins and a positive
+    population; no neighbourhood has more respondents than population; no
+    neighbourhood × gender × age group cell with respondents has a population of zero.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        ``neighbourhood, gender, age_group, population`` (:func:`population_margins`).
+    respondents : DataFrame
+        ``wave``, ``neighbourhood`` and, when present, ``gender`` and ``age_group``.
+    city : str
+        Named in the messages.
+
+    Returns
+    -------
+    list of str
+        One message per problem (empty: plausible). Messages name the wave,
+        neighbourhood and cell; they do not give respondent counts.
+    """
+    where = f"{city}: " if city else ""
+    pop_nb = frame.groupby("neighbourhood")["population"].sum()
+    problems = []
+    nb = respondents["neighbourhood"].astype("object").where(respondents["neighbourhood"].notna(), None)
+    unknown = sorted(set(nb.dropna().astype(str)) - set(pop_nb.index.astype(str)))
+    if unknown:
+        problems.append(f"{where}neighbourhood code(s) {unknown} in the respondents have no population "
+                        "margins in the city profile")
+    cells = frame.set_index(["neighbourhood", "gender", "age_group"])["population"]
+    for wave, grp in respondents.groupby("wave", sort=True, observed=True):
+        counts = grp["neighbourhood"].dropna().astype(str).value_counts()
+        for code, n in counts.sort_index().items():
+            if code not in pop_nb.index:
+                continue
+            if pop_nb[code] <= 0:
+                problems.append(f"{where}{wave}: neighbourhood {code} has respondents but a population of 0 "
+                                "in the margins")
+            elif n > pop_nb[code]:
+                problems.append(f"{where}{wave}: neighbourhood {code} has more respondents than its "
+                                "population in the margins (margins in the wrong unit, e.g. thousands?)")
+        if {"gender", "age_group"} <= set(grp.columns):
+            known = grp.dropna(subset=["neighbourhood", "gender", "age_group"])
+            present = set(zip(known["neighbourhood"].astype(str), known["gender"].astype(str),
+                              known["age_group"].astype(str)))
+            zero = sorted(k for k in present if k[0] in pop_nb.index and cells.get(k, 0) <= 0)
+            if zero:
+                shown = ", ".join("/".join(k) for k in zero[:10])
+                more = f" (and {len(zero) - 10} more)" if len(zero) > 10 else ""
+                problems.append(f"{where}{wave}: population 0 in the margins where respondents exist "
+                                f"(neighbourhood/gender/age group): {shown}{more}")
+    return problems
+
+
+# ============================================================================ raking
 def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame, *,
          base_weight: pd.Series | None = None, dims=None, max_iter: int = 1000,
          tol: float = 1e-10, cap: float | None = None) -> pd.Series:
@@ -113,7 +332,7 @@ def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame,
         long table of counts with a ``population`` column, summed over ``dims``
         (:func:`margins_from_frame`).
     base_weight : Series, optional
-        Starting weights (design or trimmed weights); default 1.
+        Starting (design) weights; default the uniform weight ``N / n``.
     dims : sequence, optional
         Margins to use when ``margins`` is a table (default :data:`DEFAULT_DIMS`).
     max_iter : int
@@ -121,11 +340,11 @@ def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame,
     tol : float
         Convergence: every weighted category total within ``tol`` (relative) of its target.
     cap : float, optional
-        Bounded raking: after every IPF cycle, weights are clipped to
-        ``[median / cap, cap × median]``. When margins and bounds are compatible this
-        converges to weights that meet both; when not (a lone respondent who must carry a
-        whole neighbourhood), it stops after ``max_iter`` cycles with ``converged=False``
-        and the remaining margin error in ``max_rel_error``.
+        Bounded raking: after every IPF cycle, each weight is clipped to
+        ``[base / cap, cap × base]`` around its own base weight. When margins and bounds
+        are compatible this converges to weights that meet both; when not, it stops
+        after ``max_iter`` cycles with ``converged=False`` and the remaining margin error
+        in ``max_rel_error``.
 
     Returns
     -------
@@ -148,10 +367,6 @@ def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame,
     n = len(df)
     if n == 0:
         return pd.Series(dtype=float, index=df.index, name="weight")
-    w = (np.ones(n) if base_weight is None
-         else pd.to_numeric(base_weight, errors="coerce").reindex(df.index).to_numpy(dtype=float))
-    if not np.all(np.isfinite(w)) or (w <= 0).any():
-        raise ValueError("rake: base weights must be finite and positive")
     grand = None
     plan = []  # (dim, codes per row, target per code)
     collapsed: dict = {}
@@ -179,14 +394,23 @@ def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame,
         target = target * (grand / target.sum())  # collapse: spread the empty categories' people
         codes = pd.Categorical(keys, categories=list(target.index)).codes
         plan.append((dim, codes, target.to_numpy()))
+    if base_weight is None:
+        base = np.full(n, grand / n)
+    else:
+        base = pd.to_numeric(base_weight, errors="coerce").reindex(df.index).to_numpy(dtype=float)
+    if not np.all(np.isfinite(base)) or (base <= 0).any():
+        raise ValueError("rake: base weights must be finite and positive")
+    if cap is not None and not cap >= 1:
+        raise ValueError(f"rake: cap must be >= 1, got {cap!r}")
+    lo, hi = (None, None) if cap is None else (base / cap, base * cap)
+    w = base.copy()
     converged, it, err = False, 0, np.inf
     for it in range(1, max_iter + 1):
         for _, codes, target in plan:
             current = np.bincount(codes, weights=w, minlength=len(target))
             w = w * (target / current)[codes]
         if cap is not None:
-            med = float(np.median(w))
-            w = np.clip(w, med / cap, med * cap)
+            w = np.clip(w, lo, hi)
         err = max(np.max(np.abs(np.bincount(c, weights=w, minlength=len(t)) / t - 1)) for _, c, t in plan)
         if err < tol:
             converged = True
@@ -198,7 +422,7 @@ def rake(df: pd.DataFrame, margins: Mapping[Hashable, pd.Series] | pd.DataFrame,
 
 
 def trim_and_rake(df: pd.DataFrame, margins, *, cap: float = CAP, **kw) -> tuple[pd.Series, pd.Series]:
-    """Rake, and rake again with weights bounded to ``[median / cap, cap × median]``.
+    """Rake, and rake again with weights bounded to ``[base / cap, cap × base]``.
 
     Returns
     -------
@@ -208,83 +432,134 @@ def trim_and_rake(df: pd.DataFrame, margins, *, cap: float = CAP, **kw) -> tuple
     """
     untrimmed = rake(df, margins, **kw)
     trimmed = rake(df, margins, cap=cap, **kw)
-    ratio = trimmed.max() / np.median(trimmed)
-    trimmed.attrs = {**trimmed.attrs, "cap_met": bool(ratio <= cap * 1.01 and trimmed.attrs["converged"])}
+    trimmed.attrs = {**trimmed.attrs, "cap_met": bool(trimmed.attrs["converged"])}
     return untrimmed, trimmed
 
 
+# ========================================================================== one city
 def city_weights(respondents: pd.DataFrame, profile, *, cap: float = CAP,
                  dims=DEFAULT_DIMS) -> pd.DataFrame:
-    """Raking weights of a city's respondents, per wave.
+    """Weights of a city's respondents, per wave (raked, or the no-margins fallback).
 
-    See the module docstring for the margins, the collapse, trimming and missing-data rules.
+    See the module docstring for the margins, the collapse, trimming, missing-data and
+    fallback rules.
 
     Parameters
     ----------
     respondents : DataFrame
         Codebook residents of one city (``wave``, ``neighbourhood``, ``age_group``, ``gender``).
     profile : CityProfile
-        Gives the population margins (``profile.margins_frame()``).
+        Gives the population margins (:func:`population_margins`); none: fallback.
     cap : float
-        Trimming cap as a multiple of the median weight (``None`` or ``inf``: no trimming).
+        Trimming cap as a multiple of each respondent's base weight (``None`` or ``inf``:
+        no trimming).
     dims : sequence
-        Raking margins (default: neighbourhood; age group × gender).
+        Raking margins (default: neighbourhood; age group × gender), summed over the
+        neighbourhoods surveyed in each wave.
 
     Returns
     -------
     pandas.DataFrame
         On the respondents' index: ``city``, ``wave``, ``neighbourhood``, ``weight`` (final;
-        sums to the population total in each wave), ``weight_untrimmed`` and ``imputed``
-        (age group or gender missing). ``attrs["collapsed"]`` lists collapsed categories by wave.
+        sums to the population of the surveyed neighbourhoods in each wave),
+        ``weight_untrimmed``, ``imputed`` (age group or gender missing), ``base_weight``
+        (``N_h / n_h``) and ``weights_method`` (code, per wave). ``attrs``:
+        ``weights_method`` (one code for the city: the first of ``unweighted_no_margins``,
+        ``raked_population_approx``, ``raked_population`` that any wave has),
+        ``methods`` (by wave), ``collapsed`` and ``surveyed`` (neighbourhood codes) by wave,
+        ``cap``.
 
     Raises
     ------
     ValueError
-        Neighbourhood codes absent from the profile's margins (naming them).
+        Implausible margins (:func:`check_margins`: unknown neighbourhood codes, a
+        population of 0 or smaller than the respondents, a zero cell with respondents).
     """
-    frame = profile.margins_frame()
-    margins = margins_from_frame(frame, dims)
-    pop_nb = frame.groupby("neighbourhood")["population"].sum().astype(float)
-    total = float(pop_nb.sum())
-    unknown = sorted(set(respondents["neighbourhood"].dropna().astype(str)) - set(pop_nb.index))
-    if unknown:
-        raise ValueError(f"{profile.city}: neighbourhood code(s) {unknown} in the respondents have no "
-                         "population margins in the city profile")
+    if respondents["neighbourhood"].isna().any():
+        raise ValueError(f"{profile.city}: {int(respondents['neighbourhood'].isna().sum())} respondent(s) "
+                         "without a neighbourhood code; weights need every respondent's neighbourhood")
     out = pd.DataFrame(index=respondents.index)
     out["city"] = respondents["city"].astype("str") if "city" in respondents else profile.city
     out["wave"] = respondents["wave"].astype("str")
     out["neighbourhood"] = respondents["neighbourhood"].astype("str")
+    needed = sorted({c for d in dims for c in _as_tuple(d)} - {"neighbourhood"})
+    complete = (respondents[needed].notna().all(axis=1) if needed
+                else pd.Series(True, index=respondents.index))
+    frame = population_margins(profile)
+    if frame is None:
+        # Fallback: nothing to weight to. Weight 1 describes the sample as it is; the
+        # method code says so, so no output can call these estimates population-weighted.
+        method = "unweighted_no_margins"
+        for col in ("weight", "weight_untrimmed", "base_weight"):
+            out[col] = 1.0
+        out["imputed"] = False
+        out["weights_method"] = method
+        waves = sorted(out["wave"].unique())
+        out = out[["city", "wave", "neighbourhood", "weight", "weight_untrimmed", "imputed",
+                   "base_weight", "weights_method"]]
+        out.attrs = {"weights_method": method, "methods": {w: method for w in waves},
+                     "collapsed": {}, "surveyed": {}, "cap": None}
+        return out
+    problems = check_margins(frame, respondents, profile.city)
+    if problems:
+        raise ValueError(f"{profile.city}: implausible population margins (profile key margins):\n  "
+                         + "\n  ".join(problems))
+    pop_nb = frame.groupby("neighbourhood")["population"].sum().astype(float)
     out["weight"] = np.nan
     out["weight_untrimmed"] = np.nan
-    needed = sorted({c for d in dims for c in _as_tuple(d)} - {"neighbourhood"})
-    complete = respondents[needed].notna().all(axis=1) if needed else pd.Series(True, index=respondents.index)
     out["imputed"] = ~complete.to_numpy(dtype=bool)
-    collapsed = {}
+    out["base_weight"] = np.nan
+    out["weights_method"] = ""
+    collapsed, surveyed, methods = {}, {}, {}
     for wave, grp in respondents.groupby("wave", sort=True, observed=True):
+        nb = grp["neighbourhood"].astype(str)
         ok = grp[complete.loc[grp.index]]
         if ok.empty:
             raise ValueError(f"{profile.city} {wave}: no respondent with both age group and gender")
+        nb_ok = ok["neighbourhood"].astype(str)
+        # The population described: the neighbourhoods surveyed in this wave. The margins
+        # are summed over those with a raked respondent (their people are the ones raking
+        # can represent); neighbourhoods with only incomplete respondents get their
+        # population below, when every neighbourhood is scaled to its total.
+        sub = frame[frame["neighbourhood"].isin(set(nb_ok))]
+        margins = margins_from_frame(sub, dims)
+        base = nb_ok.map(pop_nb / nb_ok.value_counts()).astype(float)
         if cap is None or not np.isfinite(cap):
-            untrimmed = trimmed = rake(ok, margins)
+            untrimmed = trimmed = rake(ok, margins, base_weight=base)
         else:
-            untrimmed, trimmed = trim_and_rake(ok, margins, cap=cap)
+            untrimmed, trimmed = trim_and_rake(ok, margins, cap=cap, base_weight=base)
         collapsed[wave] = trimmed.attrs.get("collapsed", {})
+        surveyed[wave] = sorted(set(nb))
+        methods[wave] = "raked_population" if trimmed.attrs["converged"] else "raked_population_approx"
+        base_all = nb.map(pop_nb / nb.value_counts()).astype(float)
         for col, w in (("weight_untrimmed", untrimmed), ("weight", trimmed)):
             full = pd.Series(np.nan, index=grp.index)
             full.loc[ok.index] = w
-            nb = grp["neighbourhood"].astype(str)
             nb_mean = full.groupby(nb).transform("mean")
-            full = full.fillna(nb_mean).fillna(float(w.mean()))
-            # Rescale each neighbourhood to its population (spread over the neighbourhoods
-            # that have respondents, the same collapse rule as in rake()).
-            present = pop_nb[sorted(set(nb))]
-            target = present * (total / present.sum())
-            full = full * nb.map(target / full.groupby(nb).sum()).astype(float)
+            full = full.fillna(nb_mean).fillna(base_all)
+            # Scale each neighbourhood back to its population (imputed respondents took
+            # a share of it).
+            full = full * nb.map(pop_nb / full.groupby(nb).sum()).astype(float)
             out.loc[grp.index, col] = full.to_numpy()
-    out.attrs = {"collapsed": collapsed, "cap": cap}
+        out.loc[grp.index, "base_weight"] = base_all.to_numpy()
+        out.loc[grp.index, "weights_method"] = methods[wave]
+    order = ["unweighted_no_margins", "raked_population_approx", "raked_population"]
+    overall = next((m for m in order if m in methods.values()), "raked_population")
+    out.attrs = {"weights_method": overall, "methods": methods, "collapsed": collapsed,
+                 "surveyed": surveyed, "cap": cap}
     return out
 
 
+def weights_method(weights: pd.DataFrame | pd.Series) -> str:
+    """The weighting method code of :func:`city_weights` output (for notes and captions).
+
+    ``"unweighted_no_margins"`` when the object carries no method (weights of 1 made
+    elsewhere must not be reported as raked).
+    """
+    return (getattr(weights, "attrs", {}) or {}).get("weights_method", "unweighted_no_margins")
+
+
+# ======================================================================= diagnostics
 def _stats(w: np.ndarray) -> dict:
     n = len(w)
     if n == 0:
@@ -321,18 +596,21 @@ def weight_summary(weights: pd.DataFrame, by: tuple[str, ...] = ("city", "wave")
     Returns
     -------
     pandas.DataFrame
-        One row per group and ``stage`` ("untrimmed", "trimmed"): ``n``, ``n_imputed``,
-        ``sum_weight``, ``min``, ``median``, ``max``, ``max_over_median``, ``cv``,
-        ``deff_kish`` (1 + CV²) and ``n_eff`` (n / deff).
+        One row per group and ``stage`` ("untrimmed", "trimmed"): ``weights_method``
+        (code, :func:`city_weights`), ``n``, ``n_imputed``, ``sum_weight``, ``min``,
+        ``median``, ``max``, ``max_over_median``, ``cv``, ``deff_kish`` (1 + CV²) and
+        ``n_eff`` (n / deff).
     """
     rows = []
     for key, grp in weights.groupby(list(by), sort=True, observed=True):
         key = key if isinstance(key, tuple) else (key,)
+        method = (str(grp["weights_method"].iloc[0]) if "weights_method" in grp
+                  else weights_method(weights))
         for stage, col in (("untrimmed", "weight_untrimmed"), ("trimmed", "weight")):
-            rows.append({**dict(zip(by, key)), "stage": stage,
+            rows.append({**dict(zip(by, key)), "stage": stage, "weights_method": method,
                          "n_imputed": int(grp["imputed"].sum()) if "imputed" in grp else 0,
                          **_stats(grp[col].to_numpy(dtype=float))})
-    cols = [*by, "stage", "n", "n_imputed", "sum_weight", "min", "median", "max", "max_over_median",
+    cols = [*by, "stage", "weights_method", "n", "n_imputed", "sum_weight", "min", "median", "max", "max_over_median",
             "cv", "deff_kish", "n_eff"]
     return pd.DataFrame(rows)[cols]
 
@@ -343,5 +621,159 @@ def weighted_margins(df: pd.DataFrame, weight: pd.Series, dim) -> pd.Series:
     return pd.Series(weight.to_numpy(dtype=float), index=df.index).groupby(keys.to_numpy()).sum()
 
 
-__all__ = ["CAP", "DEFAULT_DIMS", "rake", "trim_and_rake", "city_weights", "weight_summary",
-           "margins_from_frame", "kish_deff", "effective_n", "weighted_margins"]
+def achieved_margins(respondents: pd.DataFrame, weights: pd.DataFrame, profile, *,
+                     dims=DEFAULT_DIMS, k: int = K_SUPPRESS) -> pd.DataFrame:
+    """Each raking margin's achieved weighted share against its population target.
+
+    Per city, wave, margin and category (neighbourhoods surveyed in the wave; age group ×
+    gender over those neighbourhoods). Shares, not totals: respondents of unknown age or
+    gender hold part of the weight, so the age × gender shares are taken among respondents
+    of known age and gender, as the raking sets them.
+
+    Parameters
+    ----------
+    respondents : DataFrame
+        As given to :func:`city_weights`.
+    weights : DataFrame
+        :func:`city_weights` output.
+    profile : CityProfile
+    dims : sequence
+        The raking margins.
+    k : int
+        Cells with fewer respondents get ``respondents`` NA and ``few_respondents`` True
+        (no count from 1 to k-1 is published).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``city, wave, weights_method, margin`` (``neighbourhood``, ``age_group:gender``),
+        ``category`` (code; crossed categories joined by ``:``), ``target`` (population),
+        ``target_share``, ``achieved_share``, ``diff`` (achieved − target share),
+        ``rel_diff`` (achieved / target − 1), ``respondents``, ``few_respondents``.
+        Empty (same columns) for the no-margins fallback, which has no target.
+    """
+    cols = ["city", "wave", "weights_method", "margin", "category", "target", "target_share",
+            "achieved_share", "diff", "rel_diff", "respondents", "few_respondents"]
+    frame = population_margins(profile)
+    if frame is None:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    w_all = weights["weight"].astype(float)
+    for wave, grp in respondents.groupby("wave", sort=True, observed=True):
+        method = str(weights.loc[grp.index, "weights_method"].iloc[0])
+        surveyed = set(grp["neighbourhood"].dropna().astype(str))
+        sub = frame[frame["neighbourhood"].isin(surveyed)]
+        for dim, target in margins_from_frame(sub, dims).items():
+            cols_d = list(_as_tuple(dim))
+            d = grp.dropna(subset=cols_d)
+            keys = _keys(d.astype({c: "object" for c in cols_d}), dim)
+            if len(cols_d) == 1:
+                keys = keys.astype(str)
+            w = w_all.loc[d.index]
+            got = w.groupby(keys.to_numpy()).sum()
+            n = keys.value_counts()
+            for cat, tgt in target.items():
+                a = float(got.get(cat, 0.0)) / float(w.sum())
+                t = float(tgt) / float(target.sum())
+                cnt = int(n.get(cat, 0))
+                rows.append({"city": profile.city, "wave": str(wave), "weights_method": method,
+                             "margin": _dim_code(dim),
+                             "category": ":".join(map(str, cat)) if isinstance(cat, tuple) else str(cat),
+                             "target": float(tgt), "target_share": t, "achieved_share": a,
+                             "diff": a - t, "rel_diff": a / t - 1 if t > 0 else np.nan,
+                             "respondents": cnt if cnt == 0 or cnt >= k else pd.NA,
+                             "few_respondents": 0 < cnt < k})
+    out = pd.DataFrame(rows, columns=cols)
+    out["respondents"] = out["respondents"].astype("Int64")
+    return out
+
+
+def weighting_annex(respondents: pd.DataFrame, weights: pd.DataFrame, profile, *,
+                    dims=DEFAULT_DIMS) -> pd.DataFrame:
+    """The methods-annex table: one row per city and wave, codes and numbers.
+
+    Parameters
+    ----------
+    respondents : DataFrame
+        As given to :func:`city_weights`.
+    weights : DataFrame
+        :func:`city_weights` output.
+    profile : CityProfile
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``city, wave, weights_method`` (code), ``n`` (respondents), ``n_imputed``,
+        ``neighbourhoods_surveyed``, ``neighbourhoods_total``, ``population_surveyed``
+        (population of the surveyed neighbourhoods; NA without margins),
+        ``population_share`` (of the city's), ``max_abs_rel_diff`` (largest
+        ``|achieved / target − 1|`` over every margin category, :func:`achieved_margins`),
+        ``converged``, ``cap``, ``max_weight_over_base``, ``deff_kish`` (trimmed weights,
+        1 + CV²), ``deff_kish_untrimmed`` and ``n_eff`` (n / deff).
+    """
+    frame = population_margins(profile)
+    ach = achieved_margins(respondents, weights, profile, dims=dims)
+    city_pop = float(frame["population"].sum()) if frame is not None else np.nan
+    pop_nb = frame.groupby("neighbourhood")["population"].sum() if frame is not None else None
+    cap = weights.attrs.get("cap")
+    rows = []
+    for wave, grp in weights.groupby("wave", sort=True, observed=True):
+        w = grp["weight"].to_numpy(dtype=float)
+        surveyed = sorted(set(grp["neighbourhood"].astype(str)))
+        pop_s = float(pop_nb.reindex(surveyed).sum()) if pop_nb is not None else np.nan
+        a = ach[ach["wave"] == str(wave)]
+        method = str(grp["weights_method"].iloc[0])
+        rows.append({
+            "city": profile.city, "wave": str(wave), "weights_method": method, "n": int(len(grp)),
+            "n_imputed": int(grp["imputed"].sum()), "neighbourhoods_surveyed": len(surveyed),
+            "neighbourhoods_total": len(profile.codes), "population_surveyed": pop_s,
+            "population_share": pop_s / city_pop if frame is not None else np.nan,
+            "max_abs_rel_diff": float(a["rel_diff"].abs().max()) if len(a) else np.nan,
+            "converged": method == "raked_population",
+            "cap": float(cap) if cap is not None else np.nan,
+            "max_weight_over_base": float(np.max(w / grp["base_weight"].to_numpy(dtype=float))),
+            "deff_kish": kish_deff(w),
+            "deff_kish_untrimmed": kish_deff(grp["weight_untrimmed"].to_numpy(dtype=float)),
+            "n_eff": effective_n(w),
+        })
+    return pd.DataFrame(rows)
+
+
+def annex_tables(cities: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The methods-annex weighting tables for several cities, from their processed respondents.
+
+    Parameters
+    ----------
+    cities : list of str, optional
+        City slugs; default every profile in ``config/cities`` whose processed
+        respondents exist (the others are skipped).
+
+    Returns
+    -------
+    (annex, margins) : tuple of DataFrame
+        :func:`weighting_annex` and :func:`achieved_margins` of every city, stacked.
+    """
+    from .io import read_processed
+    from .profile import list_cities, load_profile
+
+    annex, margins = [], []
+    for city in cities if cities is not None else list_cities():
+        try:
+            respondents = read_processed(city, "respondents")
+        except FileNotFoundError:
+            if cities is not None:
+                raise
+            continue
+        profile = load_profile(city)
+        w = city_weights(respondents, profile)
+        annex.append(weighting_annex(respondents, w, profile))
+        margins.append(achieved_margins(respondents, w, profile))
+    if not annex:
+        return pd.DataFrame(), pd.DataFrame()
+    return pd.concat(annex, ignore_index=True), pd.concat(margins, ignore_index=True)
+
+
+__all__ = ["CAP", "DEFAULT_DIMS", "METHODS", "rake", "trim_and_rake", "city_weights", "weight_summary",
+           "margins_from_frame", "kish_deff", "effective_n", "weighted_margins", "read_margins_csv",
+           "population_margins", "check_margins", "weights_method", "achieved_margins",
+           "weighting_annex", "annex_tables"]
