@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from . import codebook
 from .config import PATHS
@@ -104,7 +105,7 @@ def check_date_format(fmt: str) -> str:
     sample = dt.datetime(2014, 10, 31)
     try:
         back = dt.datetime.strptime(sample.strftime(fmt), fmt)
-    except ValueError as exc:
+    except (ValueError, re.error) as exc:  # re.error: a directive given twice
         raise ValueError(f"date_format {fmt!r} cannot read back the dates it writes: {exc}") from None
     if back.date() != sample.date():
         raise ValueError(f"date_format {fmt!r} reads 2014-10-31 back as {back.date()}")
@@ -156,11 +157,12 @@ class FileSpec(_Strict):
     def _date_format(cls, v: str | None) -> str | None:
         return None if v is None else check_date_format(v)
 
-    @model_validator(mode="after")
-    def _separators_differ(self) -> "FileSpec":
-        if self.thousands is not None and self.thousands == self.decimal:
-            raise ValueError(f"thousands {self.thousands!r} is also the decimal mark")
-        return self
+    @field_validator("thousands")
+    @classmethod
+    def _thousands_not_decimal(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and v == info.data.get("decimal"):
+            raise ValueError(f"thousands {v!r} is also the decimal mark")
+        return v
 
 
 class DatasetSpec(_Strict):
