@@ -89,6 +89,7 @@ def test_whole_wave_rejected_by_a_date_format_typo(strict_city):
     msg = str(err.value)
     assert "testville" in msg and "quality" in msg
     assert f"file residents_2.csv: {N} of {N} rows rejected (100%" in msg and "invalid_date" in msg
+    assert "check the file's date_format" in msg
     assert "wave 'follow_up'" in msg
     assert "file residents.csv:" not in msg and "wave 'baseline'" not in msg
 
@@ -218,5 +219,5 @@ def test_lost_officers_file_stops_the_city(strict_city):
     with pytest.raises(DataLossError) as err:
         _clean(_rows())
     msg = str(err.value)
-    assert "officers file officers.csv: 12 of 12 rows rejected (100%, more than 50%; unmapped_wave 12)" in msg
+    assert "officers file officers.csv: 12 of 12 rows rejected (100%, more than 50%; unmapped_wave 12; check values.wave" in msg
     assert "residents" not in msg

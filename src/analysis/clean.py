@@ -606,6 +606,16 @@ def _stop_on_unknown_labels(files, owner: str, name: str, spec: DatasetSpec) -> 
 
 
 # ------------------------------------------------------------------------ mass loss
+#: where to look when most rows of a unit are rejected for one reason (profile keys first)
+_LOSS_HINTS = {
+    "invalid_date": "the file's date_format against its dates",
+    "unknown_neighbourhood": "the file's neighbourhood codes against neighbourhoods and values.neighbourhood",
+    "unmapped_wave": "values.wave (or the file's wave:)",
+    "date_outside_wave": "the waves' fieldwork windows",
+    "missing_required": "the columns mapping and missing labels",
+    "missing_id": "the id column in columns",
+}
+
 def _loss_checks(profile: CityProfile, name: str, files: list[_FileData], rows: _Rows) -> list[dict]:
     """Kept and rejected rows of every file, and of every wave, pilot or comparison area and
     targeted group of the residents, each with the threshold it breaks (``problem``) or None.
@@ -627,8 +637,10 @@ def _loss_checks(profile: CityProfile, name: str, files: list[_FileData], rows: 
         problems = []
         if n and (n - kept) / n > q.max_rejected_share:
             why = ", ".join(f"{r} {c}" for r, c in by_reason.items())
+            top = next(iter(by_reason), None)
+            look = f"; check {_LOSS_HINTS[top]}" if top in _LOSS_HINTS else ""
             problems.append(f"{n - kept} of {n} rows rejected ({(n - kept) / n:.0%}, more than "
-                            f"{q.max_rejected_share:.0%}; {why})")
+                            f"{q.max_rejected_share:.0%}; {why}{look})")
         if in_waves and "wave" in rows.values:
             for w in codebook.WAVES:
                 k_w = int((mask & free & (rows.values["wave"] == w)).sum())
