@@ -330,8 +330,9 @@ margins:
     assert set(p.margins_frame()["neighbourhood"]) == {"01", "02", "10"}
     assert p.residents.values["neighbourhood"] == {"Barri A": "01", "Barri B": "02"}
     assert p.area_type("01") == "pilot" and p.declared_code(1.0) == "01" and p.declared_code("3") is None
-    assert code_key("01") == code_key(1) == code_key(1.0) == code_key(" 1 ") == "1"
+    assert code_key("01") == code_key(1) == code_key(1.0) == code_key("1.0") == code_key(" 1 ") == "1"
     assert code_key("0") == code_key("00") == "0" and code_key("10") != code_key("1")
+    assert code_key("1.5") == "1.5" and code_key("AM01") == "am01" != code_key("AM1")
 
     # two declared codes that are one code once the zeros are gone
     path.write_text(path.read_text(encoding="utf-8").replace("code: '10'", "code: '001'"), encoding="utf-8")

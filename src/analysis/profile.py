@@ -49,17 +49,18 @@ def norm_label(text: Any) -> str:
 
 
 _DIGITS = re.compile(r"[0-9]+")
+_INTEGRAL = re.compile(r"[0-9]+\.0+")
 
 
 def code_key(code: Any) -> str:
     """Matching key of a neighbourhood code, the same wherever a code is compared.
 
     The label key (:func:`norm_label`) and, for an all-digit code, without leading zeros:
-    a spreadsheet that turned the text code ``"01"`` into the number 1 (or ``1.0``) still
-    matches ``"01"``. Used for the profile's codes, the raw neighbourhood values, the pilot
+    a spreadsheet that turned the text code ``"01"`` into the number 1 (or ``1.0``, or the
+    text ``"1.0"``) still matches ``"01"``. Used for the profile's codes, the raw neighbourhood values, the pilot
     and comparison areas and the margins, so that no place matches codes differently.
 
-    >>> code_key("01") == code_key(1) == code_key(1.0) == code_key(" 1 ") == "1"
+    >>> code_key("01") == code_key(1) == code_key(1.0) == code_key("1.0") == code_key(" 1 ") == "1"
     True
     >>> code_key("00"), code_key("AM01")
     ('0', 'am01')
@@ -67,6 +68,8 @@ def code_key(code: Any) -> str:
     if isinstance(code, float) and code.is_integer():
         code = int(code)
     key = norm_label(code)
+    if _INTEGRAL.fullmatch(key):  # "1.0": a number written out as text by a spreadsheet export
+        key = key.split(".")[0]
     if _DIGITS.fullmatch(key):
         key = key.lstrip("0") or "0"
     return key
