@@ -24,6 +24,12 @@ Decisions, so that nothing happens silently:
 - **Row-level problems** reject the row, with the first failing reason in this order:
   :data:`REASONS`. Duplicates (same id and wave) keep the first occurrence in file order.
 - **Reconciliation**: for every file, raw rows = kept + rejected, checked in code.
+- **Mass loss stops the city**: a file, a wave, a pilot or comparison area or a targeted
+  group that ends up empty or mostly rejected raises :class:`DataLossError` before any
+  output is written (thresholds: the profile's ``quality``, documented in
+  ``config/cities/README.md``; every check is logged under ``quality.checks``).
+- **Neighbourhood codes** are matched with :func:`analysis.profile.code_key`, as the
+  profile's pilot areas and margins are: a raw ``1`` (or ``1.0``) is the profile's ``"01"``.
 - **One table without a city** (:func:`clean_table`, e.g. the ESS national benchmark):
   the same conversion and row checks driven by a :class:`DatasetSpec` alone; the checks
   that need a city (neighbourhood codes, fieldwork windows, pilot areas, margins) and
