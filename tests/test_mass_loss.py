@@ -221,3 +221,13 @@ def test_lost_officers_file_stops_the_city(strict_city):
     msg = str(err.value)
     assert "officers file officers.csv: 12 of 12 rows rejected (100%, more than 50%; unmapped_wave 12; check values.wave" in msg
     assert "residents" not in msg
+
+
+def test_share_is_compared_exactly():
+    from analysis.clean import _over_share
+
+    assert not _over_share(3, 5, 0.6) and _over_share(4, 5, 0.6)
+    assert not _over_share(1, 2, 0.5) and _over_share(501, 1000, 0.5)
+    assert not _over_share(0, 0, 0.5)  # an empty unit is judged by its kept rows, not a share
+    # 0.1 * 3 is 0.30000000000000004 in floats; 3 of 10 rejected is not more than 0.3
+    assert not _over_share(3, 10, 0.3) and _over_share(3, 10, 0.1 + 0.2 - 0.00001)

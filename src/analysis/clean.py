@@ -49,6 +49,7 @@ import json
 import sys
 import unicodedata
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,8 @@ import pandas as pd
 from . import __version__, codebook
 from .config import K_SUPPRESS, PATHS
 from .io import SYNTHETIC_NOTE, sha256_file, write_json, write_parquet
-from .profile import (CityProfile, DatasetSpec, FileSpec, ProfileError, code_key, load_profile, norm_label,
-                      unmappable_columns)
+from .profile import (CityProfile, DatasetSpec, FileSpec, ProfileError, Quality, code_key, load_profile,
+                      norm_label, unmappable_columns)
 from .pseudonymise import PREFIXES, key_fingerprint, load_key, pseudonymise
 from .readers import RawDataError, check_columns, read_file, source_name
 
@@ -622,6 +623,12 @@ _LOSS_HINTS = {
     "missing_id": "the id column in columns",
 }
 
+
+def _over_share(rejected: int, n: int, share: float) -> bool:
+    """``rejected / n > share``, exactly: the profile's decimal share, not its nearest float."""
+    return n > 0 and Fraction(rejected, n) > Fraction(str(share))
+
+
 def _loss_checks(profile: CityProfile, name: str, files: list[_FileData], rows: _Rows) -> list[dict]:
     """Kept and rejected rows of every file, and of every wave, pilot or comparison area and
     targeted group of the residents, each with the threshold it breaks (``problem``) or None.
@@ -641,7 +648,7 @@ def _loss_checks(profile: CityProfile, name: str, files: list[_FileData], rows: 
         by_reason = pd.Series(reason[mask & ~free], dtype=object).value_counts()
         by_reason = {str(k): int(c) for k, c in sorted(by_reason.items(), key=lambda kc: (-kc[1], kc[0]))}
         problems = []
-        if n and (n - kept) / n > q.max_rejected_share:
+        if _over_share(n - kept, n, q.max_rejected_share):
             why = ", ".join(f"{r} {c}" for r, c in by_reason.items())
             top = next(iter(by_reason), None)
             look = f"; check {_LOSS_HINTS[top]}" if top in _LOSS_HINTS else ""
@@ -693,8 +700,22 @@ def _loss_checks(profile: CityProfile, name: str, files: list[_FileData], rows: 
     return checks
 
 
-def check_losses(city: str, checks: list[dict], quality) -> None:
-    """Raise :class:`DataLossError` listing every check of :func:`_loss_checks` with a problem."""
+def check_losses(city: str, checks: list[dict], quality: Quality) -> None:
+    """Stop the city when a file, wave, area or targeted group lost too many rows.
+
+    Parameters
+    ----------
+    city : str
+    checks : list of dict
+        The checks of :func:`_loss_checks` (also written to the cleaning log).
+    quality : Quality
+        The thresholds (``profile.quality``), named in the message.
+
+    Raises
+    ------
+    DataLossError
+        Listing every check with a problem, its counts and rejections by reason.
+    """
     bad = [c for c in checks if c["problem"]]
     if not bad:
         return
