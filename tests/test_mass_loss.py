@@ -219,7 +219,8 @@ def test_lost_officers_file_stops_the_city(strict_city):
     with pytest.raises(DataLossError) as err:
         _clean(_rows())
     msg = str(err.value)
-    assert "officers file officers.csv: 12 of 12 rows rejected (100%, more than 50%; unmapped_wave 12; check values.wave" in msg
+    assert ("officers file officers.csv: 12 of 12 rows rejected (100%, more than 50%; unmapped_wave 12; "
+            "check values.wave") in msg
     assert "residents" not in msg
 
 
@@ -231,3 +232,45 @@ def test_share_is_compared_exactly():
     assert not _over_share(0, 0, 0.5)  # an empty unit is judged by its kept rows, not a share
     # 0.1 * 3 is 0.30000000000000004 in floats; 3 of 10 rejected is not more than 0.3
     assert not _over_share(3, 10, 0.3) and _over_share(3, 10, 0.1 + 0.2 - 0.00001)
+
+
+# ------------------------------------------------------------------ the demonstration data
+#: (raw, kept, rejected) per residents file, as cleaned before the mass-loss checks existed
+DEMO_RESIDENTS = {
+    "toulouse": {"habitants_vague1_2014.csv": (1206, 1187, 19), "habitants_vague2_2015.csv": (1206, 1192, 14)},
+    "lisbon": {"inquerito_residentes_2014_2015.sav": (2814, 2776, 38)},
+}
+
+
+@pytest.mark.parametrize("city", sorted(DEMO_RESIDENTS))
+def test_demo_city_passes_every_check_with_unchanged_counts(city):
+    from analysis.pseudonymise import load_key
+
+    profile = load_profile(city)
+    res = clean_city(profile, key=load_key(profile))
+    got = {f["source_file"]: (f["raw_rows"], f["kept"], f["rejected"])
+           for f in res.log["files"] if f["dataset"] == "residents"}
+    assert got == DEMO_RESIDENTS[city]
+    checks = res.log["quality"]["checks"]
+    assert [c for c in checks if c["problem"]] == []
+    kinds = [c["kind"] for c in checks if c["dataset"] == "residents"]
+    assert kinds.count("pilot area") == len(profile.pilot.pilot_areas)
+    assert kinds.count("targeted group") == len(profile.pilot.targeted_groups)
+
+
+def test_demo_toulouse_with_a_date_format_typo_stops(tmp_path):
+    """The audit's case on the demonstration data: a two-digit year on the 2015 file."""
+    from analysis.pseudonymise import load_key
+
+    text = PATHS.profile("toulouse").read_text(encoding="utf-8")
+    assert text.count("date_format: '%d-%m-%Y'") == 2
+    head, tail = text.rsplit("date_format: '%d-%m-%Y'", 1)  # the second residents file
+    path = tmp_path / "toulouse.yml"
+    path.write_text(head + "date_format: '%d-%m-%y'" + tail, encoding="utf-8")
+    profile = load_profile(path)
+    assert [f.date_format for f in profile.residents.files] == ["%d-%m-%Y", "%d-%m-%y"]
+    with pytest.raises(DataLossError) as err:
+        clean_city(profile, key=load_key(profile))
+    msg = str(err.value)
+    assert "residents file habitants_vague2_2015.csv: 1206 of 1206 rows rejected (100%" in msg
+    assert "residents wave 'follow_up'" in msg and "habitants_vague1_2014.csv" not in msg
