@@ -53,6 +53,10 @@ BASE_PROFILE: dict = {
         "missing": ["NSP", "Refus", "Ne sait pas"],
         "item_missing": [77, 88, 99],
     },
+    # A handful of rows per test, each exercising one rejection, would break the mass-loss
+    # thresholds (tests/test_mass_loss.py restores the documented defaults and tests them).
+    "quality": {"max_rejected_share": 1.0, "min_kept_per_area": 0, "min_kept_per_group": 0,
+                "reason": "unit-test fixtures: a handful of rows, each testing one rejection"},
 }
 
 HEADER = ["ID", "VAGUE", "DATE", "QUARTIER", "AGE", "SEXE", "CONFIANCE", "RESPECT", "JUSTE",

@@ -283,7 +283,11 @@ def test_synthetic_city_round_trip_recovers_generated_values(city_slug, tmp_path
     synthetic = pytest.importorskip("analysis.synthetic")
     from analysis.pseudonymise import pseudonymise
 
-    profile = load_profile(city_slug)
+    from analysis.profile import Quality
+
+    # 60 rows per wave spread over up to 88 units may leave a comparison area empty in a wave
+    profile = load_profile(city_slug).model_copy(update={"quality": Quality(
+        min_kept_per_area=0, min_kept_per_group=0, reason="small generated sample")})
     frames = synthetic.generate_city(profile, n_per_wave=60)
     synthetic.write_raw(profile, frames, tmp_path)
     res = clean_city(profile, key=DEMO_KEY, raw_dir=tmp_path)
@@ -390,3 +394,43 @@ def test_clean_table_reads_a_folder_and_checks_the_spec(tmp_path):
         check_table_spec(_table_spec(columns={"pilot_area": "NB"}))
     with pytest.raises(ProfileError, match=r"key values\.gender\.'F'"):
         check_table_spec(_table_spec(values={"gender": {"F": "woman"}}))
+
+
+def test_codes_that_lost_their_leading_zero_match_everywhere(project):
+    """Barcelona's shape: codes '01'-'04' declared, a spreadsheet wrote 1, 2… (text or number).
+
+    Before, every such row was rejected as unknown_neighbourhood and pilot area 01 vanished.
+    """
+    p = make_profile()
+    p.pop("quality")  # documented thresholds: losing area 01 would stop the city
+    codes = ["01", "02", "03", "10"]
+    for n, c in zip(p["neighbourhoods"], codes):
+        n["code"] = c
+    p["margins"]["counts"] = {str(int(c)): v for c, v in zip(codes, p["margins"]["counts"].values())}
+    p["pilot"]["pilot_areas"], p["pilot"]["comparison_areas"] = ["01"], ["2"]
+    p["residents"]["files"].append({"path": "extra.xlsx", "format": "xlsx", "wave": "follow_up",
+                                    "date_format": "%d/%m/%Y"})
+    write_profile(project, p)
+    raw = project / "data" / "raw" / "testville"
+    raw_codes = ["1", "02", " 3 ", "10", "001", "4", "0"]  # 4 and 0 are not codes of the city
+    rows = [resident_row(i, QUARTIER=raw_codes[(i // 2) % 7]) for i in range(28)]
+    write_csv(raw / "residents.csv", rows)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["ID", "DATE", "QUARTIER", "AGE", "SEXE", "CONFIANCE", "RESPECT", "JUSTE", "EXPLIQUE",
+               "EFF_VIOL", "EFF_CAMB", "DEVOIR", "IMMIG", "VAGUE"])
+    for i, code in enumerate([1, 1.0, 2, 10]):  # numbers, as Excel stores a code it took for one
+        ws.append([f"X{i}", "21/10/2015", code, 20 + i, "Femme", 5, "Jamais", "Jamais", "Jamais", 5, 5, 5,
+                   "Non", "2015"])
+    wb.save(raw / "extra.xlsx")
+    res = clean_city(load_profile("testville"), key=KEY)
+    r = res.respondents
+    csv_rows = r[r["source_file"] == "residents.csv"]
+    assert csv_rows["neighbourhood"].value_counts().to_dict() == {"01": 8, "02": 4, "03": 4, "10": 4}
+    assert set(r.loc[r["neighbourhood"] == "01", "pilot_area"]) == {"pilot"}
+    assert set(r.loc[r["neighbourhood"] == "02", "pilot_area"]) == {"comparison"}
+    xl = r[r["source_file"] == "extra.xlsx"]
+    assert xl["neighbourhood"].tolist() == ["01", "01", "02", "10"]
+    rej = res.rejected
+    assert rej["reason"].tolist() == ["unknown_neighbourhood"] * 8
+    assert sorted(set(rej["value"])) == ["0", "4"]

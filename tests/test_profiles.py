@@ -175,3 +175,177 @@ def test_pilot_text_falls_back_to_english():
     assert p.text("published_context", "fr") is None
     with pytest.raises(ValueError):
         p.text("name", "fr")
+
+
+# ------------------------------------------------------------ checked before anything runs
+def _profile_text(tmp_path, edit_text=None, **changes) -> Path:
+    """The small test profile (conftest) as YAML text, edited as text, written as testville.yml."""
+    from conftest import make_profile
+
+    text = yaml.safe_dump(make_profile(**changes), allow_unicode=True, sort_keys=False)
+    if edit_text is not None:
+        text = edit_text(text)
+    path = tmp_path / "testville.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _line_of(path: Path, needle: str, nth: int = 1) -> int:
+    hits = [i + 1 for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()) if line == needle]
+    return hits[nth - 1]
+
+
+def test_small_test_profile_loads(tmp_path):
+    assert load_profile(_profile_text(tmp_path)).city == "testville"
+
+
+def test_duplicate_key_at_top_level_names_file_key_and_both_lines(tmp_path):
+    path = _profile_text(tmp_path, lambda t: t + "name: Autre ville\n")
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    msg = str(err.value)
+    first, second = _line_of(path, "name: Testville"), _line_of(path, "name: Autre ville")
+    assert str(path) in msg and "key name is written twice" in msg
+    assert f"line {first} and line {second}" in msg
+
+
+def test_duplicate_label_in_a_value_mapping_is_an_error_not_a_reversed_scale(tmp_path):
+    # the audit's case: a label mapped twice, the second (reversed) silently won
+    path = _profile_text(tmp_path, lambda t: t.replace("      Jamais: 1\n", "      Jamais: 1\n      Jamais: 4\n", 1))
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    msg = str(err.value)
+    first, second = _line_of(path, "      Jamais: 1"), _line_of(path, "      Jamais: 4")
+    assert "key residents.values.pj_respect.Jamais is written twice" in msg
+    assert f"line {first} and line {second}" in msg and str(path) in msg
+
+
+def test_duplicate_key_in_a_list_item_and_number_vs_text_key(tmp_path):
+    path = _profile_text(tmp_path, lambda t: t.replace("- code: '102'\n", "- code: '102'\n  code: '109'\n", 1))
+    with pytest.raises(ProfileError, match=r"key neighbourhoods\.1\.code is written twice"):
+        load_profile(path)
+    # 1 and '1' are one key once profiles read keys as text
+    path = _profile_text(tmp_path, lambda t: t.replace("      '2014': baseline\n",
+                                                       "      '2014': baseline\n      2014: follow_up\n"))
+    with pytest.raises(ProfileError, match=r"key residents\.values\.wave\.2014 is written twice"):
+        load_profile(path)
+
+
+def test_ess_spec_reader_refuses_duplicate_keys_too(tmp_path):
+    from analysis.profile import read_yaml_mapping
+
+    path = tmp_path / "spec.yml"
+    path.write_text("a: 1\nb:\n  c: 1\n  c: 2\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"key b\.c is written twice, at line 3 and line 4"):
+        read_yaml_mapping(path, "a spec")
+
+
+def test_leading_zero_numbers_stay_codes(tmp_path):
+    from analysis.profile import load_yaml_strict
+
+    path = tmp_path / "x.yml"
+    path.write_text("areas: [01, 010, 8, 0]\nn: 12\n", encoding="utf-8")
+    # YAML 1.1 would give [1, 8, 8, 0]: 010 is octal
+    assert load_yaml_strict(path) == {"areas": ["01", "010", 8, 0], "n": 12}
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("encoding", "utf8x", "unknown encoding 'utf8x'"),
+    ("encoding", "iso-8859-15", None),  # a real codec, accepted
+    ("delimiter", ";;", "expected one character"),
+    ("delimiter", "", "expected one character"),
+    ("delimiter", "a", "expected one character"),
+    ("delimiter", "\t", None),
+    ("decimal", ";", "expected '.' or ','"),
+    ("thousands", ",", "also the decimal mark"),  # the test file has decimal ','
+    ("date_format", "%d/%M/%Y", "does not give the month"),  # %M is minutes
+    ("date_format", "%d/%m/%Q", "unknown directive(s) ['%Q']"),
+    ("date_format", "%d/%m", "does not give the year"),
+    ("date_format", "%d/%m/%Y%", "lone '%'"),
+    ("date_format", "d/m/Y", "does not give the day (%d), month (%m or %b), year (%Y or %y)"),
+    ("date_format", "%d/%m/%Y %d", "cannot read back the dates it writes"),  # the day twice
+    ("date_format", "%Y-%m-%d", None),
+    ("date_format", "%d %B %Y", None),
+])
+def test_reading_options_are_checked(tmp_path, key, value, expected):
+    from conftest import make_profile
+
+    p = make_profile()
+    p["residents"]["files"][0][key] = value
+    path = tmp_path / "testville.yml"
+    path.write_text(yaml.safe_dump(p, allow_unicode=True), encoding="utf-8")
+    if expected is None:
+        assert getattr(load_profile(path).residents.files[0], key) == value
+        return
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    msg = str(err.value)
+    assert str(path) in msg and f"key residents.files.0.{key}" in msg and expected in msg
+
+
+def test_neighbourhood_value_mapping_must_point_at_declared_codes(tmp_path):
+    from conftest import make_profile
+
+    p = make_profile()
+    p["residents"]["values"]["neighbourhood"] = {"Quartier 101": "101", "Quartier 105": "105"}
+    path = tmp_path / "testville.yml"
+    path.write_text(yaml.safe_dump(p, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    msg = str(err.value)
+    assert "residents.values.neighbourhood" in msg and "'Quartier 105': '105'" in msg
+    assert "Quartier 101" not in msg
+
+
+def test_codes_that_lost_their_leading_zero_are_the_declared_codes(tmp_path):
+    """'01' declared; 1 (or '1', 1.0) in pilot areas, margins and mappings is that code."""
+    from analysis.profile import code_key
+
+    text = """\
+neighbourhoods:
+- {code: '01', name: A, lon: 2.0, lat: 41.0}
+- {code: '02', name: B, lon: 2.1, lat: 41.1}
+- {code: '10', name: C, lon: 2.2, lat: 41.2}
+pilot: {name: P, kind: k, description: d, start: 2015-01-01, end: 2015-06-30,
+        pilot_areas: [1, '10'], comparison_areas: ['2'], targeted_groups: [young]}
+margins:
+  source: test
+  counts:
+    1: {female: [1, 1, 1, 1, 1], male: [1, 1, 1, 1, 1]}
+    '002': {female: [1, 1, 1, 1, 1], male: [1, 1, 1, 1, 1]}
+    10: {female: [1, 1, 1, 1, 1], male: [1, 1, 1, 1, 1]}
+"""
+    from conftest import make_profile
+
+    base = make_profile()
+    for k in ("neighbourhoods", "pilot", "margins"):
+        base.pop(k)
+    base["residents"]["values"]["neighbourhood"] = {"Barri A": 1, "Barri B": "2"}
+    path = tmp_path / "testville.yml"
+    path.write_text(yaml.safe_dump(base, allow_unicode=True) + text, encoding="utf-8")
+    p = load_profile(path)
+    assert p.codes == ["01", "02", "10"]
+    assert p.pilot.pilot_areas == ["01", "10"] and p.pilot.comparison_areas == ["02"]
+    assert sorted(p.margins.counts) == ["01", "02", "10"]
+    assert set(p.margins_frame()["neighbourhood"]) == {"01", "02", "10"}
+    assert p.residents.values["neighbourhood"] == {"Barri A": "01", "Barri B": "02"}
+    assert p.area_type("01") == "pilot" and p.declared_code(1.0) == "01" and p.declared_code("3") is None
+    assert code_key("01") == code_key(1) == code_key(1.0) == code_key("1.0") == code_key(" 1 ") == "1"
+    assert code_key("0") == code_key("00") == "0" and code_key("10") != code_key("1")
+    assert code_key("1.5") == "1.5" and code_key("AM01") == "am01" != code_key("AM1")
+
+    # two declared codes that are one code once the zeros are gone
+    path.write_text(path.read_text(encoding="utf-8").replace("code: '10'", "code: '001'"), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"codes \[\['01', '001'\]\] are the same code"):
+        load_profile(path)
+
+
+def test_margins_with_one_code_written_twice(tmp_path):
+    from conftest import make_profile
+
+    p = make_profile()
+    p["margins"]["counts"]["0101"] = p["margins"]["counts"]["101"]
+    path = tmp_path / "testville.yml"
+    path.write_text(yaml.safe_dump(p, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ProfileError, match=r"margins.counts: two entries for neighbourhood '101'"):
+        load_profile(path)

@@ -24,6 +24,12 @@ Decisions, so that nothing happens silently:
 - **Row-level problems** reject the row, with the first failing reason in this order:
   :data:`REASONS`. Duplicates (same id and wave) keep the first occurrence in file order.
 - **Reconciliation**: for every file, raw rows = kept + rejected, checked in code.
+- **Mass loss stops the city**: a file, a wave, a pilot or comparison area or a targeted
+  group that ends up empty or mostly rejected raises :class:`DataLossError` before any
+  output is written (thresholds: the profile's ``quality``, documented in
+  ``config/cities/README.md``; every check is logged under ``quality.checks``).
+- **Neighbourhood codes** are matched with :func:`analysis.profile.code_key`, as the
+  profile's pilot areas and margins are: a raw ``1`` (or ``1.0``) is the profile's ``"01"``.
 - **One table without a city** (:func:`clean_table`, e.g. the ESS national benchmark):
   the same conversion and row checks driven by a :class:`DatasetSpec` alone; the checks
   that need a city (neighbourhood codes, fieldwork windows, pilot areas, margins) and
@@ -43,6 +49,7 @@ import json
 import sys
 import unicodedata
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +59,8 @@ import pandas as pd
 from . import __version__, codebook
 from .config import K_SUPPRESS, PATHS
 from .io import SYNTHETIC_NOTE, sha256_file, write_json, write_parquet
-from .profile import CityProfile, DatasetSpec, FileSpec, ProfileError, load_profile, unmappable_columns
+from .profile import (CityProfile, DatasetSpec, FileSpec, ProfileError, Quality, code_key, load_profile,
+                      norm_label, unmappable_columns)
 from .pseudonymise import PREFIXES, key_fingerprint, load_key, pseudonymise
 from .readers import RawDataError, check_columns, read_file, source_name
 
@@ -82,6 +90,11 @@ OK, BLANK, DK, UNKNOWN, INVALID, BAD_DATE = 0, 1, 2, 3, 4, 5
 
 class UnknownLabelError(RawDataError):
     """A mapped column holds a label the city profile does not know."""
+
+
+class DataLossError(ValueError):
+    """Too many rows were rejected: a file, wave, pilot or comparison area or targeted group
+    ended up empty or mostly rejected (thresholds: ``quality`` in the profile)."""
 
 
 @dataclass
@@ -115,17 +128,6 @@ class CleanResult:
 
 
 # ----------------------------------------------------------------------- normalising
-def norm_label(text: str) -> str:
-    """Matching key of a label: trimmed, inner whitespace collapsed, case- and accent-free.
-
-    >>> norm_label("  Très   SOUVENT ")
-    'tres souvent'
-    """
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(bare.casefold().split())
-
-
 def clean_text(text: str) -> str:
     """Text as stored: Unicode NFC, trimmed, inner whitespace collapsed (case kept)."""
     return " ".join(unicodedata.normalize("NFC", str(text)).split())
@@ -270,7 +272,8 @@ class _Ctx:
         self.profile, self.name, self.spec, self.fs, self.maps = profile, name, spec, fs, maps
         self.missing = {norm_label(m) for m in spec.missing}
         self.item_missing = {float(c) for c in spec.item_missing}
-        self.codes = {norm_label(c): c for c in profile.codes} if profile is not None else {}
+        # raw codes are matched as the profile's codes are: "1" (a spreadsheet's 01) is "01"
+        self.codes = {code_key(c): c for c in profile.codes} if profile is not None else {}
 
 
 def _number(u: Any, text: str, fs: FileSpec) -> tuple[float | None, int]:
@@ -337,7 +340,7 @@ def _convert_one(u: Any, v: codebook.Var, ctx: _Ctx) -> tuple[Any, int]:
     if v.kind == "date":
         return _date(u, text, ctx.fs)
     if v.name == "neighbourhood":
-        return ctx.codes.get(key, clean_text(text)), OK
+        return ctx.codes.get(code_key(text), clean_text(text)), OK
     return clean_text(text), OK
 
 
@@ -609,16 +612,139 @@ def _stop_on_unknown_labels(files, owner: str, name: str, spec: DatasetSpec) -> 
                 _raise_unknown(owner, name, spec, fd, cb)
 
 
+# ------------------------------------------------------------------------ mass loss
+#: where to look when most rows of a unit are rejected for one reason (profile keys first)
+_LOSS_HINTS = {
+    "invalid_date": "the file's date_format against its dates",
+    "unknown_neighbourhood": "the file's neighbourhood codes against neighbourhoods and values.neighbourhood",
+    "unmapped_wave": "values.wave (or the file's wave:)",
+    "date_outside_wave": "the waves' fieldwork windows",
+    "missing_required": "the columns mapping and missing labels",
+    "missing_id": "the id column in columns",
+}
+
+
+def _over_share(rejected: int, n: int, share: float) -> bool:
+    """``rejected / n > share``, exactly: the profile's decimal share, not its nearest float."""
+    return n > 0 and Fraction(rejected, n) > Fraction(str(share))
+
+
+def _loss_checks(profile: CityProfile, name: str, files: list[_FileData], rows: _Rows) -> list[dict]:
+    """Kept and rejected rows of every file, and of every wave, pilot or comparison area and
+    targeted group of the residents, each with the threshold it breaks (``problem``) or None.
+
+    A unit is counted by the rows whose value places them in it (a row rejected as
+    ``unknown_neighbourhood`` belongs to no area), so an area or group whose raw values were
+    all unreadable shows as having no row at all.
+    """
+    q = profile.quality
+    free, reason = rows.free, rows.reason
+    checks: list[dict] = []
+
+    def add(kind: str, unit: str, mask: np.ndarray, min_kept: int, in_waves: bool = False,
+            hint: str | None = None) -> None:
+        n = int(mask.sum())
+        kept = int((mask & free).sum())
+        by_reason = pd.Series(reason[mask & ~free], dtype=object).value_counts()
+        by_reason = {str(k): int(c) for k, c in sorted(by_reason.items(), key=lambda kc: (-kc[1], kc[0]))}
+        problems = []
+        if _over_share(n - kept, n, q.max_rejected_share):
+            why = ", ".join(f"{r} {c}" for r, c in by_reason.items())
+            top = next(iter(by_reason), None)
+            look = f"; check {_LOSS_HINTS[top]}" if top in _LOSS_HINTS else ""
+            problems.append(f"{n - kept} of {n} rows rejected ({(n - kept) / n:.0%}, more than "
+                            f"{q.max_rejected_share:.0%}; {why}{look})")
+        if in_waves and "wave" in rows.values:
+            for w in codebook.WAVES:
+                k_w = int((mask & free & (rows.values["wave"] == w)).sum())
+                if k_w < min_kept:
+                    problems.append(f"{k_w} rows kept in wave {w} (at least {min_kept} needed)")
+        elif kept < min_kept:
+            problems.append(f"{kept} rows kept (at least {min_kept} needed)")
+        if problems and n == 0:
+            problems.insert(0, "no raw row belongs to it" + (f" ({hint})" if hint else ""))
+        checks.append({"dataset": name, "kind": kind, "unit": unit, "raw_rows": n, "kept": kept,
+                       "rejected": n - kept, "rejected_by_reason": by_reason,
+                       "problem": "; ".join(problems) or None})
+
+    for i, fd in enumerate(files):
+        add("file", fd.source, rows.file_idx == i, 1)
+    if name != "residents":
+        return checks
+    values, status = rows.values, rows.status
+    if "wave" in values:
+        for w in codebook.WAVES:
+            add("wave", w, (status["wave"] == OK) & (values["wave"] == w), 1)
+    if "neighbourhood" in values:
+        n_unknown = int((reason == "unknown_neighbourhood").sum())
+        hint = (f"{n_unknown} rows were rejected as unknown_neighbourhood: check the file's codes"
+                if n_unknown else "no row of the files names this code")
+        nb_ok = status["neighbourhood"] == OK
+        for kind, codes in (("pilot area", profile.pilot.pilot_areas),
+                            ("comparison area", profile.pilot.comparison_areas)):
+            for code in codes:
+                add(kind, code, nb_ok & (values["neighbourhood"] == code), q.min_kept_per_area,
+                    in_waves=True, hint=hint)
+    for g in profile.pilot.targeted_groups:
+        tg = codebook.TARGET_GROUPS[g]
+        if tg.column == "age_group" and "age" in values:
+            age = pd.Series(np.where(status["age"] == OK, values["age"], np.nan), dtype="float64")
+            member = (codebook.age_group(age) == tg.value).fillna(False).to_numpy(dtype=bool)
+        elif tg.column in values:
+            member = (status[tg.column] == OK) & (values[tg.column] == tg.value)
+        else:
+            member = np.zeros(rows.n, dtype=bool)
+        col = "age" if tg.column == "age_group" else tg.column
+        hint = None if col in values else f"{name}.columns does not map {col!r}"
+        add("targeted group", g, member, q.min_kept_per_group, in_waves=True, hint=hint)
+    return checks
+
+
+def check_losses(city: str, checks: list[dict], quality: Quality) -> None:
+    """Stop the city when a file, wave, area or targeted group lost too many rows.
+
+    Parameters
+    ----------
+    city : str
+    checks : list of dict
+        The checks of :func:`_loss_checks` (also written to the cleaning log).
+    quality : Quality
+        The thresholds (``profile.quality``), named in the message.
+
+    Raises
+    ------
+    DataLossError
+        Listing every check with a problem, its counts and rejections by reason.
+    """
+    bad = [c for c in checks if c["problem"]]
+    if not bad:
+        return
+    lines = [f"{city}: cleaning stopped: {len(bad)} part(s) of the data are empty or mostly rejected "
+             f"(thresholds: profile key quality, documented in config/cities/README.md; "
+             f"max_rejected_share={quality.max_rejected_share:g}, min_kept_per_area={quality.min_kept_per_area}, "
+             f"min_kept_per_group={quality.min_kept_per_group})"]
+    for c in bad:
+        unit = f"file {c['unit']}" if c["kind"] == "file" else f"{c['kind']} {c['unit']!r}"
+        lines.append(f"  {c['dataset']} {unit}: {c['problem']}")
+    lines.append("Fix the profile or the files; to accept the loss, change quality.<threshold> and give "
+                 "quality.reason in the profile.")
+    raise DataLossError("\n".join(lines))
+
+
 def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: bytes, strict: bool,
-                   folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], dict]:
+                   folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], dict, list[dict]]:
     maps = _label_maps(spec, name)
     files = [_read_and_convert(profile, name, spec, fs, maps, folder) for fs in spec.files]
     if strict:
         _stop_on_unknown_labels(files, f"the profile of {profile.city}", name, spec)
 
-    n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free = (
-        _check_rows(profile, name, spec, files).astuple())
+    rows = _check_rows(profile, name, spec, files)
+    n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free = rows.astuple()
     id_col = _id_column(name)
+    losses = _loss_checks(profile, name, files, rows)
+    if not free.any():
+        # nothing to build a frame from: stop here, before the empty frame meets the schema
+        check_losses(profile.city, losses, profile.quality)
 
     rejected_mask = ~free
     kept_mask = free
@@ -685,7 +811,7 @@ def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: byte
                                    "n": len(kept), "blank": None, "dont_know": None,
                                    "missing": int(kept[v.name].isna().sum()),
                                    "missing_share": round(float(kept[v.name].isna().mean()), 6) if len(kept) else None}
-    return kept, rejected, logs, missingness
+    return kept, rejected, logs, missingness, losses
 
 
 # ----------------------------------------------------------------------- one table
@@ -834,17 +960,20 @@ def clean_city(profile: CityProfile, *, key: bytes, strict: bool = True,
     check_profile(profile)
     folder = Path(raw_dir) if raw_dir is not None else profile.raw_dir()
     out: dict[str, pd.DataFrame] = {}
-    rejected, files, missingness = [], [], {}
+    rejected, files, missingness, losses = [], [], {}, []
     for name in codebook.DATASETS:
         spec = profile.dataset(name)
         if spec is None:
             out[name] = codebook.enforce_dtypes(codebook.empty_frame(name), name)
             continue
-        kept, rej, logs, miss = _clean_dataset(profile, name, spec, key, strict, folder)
+        kept, rej, logs, miss, loss = _clean_dataset(profile, name, spec, key, strict, folder)
         out[name] = kept
         rejected.append(rej)
         files.extend(logs)
         missingness[name] = miss
+        losses.extend(loss)
+    # every dataset first, so that the error lists all the losses of the city at once
+    check_losses(profile.city, losses, profile.quality)
     rej = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame(columns=list(REJECTED_COLUMNS))
     rej = rej.astype({c: "str" for c in REJECTED_COLUMNS if c != "raw_row_number"}).astype({"raw_row_number": "Int64"})
     totals = {name: {"raw": sum(f["raw_rows"] for f in files if f["dataset"] == name),
@@ -857,6 +986,7 @@ def clean_city(profile: CityProfile, *, key: bytes, strict: bool = True,
            "key_fingerprint": key_fingerprint(key), "reasons": REASONS,
            "neighbourhoods": list(profile.codes), "files": files,
            "totals": totals, "missingness": missingness,
+           "quality": {**profile.quality.model_dump(), "checks": losses},
            "outputs": {OUTPUT_NAMES[n]: int(len(out[n])) for n in out} | {"rejected": int(len(rej))}}
     return CleanResult(profile.city, profile.synthetic, out["residents"], out["officers"], out["activities"],
                        rej, log)
@@ -946,7 +1076,7 @@ def main(argv: list[str] | None = None) -> int:
     for city in cities:
         try:
             res = run_cleaning(city, strict=not args.lenient)
-        except (ProfileError, RawDataError, RuntimeError) as exc:
+        except (ProfileError, RawDataError, DataLossError, RuntimeError) as exc:
             print(f"{city}: FAILED: {exc}", file=sys.stderr)
             status = 1
             continue

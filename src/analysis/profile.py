@@ -11,12 +11,16 @@ naming the file and the key. See ``config/cities/README.md`` for a commented exa
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from . import codebook
 from .config import PATHS
@@ -30,6 +34,85 @@ class ProfileError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ------------------------------------------------------------------ matching keys
+def norm_label(text: Any) -> str:
+    """Matching key of a label: trimmed, inner whitespace collapsed, case- and accent-free.
+
+    >>> norm_label("  Très   SOUVENT ")
+    'tres souvent'
+    """
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+_DIGITS = re.compile(r"[0-9]+")
+_INTEGRAL = re.compile(r"[0-9]+\.0+")
+
+
+def code_key(code: Any) -> str:
+    """Matching key of a neighbourhood code, the same wherever a code is compared.
+
+    The label key (:func:`norm_label`) and, for an all-digit code, without leading zeros:
+    a spreadsheet that turned the text code ``"01"`` into the number 1 (or ``1.0``, or the
+    text ``"1.0"``) still matches ``"01"``. Used for the profile's codes, the raw neighbourhood values, the pilot
+    and comparison areas and the margins, so that no place matches codes differently.
+
+    >>> code_key("01") == code_key(1) == code_key(1.0) == code_key("1.0") == code_key(" 1 ") == "1"
+    True
+    >>> code_key("00"), code_key("AM01")
+    ('0', 'am01')
+    """
+    if isinstance(code, float) and code.is_integer():
+        code = int(code)
+    key = norm_label(code)
+    if _INTEGRAL.fullmatch(key):  # "1.0": a number written out as text by a spreadsheet export
+        key = key.split(".")[0]
+    if _DIGITS.fullmatch(key):
+        key = key.lstrip("0") or "0"
+    return key
+
+
+def _is_code(x: Any) -> bool:
+    return isinstance(x, (str, int, float)) and not isinstance(x, bool)
+
+
+# --------------------------------------------------------------- reading options
+#: strftime directives a date_format may use (C89 set, as :meth:`datetime.datetime.strptime`)
+_DATE_DIRECTIVES = set("aAwdbBmyYHIpMSfzZjUWcxX%")
+_DAY, _MONTH, _YEAR = set("dj"), set("bBm"), set("yY")
+#: characters that cannot separate CSV fields (line ends, quote, letters and digits)
+_BAD_DELIMITERS = set('\r\n"')
+
+
+def check_date_format(fmt: str) -> str:
+    """``fmt`` if it is a usable strftime pattern of a date, else ValueError saying why.
+
+    Every ``%`` directive must be known, the pattern must give the day, month and year,
+    and a sample date written with it must read back as the same date.
+    """
+    directives = re.findall(r"%(.)", fmt.replace("%%", ""))
+    if fmt.replace("%%", "").endswith("%"):
+        raise ValueError(f"date_format {fmt!r} ends with a lone '%'")
+    unknown = sorted({d for d in directives if d not in _DATE_DIRECTIVES})
+    if unknown:
+        raise ValueError(f"date_format {fmt!r}: unknown directive(s) {['%' + d for d in unknown]}; "
+                         f"expected e.g. '%d/%m/%Y' (%d day, %m month, %Y four-digit year)")
+    have = set(directives)
+    lacking = [what for what, need in (("day (%d)", _DAY), ("month (%m or %b)", _MONTH),
+                                       ("year (%Y or %y)", _YEAR)) if not have & need]
+    if lacking and not have & set("cx"):
+        raise ValueError(f"date_format {fmt!r} does not give the {', '.join(lacking)}; expected e.g. '%d/%m/%Y'")
+    sample = dt.datetime(2014, 10, 31)
+    try:
+        back = dt.datetime.strptime(sample.strftime(fmt), fmt)
+    except (ValueError, re.error) as exc:  # re.error: a directive given twice
+        raise ValueError(f"date_format {fmt!r} cannot read back the dates it writes: {exc}") from None
+    if back.date() != sample.date():
+        raise ValueError(f"date_format {fmt!r} reads 2014-10-31 back as {back.date()}")
+    return fmt
 
 
 class FileSpec(_Strict):
@@ -46,6 +129,43 @@ class FileSpec(_Strict):
     wave: Literal["baseline", "follow_up"] | None = None  # the whole file is one wave
     date_format: str | None = None  # strftime format of date columns, e.g. "%d/%m/%Y"
     value_labels: bool = False  # sav/dta: read value labels instead of numeric codes
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown encoding {v!r}; expected a codec name such as utf-8, utf-8-sig "
+                             f"(BOM), latin-1, cp1252") from None
+        return v
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char_delimiter(cls, v: str) -> str:
+        if len(v) != 1 or v in _BAD_DELIMITERS or v.isalnum():
+            raise ValueError(f"delimiter {v!r}: expected one character that is not a letter, digit, quote "
+                             f"or line end, e.g. ',', ';', '|' or a tab")
+        return v
+
+    @field_validator("decimal")
+    @classmethod
+    def _decimal_mark(cls, v: str) -> str:
+        if v not in (".", ","):
+            raise ValueError(f"decimal {v!r}: expected '.' or ','")
+        return v
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, v: str | None) -> str | None:
+        return None if v is None else check_date_format(v)
+
+    @field_validator("thousands")
+    @classmethod
+    def _thousands_not_decimal(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and v == info.data.get("decimal"):
+            raise ValueError(f"thousands {v!r} is also the decimal mark")
+        return v
 
 
 class DatasetSpec(_Strict):
@@ -207,6 +327,39 @@ class Boundaries(_Strict):
     licence: str | None = None
 
 
+class Quality(_Strict):
+    """When rejected rows stop the cleaning of a city (see config/cities/README.md).
+
+    A city stops with :class:`analysis.clean.DataLossError` when a raw file, a survey wave,
+    a pilot or comparison area or a targeted group loses more than ``max_rejected_share``
+    of its rows, or when a pilot or comparison area (or a targeted group) keeps fewer than
+    ``min_kept_per_area`` (``min_kept_per_group``) rows in a wave. A profile may change a
+    threshold only with a ``reason``.
+    """
+
+    #: documented defaults; any other value needs a reason
+    DEFAULTS: ClassVar[dict[str, float]] = {"max_rejected_share": 0.5, "min_kept_per_area": 1,
+                                            "min_kept_per_group": 1}
+
+    max_rejected_share: float = Field(0.5, ge=0, le=1)
+    min_kept_per_area: int = Field(1, ge=0)
+    min_kept_per_group: int = Field(1, ge=0)
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _changed_with_reason(self) -> "Quality":
+        changed = [k for k, d in self.DEFAULTS.items() if getattr(self, k) != d]
+        if changed and not (self.reason and self.reason.strip()):
+            raise ValueError(f"{changed} differ from the documented default(s) "
+                             f"{ {k: self.DEFAULTS[k] for k in changed} }: say why in quality.reason")
+        return self
+
+    @property
+    def changed(self) -> dict[str, float]:
+        """The thresholds that differ from :attr:`DEFAULTS`."""
+        return {k: getattr(self, k) for k, d in self.DEFAULTS.items() if getattr(self, k) != d}
+
+
 class CityProfile(_Strict):
     city: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: str
@@ -224,7 +377,59 @@ class CityProfile(_Strict):
     residents: DatasetSpec
     officers: DatasetSpec | None = None
     activities: DatasetSpec | None = None
+    #: thresholds of lost rows that stop the city (documented defaults when absent)
+    quality: Quality = Field(default_factory=Quality)
     notes: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declared_codes(cls, data: Any) -> Any:
+        """Write every neighbourhood code of the profile as declared under neighbourhoods.
+
+        Pilot and comparison areas, margins and neighbourhood value mappings are matched
+        to the declared codes with :func:`code_key` (``1`` is ``'01'``), the rule the
+        cleaning applies to the raw values.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("neighbourhoods"), list):
+            return data
+        declared = [str(n["code"]) for n in data["neighbourhoods"]
+                    if isinstance(n, dict) and _is_code(n.get("code"))]
+        by_key: dict[str, list[str]] = {}
+        for c in declared:
+            by_key.setdefault(code_key(c), []).append(c)
+        clash = [v for v in by_key.values() if len(set(v)) > 1]
+        if clash:
+            raise ValueError(f"neighbourhoods: codes {clash} are the same code once leading zeros, case and "
+                             f"spaces are ignored (a spreadsheet may turn '01' into 1): give each unit one code")
+        canon = {k: v[0] for k, v in by_key.items()}
+
+        def declared_code(x: Any) -> Any:
+            return canon.get(code_key(x), x) if _is_code(x) else x
+
+        data = dict(data)
+        if isinstance(data.get("pilot"), dict):
+            pilot = dict(data["pilot"])
+            for key in ("pilot_areas", "comparison_areas"):
+                if isinstance(pilot.get(key), list):
+                    pilot[key] = [declared_code(x) for x in pilot[key]]
+            data["pilot"] = pilot
+        margins = data.get("margins")
+        if isinstance(margins, dict) and isinstance(margins.get("counts"), dict):
+            counts: dict = {}
+            for k, v in margins["counts"].items():
+                c = str(declared_code(k))
+                if c in counts:
+                    raise ValueError(f"margins.counts: two entries for neighbourhood {c!r} (keys written "
+                                     f"differently, e.g. '01' and 1)")
+                counts[c] = v
+            data["margins"] = {**margins, "counts": counts}
+        for name in ("residents", "officers", "activities"):
+            spec = data.get(name)
+            if isinstance(spec, dict) and isinstance(spec.get("values"), dict) \
+                    and isinstance(spec["values"].get("neighbourhood"), dict):
+                nb = {k: declared_code(v) for k, v in spec["values"]["neighbourhood"].items()}
+                data[name] = {**spec, "values": {**spec["values"], "neighbourhood": nb}}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> "CityProfile":
@@ -254,6 +459,11 @@ class CityProfile(_Strict):
             problem = unmappable_columns(spec, name)
             if problem:
                 raise ValueError(f"{name}.{problem}")
+            bad_nb = {raw: c for raw, c in spec.values.get("neighbourhood", {}).items()
+                      if c is not None and str(c) not in known}
+            if bad_nb:
+                raise ValueError(f"{name}.values.neighbourhood: {bad_nb} map onto codes that are not in "
+                                 f"neighbourhoods")
         return self
 
     # ------------------------------------------------------------------ helpers
@@ -264,6 +474,10 @@ class CityProfile(_Strict):
     @property
     def has_comparison(self) -> bool:
         return bool(self.pilot.comparison_areas)
+
+    def declared_code(self, code: Any) -> str | None:
+        """The profile's code matching ``code`` by :func:`code_key` (1 -> '01'), or None."""
+        return {code_key(c): c for c in self.codes}.get(code_key(code)) if _is_code(code) else None
 
     def area_type(self, code: str) -> str:
         """"pilot", "comparison" or "other" for a neighbourhood code."""
@@ -330,12 +544,80 @@ def unmappable_columns(spec: DatasetSpec, dataset: str) -> str | None:
     return None
 
 
-def read_yaml_mapping(path: Path, what: str) -> dict:
-    """Read a YAML file that must hold a mapping; :class:`ProfileError` naming the file otherwise."""
+class _ProfileLoader(yaml.SafeLoader):
+    """Safe YAML loader for profiles: a number written with a leading zero stays text.
+
+    YAML 1.1 reads ``01`` as the integer 1 and ``010`` as the octal number 8; in a profile
+    such a value is always a code (``pilot_areas: [01, 010]``), so it is kept as written.
+    """
+
+
+def _int_or_code(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    text = node.value
+    if re.fullmatch(r"[-+]?0[0-9_]+", text):
+        return text
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+_ProfileLoader.add_constructor("tag:yaml.org,2002:int", _int_or_code)
+
+
+def _check_duplicate_keys(node: yaml.Node, path: Path, where: str, seen: set[int]) -> None:
+    """Raise :class:`ProfileError` on a key written twice in one mapping, at any depth.
+
+    PyYAML keeps the last of two equal keys silently; in a value mapping that can reverse a
+    scale. Keys are compared as written (``1`` and ``'1'`` are one key: profiles read keys as text).
+    """
+    if id(node) in seen:  # an alias seen before
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = key_node.value
+                line = key_node.start_mark.line + 1
+                full = f"{where}.{key}" if where else key
+                if key in first:
+                    raise ProfileError(f"{path}: key {full} is written twice, at line {first[key]} and line "
+                                       f"{line} (YAML would silently keep the second): keep one")
+                first[key] = line
+                _check_duplicate_keys(value_node, path, full, seen)
+            else:
+                _check_duplicate_keys(value_node, path, where, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_duplicate_keys(item, path, f"{where}.{i}" if where else str(i), seen)
+
+
+def load_yaml_strict(path: Path) -> Any:
+    """Parse a profile-like YAML file: duplicate keys refused, leading-zero numbers kept as text.
+
+    Raises
+    ------
+    ProfileError
+        Not readable YAML, or a key written twice (naming the file, key and both lines).
+    """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = _ProfileLoader(path.read_text(encoding="utf-8"))
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _check_duplicate_keys(node, path, "", set())
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: not a readable YAML file: {exc}") from exc
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict:
+    """Read a YAML file that must hold a mapping; :class:`ProfileError` naming the file otherwise.
+
+    Parsed with :func:`load_yaml_strict`: a key written twice is an error.
+    """
+    data = load_yaml_strict(path)
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: {what} must be a YAML mapping, got {type(data).__name__}")
     return data
