@@ -403,9 +403,48 @@ def design_matrix(
 
 
 # ========================================================================= estimation
+#: Status of an effect row (column ``status`` of ``impact.csv``).
+STATUSES: tuple[str, ...] = ("estimated", "suppressed", "not_estimable", "not_collected")
+
+#: Codes of ``not_estimable_reason`` (never sentences: the report words them), by status.
+#: ``suppressed``: ``small_cell`` (a design cell - area x wave, and group x area x wave
+#: for a difference - has fewer than ``K_SUPPRESS`` respondents).
+#: ``not_collected``: ``not_collected`` (the city never asked it) or ``too_few_items``
+#: (an index whose collected items are fewer than it needs).
+#: ``not_estimable``: the design cannot support inference for this cell:
+#: ``one_wave_only`` (asked in one wave only), ``few_clusters`` (fewer than
+#: :data:`MIN_CLUSTERS` neighbourhoods hold the sample - or the group - in both waves),
+#: ``few_clusters_per_arm`` (a DiD with fewer than :data:`MIN_CLUSTERS_PER_ARM` pilot or
+#: comparison neighbourhoods holding it in both waves), ``collinear`` (the effect term is
+#: confounded with the fixed effects), ``cannot_reject`` (the bootstrap test cannot
+#: reject at 5 % whatever the data: :attr:`WildBootstrap.min_p` > 0.05),
+#: ``ci_wider_than_scale`` (the 95 % interval, possibly unbounded, is wider than the
+#: outcome's whole scale: it excludes no possible effect worth the name).
+REASONS: dict[str, tuple[str, ...]] = {
+    "suppressed": ("small_cell",),
+    "not_collected": ("not_collected", "too_few_items"),
+    "not_estimable": ("one_wave_only", "few_clusters", "few_clusters_per_arm", "collinear",
+                      "cannot_reject", "ci_wider_than_scale"),
+}
+
+#: Fewest neighbourhoods holding the sample (or the group) in both waves for clustered
+#: inference (below it the CRV1 variance has at most one degree of freedom).
+MIN_CLUSTERS: int = 3
+#: Fewest pilot and fewest comparison neighbourhoods (holding the sample in both waves)
+#: for a DiD: with a single treated or control cluster the wild cluster bootstrap is
+#: known to fail (MacKinnon & Webb 2017), and the effect cannot be told from that one
+#: neighbourhood's own shock.
+MIN_CLUSTERS_PER_ARM: int = 2
+
+
 @dataclass
 class Estimate:
-    """One effect estimate, as published in ``impact.csv``."""
+    """One effect estimate, as published in ``impact.csv``.
+
+    ``status`` is one of :data:`STATUSES` and ``reason`` (published as
+    ``not_estimable_reason``) a code of :data:`REASONS`; every estimate, interval and
+    p-value is missing unless the status is ``"estimated"``.
+    """
 
     estimate: float = float("nan")
     std_error: float = float("nan")
@@ -421,7 +460,22 @@ class Estimate:
     n_clusters_treated: int = 0
     min_cell: int = 0
     note: str = ""
+    status: str = "estimated"
+    reason: str = ""
+    n_clusters_both_waves: int = 0
+    n_clusters_treated_both_waves: int = 0
+    min_p: float = float("nan")
     extra: dict = field(default_factory=dict)
+
+    def withhold(self, status: str, reason: str, note: str | None = None) -> "Estimate":
+        """Blank every estimate, interval and p-value and record why (codes)."""
+        for name in ("estimate", "std_error", "crv_ci_low", "crv_ci_high", "crv_p_value",
+                     "ci_low", "ci_high", "p_value"):
+            setattr(self, name, float("nan"))
+        self.status, self.reason = status, reason
+        if note is not None:
+            self.note = note
+        return self
 
 
 def estimation_sample(df: pd.DataFrame, outcome: str, *, design: str = "did",
@@ -494,7 +548,13 @@ def fit_effect(
     Returns
     -------
     Estimate
-        With ``note`` explaining a suppression or a failure (estimate NaN then).
+        ``status`` "estimated", or "suppressed", "not_estimable", "not_collected" with a
+        ``reason`` code (:data:`REASONS`) and every estimate, interval and p-value NaN.
+        Not estimable (in this order): fewer than :data:`MIN_CLUSTERS` neighbourhoods
+        holding the sample (for a difference: the group) in both waves; for a DiD fewer
+        than :data:`MIN_CLUSTERS_PER_ARM` of them on either side; an effect term
+        confounded with the fixed effects; a bootstrap test that cannot reject at 5 %
+        whatever the data; an interval wider than the outcome's scale.
     """
     if design not in ("did", "pre_post"):
         raise ValueError(f"design must be 'did' or 'pre_post', got {design!r}")
@@ -504,8 +564,28 @@ def fit_effect(
                            covariates=covariates, k_suppress=k_suppress)
 
 
+def _cluster_counts(data: pd.DataFrame) -> tuple[int, int, int]:
+    """Neighbourhoods holding ``data`` in both waves: all, pilot, comparison."""
+    waves = data.groupby("neighbourhood", observed=True)["wave"].nunique()
+    both = waves.index[waves >= len(codebook.WAVES)]
+    area = data.drop_duplicates("neighbourhood").set_index("neighbourhood")["pilot_area"]
+    pilot = int((area.reindex(both) == "pilot").sum())
+    return len(both), pilot, len(both) - pilot
+
+
+def outcome_range(outcome: str) -> float:
+    """Width of an outcome's scale (10 on 0-10, 3 on 1-4); NaN for a non-codebook outcome."""
+    try:
+        lo, hi = codebook.scale_range(outcome)
+    except (KeyError, ValueError):
+        return float("nan")
+    return float(hi - lo)
+
+
 def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_type, seed,
-                covariates, k_suppress) -> Estimate:
+                covariates, k_suppress, alpha=0.05) -> Estimate:
+    if outcome not in df.columns or not df[outcome].notna().any():
+        return Estimate(min_cell=float("nan")).withhold("not_collected", "not_collected")
     data = estimation_sample(df, outcome, design=design, weights=weights, covariates=covariates)
     gmask = None
     if group is not None:
@@ -525,17 +605,27 @@ def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_
         min_cell = min(int(_cells(data[gmask == v], design).min()) if (gmask == v).any() else 0
                        for v in (0.0, 1.0))
     res.min_cell = min_cell
+    # Clusters that identify the effect: those holding the sample (for a difference, the
+    # group's members) in both waves. A neighbourhood seen in one wave only adds nothing
+    # its fixed effect does not absorb.
+    holding = data if gmask is None else data[gmask == 1.0]
+    both, both_pilot, both_comp = _cluster_counts(holding)
+    res.n_clusters_both_waves, res.n_clusters_treated_both_waves = both, both_pilot
     if min_cell < k_suppress:
-        res.note = f"suppressed: a design cell has fewer than {k_suppress} respondents"
-        return res
-    if res.n_clusters < 3:
-        res.note = f"not estimable: {res.n_clusters} neighbourhood(s), clustered inference needs 3 or more"
-        return res
+        return res.withhold("suppressed", "small_cell",
+                            f"suppressed: a design cell has fewer than {k_suppress} respondents")
+    if res.n_clusters < MIN_CLUSTERS:
+        return res.withhold("not_estimable", "few_clusters",
+                            f"not estimable: {res.n_clusters} neighbourhood(s), clustered inference "
+                            f"needs {MIN_CLUSTERS} or more")
+    if both < MIN_CLUSTERS:
+        return res.withhold("not_estimable", "few_clusters", "not estimable: few_clusters")
+    if design == "did" and min(both_pilot, both_comp) < MIN_CLUSTERS_PER_ARM:
+        return res.withhold("not_estimable", "few_clusters_per_arm", "not estimable: few_clusters_per_arm")
     try:
         M = design_matrix(data, design=design, group=gmask, covariates=covariates)
     except ValueError as exc:
-        res.note = f"not estimable: {exc}"
-        return res
+        return res.withhold("not_estimable", "collinear", f"not estimable: {exc}")
     j = 1 if gmask is not None else 0
     y = data[outcome].to_numpy(dtype=float)
     w = data[weights].to_numpy(dtype=float) if weights is not None else np.ones(len(data))
@@ -543,19 +633,36 @@ def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_
     # Estimate and CRV1 standard error come with the bootstrap (the same algebra as
     # statsmodels' WLS with cov_type="cluster"; tests check they agree).
     wb = wild_cluster_bootstrap(M.to_numpy(dtype=float), y, clusters, j, weights=w, B=B,
-                                weight_type=weight_type, seed=seed)
+                                weight_type=weight_type, seed=seed, alpha=alpha)
     G = res.n_clusters
     res.estimate, res.std_error = wb.estimate, wb.crv1_se
-    q = stats.t.ppf(0.975, G - 1)
+    q = stats.t.ppf(1 - alpha / 2, G - 1)
     res.crv_ci_low, res.crv_ci_high = res.estimate - q * res.std_error, res.estimate + q * res.std_error
     res.crv_p_value = float(2 * stats.t.sf(abs(res.estimate / res.std_error), G - 1))
     res.p_value, res.ci_low, res.ci_high = wb.p_value, wb.ci_low, wb.ci_high
     res.inference = wb.label
+    res.min_p = wb.min_p
+    # The design cannot support inference here: the test can never reject, or its
+    # interval spans more than the whole scale. Nothing is published but the reason.
+    if wb.min_p > alpha:
+        return res.withhold("not_estimable", "cannot_reject", "not estimable: cannot_reject")
+    width = res.ci_high - res.ci_low
+    if not np.isfinite(width) or width > outcome_range(outcome):
+        return res.withhold("not_estimable", "ci_wider_than_scale", "not estimable: ci_wider_than_scale")
     return res
 
 
+def _published_count(x) -> float:
+    """A count as published: 1 to k-1 is never shown (it would disclose a small cell)."""
+    return float("nan") if 0 < x < K_SUPPRESS else x
+
+
 def _as_row(e: Estimate) -> dict:
-    return {k: v for k, v in e.__dict__.items() if k != "extra"}
+    row = {k: v for k, v in e.__dict__.items() if k not in ("extra", "reason")}
+    row["n"], row["min_cell"] = _published_count(e.n), _published_count(e.min_cell)
+    row["estimable"] = e.status == "estimated"
+    row["not_estimable_reason"] = e.reason
+    return row
 
 
 def scale_label(outcome: str, dataset: str = "residents") -> str:
@@ -577,44 +684,67 @@ def resident_effects(
     profile,
     *,
     weights: str | None = "weight",
-    indicators: tuple[str, ...] = codebook.INDICATORS,
+    indicators: tuple[str, ...] = codebook.OUTCOMES,
     groups: list[str] | None = None,
     B: int = B_DEFAULT,
     weight_type: str = "auto",
     seed: int = SEED,
 ) -> pd.DataFrame:
-    """Every indicator x group effect of a city, one row each (the residents' ``impact.csv``).
+    """Every outcome x group effect of a city, one row each (the residents' ``impact.csv``).
 
     The design follows the profile: DiD with comparison areas, else pre/post. For a group,
     ``estimate`` is the effect within the group and ``diff_vs_rest`` / ``diff_p_value``
     the triple-difference test of whether it differs from the rest.
+
+    Every codebook outcome (:data:`codebook.OUTCOMES`: the indices and each of their
+    items, on the item's own scale) is a row. One the city never asked (or an index with
+    too few of its items asked) has ``status="not_collected"``, is never fitted and has
+    no estimate; that is distinct from ``"suppressed"`` (a design cell under k) and from
+    ``"not_estimable"`` (the design cannot support inference, with a reason code).
+
+    A group row with too few members in the comparison areas (suppressed, or fewer than
+    :data:`MIN_CLUSTERS_PER_ARM` comparison neighbourhoods) falls back to the pre/post
+    change in the pilot areas; ``design`` says ``pre_post`` only when that fallback gave
+    the published estimate, otherwise the row keeps the DiD and its status.
     """
     design = "did" if profile.has_comparison else "pre_post"
     groups = city_groups(profile) if groups is None else groups
     rows = []
     for outcome in indicators:
+        collection = codebook.collection_status(respondents, outcome)
         for group in ["all", *groups]:
             kw = dict(design=design, weights=weights, B=B, weight_type=weight_type, seed=seed)
-            if group == "all":
+            row_design = design
+            if collection in ("not_collected", "too_few_items"):
+                est = Estimate(min_cell=float("nan")).withhold("not_collected", collection)
+                diff = Estimate().withhold("not_collected", collection) if group != "all" else Estimate()
+            elif collection == "one_wave_only":
+                est = Estimate(min_cell=float("nan")).withhold("not_estimable", "one_wave_only",
+                                                               "not estimable: one_wave_only")
+                diff = Estimate().withhold("not_estimable", "one_wave_only") if group != "all" else Estimate()
+            elif group == "all":
                 est = fit_effect(respondents, outcome, **kw)
                 diff = Estimate()
             else:
                 est = fit_effect(respondents, outcome, group=group, within_group=True, **kw)
                 diff = fit_effect(respondents, outcome, group=group, **kw)
-                if design == "did" and est.note.startswith("suppressed"):
+                if design == "did" and (est.status == "suppressed" or est.reason == "few_clusters_per_arm"):
                     # A group found almost only in the pilot areas (tourists in a city
                     # centre) has no comparison: fall back to its pre/post change there.
-                    kw["design"] = "pre_post"
-                    alt = fit_effect(respondents, outcome, group=group, within_group=True, **kw)
-                    if np.isfinite(alt.estimate):
-                        est = alt
+                    # The row is relabelled only if that fit is published.
+                    pp = {**kw, "design": "pre_post"}
+                    alt = fit_effect(respondents, outcome, group=group, within_group=True, **pp)
+                    if alt.status == "estimated":
+                        est, row_design = alt, "pre_post"
                         est.note = ("too few group members in the comparison areas: pre/post in the "
                                     "pilot areas (weaker design)")
-                        diff = fit_effect(respondents, outcome, group=group, **kw)
+                        diff = fit_effect(respondents, outcome, group=group, **pp)
             row = {"city": profile.city, "population": "residents", "outcome": outcome,
-                   "group": group, "design": kw["design"], **_as_row(est), "scale": scale_label(outcome),
+                   "group": group, "design": row_design, **_as_row(est), "scale": scale_label(outcome),
                    "diff_vs_rest": diff.estimate, "diff_ci_low": diff.ci_low,
-                   "diff_ci_high": diff.ci_high, "diff_p_value": diff.p_value}
+                   "diff_ci_high": diff.ci_high, "diff_p_value": diff.p_value,
+                   "diff_status": diff.status if group != "all" else "",
+                   "diff_not_estimable_reason": diff.reason if group != "all" else ""}
             if group != "all" and diff.note and not est.note:
                 row["note"] = f"difference vs rest {diff.note}"
             rows.append(row)
@@ -624,7 +754,10 @@ def resident_effects(
 IMPACT_COLUMNS = ["city", "population", "outcome", "group", "design", "estimate", "std_error",
                   "ci_low", "ci_high", "p_value", "inference", "crv_ci_low", "crv_ci_high",
                   "crv_p_value", "n", "n_clusters", "n_clusters_treated", "min_cell", "scale",
-                  "diff_vs_rest", "diff_ci_low", "diff_ci_high", "diff_p_value", "note"]
+                  "diff_vs_rest", "diff_ci_low", "diff_ci_high", "diff_p_value", "note",
+                  # codes (section "groups and designs that cannot support inference")
+                  "status", "estimable", "not_estimable_reason", "n_clusters_both_waves",
+                  "n_clusters_treated_both_waves", "min_p", "diff_status", "diff_not_estimable_reason"]
 
 
 def _order(df: pd.DataFrame) -> pd.DataFrame:
