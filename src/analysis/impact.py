@@ -941,6 +941,9 @@ def effects_table(impact: pd.DataFrame, *, population: str = "residents", group:
         "clusters": pd.array(df["n_clusters"], dtype="Int64"),
         "design": df["design"].to_numpy(),
     })
+    if "status" in df.columns and population == "residents":
+        out["status"] = df["status"].to_numpy()
+        out["reason"] = df["not_estimable_reason"].fillna("").to_numpy()
     if group != "all" and population == "residents":
         out["diff_vs_rest"] = df["diff_vs_rest"].round(3).to_numpy()
         out["diff_p"] = df["diff_p_value"].round(3).to_numpy()
@@ -1038,6 +1041,8 @@ _TXT = {
     "pre_post": ("pilot areas, follow-up vs baseline (no comparison area)",
                  "zones pilotes, suivi vs initial (sans zone de comparaison)"),
     "suppressed": ("suppressed (< {k})", "masqué (< {k})"),
+    "not_estimable": ("not estimable with this design", "non estimable avec ce dispositif"),
+    "not_collected": ("not collected", "non collecté"),
     "residents": ("Effects of the pilot on residents", "Effets du pilote sur les habitants"),
     "groups": ("Effects by targeted group", "Effets par groupe ciblé"),
     "officers": ("Change among police officers", "Évolution chez les policiers"),
@@ -1059,8 +1064,12 @@ def _group_label(g: str, lang: str) -> str:
 def _ci_rows(ax, d: pd.DataFrame, ys, colour="#2166ac", lang="en"):
     for y, (_, r) in zip(ys, d.iterrows()):
         if not np.isfinite(r["estimate"]):
-            ax.text(0.02, y, _t("suppressed", lang).format(k=K_SUPPRESS), va="center", fontsize=7,
-                    color="0.45", transform=ax.get_yaxis_transform())
+            # Each status is worded differently: "not collected" is not a suppression.
+            status = r.get("status", "suppressed")
+            key = status if status in ("not_estimable", "not_collected") else "suppressed"
+            ax.text(0.02, y, _t(key, lang).format(k=K_SUPPRESS), va="center", fontsize=7,
+                    color="0.45", style="italic" if key == "not_collected" else "normal",
+                    transform=ax.get_yaxis_transform())
             continue
         sig = r["p_value"] < 0.05
         lo, hi = r["ci_low"], r["ci_high"]
