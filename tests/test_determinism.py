@@ -256,3 +256,5 @@ def test_rademacher_at_four_clusters_gives_an_unbounded_interval():
         est = impact.fit_effect(df, "trust_police", weight_type="rademacher")
         assert est.status == "not_estimable" and est.reason == "cannot_reject"
         assert np.isnan([est.estimate, est.ci_low, est.ci_high, est.p_value]).all()
+        raw = impact.fit_effect(df, "trust_police", weight_type="rademacher", withhold=False)
+        assert raw.status == "estimated" and (raw.ci_low, raw.ci_high) == (-np.inf, np.inf)

@@ -521,6 +521,7 @@ def fit_effect(
     seed: int = SEED,
     covariates: tuple[str, ...] = COVARIATES,
     k_suppress: int = K_SUPPRESS,
+    withhold: bool = True,
 ) -> Estimate:
     """Estimate the pilot's effect on ``outcome`` with clustered and wild-bootstrap inference.
 
@@ -544,6 +545,12 @@ def fit_effect(
     k_suppress : int
         Suppress when any design cell (area x wave, and group x area x wave) has fewer
         respondents.
+    withhold : bool
+        Withhold a fitted estimate whose inference the design cannot support (a test
+        that cannot reject, an interval wider than the scale). ``False`` keeps the
+        bootstrap's raw interval (status "estimated"), for simulations that measure the
+        estimator's coverage (``benchmarks/simulate_did.py``); published tables never
+        use it.
 
     Returns
     -------
@@ -561,7 +568,7 @@ def fit_effect(
     with _one_thread():
         return _fit_effect(df, outcome, design=design, weights=weights, group=group,
                            within_group=within_group, B=B, weight_type=weight_type, seed=seed,
-                           covariates=covariates, k_suppress=k_suppress)
+                           covariates=covariates, k_suppress=k_suppress, withhold=withhold)
 
 
 def _cluster_counts(data: pd.DataFrame) -> tuple[int, int, int]:
@@ -583,7 +590,7 @@ def outcome_range(outcome: str) -> float:
 
 
 def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_type, seed,
-                covariates, k_suppress, alpha=0.05) -> Estimate:
+                covariates, k_suppress, withhold=True, alpha=0.05) -> Estimate:
     if outcome not in df.columns or not df[outcome].notna().any():
         return Estimate(min_cell=float("nan")).withhold("not_collected", "not_collected")
     data = estimation_sample(df, outcome, design=design, weights=weights, covariates=covariates)
@@ -644,6 +651,8 @@ def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_
     res.min_p = wb.min_p
     # The design cannot support inference here: the test can never reject, or its
     # interval spans more than the whole scale. Nothing is published but the reason.
+    if not withhold:
+        return res
     if wb.min_p > alpha:
         return res.withhold("not_estimable", "cannot_reject", "not estimable: cannot_reject")
     width = res.ci_high - res.ci_low
