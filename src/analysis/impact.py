@@ -30,6 +30,20 @@ library that does WCR, ``wildboottest``, needs numba.)
 Where a city has no comparison area the estimate is pre/post within the pilot areas
 (``design="pre_post"``), the weaker design: it cannot separate the pilot from a
 city-wide trend.
+
+The same result on every machine: the bootstrap p-value counts the sign patterns that
+reproduce the observed statistic exactly *by construction* (those with equal weights on
+every influential cluster) and compares the others with a relative tolerance, never an
+absolute one (:class:`_WCR`); ``tests/test_determinism.py`` checks published values under
+1e-12 perturbations, 1 and 2 BLAS threads and two OpenBLAS core types.
+
+What is published: every codebook outcome a city collected (:data:`codebook.OUTCOMES`,
+each index item on its own scale), one row per outcome x group with a ``status``
+(:data:`STATUSES`) and, when it is not ``"estimated"``, a reason code
+(:data:`REASONS`): an outcome never asked is ``not_collected``, a design cell under
+k respondents ``suppressed``, and a cell the design cannot support (too few
+neighbourhoods holding the group, a test that cannot reject, an interval wider than the
+scale) ``not_estimable``. Only ``"estimated"`` rows carry an estimate, interval or p.
 """
 
 from __future__ import annotations
