@@ -258,3 +258,17 @@ def test_rademacher_at_four_clusters_gives_an_unbounded_interval():
         assert np.isnan([est.estimate, est.ci_low, est.ci_high, est.p_value]).all()
         raw = impact.fit_effect(df, "trust_police", weight_type="rademacher", withhold=False)
         assert raw.status == "estimated" and (raw.ci_low, raw.ci_high) == (-np.inf, np.inf)
+
+
+def test_webb_constant_patterns_always_tie():
+    """Webb's six constant patterns rescale the data's own residuals: t* = +-t exactly, so
+    they are always counted (6 of 6^G), and the test can reject from 3 clusters."""
+    for G in (3, 4):
+        df = impact.simulate_respondents(G, 40, comparison=False, seed=G)
+        data = impact.estimation_sample(df, "trust_police", design="pre_post")
+        X = impact.design_matrix(data, design="pre_post").to_numpy(float)
+        wb = impact.wild_cluster_bootstrap(X, data["trust_police"].to_numpy(float),
+                                           data["neighbourhood"].to_numpy(), 0, ci=False)
+        assert wb.weight_type == "webb" and wb.enumerated and wb.B == 6**G
+        assert wb.min_p == 6 / 6**G < 0.05
+        assert wb.p_value >= wb.min_p
