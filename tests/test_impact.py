@@ -356,3 +356,159 @@ def test_group_only_in_pilot_areas_falls_back_to_pre_post():
     row = tab.set_index("group").loc["migrant_background"]
     assert row["design"] == "pre_post" and "pre/post" in row["note"] and np.isfinite(row["estimate"])
     assert tab.set_index("group").loc["all", "design"] == "did"
+
+
+# ------------------------------------------- cells that cannot support inference (#8 §5)
+def _item(df, name, effect=0.0, seed=0, base=2):
+    """A 1-4 item with a known DiD effect: base + Bernoulli(0.3 + effect*treated*post)
+    + Bernoulli(0.5), so the planted effect on the item's own scale is exactly ``effect``."""
+    rng = np.random.default_rng(seed)
+    tp = ((df["pilot_area"] == "pilot") & (df["wave"] == "follow_up")).to_numpy()
+    y = base + (rng.random(len(df)) < 0.3 + effect * tp) + (rng.random(len(df)) < 0.5)
+    return df.assign(**{name: pd.array(y, dtype="Int64")})
+
+
+def test_wide_interval_is_not_estimable_and_prints_nothing():
+    """3 clusters with large neighbourhood shocks: the interval is wider than the 1-4 scale,
+    so the row is not estimable and no estimate, interval or p-value is given; with small
+    shocks the same design is estimated."""
+    df = impact.simulate_respondents(3, 40, comparison=False, shock_sd=1.5, noise_sd=1.0, seed=0)
+    df["feel_safe_dark"] = df["trust_police"] / 3
+    est = impact.fit_effect(df, "feel_safe_dark", design="pre_post")
+    assert est.status == "not_estimable" and est.reason == "ci_wider_than_scale"
+    assert np.isnan([est.estimate, est.std_error, est.ci_low, est.ci_high, est.p_value,
+                     est.crv_ci_low, est.crv_p_value]).all()
+    assert est.n == 240 and est.n_clusters == 3
+    calm = impact.simulate_respondents(3, 40, comparison=False, shock_sd=0.02, noise_sd=0.3, seed=0)
+    calm["feel_safe_dark"] = calm["trust_police"] / 3
+    ok = impact.fit_effect(calm, "feel_safe_dark", design="pre_post")
+    assert ok.status == "estimated" and ok.reason == "" and ok.ci_high - ok.ci_low < 3
+
+
+def test_group_in_one_comparison_area_falls_back_to_pre_post():
+    """The group lives in the 4 pilot areas and one comparison area: a DiD on one control
+    cluster cannot support inference (few_clusters_per_arm), so the row is the pre/post
+    change in the pilot areas, labelled so."""
+    prof = impact.simulated_profile(8)
+    df = impact.simulate_respondents(8, 80, seed=4)
+    df.loc[(df["pilot_area"] == "comparison") & (df["neighbourhood"] != "N04"), "migrant_background"] = False
+    within = impact.fit_effect(df, "trust_police", group="migrant_background", within_group=True, B=99)
+    assert within.status == "not_estimable" and within.reason == "few_clusters_per_arm"
+    assert (within.n_clusters_both_waves, within.n_clusters_treated_both_waves) == (5, 4)
+    tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=["migrant_background"], B=99)
+    row = tab.set_index("group").loc["migrant_background"]
+    assert row["design"] == "pre_post" and row["status"] == "estimated" and np.isfinite(row["estimate"])
+
+
+def test_fallback_label_kept_when_pre_post_is_suppressed():
+    """No group member in the comparison areas and only 5 in the pilot areas at follow-up:
+    the DiD is suppressed and so is the pre/post fallback. The row keeps the DiD label
+    and status; it never carries a DiD result under the pre_post label."""
+    prof = impact.simulated_profile(8)
+    df = impact.simulate_respondents(8, 80, seed=4)
+    df.loc[df["pilot_area"] == "comparison", "migrant_background"] = False
+    late = (df["pilot_area"] == "pilot") & (df["wave"] == "follow_up")
+    members = df.index[late & df["migrant_background"].astype(bool)]
+    df.loc[members[5:], "migrant_background"] = False
+    pp = impact.fit_effect(df, "trust_police", group="migrant_background", within_group=True,
+                           design="pre_post", B=99)
+    assert pp.status == "suppressed"
+    tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=["migrant_background"], B=99)
+    row = tab.set_index("group").loc["migrant_background"]
+    assert row["design"] == "did" and row["status"] == "suppressed" and row["not_estimable_reason"] == "small_cell"
+    assert "pre/post" not in row["note"]
+    assert row["diff_status"] == "suppressed" and np.isnan(row["diff_p_value"])
+    assert not row["estimable"]
+
+
+def test_small_counts_are_not_published():
+    """A design cell of 5 respondents: the row is suppressed and neither min_cell (5) nor
+    any count from 1 to 9 appears in the published row."""
+    prof = impact.simulated_profile(6)
+    df = impact.simulate_respondents(6, 40, seed=1)
+    late = df.index[(df["pilot_area"] == "pilot") & (df["wave"] == "follow_up")]
+    df.loc[late[5:], "trust_police"] = pd.NA
+    tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=[], B=99)
+    row = tab.iloc[0]
+    assert row["status"] == "suppressed" and np.isnan(row["min_cell"]) and row["n"] >= K_SUPPRESS
+    assert np.isnan(row["estimate"]) and np.isnan(row["p_value"])
+
+
+# --------------------------------------------------- every collected item is an outcome (§6)
+def test_single_pj_item_is_estimated_on_its_own_scale():
+    """A city that asked only 'respect' (1-4) of the three procedural-justice items: the
+    item is estimated (planted effect 0.4 recovered), the index and the items never
+    asked are 'not_collected' (never an estimate), distinct from 'suppressed'; an item
+    asked at baseline only is not estimable (one_wave_only)."""
+    prof = impact.simulated_profile(8)
+    df = _item(impact.simulate_respondents(8, 100, seed=2), "pj_respect", effect=0.4, seed=3)
+    df = _item(df, "willing_report", seed=4)
+    df.loc[df["wave"] == "follow_up", "willing_report"] = pd.NA
+    df = codebook.compute_indices(df.assign(pj_fair=pd.NA, pj_explain=pd.NA, eff_violence=pd.NA,
+                                            eff_burglary=pd.NA, duty_support_police=pd.NA))
+    assert df["pj_index"].isna().all()
+    tab = impact.resident_effects(df, prof, groups=["migrant_background"], B=999)
+    assert list(tab["outcome"].unique()) == list(codebook.OUTCOMES)
+    t = tab.set_index(["outcome", "group"])
+    respect = t.loc[("pj_respect", "all")]
+    assert respect["status"] == "estimated" and respect["scale"] == "1-4"
+    assert respect["ci_low"] <= 0.4 <= respect["ci_high"] and respect["p_value"] < 0.05
+    assert t.loc[("pj_respect", "migrant_background"), "status"] == "estimated"
+    for outcome, reason in (("pj_index", "too_few_items"), ("pj_fair", "not_collected"),
+                            ("eff_index", "not_collected"), ("eff_burglary", "not_collected"),
+                            ("contact_satisfaction", "not_collected")):
+        for group in ("all", "migrant_background"):
+            r = t.loc[(outcome, group)]
+            assert r["status"] == "not_collected" and r["not_estimable_reason"] == reason, (outcome, group)
+            assert np.isnan([r["estimate"], r["ci_low"], r["p_value"], r["diff_p_value"]]).all()
+            assert not r["estimable"] and np.isnan(r["min_cell"])
+    wr = t.loc[("willing_report", "all")]
+    assert wr["status"] == "not_estimable" and wr["not_estimable_reason"] == "one_wave_only"
+    # the legitimacy index is trust + duty: one of two items asked, too few
+    assert t.loc[("legitimacy_index", "all"), "status"] == "not_collected"
+    assert t.loc[("trust_police", "all"), "status"] == "estimated"
+
+
+def test_not_collected_outcomes_do_not_change_the_rating():
+    """Rows of outcomes a city never asked leave the evidence rating as it is."""
+    prof = impact.simulated_profile(12)
+    df = impact.simulate_respondents(12, 120, seed=3)
+    tab = impact.resident_effects(df, prof, indicators=("trust_police", "pj_index", "feel_safe_dark"),
+                                  groups=[], B=99)
+    assert tab.set_index("outcome").loc["pj_index", "status"] == "not_collected"
+    bal = impact.balance_table(df, prof)
+    _, with_rows = evidence.rate_evidence(tab, bal, {"fidelity": 0.9}, prof)
+    _, without = evidence.rate_evidence(tab[tab["status"] != "not_collected"], bal, {"fidelity": 0.9}, prof)
+    assert with_rows["level"] == without["level"] and with_rows["reasons"] == without["reasons"]
+
+
+def test_collection_status_codes():
+    df = pd.DataFrame({"wave": ["baseline", "follow_up"] * 3,
+                       "pj_respect": [1, 2, 3, 4, 1, 2], "pj_fair": [1, pd.NA, 2, pd.NA, 3, pd.NA],
+                       "pj_explain": [pd.NA] * 6})
+    assert codebook.collection_status(df, "pj_respect") == "collected"
+    assert codebook.collection_status(df, "pj_fair") == "one_wave_only"
+    assert codebook.collection_status(df, "pj_explain") == "not_collected"
+    assert codebook.collection_status(df, "eff_violence") == "not_collected"  # column absent
+    assert codebook.collection_status(df, "eff_index") == "not_collected"
+    assert codebook.collection_status(df, "legitimacy_index") == "not_collected"
+    df["pj_index"] = 5.0
+    assert codebook.collection_status(df, "pj_index") == "collected"  # 2 of 3 items asked
+    assert codebook.collection_status(df.drop(columns="pj_fair"), "pj_index") == "too_few_items"
+    assert codebook.OUTCOMES[:5] == ("trust_police", "pj_index", "pj_respect", "pj_fair", "pj_explain")
+
+
+def test_figure_words_each_status_differently():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    prof = impact.simulated_profile(6)
+    df = impact.simulate_respondents(6, 40, seed=1)
+    tab = impact.resident_effects(df, prof, indicators=("trust_police", "pj_index"), groups=[], B=99)
+    tab.loc[0, ["estimate", "status"]] = [np.nan, "not_estimable"]
+    fig = impact.plot_effects(tab)
+    texts = {t.get_text() for ax in fig.axes for t in ax.texts}
+    assert texts == {"not estimable with this design", "not collected"}
+    plt.close(fig)

@@ -316,6 +316,64 @@ INDICATORS: tuple[str, ...] = (
     "willing_report",
 )
 
+#: Every resident outcome the impact analysis estimates, in presentation order: each
+#: indicator of :data:`INDICATORS`, with the items of an index right after it. A city that
+#: asked only some items of an index still gets an estimate for each item it asked, on
+#: the item's own scale (the index needs :attr:`Index.min_items` of them).
+OUTCOMES: tuple[str, ...] = tuple(
+    name
+    for ind in INDICATORS
+    for name in (ind, *next((ix.items for ix in INDICES if ix.name == ind), ()))
+    if not (name != ind and name in INDICATORS)  # an index item that is itself an indicator
+)
+
+#: Collection codes of :func:`collection_status`.
+COLLECTION_CODES: tuple[str, ...] = ("collected", "not_collected", "too_few_items", "one_wave_only")
+
+
+def collection_status(df: pd.DataFrame, name: str, *, wave: str = "wave") -> str:
+    """Whether a city collected outcome ``name``, from its residents' answers.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One city's codebook residents (all areas and waves).
+    name : str
+        An item or an index of :data:`INDICES`.
+    wave : str
+        Column of the survey wave.
+
+    Returns
+    -------
+    str
+        ``"not_collected"``: no answer in any wave (the column is absent or empty: the
+        city never asked it); ``"too_few_items"``: an index of which fewer items were
+        collected than it needs (:attr:`Index.min_items`); ``"one_wave_only"``: answers
+        in one wave but not the other (a change cannot be estimated); else
+        ``"collected"``. Decided on answers, not on the profile's mapping, so it holds
+        for every source of data alike.
+    """
+    def answered(col: str) -> pd.Series:
+        if col not in df.columns:
+            return pd.Series(False, index=df.index)
+        return df[col].notna()
+
+    index = next((ix for ix in INDICES if ix.name == name), None)
+    if index is not None:
+        asked = sum(bool(answered(item).any()) for item in index.items)
+        if asked == 0:
+            return "not_collected"
+        if asked < index.min_items:
+            return "too_few_items"
+    ok = answered(name)
+    if not ok.any():
+        return "not_collected"
+    per_wave = ok.groupby(df[wave].astype("str")).any() if wave in df.columns else ok.any()
+    if wave in df.columns and not all(bool(per_wave.get(w, False)) for w in WAVES):
+        return "one_wave_only"
+    return "collected"
+
+
 OFFICER_INDICATORS: tuple[str, ...] = (
     "off_public_support",
     "off_youth_attitude",

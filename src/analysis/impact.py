@@ -30,6 +30,20 @@ library that does WCR, ``wildboottest``, needs numba.)
 Where a city has no comparison area the estimate is pre/post within the pilot areas
 (``design="pre_post"``), the weaker design: it cannot separate the pilot from a
 city-wide trend.
+
+The same result on every machine: the bootstrap p-value counts the sign patterns that
+reproduce the observed statistic exactly *by construction* (those with equal weights on
+every influential cluster) and compares the others with a relative tolerance, never an
+absolute one (:class:`_WCR`); ``tests/test_determinism.py`` checks published values under
+1e-12 perturbations, 1 and 2 BLAS threads and two OpenBLAS core types.
+
+What is published: every codebook outcome a city collected (:data:`codebook.OUTCOMES`,
+each index item on its own scale), one row per outcome x group with a ``status``
+(:data:`STATUSES`) and, when it is not ``"estimated"``, a reason code
+(:data:`REASONS`): an outcome never asked is ``not_collected``, a design cell under
+k respondents ``suppressed``, and a cell the design cannot support (too few
+neighbourhoods holding the group, a test that cannot reject, an interval wider than the
+scale) ``not_estimable``. Only ``"estimated"`` rows carry an estimate, interval or p.
 """
 
 from __future__ import annotations
@@ -105,12 +119,22 @@ class WildBootstrap:
     weight_type: str
     n_clusters: int
     enumerated: bool
+    min_p: float = float("nan")
 
     @property
     def label(self) -> str:
         name = "Webb" if self.weight_type == "webb" else "Rademacher"
         b = f"all {self.B} sign patterns" if self.enumerated else f"B={self.B}"
         return f"wild cluster bootstrap (WCR, {name}, {b})"
+
+
+#: Relative tolerance of the bootstrap comparisons: a cluster whose influence on the tested
+#: coefficient is below ``TIE_RTOL`` times the largest cluster's is treated as having none,
+#: and a bootstrap ``|t*|`` within ``TIE_RTOL`` (relative) of ``|t|`` counts as reaching it.
+#: Rounding differences between CPUs, BLAS kernels and thread counts are ~1e-13 relative
+#: (measured: 1.5e-13 on one triple difference across OpenBLAS core types), four orders
+#: below it; a genuine difference that small between two t statistics is not a result.
+TIE_RTOL: float = 1e-9
 
 
 class _WCR:
@@ -120,6 +144,21 @@ class _WCR:
     cluster are linear in ``v``, so every draw costs a G x G product (Roodman et al.
     2019). All quantities are in the sqrt(weight)-transformed space, where weighted
     least squares is ordinary least squares.
+
+    **Ties are counted by construction, not found by float comparison.** The bootstrap
+    t is invariant to rescaling ``v`` (``t*(λv) = sign(λ) t*(v)``) and the pattern
+    ``v = 1`` rebuilds the data, so every pattern whose weights are *equal on all
+    clusters* reproduces ``|t|`` exactly (Rademacher: ``v = ±1``; Webb: the six constant
+    patterns). A cluster whose restricted scores give it no influence on the tested
+    coefficient (its column of the score map and its share of the numerator are zero,
+    e.g. a cluster observed in one wave only, whose level its fixed effect absorbs)
+    does not change ``t*`` whatever its weight, so patterns that are equal on the
+    *influential* clusters also tie exactly. Such clusters are found by a relative test
+    (influence below :data:`TIE_RTOL` times the largest), their contributions set to
+    zero, and every tying pattern is counted as ``|t*| >= |t|``. The remaining
+    patterns are compared with the relative tolerance :data:`TIE_RTOL`, never an
+    absolute one: the p-value is then the same on every CPU, BLAS kernel and thread
+    count, and under perturbations of the data far larger than rounding.
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray, j: int):
@@ -155,20 +194,46 @@ class _WCR:
         np.add.at(out, self.cl, M)
         return out
 
-    def t_stats(self, V: np.ndarray, b0: float) -> tuple[float, np.ndarray]:
-        """Observed t for H0: beta_j = b0 and the bootstrap t of each row of ``V``."""
+    def _score_map(self, b0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Numerator weights ``c`` (G), score map ``K`` (G x G) and the influential clusters.
+
+        ``t*(v) = v'c / sqrt(scale * |K v|^2)``; cluster g influences ``t*`` only through
+        ``c[g]`` and column ``K[:, g]``. Clusters whose influence is below
+        :data:`TIE_RTOL` times the largest are zeroed out (see the class docstring).
+        """
         E = self.E0 - b0 * self.E1
         c = E @ self.a
         K = np.diag(c) - self.D @ self.A @ E.T
+        influence = np.sqrt(c**2 + np.sum(K**2, axis=0))
+        active = influence > TIE_RTOL * influence.max() if influence.max() > 0 else np.zeros(self.G, bool)
+        c = np.where(active, c, 0.0)
+        K = K * active[None, :]
+        return c, K, active
+
+    def t_stats(self, V: np.ndarray, b0: float) -> tuple[float, np.ndarray, np.ndarray]:
+        """Observed t for H0: beta_j = b0, the bootstrap t of each row of ``V``, and which
+        rows tie with the observed statistic by construction (equal weights on every
+        influential cluster)."""
+        c, K, active = self._score_map(b0)
         num = V @ c
         var = self.scale * np.sum((V @ K.T) ** 2, axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             t_boot = np.where(var > 0, num / np.sqrt(var), 0.0)
-        return (self.beta[self.j] - b0) / self.se, t_boot
+        Va = V[:, active]
+        tie = (Va == Va[:, :1]).all(axis=1) if Va.shape[1] else np.ones(len(V), bool)
+        return (self.beta[self.j] - b0) / self.se, t_boot, tie
 
     def p_value(self, V: np.ndarray, b0: float) -> float:
-        t, t_boot = self.t_stats(V, b0)
-        return float(np.mean(np.abs(t_boot) >= abs(t) - 1e-12))
+        """Symmetric bootstrap p-value: share of patterns with ``|t*| >= |t|`` (ties counted)."""
+        t, t_boot, tie = self.t_stats(V, b0)
+        reach = np.abs(t_boot) >= abs(t) * (1.0 - TIE_RTOL)
+        return float(np.mean(tie | reach))
+
+    def min_p(self, V: np.ndarray, b0: float) -> float:
+        """Smallest p-value the test can give at ``b0``: the share of patterns that tie
+        with any observed statistic by construction. Above ``alpha`` the test can never
+        reject and its interval is unbounded."""
+        return float(np.mean(self.t_stats(V, b0)[2]))
 
 
 def wild_cluster_bootstrap(
@@ -216,7 +281,15 @@ def wild_cluster_bootstrap(
     Returns
     -------
     WildBootstrap
-        Estimate, CRV1 standard error, t, symmetric bootstrap p-value and interval.
+        Estimate, CRV1 standard error, t, symmetric bootstrap p-value and interval, and
+        ``min_p``, the smallest p-value the test can attain (``> alpha``: it can never
+        reject, and the interval is unbounded).
+
+    Notes
+    -----
+    The p-value counts the patterns that reproduce the observed statistic exactly by
+    construction and compares the others with a relative tolerance (see :class:`_WCR`),
+    so it does not depend on the CPU, the BLAS kernel or the number of threads.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -225,21 +298,31 @@ def wild_cluster_bootstrap(
     weight_type = resolve_weight_type(weight_type, wcr.G)
     V, enumerated = _draws(wcr.G, B, weight_type, seed)
     p = wcr.p_value(V, b0)
+    min_p = wcr.min_p(V, b0)
     lo = hi = float("nan")
     if ci:
         lo, hi = _invert(wcr, V, alpha)
     return WildBootstrap(
         estimate=float(wcr.beta[j]), crv1_se=wcr.se, t_stat=float((wcr.beta[j] - b0) / wcr.se),
         p_value=p, ci_low=lo, ci_high=hi, B=len(V), weight_type=weight_type,
-        n_clusters=wcr.G, enumerated=enumerated,
+        n_clusters=wcr.G, enumerated=enumerated, min_p=min_p,
     )
 
 
 def _invert(wcr: _WCR, V: np.ndarray, alpha: float) -> tuple[float, float]:
-    """Bounds of {b0 : p(b0) > alpha}, found outwards from the estimate then by bisection."""
+    """Bounds of {b0 : p(b0) > alpha}, found outwards from the estimate then by bisection.
+
+    When the test cannot reject at all (the patterns that tie with the observed
+    statistic by construction already make up more than ``alpha`` of them, e.g.
+    Rademacher signs on 4 clusters: 2/16), the interval is unbounded, (-inf, inf). The
+    outward search relies on the same tie counting, so far from the estimate p(b0) tends
+    to that share and never drops below ``alpha`` by rounding.
+    """
     beta, se = float(wcr.beta[wcr.j]), wcr.se
     if not np.isfinite(se) or se <= 0:
         return float("nan"), float("nan")
+    if wcr.min_p(V, beta) > alpha:
+        return -float("inf"), float("inf")
 
     def bound(direction: int) -> float:
         inside, step = beta, se
@@ -334,9 +417,48 @@ def design_matrix(
 
 
 # ========================================================================= estimation
+#: Status of an effect row (column ``status`` of ``impact.csv``).
+STATUSES: tuple[str, ...] = ("estimated", "suppressed", "not_estimable", "not_collected")
+
+#: Codes of ``not_estimable_reason`` (never sentences: the report words them), by status.
+#: ``suppressed``: ``small_cell`` (a design cell - area x wave, and group x area x wave
+#: for a difference - has fewer than ``K_SUPPRESS`` respondents).
+#: ``not_collected``: ``not_collected`` (the city never asked it) or ``too_few_items``
+#: (an index whose collected items are fewer than it needs).
+#: ``not_estimable``: the design cannot support inference for this cell:
+#: ``one_wave_only`` (asked in one wave only), ``few_clusters`` (fewer than
+#: :data:`MIN_CLUSTERS` neighbourhoods hold the sample - or the group - in both waves),
+#: ``few_clusters_per_arm`` (a DiD with fewer than :data:`MIN_CLUSTERS_PER_ARM` pilot or
+#: comparison neighbourhoods holding it in both waves), ``collinear`` (the effect term is
+#: confounded with the fixed effects), ``cannot_reject`` (the bootstrap test cannot
+#: reject at 5 % whatever the data: :attr:`WildBootstrap.min_p` > 0.05),
+#: ``ci_wider_than_scale`` (the 95 % interval, possibly unbounded, is wider than the
+#: outcome's whole scale: it excludes no possible effect worth the name).
+REASONS: dict[str, tuple[str, ...]] = {
+    "suppressed": ("small_cell",),
+    "not_collected": ("not_collected", "too_few_items"),
+    "not_estimable": ("one_wave_only", "few_clusters", "few_clusters_per_arm", "collinear",
+                      "cannot_reject", "ci_wider_than_scale"),
+}
+
+#: Fewest neighbourhoods holding the sample (or the group) in both waves for clustered
+#: inference (below it the CRV1 variance has at most one degree of freedom).
+MIN_CLUSTERS: int = 3
+#: Fewest pilot and fewest comparison neighbourhoods (holding the sample in both waves)
+#: for a DiD: with a single treated or control cluster the wild cluster bootstrap is
+#: known to fail (MacKinnon & Webb 2017), and the effect cannot be told from that one
+#: neighbourhood's own shock.
+MIN_CLUSTERS_PER_ARM: int = 2
+
+
 @dataclass
 class Estimate:
-    """One effect estimate, as published in ``impact.csv``."""
+    """One effect estimate, as published in ``impact.csv``.
+
+    ``status`` is one of :data:`STATUSES` and ``reason`` (published as
+    ``not_estimable_reason``) a code of :data:`REASONS`; every estimate, interval and
+    p-value is missing unless the status is ``"estimated"``.
+    """
 
     estimate: float = float("nan")
     std_error: float = float("nan")
@@ -352,7 +474,22 @@ class Estimate:
     n_clusters_treated: int = 0
     min_cell: int = 0
     note: str = ""
+    status: str = "estimated"
+    reason: str = ""
+    n_clusters_both_waves: int = 0
+    n_clusters_treated_both_waves: int = 0
+    min_p: float = float("nan")
     extra: dict = field(default_factory=dict)
+
+    def withhold(self, status: str, reason: str, note: str | None = None) -> "Estimate":
+        """Blank every estimate, interval and p-value and record why (codes)."""
+        for name in ("estimate", "std_error", "crv_ci_low", "crv_ci_high", "crv_p_value",
+                     "ci_low", "ci_high", "p_value"):
+            setattr(self, name, float("nan"))
+        self.status, self.reason = status, reason
+        if note is not None:
+            self.note = note
+        return self
 
 
 def estimation_sample(df: pd.DataFrame, outcome: str, *, design: str = "did",
@@ -398,6 +535,7 @@ def fit_effect(
     seed: int = SEED,
     covariates: tuple[str, ...] = COVARIATES,
     k_suppress: int = K_SUPPRESS,
+    withhold: bool = True,
 ) -> Estimate:
     """Estimate the pilot's effect on ``outcome`` with clustered and wild-bootstrap inference.
 
@@ -421,22 +559,54 @@ def fit_effect(
     k_suppress : int
         Suppress when any design cell (area x wave, and group x area x wave) has fewer
         respondents.
+    withhold : bool
+        Withhold a fitted estimate whose inference the design cannot support (a test
+        that cannot reject, an interval wider than the scale). ``False`` keeps the
+        bootstrap's raw interval (status "estimated"), for simulations that measure the
+        estimator's coverage (``benchmarks/simulate_did.py``); published tables never
+        use it.
 
     Returns
     -------
     Estimate
-        With ``note`` explaining a suppression or a failure (estimate NaN then).
+        ``status`` "estimated", or "suppressed", "not_estimable", "not_collected" with a
+        ``reason`` code (:data:`REASONS`) and every estimate, interval and p-value NaN.
+        Not estimable (in this order): fewer than :data:`MIN_CLUSTERS` neighbourhoods
+        holding the sample (for a difference: the group) in both waves; for a DiD fewer
+        than :data:`MIN_CLUSTERS_PER_ARM` of them on either side; an effect term
+        confounded with the fixed effects; a bootstrap test that cannot reject at 5 %
+        whatever the data; an interval wider than the outcome's scale.
     """
     if design not in ("did", "pre_post"):
         raise ValueError(f"design must be 'did' or 'pre_post', got {design!r}")
     with _one_thread():
         return _fit_effect(df, outcome, design=design, weights=weights, group=group,
                            within_group=within_group, B=B, weight_type=weight_type, seed=seed,
-                           covariates=covariates, k_suppress=k_suppress)
+                           covariates=covariates, k_suppress=k_suppress, withhold=withhold)
+
+
+def _cluster_counts(data: pd.DataFrame) -> tuple[int, int, int]:
+    """Neighbourhoods holding ``data`` in both waves: all, pilot, comparison."""
+    waves = data.groupby("neighbourhood", observed=True)["wave"].nunique()
+    both = waves.index[waves >= len(codebook.WAVES)]
+    area = data.drop_duplicates("neighbourhood").set_index("neighbourhood")["pilot_area"]
+    pilot = int((area.reindex(both) == "pilot").sum())
+    return len(both), pilot, len(both) - pilot
+
+
+def outcome_range(outcome: str) -> float:
+    """Width of an outcome's scale (10 on 0-10, 3 on 1-4); NaN for a non-codebook outcome."""
+    try:
+        lo, hi = codebook.scale_range(outcome)
+    except (KeyError, ValueError):
+        return float("nan")
+    return float(hi - lo)
 
 
 def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_type, seed,
-                covariates, k_suppress) -> Estimate:
+                covariates, k_suppress, withhold=True, alpha=0.05) -> Estimate:
+    if outcome not in df.columns or not df[outcome].notna().any():
+        return Estimate(min_cell=float("nan")).withhold("not_collected", "not_collected")
     data = estimation_sample(df, outcome, design=design, weights=weights, covariates=covariates)
     gmask = None
     if group is not None:
@@ -456,17 +626,27 @@ def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_
         min_cell = min(int(_cells(data[gmask == v], design).min()) if (gmask == v).any() else 0
                        for v in (0.0, 1.0))
     res.min_cell = min_cell
+    # Clusters that identify the effect: those holding the sample (for a difference, the
+    # group's members) in both waves. A neighbourhood seen in one wave only adds nothing
+    # its fixed effect does not absorb.
+    holding = data if gmask is None else data[gmask == 1.0]
+    both, both_pilot, both_comp = _cluster_counts(holding)
+    res.n_clusters_both_waves, res.n_clusters_treated_both_waves = both, both_pilot
     if min_cell < k_suppress:
-        res.note = f"suppressed: a design cell has fewer than {k_suppress} respondents"
-        return res
-    if res.n_clusters < 3:
-        res.note = f"not estimable: {res.n_clusters} neighbourhood(s), clustered inference needs 3 or more"
-        return res
+        return res.withhold("suppressed", "small_cell",
+                            f"suppressed: a design cell has fewer than {k_suppress} respondents")
+    if res.n_clusters < MIN_CLUSTERS:
+        return res.withhold("not_estimable", "few_clusters",
+                            f"not estimable: {res.n_clusters} neighbourhood(s), clustered inference "
+                            f"needs {MIN_CLUSTERS} or more")
+    if both < MIN_CLUSTERS:
+        return res.withhold("not_estimable", "few_clusters", "not estimable: few_clusters")
+    if design == "did" and min(both_pilot, both_comp) < MIN_CLUSTERS_PER_ARM:
+        return res.withhold("not_estimable", "few_clusters_per_arm", "not estimable: few_clusters_per_arm")
     try:
         M = design_matrix(data, design=design, group=gmask, covariates=covariates)
     except ValueError as exc:
-        res.note = f"not estimable: {exc}"
-        return res
+        return res.withhold("not_estimable", "collinear", f"not estimable: {exc}")
     j = 1 if gmask is not None else 0
     y = data[outcome].to_numpy(dtype=float)
     w = data[weights].to_numpy(dtype=float) if weights is not None else np.ones(len(data))
@@ -474,19 +654,38 @@ def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_
     # Estimate and CRV1 standard error come with the bootstrap (the same algebra as
     # statsmodels' WLS with cov_type="cluster"; tests check they agree).
     wb = wild_cluster_bootstrap(M.to_numpy(dtype=float), y, clusters, j, weights=w, B=B,
-                                weight_type=weight_type, seed=seed)
+                                weight_type=weight_type, seed=seed, alpha=alpha)
     G = res.n_clusters
     res.estimate, res.std_error = wb.estimate, wb.crv1_se
-    q = stats.t.ppf(0.975, G - 1)
+    q = stats.t.ppf(1 - alpha / 2, G - 1)
     res.crv_ci_low, res.crv_ci_high = res.estimate - q * res.std_error, res.estimate + q * res.std_error
     res.crv_p_value = float(2 * stats.t.sf(abs(res.estimate / res.std_error), G - 1))
     res.p_value, res.ci_low, res.ci_high = wb.p_value, wb.ci_low, wb.ci_high
     res.inference = wb.label
+    res.min_p = wb.min_p
+    # The design cannot support inference here: the test can never reject, or its
+    # interval spans more than the whole scale. Nothing is published but the reason.
+    if not withhold:
+        return res
+    if wb.min_p > alpha:
+        return res.withhold("not_estimable", "cannot_reject", "not estimable: cannot_reject")
+    width = res.ci_high - res.ci_low
+    if not np.isfinite(width) or width > outcome_range(outcome):
+        return res.withhold("not_estimable", "ci_wider_than_scale", "not estimable: ci_wider_than_scale")
     return res
 
 
+def _published_count(x) -> float:
+    """A count as published: 1 to k-1 is never shown (it would disclose a small cell)."""
+    return float("nan") if 0 < x < K_SUPPRESS else x
+
+
 def _as_row(e: Estimate) -> dict:
-    return {k: v for k, v in e.__dict__.items() if k != "extra"}
+    row = {k: v for k, v in e.__dict__.items() if k not in ("extra", "reason")}
+    row["n"], row["min_cell"] = _published_count(e.n), _published_count(e.min_cell)
+    row["estimable"] = e.status == "estimated"
+    row["not_estimable_reason"] = e.reason
+    return row
 
 
 def scale_label(outcome: str, dataset: str = "residents") -> str:
@@ -508,44 +707,67 @@ def resident_effects(
     profile,
     *,
     weights: str | None = "weight",
-    indicators: tuple[str, ...] = codebook.INDICATORS,
+    indicators: tuple[str, ...] = codebook.OUTCOMES,
     groups: list[str] | None = None,
     B: int = B_DEFAULT,
     weight_type: str = "auto",
     seed: int = SEED,
 ) -> pd.DataFrame:
-    """Every indicator x group effect of a city, one row each (the residents' ``impact.csv``).
+    """Every outcome x group effect of a city, one row each (the residents' ``impact.csv``).
 
     The design follows the profile: DiD with comparison areas, else pre/post. For a group,
     ``estimate`` is the effect within the group and ``diff_vs_rest`` / ``diff_p_value``
     the triple-difference test of whether it differs from the rest.
+
+    Every codebook outcome (:data:`codebook.OUTCOMES`: the indices and each of their
+    items, on the item's own scale) is a row. One the city never asked (or an index with
+    too few of its items asked) has ``status="not_collected"``, is never fitted and has
+    no estimate; that is distinct from ``"suppressed"`` (a design cell under k) and from
+    ``"not_estimable"`` (the design cannot support inference, with a reason code).
+
+    A group row with too few members in the comparison areas (suppressed, or fewer than
+    :data:`MIN_CLUSTERS_PER_ARM` comparison neighbourhoods) falls back to the pre/post
+    change in the pilot areas; ``design`` says ``pre_post`` only when that fallback gave
+    the published estimate, otherwise the row keeps the DiD and its status.
     """
     design = "did" if profile.has_comparison else "pre_post"
     groups = city_groups(profile) if groups is None else groups
     rows = []
     for outcome in indicators:
+        collection = codebook.collection_status(respondents, outcome)
         for group in ["all", *groups]:
             kw = dict(design=design, weights=weights, B=B, weight_type=weight_type, seed=seed)
-            if group == "all":
+            row_design = design
+            if collection in ("not_collected", "too_few_items"):
+                est = Estimate(min_cell=float("nan")).withhold("not_collected", collection)
+                diff = Estimate().withhold("not_collected", collection) if group != "all" else Estimate()
+            elif collection == "one_wave_only":
+                est = Estimate(min_cell=float("nan")).withhold("not_estimable", "one_wave_only",
+                                                               "not estimable: one_wave_only")
+                diff = Estimate().withhold("not_estimable", "one_wave_only") if group != "all" else Estimate()
+            elif group == "all":
                 est = fit_effect(respondents, outcome, **kw)
                 diff = Estimate()
             else:
                 est = fit_effect(respondents, outcome, group=group, within_group=True, **kw)
                 diff = fit_effect(respondents, outcome, group=group, **kw)
-                if design == "did" and est.note.startswith("suppressed"):
+                if design == "did" and (est.status == "suppressed" or est.reason == "few_clusters_per_arm"):
                     # A group found almost only in the pilot areas (tourists in a city
                     # centre) has no comparison: fall back to its pre/post change there.
-                    kw["design"] = "pre_post"
-                    alt = fit_effect(respondents, outcome, group=group, within_group=True, **kw)
-                    if np.isfinite(alt.estimate):
-                        est = alt
+                    # The row is relabelled only if that fit is published.
+                    pp = {**kw, "design": "pre_post"}
+                    alt = fit_effect(respondents, outcome, group=group, within_group=True, **pp)
+                    if alt.status == "estimated":
+                        est, row_design = alt, "pre_post"
                         est.note = ("too few group members in the comparison areas: pre/post in the "
                                     "pilot areas (weaker design)")
-                        diff = fit_effect(respondents, outcome, group=group, **kw)
+                        diff = fit_effect(respondents, outcome, group=group, **pp)
             row = {"city": profile.city, "population": "residents", "outcome": outcome,
-                   "group": group, "design": kw["design"], **_as_row(est), "scale": scale_label(outcome),
+                   "group": group, "design": row_design, **_as_row(est), "scale": scale_label(outcome),
                    "diff_vs_rest": diff.estimate, "diff_ci_low": diff.ci_low,
-                   "diff_ci_high": diff.ci_high, "diff_p_value": diff.p_value}
+                   "diff_ci_high": diff.ci_high, "diff_p_value": diff.p_value,
+                   "diff_status": diff.status if group != "all" else "",
+                   "diff_not_estimable_reason": diff.reason if group != "all" else ""}
             if group != "all" and diff.note and not est.note:
                 row["note"] = f"difference vs rest {diff.note}"
             rows.append(row)
@@ -555,7 +777,10 @@ def resident_effects(
 IMPACT_COLUMNS = ["city", "population", "outcome", "group", "design", "estimate", "std_error",
                   "ci_low", "ci_high", "p_value", "inference", "crv_ci_low", "crv_ci_high",
                   "crv_p_value", "n", "n_clusters", "n_clusters_treated", "min_cell", "scale",
-                  "diff_vs_rest", "diff_ci_low", "diff_ci_high", "diff_p_value", "note"]
+                  "diff_vs_rest", "diff_ci_low", "diff_ci_high", "diff_p_value", "note",
+                  # codes (section "groups and designs that cannot support inference")
+                  "status", "estimable", "not_estimable_reason", "n_clusters_both_waves",
+                  "n_clusters_treated_both_waves", "min_p", "diff_status", "diff_not_estimable_reason"]
 
 
 def _order(df: pd.DataFrame) -> pd.DataFrame:
@@ -739,6 +964,9 @@ def effects_table(impact: pd.DataFrame, *, population: str = "residents", group:
         "clusters": pd.array(df["n_clusters"], dtype="Int64"),
         "design": df["design"].to_numpy(),
     })
+    if "status" in df.columns and population == "residents":
+        out["status"] = df["status"].to_numpy()
+        out["reason"] = df["not_estimable_reason"].fillna("").to_numpy()
     if group != "all" and population == "residents":
         out["diff_vs_rest"] = df["diff_vs_rest"].round(3).to_numpy()
         out["diff_p"] = df["diff_p_value"].round(3).to_numpy()
@@ -836,6 +1064,8 @@ _TXT = {
     "pre_post": ("pilot areas, follow-up vs baseline (no comparison area)",
                  "zones pilotes, suivi vs initial (sans zone de comparaison)"),
     "suppressed": ("suppressed (< {k})", "masqué (< {k})"),
+    "not_estimable": ("not estimable with this design", "non estimable avec ce dispositif"),
+    "not_collected": ("not collected", "non collecté"),
     "residents": ("Effects of the pilot on residents", "Effets du pilote sur les habitants"),
     "groups": ("Effects by targeted group", "Effets par groupe ciblé"),
     "officers": ("Change among police officers", "Évolution chez les policiers"),
@@ -857,8 +1087,12 @@ def _group_label(g: str, lang: str) -> str:
 def _ci_rows(ax, d: pd.DataFrame, ys, colour="#2166ac", lang="en"):
     for y, (_, r) in zip(ys, d.iterrows()):
         if not np.isfinite(r["estimate"]):
-            ax.text(0.02, y, _t("suppressed", lang).format(k=K_SUPPRESS), va="center", fontsize=7,
-                    color="0.45", transform=ax.get_yaxis_transform())
+            # Each status is worded differently: "not collected" is not a suppression.
+            status = r.get("status", "suppressed")
+            key = status if status in ("not_estimable", "not_collected") else "suppressed"
+            ax.text(0.02, y, _t(key, lang).format(k=K_SUPPRESS), va="center", fontsize=7,
+                    color="0.45", style="italic" if key == "not_collected" else "normal",
+                    transform=ax.get_yaxis_transform())
             continue
         sig = r["p_value"] < 0.05
         lo, hi = r["ci_low"], r["ci_high"]
