@@ -861,24 +861,22 @@ def design_summary(respondents: pd.DataFrame, profile) -> pd.DataFrame:
 
 
 def with_weights(respondents: pd.DataFrame, profile) -> tuple[pd.DataFrame, str]:
-    """Add the survey weight column ``weight`` (raked, :mod:`analysis.weights`).
+    """Add the survey weight column ``weight`` (:func:`analysis.weights.city_weights`).
 
-    Returns the frame and a note saying how it was weighted. Until the weighting module
-    exists the weights are 1 and the note says so.
+    Returns the frame and the weighting method code (:data:`analysis.weights.METHODS`:
+    ``raked_population``, ``raked_population_approx`` or ``unweighted_no_margins``), so
+    that nothing says "raked to population" when it was not. Given weights are kept
+    (``"given"``).
     """
+    from .weights import city_weights, weights_method
+
     df = respondents.copy()
     if "weight" in df.columns:
-        return df, "survey weights (given)"
-    try:
-        from .weights import city_weights  # another part of the package
-    except ImportError:
-        df["weight"] = 1.0
-        return df, "unweighted (analysis.weights not available)"
+        return df, "given"
     w = city_weights(respondents, profile)
-    if isinstance(w, pd.DataFrame):
-        w = w["weight"]
-    df["weight"] = pd.Series(w, index=df.index).astype(float)
-    return df, "raked survey weights (analysis.weights.city_weights)"
+    df["weight"] = pd.Series(w["weight"], index=df.index).astype(float)
+    df.attrs["weights"] = w
+    return df, weights_method(w)
 
 
 @dataclass
@@ -924,6 +922,7 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
     except FileNotFoundError:
         officers_df = None
     officers = off.officer_effects(officers_df, profile)
+    sensitivity = off.officer_sensitivity(officers_df, profile)
     try:
         activities = read_processed(city, "activities")
     except FileNotFoundError:
@@ -942,6 +941,14 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
         write_table(evidence, folder / "evidence.csv", synthetic=profile.synthetic)
         write_table(implementation["table"], folder / "implementation.csv", synthetic=profile.synthetic)
         write_table(balance, folder / "balance.csv", synthetic=profile.synthetic)
+        write_table(sensitivity, folder / "officers_sensitivity.csv", synthetic=profile.synthetic)
+        if "weights" in resp.attrs:
+            from .weights import weighting_annex
+
+            annex = weighting_annex(read_processed(city, "respondents"), resp.attrs["weights"], profile)
+            # counts of imputed respondents are small by nature: published only from k up
+            annex["n_imputed"] = annex["n_imputed"].where(annex["n_imputed"].eq(0) | annex["n_imputed"].ge(K_SUPPRESS))
+            write_table(annex, folder / "weighting.csv", synthetic=profile.synthetic)
     return result
 
 
@@ -1204,8 +1211,10 @@ def save_impact_figures(ev: "CityEvaluation", profile, notebook: str = "03-impac
           f"estimations masquées sous {K_SUPPRESS} répondants par case.")),
         ("impact-officers", lambda lang: plot_officers(ev.impact, lang=lang), ev.officers,
          ("Change among police officers", "Évolution chez les policiers"),
-         ("Officer survey, 1-5 scales; OLS with HC1 standard errors; small samples.",
-          "Enquête auprès des policiers, échelles 1-5 ; MCO, erreurs HC1 ; petits effectifs.")),
+         ("Officer survey, 1-5 scales; standard errors clustered by officer (CRV1), some officers "
+          "answered in both waves; small samples.",
+          "Enquête auprès des policiers, échelles 1-5 ; erreurs types par grappes de policiers (CRV1), "
+          "certains ont répondu aux deux vagues ; petits effectifs.")),
         ("implementation-timeline", lambda lang: imp.plot_timeline(ev.implementation, profile, lang=lang),
          ev.implementation["table"],
          ("Pilot activities over time", "Activités du pilote dans le temps"),
