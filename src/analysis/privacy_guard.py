@@ -184,6 +184,9 @@ class _Context:
     boundaries: dict[str, str]
     synthetic: set[str]
     real: dict[str, set[str]]  # non-synthetic city slug -> its names
+    #: history audit: digests listed in any commit's demo list (a demo file committed before
+    #: the list existed, or in a commit whose list lagged behind, is still demo content)
+    history_demo: frozenset = frozenset()
 
 
 def _context(snap: Snapshot) -> _Context:
@@ -400,10 +403,11 @@ def _judge_data(path: str, data: bytes, ctx: _Context) -> Problem | None:
         if path == DEMO_README:
             why = _doc_problem(data)
             return Problem(path, "documentation", why) if why else None
-        if ctx.demo.get(path) == digest:
+        if ctx.demo.get(path) == digest or digest in ctx.history_demo:
             return None
         reason = ("changed since it was generated" if path in ctx.demo
-                  else f"not listed in {CHECKSUMS}")
+                  else f"not listed in {CHECKSUMS}" if ctx.demo
+                  else f"no {CHECKSUMS} in this commit and not listed in any later one")
         return Problem(path, "data", f"not a synthetic demonstration file ({reason}); real data stay in "
                                      "git-ignored data/raw/<city>/ and are never committed")
     if path.startswith(BOUNDARIES):
@@ -538,8 +542,10 @@ def check_staged(root: Path | None = None) -> tuple[list[Problem], int]:
 def audit_history(root: Path | None = None) -> tuple[list[tuple[Problem, str, int]], int]:
     """Judge every file of every commit reachable from any ref.
 
-    Each commit's tree is judged with that commit's own demo list and profiles. A file
-    version (path and blob) judged under the same context is judged once.
+    Each commit's tree is judged with that commit's own demo list and profiles; a raw file
+    whose digest is listed in the demo list of any commit also passes (demo files were
+    committed before the list existed). A file version (path and blob) judged under the
+    same context is judged once.
 
     Returns
     -------
@@ -553,6 +559,8 @@ def audit_history(root: Path | None = None) -> tuple[list[tuple[Problem, str, in
     contexts: dict[tuple, _Context] = {}
     found: dict[tuple[str, str], list] = {}
     try:
+        listed = frozenset(d for c in _git(root, "log", "--all", "--format=%H", "--", CHECKSUMS).split()
+                           for d in _parse_checksums(_decode(blobs(f"{c}:{CHECKSUMS}") or b"")).values())
         for commit in commits:
             entries = {}
             for rec in _git(root, "ls-tree", "-r", "-z", commit).split("\0"):
@@ -569,6 +577,7 @@ def audit_history(root: Path | None = None) -> tuple[list[tuple[Problem, str, in
                 if key not in verdicts:
                     if ctx_key not in contexts:
                         contexts[ctx_key] = _context(snap)
+                        contexts[ctx_key].history_demo = listed
                     ctx = contexts[ctx_key]
                     data = blobs(sha)
                     verdicts[key] = _judge(path, data, ctx) if data is not None else None
