@@ -7,7 +7,9 @@ Under ``data/`` (rule ``data``) exactly these may be committed:
 
 * the synthetic demonstration files listed, with their SHA-256, in
   ``data/raw/DEMO_CHECKSUMS.sha256`` (written by ``make demo-data``), byte-identical;
-* that list itself, whose every line must be ``<sha256>  data/raw/<city>/<file>``;
+* that list itself, whose every line must be ``<sha256>  data/raw/<city>/<file>``, and
+  ``data/raw/DEMO_HISTORY.sha256`` (same format: demo files committed before the list
+  existed, verified by regenerating them; read only by the history audit);
 * ``data/raw/README.md``, a documentation file whose content is checked (rule
   ``documentation``: UTF-8 text, at most :data:`MAX_DOC_BYTES`, no run of
   :data:`MAX_TABLE_LINES` delimited lines that looks like a data table, no key);
@@ -68,6 +70,9 @@ from pathlib import Path, PurePosixPath
 from .config import PATHS
 
 CHECKSUMS = "data/raw/DEMO_CHECKSUMS.sha256"
+#: Digests of demo files committed before the demo list existed, each verified by regenerating
+#: it with its commit's generator; read by the history audit only.
+HISTORY_CHECKSUMS = "data/raw/DEMO_HISTORY.sha256"
 DEMO_README = "data/raw/README.md"
 BOUNDARIES = "data/external/boundaries/"
 #: Manifest of the official boundary files that may be committed (sha256sum format).
@@ -395,7 +400,7 @@ def _decode(data: bytes) -> str | None:
 
 def _judge_data(path: str, data: bytes, ctx: _Context) -> Problem | None:
     digest = hashlib.sha256(data).hexdigest()
-    if path == CHECKSUMS or path == BOUNDARY_MANIFEST:
+    if path in (CHECKSUMS, HISTORY_CHECKSUMS, BOUNDARY_MANIFEST):
         bad = [n for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1)
                if line.strip() and not line.startswith("#") and not _CHECKSUM_LINE.fullmatch(line.strip())]
         return Problem(path, "data", f"line {bad[0]} is not `<sha256>  <path>`") if bad else None
@@ -543,8 +548,8 @@ def audit_history(root: Path | None = None) -> tuple[list[tuple[Problem, str, in
     """Judge every file of every commit reachable from any ref.
 
     Each commit's tree is judged with that commit's own demo list and profiles; a raw file
-    whose digest is listed in the demo list of any commit also passes (demo files were
-    committed before the list existed). A file version (path and blob) judged under the
+    whose digest is listed in the demo list of any commit, or in :data:`HISTORY_CHECKSUMS`
+    (demo files committed before the list existed, verified by regeneration), also passes. A file version (path and blob) judged under the
     same context is judged once.
 
     Returns
@@ -559,8 +564,11 @@ def audit_history(root: Path | None = None) -> tuple[list[tuple[Problem, str, in
     contexts: dict[tuple, _Context] = {}
     found: dict[tuple[str, str], list] = {}
     try:
-        listed = frozenset(d for c in _git(root, "log", "--all", "--format=%H", "--", CHECKSUMS).split()
-                           for d in _parse_checksums(_decode(blobs(f"{c}:{CHECKSUMS}") or b"")).values())
+        listed = frozenset(
+            line.split()[0] for name in (CHECKSUMS, HISTORY_CHECKSUMS)
+            for c in _git(root, "log", "--all", "--format=%H", "--", name).split()
+            for line in (_decode(blobs(f"{c}:{name}") or b"") or "").splitlines()
+            if _CHECKSUM_LINE.fullmatch(line.strip()))
         for commit in commits:
             entries = {}
             for rec in _git(root, "ls-tree", "-r", "-z", commit).split("\0"):
