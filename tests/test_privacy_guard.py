@@ -19,6 +19,11 @@ from analysis import privacy_guard
 from analysis.config import PATHS
 
 ROOT = PATHS.root
+#: the git-based tests need git and a checkout (not a source archive)
+needs_git = pytest.mark.skipif(
+    shutil.which("git") is None or subprocess.run(["git", "rev-parse", "--git-dir"], cwd=ROOT,
+                                                  capture_output=True).returncode != 0,
+    reason="git or a git checkout is not available")
 
 
 def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -26,6 +31,7 @@ def _git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
 
 
 # ---------------------------------------------------------------- the project's own tree
+@needs_git
 def test_tracked_files_pass():
     refused, _warnings, n = privacy_guard.check_worktree(ROOT)
     assert n > 50
@@ -40,6 +46,7 @@ def test_checksum_list_covers_exactly_the_demo_files():
         assert privacy_guard._sha256(ROOT / name) == digest, f"{name} changed since it was generated"
 
 
+@needs_git
 def test_gitignore_keeps_the_demo_files_and_ignores_everything_else_in_data_raw():
     demo = sorted(privacy_guard._demo_checksums(ROOT)) + [privacy_guard.CHECKSUMS, privacy_guard.DEMO_README]
     out = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=ROOT,
@@ -265,6 +272,7 @@ def _add_user_city(repo: Path) -> Path:
     return raw
 
 
+@needs_git
 def test_users_city_is_ignored_and_breaks_no_test(repo):
     """Issue 13: real files under data/raw/<newcity>/ with a profile; tests still pass."""
     _add_user_city(repo)
@@ -280,6 +288,7 @@ def test_users_city_is_ignored_and_breaks_no_test(repo):
     assert not any("graz" in n for n in privacy_guard._demo_checksums(repo))
 
 
+@needs_git
 def test_users_city_forced_into_git_is_refused(repo):
     _add_user_city(repo)
     _git(repo, "add", "-f", "data/raw/graz/umfrage_2014_2015.csv")
@@ -291,6 +300,7 @@ def test_users_city_forced_into_git_is_refused(repo):
     assert "data/raw/graz/umfrage_2014_2015.csv: [data] " in proc.stderr
 
 
+@needs_git
 def test_staged_mode_reads_the_staged_version_not_the_working_tree(repo):
     demo = sorted(privacy_guard._demo_checksums(repo))[1]
     good = (repo / demo).read_bytes()
@@ -301,6 +311,7 @@ def test_staged_mode_reads_the_staged_version_not_the_working_tree(repo):
     assert n == 1 and [p.path for p in problems] == [demo]
 
 
+@needs_git
 def test_untracked_unignored_files_are_warnings_not_failures(repo):
     (repo / "notes").mkdir()
     (repo / "notes" / "export.xlsx").write_bytes(b"PK\x03\x04")
@@ -308,6 +319,7 @@ def test_untracked_unignored_files_are_warnings_not_failures(repo):
     assert refused == [] and [w.path for w in warnings] == ["notes/export.xlsx"]
 
 
+@needs_git
 def test_audit_history_finds_a_planted_bad_commit(repo):
     (repo / "config" / "imppulse.txt").write_text(_hex_key() + "\n", encoding="utf-8")
     _git(repo, "add", "config/imppulse.txt")
@@ -332,6 +344,7 @@ def test_audit_history_finds_a_planted_bad_commit(repo):
     assert f"config/imppulse.txt@{bad_key[:12]} (and 1 later commit(s)): [key-content]" in proc.stderr
 
 
+@needs_git
 def test_audit_history_of_a_clean_history_passes(repo):
     findings, n = privacy_guard.audit_history(repo)
     assert n == 1 and findings == []
