@@ -236,18 +236,14 @@ def test_cross_city_notebook_with_real_nantes_results_is_refused(scratch):
     assert "'nantes'" in _nb_check(root, nb, name)[0]
 
 
-def test_committed_notebooks_carry_the_marker_and_demo_parameters():
-    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        assert privacy_guard.check([nb.relative_to(ROOT).as_posix()], ROOT) == []
-
-
 # ---------------------------------------------------------------- git: a user's city, staged files, history
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     """A scratch git repository holding the demo tree (profiles, demo files, .gitignore)."""
     repo = tmp_path / "repo"
     tracked = [n for n in _git(ROOT, "ls-files").stdout.split()
-               if n.startswith(("config/", "data/")) or n in (".gitignore", "pyproject.toml")]
+               if n.startswith(("config/", "data/")) or n in (".gitignore", "pyproject.toml",
+                                                               "notebooks/04-compare-cities.ipynb")]
     for name in tracked:
         if (ROOT / name).is_file():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
@@ -286,6 +282,23 @@ def test_users_city_is_ignored_and_breaks_no_test(repo):
     # and `make demo-data` would not list her files as demo files
     privacy_guard.write_demo_checksums(repo)
     assert not any("graz" in n for n in privacy_guard._demo_checksums(repo))
+
+
+@needs_git
+def test_profile_switched_to_real_keeps_shipped_notebooks_but_refuses_a_rerun(repo):
+    """A user reuses the Nantes profile for real Nantes data: the committed demo notebooks
+    (made before, unchanged) do not fail her tests; re-running the cross-city notebook on her
+    results and keeping the outputs is refused."""
+    _make_real(repo, "nantes")
+    refused, _, _ = privacy_guard.check_worktree(repo)
+    assert refused == []
+    name = "notebooks/04-compare-cities.ipynb"
+    nb = json.loads((repo / name).read_text(encoding="utf-8"))
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code" and c.get("outputs"))
+    code["outputs"].append({"output_type": "stream", "name": "stdout", "text": "Nantes    0.12\n"})
+    (repo / name).write_text(json.dumps(nb), encoding="utf-8")
+    refused, _, _ = privacy_guard.check_worktree(repo)
+    assert [(p.path, p.rule) for p in refused] == [(name, "notebook")] and "Nantes" in refused[0].message
 
 
 @needs_git

@@ -517,17 +517,28 @@ def check_worktree(root: Path | None = None) -> tuple[list[Problem], list[Proble
     """
     root = root or PATHS.root
     tracked = _ls(root, "ls-files", "--cached")
-    refused = check_snapshot(worktree_snapshot(root, tracked), tracked)
-    staged = _ls(root, "diff", "--cached", "--name-only", "--diff-filter=ACMR")
-    if staged:
-        blobs = _Blobs(root)
-        try:
+    has_head = subprocess.run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=root,
+                              capture_output=True).returncode == 0
+    changed = set(_ls(root, "diff", "--name-only", "HEAD")) if has_head else set(tracked)
+    blobs = _Blobs(root)
+    try:
+        # A tracked file identical to its committed version is judged as committed, with the
+        # committed profiles: a user who switches a profile to `synthetic: false` for her
+        # real data must not see the shipped demo notebooks refused (they were made before).
+        # A changed file is judged with the working tree's profiles and demo list.
+        same = [p for p in tracked if p not in changed]
+        head = Snapshot(_ls(root, "ls-tree", "-r", "--name-only", "HEAD") if has_head else [],
+                        lambda p: blobs(f"HEAD:{p}"))
+        refused = check_snapshot(head, same) if same else []
+        refused += check_snapshot(worktree_snapshot(root, tracked), [p for p in tracked if p in changed])
+        staged = _ls(root, "diff", "--cached", "--name-only", "--diff-filter=ACMR")
+        if staged:
             seen = {(p.path, p.rule) for p in refused}
             for p in check_snapshot(_index_snapshot(root, blobs), staged):
                 if (p.path, p.rule) not in seen:
                     refused.append(Problem(p.path, p.rule, p.message + " (staged version)"))
-        finally:
-            blobs.close()
+    finally:
+        blobs.close()
     untracked = _ls(root, "ls-files", "--others", "--exclude-standard")
     warnings = check_snapshot(worktree_snapshot(root, tracked + untracked), untracked)
     return refused, warnings, len(tracked)
