@@ -64,7 +64,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .config import PATHS
@@ -146,7 +146,6 @@ class Snapshot:
 
     paths: list[str]
     read: Callable[[str], bytes | None]
-    _cache: dict = field(default_factory=dict)
 
     def text(self, path: str) -> str | None:
         data = self.read(path)
@@ -495,12 +494,6 @@ def _ls(root: Path, *args: str) -> list[str]:
     return [p for p in _git(root, *args, "-z").split("\0") if p]
 
 
-def _git_files(staged: bool, root: Path | None = None) -> list[str]:
-    root = root or PATHS.root
-    return (_ls(root, "diff", "--cached", "--name-only", "--diff-filter=ACMR") if staged
-            else _ls(root, "ls-files"))
-
-
 def _index_snapshot(root: Path, blobs: _Blobs) -> Snapshot:
     return Snapshot(_ls(root, "ls-files", "--cached"), lambda p: blobs(f":{p}"))
 
@@ -703,6 +696,15 @@ def write_demo_checksums(root: Path | None = None) -> Path:
     from .io import write_text
 
     write_text(out, "\n".join(lines) + "\n")
+    listed = [ln.split(maxsplit=1)[1] for ln in lines if not ln.startswith("#")]
+    try:  # data/raw is git-ignored except the demo files: a new demo file needs its line there
+        ignored = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=root, input="\n".join(listed),
+                                 capture_output=True, text=True).stdout.split()
+    except OSError:
+        ignored = []
+    if ignored:
+        print("warning: these demo files are git-ignored; add these lines to .gitignore:\n"
+              + "\n".join(f"!{p}" for p in ignored), file=sys.stderr)
     return out
 
 
