@@ -229,10 +229,12 @@ def _key_in_text(text: str) -> str | None:
         if m and not m.group(2).startswith("$"):
             return f"line {n} assigns a literal value to {m.group(1)!r}, which looks like a key"
         s = line.strip().strip("\"',").strip()
-        s = re.sub(r"^(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*[\"']?", "", s).strip("\"'")
-        if _HEX.fullmatch(s) or (_B64.fullmatch(s) and re.search(r"\d", s) and re.search(r"[A-Z]", s)
-                                 and re.search(r"[a-z]", s)):
-            return f"line {n} is a {len(s)}-character hex or base64 token, which looks like a key"
+        # the line itself, or the value of `NAME=value` / `export NAME=value`
+        m = re.fullmatch(r"(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=\s*[\"']?(.+?)[\"']?", s)
+        for tok in (s, m.group(1) if m else ""):
+            if _HEX.fullmatch(tok) or (_B64.fullmatch(tok) and re.search(r"\d", tok) and re.search(r"[A-Z]", tok)
+                                       and re.search(r"[a-z]", tok)):
+                return f"line {n} is a {len(tok)}-character hex or base64 token, which looks like a key"
     return None
 
 
