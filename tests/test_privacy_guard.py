@@ -136,6 +136,22 @@ def test_each_bypass_is_refused_naming_the_path_and_the_rule(scratch, name, cont
     assert len(key) < 16 or key not in problems[0]
 
 
+def test_key_detector_catches_random_keys_in_every_context_and_spares_checksums():
+    """Random keys (300 of each kind) in every way one gets pasted; digests and docs pass."""
+    contexts = ["{k}", "{k}\n", "notes\n\n    {k}\n", "export IMPPULSE_KEY={k}\n", "MY_KEY='{k}'\n",
+                'IMPPULSE_KEY = "{k}"\n', "imppulse_key: {k}\n", "secret: {k}\n", '  "{k}",\n']
+    for _ in range(300):
+        for k in (_hex_key(), _b64_key()):
+            for c in contexts:
+                assert privacy_guard._key_in_text(c.format(k=k)), c.format(k=k)
+    h = _hex_key()
+    for ok in [f"{h}  data/raw/nantes/x.csv\n", f"pandas==2.2 --hash=sha256:{h}\n", f"| nantes | {h[:8]} |\n",
+               f"data_checksum: {h}\n", 'DEMO_KEY: bytes = b"imppulse-demo-key-not-secret"\n',
+               'KEY_ENV = "IMPPULSE_KEY"\n', "export IMPPULSE_KEY=$(openssl rand -hex 32)\n",
+               (ROOT / "README.md").read_text(encoding="utf-8")]:
+        assert privacy_guard._key_in_text(ok) is None, ok[:80]
+
+
 def test_demo_file_passes_and_edited_demo_file_is_refused(scratch):
     root, demo = scratch
     assert privacy_guard.check([demo], root) == []
