@@ -227,7 +227,10 @@ def test_notebook_outputs_must_come_from_demo_data(scratch):
     # a notebook without outputs is fine
     assert _nb_check(root, {**_notebook(""), "cells": []}) == []
     # a real-data status in the outputs
-    assert "real-data status" in _nb_check(root, _notebook("SYNTHETIC …\ndata_status: real data (confidential)"))[0]
+    assert "real-data status" in _nb_check(root, _notebook("SYNTHETIC …\ndata_status: real data (confidential)",
+                                                           city="nantes"))[0]
+    # outputs with no parameters at all: nothing says which data made them
+    assert "no parameters" in _nb_check(root, _notebook("SYNTHETIC demonstration data; kept 1585 rows"))[0]
     # a profile switched to real data: outputs made for it are refused even with the marker
     _make_real(root, "nantes")
     msg = _nb_check(root, _notebook("SYNTHETIC …", city="nantes"))[0]

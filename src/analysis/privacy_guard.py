@@ -35,9 +35,9 @@ Refused everywhere:
   or ``secret: <value>`` with a literal value, a line that is nothing but a long hex or
   base64 token, or a file that is one token of at least 16 characters;
 * ``notebook``: a notebook with stored outputs not made from the demo data. Its outputs
-  must carry the synthetic-data marker (:data:`analysis.io.SYNTHETIC_NOTE`), its parameters
-  (papermill metadata, or the cell tagged ``parameters``) may name only cities whose
-  profile is ``synthetic: true``, and its outputs may not name a city whose profile is not
+  must carry the synthetic-data marker (:data:`analysis.io.SYNTHETIC_NOTE`), it must have
+  parameters (papermill metadata, or the cell tagged ``parameters``) and they may name only
+  cities whose profile is ``synthetic: true``, and its outputs may not name a city whose profile is not
   synthetic nor carry a real-data status. This covers the cross-city notebook, which
   reads every city with results.
 
@@ -267,13 +267,16 @@ def _doc_problem(data: bytes) -> str | None:
     return None
 
 
-def _notebook_parameters(nb: dict) -> dict:
+def _notebook_parameters(nb: dict) -> dict | None:
+    """Papermill's parameters, else the literals of the cell tagged ``parameters`` (None: neither)."""
     params = dict(nb.get("metadata", {}).get("papermill", {}).get("parameters") or {})
     if params:
         return params
+    found = False
     for cell in nb.get("cells", []):
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.get("cell_type") == "code" and ({"parameters", "injected-parameters"} & set(tags)):
+            found = True
             src = "".join(cell.get("source", ""))
             try:
                 tree = ast.parse(src)
@@ -285,7 +288,7 @@ def _notebook_parameters(nb: dict) -> dict:
                         params[node.targets[0].id] = ast.literal_eval(node.value)
                     except ValueError:
                         pass
-    return params
+    return params if found else None
 
 
 def _notebook_problem(data: bytes, ctx: _Context) -> str | None:
@@ -301,6 +304,9 @@ def _notebook_problem(data: bytes, ctx: _Context) -> str | None:
         return ("has outputs but no synthetic-data marker: committed outputs must come from the demo "
                 "data only (clear the outputs, or run it on a demo city)")
     params = _notebook_parameters(nb)
+    if params is None:
+        return ("has outputs but no parameters (papermill metadata or a cell tagged `parameters`), "
+                "so nothing tells which city's data made them: clear the outputs before committing")
     cities = []
     for key in ("city", "cities"):
         v = params.get(key)
