@@ -168,6 +168,8 @@ def test_demo_file_passes_and_edited_demo_file_is_refused(scratch):
     ("config/cities/newcity.yml", b"city: newcity\nsynthetic: false\n"),
     ("data/raw/README.md", (ROOT / "data/raw/README.md").read_bytes()),
     ("data/external/boundaries/.gitkeep", b""),
+    ("docs/pseudonymisation-key.md", b"# Keys\n\nSet IMPPULSE_KEY outside the repository.\n"),
+    ("src/analysis/templates/key-figures.html.j2", b"<p>{{ value }}</p>\n"),
 ])
 def test_source_docs_and_profiles_pass(scratch, name, content):
     root, _ = scratch

@@ -369,7 +369,9 @@ def _judge(path: str, data: bytes, ctx: _Context) -> Problem | None:
     suffix = PurePosixPath(path).suffix.lower()
     if base == ".gitkeep":
         return None if not data.strip() else Problem(path, "allow-list", ".gitkeep must be empty")
-    if _KEY_NAME.match(base) and suffix not in {".py", ".ipynb"}:
+    # code and prose may be about keys (key-figures.html.j2, pseudonymisation-key.md); their
+    # content is still checked for keys below
+    if _KEY_NAME.match(base) and suffix not in {".py", ".ipynb", ".md", ".rst", ".j2", ".css"}:
         return Problem(path, "key-name", "named like a key or secret file; keys stay outside the repository "
                                          "(IMPPULSE_KEY or a git-ignored .imppulse-key)")
     if _match(path, GENERATED):
