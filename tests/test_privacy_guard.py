@@ -195,6 +195,11 @@ def test_boundary_files_pass_only_when_listed_with_their_checksum(scratch):
     # a manifest that smuggles anything but checksum lines is refused
     (folder / "CHECKSUMS.sha256").write_text(f"{digest}  nantes.geojson\nid;age\n")
     assert "[data] line 2" in privacy_guard.check([privacy_guard.BOUNDARY_MANIFEST], root)[0]
+    (folder / "CHECKSUMS.sha256").write_text(f"{digest}  ../../raw/nantes/real.csv\n")
+    assert "[data] line 1" in privacy_guard.check([privacy_guard.BOUNDARY_MANIFEST], root)[0]
+    demo_list = root / privacy_guard.CHECKSUMS
+    demo_list.write_text(demo_list.read_text(encoding="utf-8") + f"{digest}  reports/x.csv\n", encoding="utf-8")
+    assert "[data] line" in privacy_guard.check([privacy_guard.CHECKSUMS], root)[0]
 
 
 # ---------------------------------------------------------------- notebooks

@@ -410,9 +410,14 @@ def _decode(data: bytes) -> str | None:
 def _judge_data(path: str, data: bytes, ctx: _Context) -> Problem | None:
     digest = hashlib.sha256(data).hexdigest()
     if path in (CHECKSUMS, HISTORY_CHECKSUMS, BOUNDARY_MANIFEST):
+        # a list may hold checksum lines and comments only, each naming a file of its own folder
+        prefix = "data/raw/" if path != BOUNDARY_MANIFEST else ""
         bad = [n for n, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1)
-               if line.strip() and not line.startswith("#") and not _CHECKSUM_LINE.fullmatch(line.strip())]
-        return Problem(path, "data", f"line {bad[0]} is not `<sha256>  <path>`") if bad else None
+               if line.strip() and not line.startswith("#")
+               and not (_CHECKSUM_LINE.fullmatch(line.strip()) and ".." not in line
+                        and line.split(maxsplit=1)[1].lstrip("*").startswith(prefix))]
+        return Problem(path, "data", f"line {bad[0]} is not `<sha256>  <path>` for a file of its "
+                                     "folder") if bad else None
     if path.startswith("data/raw/"):
         if path == DEMO_README:
             why = _doc_problem(data)
