@@ -356,6 +356,9 @@ def test_untracked_unignored_files_are_warnings_not_failures(repo):
     (repo / "notes" / "export.xlsx").write_bytes(b"PK\x03\x04")
     refused, warnings, _ = privacy_guard.check_worktree(repo)
     assert refused == [] and [w.path for w in warnings] == ["notes/export.xlsx"]
+    proc = subprocess.run([sys.executable, "-m", "analysis.privacy_guard"], cwd=repo,
+                          env={**os.environ, "IMPPULSE_ROOT": str(repo)}, capture_output=True, text=True)
+    assert proc.returncode == 0 and "warning: untracked, not ignored: notes/export.xlsx: [allow-list]" in proc.stderr
 
 
 @needs_git
