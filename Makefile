@@ -120,6 +120,10 @@ hooks: ## Install the privacy guard as a git pre-commit hook
 	@printf '#!/bin/sh\nexec %s -m analysis.privacy_guard --staged\n' "$(abspath $(PY))" > .git/hooks/pre-commit
 	@chmod +x .git/hooks/pre-commit && echo "pre-commit hook installed"
 
+.PHONY: audit-history
+audit-history: ## Scan every commit of the git history with the privacy guard's rules (lists path@commit)
+	$(PY) -m analysis.privacy_guard --history
+
 .PHONY: bench
 bench: $(ENV_STAMP) ## Run the benchmarks (cleaning throughput, pipeline overhead); prints figures
 	$(PY) benchmarks/bench_clean.py

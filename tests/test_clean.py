@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -212,12 +213,19 @@ def test_multi_file_city_xlsx_sheets_and_sav(project):
         "enquete.xlsx[2014]": 5, "enquete.xlsx[2015]": 5, "agenti.sav": 3}
 
 
+def _list_as_demo(project, path):
+    """synthetic: true needs listed demo files (the demo key is public): list a scratch file."""
+    (project / "data" / "raw" / "DEMO_CHECKSUMS.sha256").write_text(
+        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(project).as_posix()}\n")
+
+
 def test_run_cleaning_writes_outputs_log_and_no_raw_ids(city):
     project, raw = city
     rows = [resident_row(i) for i in range(20)]
     rows[5]["ID"] = rows[3]["ID"]
     rows[6]["AGE"] = "3"
     write_csv(raw / "residents.csv", rows)
+    _list_as_demo(project, raw / "residents.csv")
     res = run_cleaning("testville")
     out = project / "data" / "processed" / "testville"
     for name in ("respondents", "officers", "activities", "rejected"):
@@ -259,6 +267,7 @@ def test_cli_prints_summary_without_ids(city, capsys):
     project, raw = city
     rows = [resident_row(i) for i in range(10)]
     write_csv(raw / "residents.csv", rows)
+    _list_as_demo(project, raw / "residents.csv")
     assert main(["testville"]) == 0
     out = capsys.readouterr().out
     assert "testville [SYNTHETIC]" in out and "10 raw = 10 kept + 0 rejected" in out

@@ -74,3 +74,82 @@ def test_weak_or_demo_key_refused_for_real_data(project, monkeypatch, bad):
     monkeypatch.setenv("IMPPULSE_KEY", bad)
     with pytest.raises(PseudonymisationKeyError):
         load_key(_profile(False))
+
+
+# ---------------------------------------------------------------- synthetic: true over real data
+def _write_demo_list(root, *paths):
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}" for p in paths]
+    (root / "data" / "raw" / "DEMO_CHECKSUMS.sha256").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_synthetic_true_over_real_files_is_refused_even_with_a_key(city, monkeypatch):
+    """The audit's attack: a profile left at synthetic: true over real files, IMPPULSE_KEY set.
+
+    Before, the public demo key was used and every pseudonym could be reversed; now the
+    cleaning stops before reading a row, naming the profile, the file and what to do.
+    """
+    from conftest import resident_row, write_csv
+
+    from analysis.clean import run_cleaning
+    from analysis.profile import load_profile
+    from analysis.pseudonymise import SyntheticClaimError
+
+    project, raw = city
+    monkeypatch.setenv("IMPPULSE_KEY", "a-real-secret-key-of-enough-bytes")
+    real = write_csv(raw / "residents.csv", [resident_row(i, ID=f"Zq{i}Durand") for i in range(12)])
+    demo = write_csv(project / "data" / "raw" / "demo" / "residents.csv", [resident_row(i) for i in range(13)])
+    _write_demo_list(project, demo)
+    with pytest.raises(SyntheticClaimError) as err:
+        load_key(load_profile("testville"))
+    msg = str(err.value)
+    assert "data/raw/testville/residents.csv" in msg and "config/cities/testville.yml" in msg
+    assert "synthetic: false" in msg and "IMPPULSE_KEY" in msg and "DEMO_CHECKSUMS.sha256" in msg
+    assert "Durand" not in msg  # no raw content (ids) in the message
+    with pytest.raises(SyntheticClaimError):
+        run_cleaning("testville")  # the pipeline's call site
+    assert not (project / "data" / "processed" / "testville").exists()
+    # the same bytes as a listed demo file are demo data, wherever they sit
+    real.write_bytes(demo.read_bytes())
+    assert load_key(load_profile("testville")) == DEMO_KEY
+    # one byte changed: refused again
+    real.write_bytes(demo.read_bytes() + b"\n")
+    with pytest.raises(SyntheticClaimError):
+        load_key(load_profile("testville"))
+
+
+def test_synthetic_true_refused_without_a_demo_list(city):
+    from conftest import resident_row, write_csv
+
+    from analysis.profile import load_profile
+    from analysis.pseudonymise import SyntheticClaimError
+
+    project, raw = city
+    write_csv(raw / "residents.csv", [resident_row(i) for i in range(12)])
+    with pytest.raises(SyntheticClaimError, match="DEMO_CHECKSUMS.sha256 is missing"):
+        load_key(load_profile("testville"))
+
+
+def test_real_profile_over_the_same_files_uses_the_users_key(city, monkeypatch):
+    from conftest import make_profile, resident_row, write_csv, write_profile
+
+    from analysis.profile import load_profile
+
+    project, raw = city
+    write_csv(raw / "residents.csv", [resident_row(i) for i in range(12)])
+    write_profile(project, make_profile(synthetic=False))
+    monkeypatch.setenv("IMPPULSE_KEY", "a-real-secret-key-of-enough-bytes")
+    assert load_key(load_profile("testville")) == b"a-real-secret-key-of-enough-bytes"
+
+
+def test_shipped_demo_profiles_pass_the_synthetic_check():
+    from analysis.config import PATHS
+    from analysis.profile import list_cities, load_profile
+    from analysis.pseudonymise import check_synthetic_claim
+
+    checked = 0
+    for c in list_cities():
+        p = load_profile(c)
+        if p.synthetic and (PATHS.raw / c / "SYNTHETIC_README.txt").is_file():
+            check_synthetic_claim(p)
+            checked += 1
+    assert checked >= 1

@@ -8,9 +8,12 @@ short survey number would allow.
 
 Where the key comes from (:func:`load_key`):
 
-1. profiles with ``synthetic: true`` (the shipped demonstration data) always use the
-   documented, non-secret :data:`DEMO_KEY`, so the demo outputs are the same on every
-   machine;
+1. profiles with ``synthetic: true`` (the shipped demonstration data) use the documented,
+   non-secret :data:`DEMO_KEY`, so the demo outputs are the same on every machine; but
+   only when every raw file the profile reads is byte-identical to a demonstration file
+   listed in ``data/raw/DEMO_CHECKSUMS.sha256`` (:func:`check_synthetic_claim`). A profile
+   left at ``synthetic: true`` over real files would otherwise give them pseudonyms that
+   anyone can reverse with the public key, and ignore the ``IMPPULSE_KEY`` the user set;
 2. otherwise the environment variable ``IMPPULSE_KEY``;
 3. otherwise the file ``.imppulse-key`` at the project root (listed in ``.gitignore``).
 
@@ -25,6 +28,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,6 +47,10 @@ PREFIXES = {"residents": "R-", "officers": "O-"}
 
 class PseudonymisationKeyError(RuntimeError):
     """No usable pseudonymisation key for real (non-synthetic) data."""
+
+
+class SyntheticClaimError(PseudonymisationKeyError):
+    """A profile says ``synthetic: true`` but its raw files are not the demonstration files."""
 
 
 def _how_to() -> str:
@@ -78,10 +86,13 @@ def load_key(profile) -> bytes:
 
     Raises
     ------
+    SyntheticClaimError
+        ``synthetic: true`` but a raw file is not a demonstration file.
     PseudonymisationKeyError
         Real data and no key, a key shorter than 16 bytes, or the demo key.
     """
     if getattr(profile, "synthetic", False):
+        check_synthetic_claim(profile)
         return DEMO_KEY
     city = getattr(profile, "city", "?")
     env = os.environ.get(KEY_ENV)
@@ -92,6 +103,72 @@ def load_key(profile) -> bytes:
         return _checked(path.read_bytes(), str(path))
     raise PseudonymisationKeyError(
         f"{city}: the profile is not synthetic (real data) and no pseudonymisation key was found: {_how_to()}")
+
+
+def _declared_files(profile) -> list[str]:
+    out: list[str] = []
+    for name in ("residents", "officers", "activities"):
+        spec = getattr(profile, name, None)
+        for f in (getattr(spec, "files", None) or []):
+            if f.path not in out:
+                out.append(f.path)
+    return out
+
+
+def check_synthetic_claim(profile) -> None:
+    """Refuse ``synthetic: true`` unless every raw file read is a demonstration file.
+
+    The demo key is public, so it may only pseudonymise the synthetic demonstration data.
+    A file counts as demonstration data when its SHA-256 is one of those listed in
+    ``data/raw/DEMO_CHECKSUMS.sha256`` (a copy of a demo file elsewhere is still demo data).
+    Files that do not exist are left to the readers, which name them.
+
+    Parameters
+    ----------
+    profile : CityProfile
+        A profile with ``synthetic: true``.
+
+    Raises
+    ------
+    SyntheticClaimError
+        Naming the profile, the first files that are not demo files and what to do.
+    """
+    from .privacy_guard import CHECKSUMS, demo_digests
+
+    city = getattr(profile, "city", "?")
+    root = PATHS.root
+    known = demo_digests(root)
+    raw_dir = profile.raw_dir() if hasattr(profile, "raw_dir") else PATHS.raw / city
+    foreign = []
+    for rel in _declared_files(profile):
+        path = Path(raw_dir) / rel
+        if path.is_file() and _sha256(path) not in known:
+            foreign.append(_shown(path, root))
+    if not foreign:
+        return
+    listed = f"SHA-256 not in {CHECKSUMS}" if known else f"the list {CHECKSUMS} is missing"
+    raise SyntheticClaimError(
+        f"{city}: config/cities/{city}.yml says `synthetic: true`, but {', '.join(foreign[:3])}"
+        f"{' and %d more' % (len(foreign) - 3) if len(foreign) > 3 else ''} "
+        f"{'is' if len(foreign) == 1 else 'are'} not synthetic demonstration data ({listed}). The demo key is public: pseudonyms made with it can be reversed, so "
+        f"it is refused. If these are real data, set `synthetic: false` in config/cities/{city}.yml "
+        f"and {_how_to()}. If they should be the demo files, restore them "
+        f"(`git checkout -- data/raw/{city}` or `make demo-data`).")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 def key_fingerprint(key: bytes) -> str:
