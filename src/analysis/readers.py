@@ -569,7 +569,47 @@ class _SheetScan:
         self.merged: list[tuple[int, int, int, int]] = []  # min_col, min_row, max_col, max_row
 
 
+_ROW_RE = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(/?)>")
+_ROW_END = re.compile(rb"</(?:\w+:)?row>")
+_HAS_VALUE = re.compile(rb"<(?:\w+:)?v>[^<]|<(?:\w+:)?t(?:\s[^>]*)?>[^<]")
+_ROW_NUM = re.compile(rb'\br="([0-9]+)"')
+_SLOW = re.compile(rb'<(?:\w+:)?f[\s>/]|\bt="e"')
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]+)([0-9]+)(?::([A-Z]+)([0-9]+))?"')
+
+
 def _scan_sheet(archive: zipfile.ZipFile, part: str) -> _SheetScan:
+    """Rows holding a value, formulas without a stored value, error cells, merged ranges.
+
+    Fast path with regular expressions over the XML; a sheet with formulas or error
+    cells is parsed element by element (:func:`_scan_sheet_xml`).
+    """
+    data = archive.read(part)
+    if _SLOW.search(data):
+        return _scan_sheet_xml(archive, part)
+    scan = _SheetScan()
+    row = 0
+    pos = 0
+    while True:
+        m = _ROW_RE.search(data, pos)
+        if m is None:
+            break
+        num = _ROW_NUM.search(m.group(1))
+        row = int(num.group(1)) if num else row + 1
+        if m.group(2):  # <row .../>: no cells
+            pos = m.end()
+            continue
+        end = _ROW_END.search(data, m.end())
+        stop = end.start() if end else len(data)
+        if _HAS_VALUE.search(data, m.end(), stop):
+            scan.value_rows.add(row)
+        pos = end.end() if end else len(data)
+    for m in _MERGE.finditer(data):
+        c1, r1, c2, r2 = m.group(1), m.group(2), m.group(3) or m.group(1), m.group(4) or m.group(2)
+        scan.merged.append((_col_index(c1.decode()), int(r1), _col_index(c2.decode()), int(r2)))
+    return scan
+
+
+def _scan_sheet_xml(archive: zipfile.ZipFile, part: str) -> _SheetScan:
     scan = _SheetScan()
     row = 0
     col = 0
