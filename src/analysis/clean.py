@@ -443,9 +443,18 @@ def _known_labels(spec: DatasetSpec, cb: str, v: codebook.Var) -> str:
     return f"{labels + extra}; don't-know labels {list(spec.missing)}"
 
 
+def _unknown(fd: _FileData, cb: str) -> np.ndarray:
+    """Rows of ``cb`` with an unknown label, rows the reader found damaged left out
+    (their values are shifted or cut; they are rejected as ``malformed_row``)."""
+    mask = fd.cols[cb].status == UNKNOWN
+    if fd.malformed:
+        mask = mask.copy()
+        mask[list(fd.malformed)] = False
+    return mask
+
+
 def _raise_unknown(owner: str, name: str, spec: DatasetSpec, fd: _FileData, cb: str) -> None:
-    st = fd.cols[cb].status
-    where = np.flatnonzero(st == UNKNOWN)
+    where = np.flatnonzero(_unknown(fd, cb))
     i = int(where[0])
     rc = spec.columns[cb]
     value = fd.raw[rc].iloc[i]
@@ -638,7 +647,7 @@ def _stop_on_unknown_labels(files, owner: str, name: str, spec: DatasetSpec) -> 
     """Raise on the first label the mapping does not know (strict mode); wave is checked per row."""
     for fd in files:
         for cb, col in fd.cols.items():
-            if cb != "wave" and (col.status == UNKNOWN).any():
+            if cb != "wave" and _unknown(fd, cb).any():
                 _raise_unknown(owner, name, spec, fd, cb)
 
 

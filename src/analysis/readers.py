@@ -639,7 +639,7 @@ def _scan_sheet_xml(archive: zipfile.ZipFile, part: str) -> _SheetScan:
                 has_value = inline or (v is not None and v.text is not None)
                 if has_value:
                     scan.value_rows.add(row)
-                if f is not None and v is None:
+                if f is not None and (v is None or (not v.text and el.get("t") != "str")):
                     scan.no_value_formulas.append((row, col))
                 if el.get("t") == "e" and v is not None:
                     scan.error_cells.append((row, col, (v.text or "")[:12]))
@@ -832,7 +832,11 @@ def _read_stat(spec: FileSpec, path: Path) -> pd.DataFrame:
         df, meta = fn(str(path), **kw)
         _, head = fn(str(path), metadataonly=True)
     except Exception as exc:  # pyreadstat raises its own ReadstatError/PyreadstatError
-        raise RawDataError(spec.path, problem=f"unreadable or corrupt {spec.format} file ({type(exc).__name__})",
+        # readstat's messages come from a fixed table ("File did not contain the expected
+        # number of rows"), never from the data; other libraries' messages are not shown
+        said = f": {str(exc)[:100]}" if type(exc).__name__ in ("ReadstatError", "PyreadstatError") else ""
+        raise RawDataError(spec.path, problem=f"unreadable or corrupt {spec.format} file "
+                                              f"({type(exc).__name__}{said})",
                            expected=f"a valid {kind} data file") from None
     declared = getattr(head, "number_rows", None)
     # The header's case count, when the writer filled it in (SPSS allows "unknown").
