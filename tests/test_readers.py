@@ -245,3 +245,11 @@ def test_unexpected_reader_exception_is_wrapped_with_the_file(tmp_path, monkeypa
         read_file(FileSpec(path="x.csv", format="csv"), tmp_path)
     assert "x.csv" in str(err.value) and "MemoryError" in str(err.value)
     assert "secret" not in str(err.value) and err.value.__cause__ is None
+
+
+def test_csv_quoted_line_breaks_in_a_comment_are_one_record(tmp_path):
+    text = 'id,comment,score\n1,"line one\nline two, with a comma\nline three",7\n2,plain,8\n'
+    (tmp_path / "c.csv").write_text(text, encoding="utf-8")
+    df = read_file(FileSpec(path="c.csv", format="csv"), tmp_path)
+    assert df["score"].tolist() == ["7", "8"] and df["raw_row_number"].tolist() == [2, 5]
+    assert row_problems(df) == {}

@@ -19,7 +19,7 @@ Two provenance columns are added to every frame:
       record with a quoted line break is numbered by its first line);
     - XLSX: the spreadsheet **row number** shown in Excel/LibreOffice (header row
       included; wholly blank rows are not records and are skipped, but keep their number
-      from being reused);
+      from being reused; blank rows above the header are skipped as in a CSV);
     - SPSS / Stata: the **case number** shown in the Data View / Data Editor (1-based,
       the header is not a row).
 
@@ -30,9 +30,10 @@ free-text column once merged 400 rows of a CSV into one field and every row coun
 downstream still added up. So each reader checks its records against a count that does
 not come from the parser that built the frame:
 
-- **CSV**: the file is split into physical lines by the reader itself, parsed record by
-  record with the standard-library :mod:`csv` module (strict quoting) while tracking the
-  lines each record spans, and parsed a second time by pandas' C parser; the two
+- **CSV**: the file is split into physical lines by the reader itself (LF, CRLF, or CR
+  alone in a classic Mac OS file), parsed record by record with the standard-library
+  :mod:`csv` module (strict quoting) while tracking the lines each record spans, which
+  must use up every line, and parsed a second time by pandas' C parser; the two
   readings must agree record for record. A record spanning more than
   :data:`MAX_RECORD_LINES` lines, or swallowing a line that has a whole record's worth
   of delimiters, is a stray quote, not a comment: the reader stops and names the line
@@ -451,6 +452,12 @@ def _csv_records(spec: FileSpec, body: list[str]) -> list[tuple[int, int, list[s
         raise RawDataError(spec.path, row=row, problem=problem,
                            expected=f"well-formed CSV fields separated by {spec.delimiter!r}, "
                                     f"quotes doubled inside quoted fields") from None
+    # the raw line count: records and blank lines must use up every line of the file
+    if reader.line_num != len(body):
+        raise RawDataError(spec.path, row=reader.line_num + off + 1,
+                           problem=(f"the CSV reading stopped after line {reader.line_num + off} of "
+                                    f"{len(body) + off}"),
+                           expected="a well-formed CSV file")
     return records
 
 
