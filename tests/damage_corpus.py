@@ -397,9 +397,9 @@ CASES: list[Case] = [
     Case("xlsx_numbers_as_numbers", "numbers stored as numbers, dates as dates",
          xlsx_case(cell=lambda i, c, v: int(v) if c in ("AGE", "CONFIANCE", "DEVOIR") else
                    dt.datetime.strptime(v, "%d/%m/%Y") if c == "DATE" else v), "identical", fmt="xlsx"),
-    Case("xlsx_date_serials", "dates as Excel serial numbers (formatted General)",
+    Case("xlsx_date_serials", "two dates as Excel serial numbers (cells formatted General)",
          xlsx_case(cell=lambda i, c, v: (dt.datetime.strptime(v, "%d/%m/%Y") - dt.datetime(1899, 12, 30)).days
-                   if c == "DATE" else v), "rejected", ("invalid_date", list(range(2, N_ROWS + 2))), fmt="xlsx"),
+                   if c == "DATE" and i in (1, 2) else v), "rejected", ("invalid_date", [3, 4]), fmt="xlsx"),
     Case("xlsx_repeated_column", "a repeated column name in the header",
          xlsx_case(edit=lambda wb, ws: setattr(ws.cell(1, COMMENT + 1), "value", "AGE")), "error",
          ("'AGE'", "repeated"), fmt="xlsx"),
@@ -437,4 +437,6 @@ if __name__ == "__main__":
 
     sys.path.insert(0, str(Path(__file__).parent))
     c = counts()
+    for case in CASES:
+        print(f"{case.outcome:<9} {case.fmt:<4} {case.name:<34} {case.damage}")
     print(f"{len(CASES)} kinds of damage: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))

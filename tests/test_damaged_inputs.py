@@ -47,7 +47,7 @@ def _comparable(df: pd.DataFrame, same_lines: bool) -> pd.DataFrame:
 
 def _no_secret(*texts: str) -> None:
     for t in texts:
-        assert SECRET not in t and SECRET.encode("latin-1").decode("latin-1")[:6] not in t, t[:200]
+        assert SECRET not in t and "Kowalczyk" not in t, "a name from an unmapped column leaked"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -64,7 +64,8 @@ def test_damaged_input(project, case):
             assert part in msg, (part, msg)
         return
     res = _setup(project, case)
-    _no_secret(res.rejected.to_json(), json.dumps(res.log, default=str), res.respondents.to_json())
+    _no_secret(res.rejected.to_json(date_format="iso"), json.dumps(res.log, default=str),
+               res.respondents.to_json(date_format="iso"))
     kept = res.respondents.copy()
     if case.fmt in ("sav", "dta"):
         kept["raw_row_number"] = kept["raw_row_number"] + 1  # case number -> line of the CSV baseline

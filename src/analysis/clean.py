@@ -629,6 +629,10 @@ def _rejected_frame(city: str, name: str, spec: DatasetSpec, files: list[_FileDa
             raw_vals = {c: raw_text(x) for c, x in rec.items()}
             if id_raw is not None:
                 raw_vals[id_raw] = pseudo
+            if reason[i] == "malformed_row":
+                # a damaged record's fields may be shifted: a mapped column can hold the
+                # content of an unmapped one (a name), so none of its values are copied
+                raw_vals = {}
             if cb == id_col:
                 val = pseudo
             elif cb == "wave" and (rc is None or fd.spec.wave is not None):
