@@ -22,7 +22,6 @@ no outcome may show it (messages, rejected rows, the cleaning log).
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import io
 import zipfile
@@ -354,11 +353,13 @@ CASES: list[Case] = [
     Case("exponent_number", "1e1 for 10 in a 0-10 item", rows_case(set_cell(4, "CONFIANCE", "1e1")),
          "error", ("row 6", "'CONFIANCE'", "'1e1'")),
     Case("underscore_number", "1_0 for 10", rows_case(set_cell(4, "CONFIANCE", "1_0")), "error", ("row 6", "'1_0'")),
-    Case("unicode_minus", "−3 (U+2212) in a numeric item", rows_case(set_cell(4, "CONFIANCE", "\u22123"), "utf-8", encoding="utf-8"),
+    Case("unicode_minus", "−3 (U+2212) in a numeric item",
+         rows_case(set_cell(4, "CONFIANCE", "\u22123"), "utf-8", encoding="utf-8"),
          "error", ("row 6", "'CONFIANCE'")),
-    Case("fullwidth_digit", "a full-width digit ７", rows_case(set_cell(4, "CONFIANCE", "\uff17"), "utf-8", encoding="utf-8"),
+    Case("fullwidth_digit", "a full-width digit ７",
+         rows_case(set_cell(4, "CONFIANCE", "\uff17"), "utf-8", encoding="utf-8"),
          "error", ("row 6", "'CONFIANCE'"), profile={}),
-    Case("decimal_point_in_comma_file", "7.5 in a file declared decimal ','",
+    Case("decimal_point_in_comma_file", "34.5 for an age in a file declared decimal ','",
          rows_case(set_cell(4, "AGE", "34.5")), "rejected", ("invalid_value", [6])),
     Case("decimal_comma_in_point_file", "34,5 in a file declared decimal '.'",
          rows_case(set_cell(4, "AGE", "34,5"), decimal="."), "error", ("row 6", "'AGE'")),
@@ -415,7 +416,8 @@ CASES: list[Case] = [
          stat_case(codes=lambda df: df.__setitem__("RESPECT", df["RESPECT"].where(df.index != 4, 5.0))),
          "rejected", ("out_of_range", [5]), fmt="sav"),
     Case("sav_unlabelled_code_reversed", "a reversed scale (1 = Très souvent) whose label for 4 is missing",
-         stat_case(labels={"RESPECT": {1.0: "Très souvent", 2.0: "Souvent", 3.0: "Rarement"}, "CONFIANCE": {77.0: "NSP"}},
+         stat_case(labels={"RESPECT": {1.0: "Très souvent", 2.0: "Souvent", 3.0: "Rarement"},
+                           "CONFIANCE": {77.0: "NSP"}},
                    codes=lambda df: df.__setitem__("RESPECT", 5.0 - df["RESPECT"])),
          "error", ("'RESPECT'", "without value label"), fmt="sav"),
     Case("sav_header_count", "the header declares more cases than the file holds",

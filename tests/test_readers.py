@@ -208,7 +208,8 @@ def test_xlsx_wrong_declared_dimensions_are_ignored_and_rows_counted_from_cells(
     monkeypatch.setattr(ReadOnlyWorksheet, "reset_dimensions", lambda self: None)
     with pytest.raises(RawDataError) as err:
         read_file(spec, tmp_path)
-    assert "w.xlsx[S]" in str(err.value) and "row 6" in str(err.value) and "16 row(s) with values not read" in str(err.value)
+    msg = str(err.value)
+    assert "w.xlsx[S]" in msg and "row 6" in msg and "16 row(s) with values not read" in msg
 
 
 def test_sav_codes_without_value_label(tmp_path):
