@@ -43,6 +43,10 @@ def base_rows() -> list[dict]:
     rows = []
     for i in range(N_ROWS):
         r = resident_row(i)
+        # every neighbourhood in both waves (3 rows each), so that no area or wave is
+        # emptied by the one or two rows a damage rejects
+        follow_up = (i // 4) % 2 == 1
+        r["VAGUE"], r["DATE"] = ("2015", "20/10/2015") if follow_up else ("2014", "15/10/2014")
         # the name comes second so that an encoding error in it comes first in the file
         rows.append({"ID": r.pop("ID"), "NOM": SECRET, **r, "COMMENTAIRE": "ras"})
     return rows
