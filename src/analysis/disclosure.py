@@ -198,11 +198,18 @@ def publish_counts(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
     cols = [c for c in out.columns if (is_count_column(c) if columns is None else c in set(columns))]
     small = {}
     for c in cols:
+        if pd.api.types.is_bool_dtype(out[c]):
+            continue
         raw = pd.to_numeric(out[c], errors="coerce")
+        text = out[c].notna() & raw.isna() & ~out[c].astype(str).str.strip().str.lower().isin(_HIDDEN_TOKENS)
+        if text.any():
+            continue  # words, not counts
         if raw.notna().any() and not np.allclose(raw.dropna(), raw.dropna().round()):
             continue  # not integer counts (e.g. a weighted total): left to the caller
         small[c] = (raw > 0) & (raw < K)
-        pub = [publish_count(v, marker=marker) if pd.notna(v) else None for v in raw]
+        pub = [publish_count(v, marker=marker) if pd.notna(v)
+               else (marker if str(o).strip().lower() == SMALL_MARKER.lower() else None)
+               for v, o in zip(raw, out[c])]
         if marker is None:
             out[c] = pd.array(pub, dtype="Int64")
         else:
