@@ -131,7 +131,7 @@ _PEOPLE = (r"respondents?|residents?|interviews?|officers?|people|persons|indivi
 _TEXT_COUNT_RES = (
     re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+(?:[A-Za-zÀ-ÿ'-]+\s+){0,2}?(?:"
                + _PEOPLE + r")\b", re.I),
-    re.compile(r"\b[nN]\s*=\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\d.])"),
+    re.compile(r"\b[nN]\s*=\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?!\d|\.\d)"),
 )
 
 _HIDDEN_TOKENS = {"", "nan", "none", "<na>", "na", "—", "–", "-", SMALL_MARKER.lower(), "suppressed"}
@@ -502,6 +502,9 @@ def _check_fay_herriot(df, artefact, keys, low) -> list[Finding]:
     est = pd.to_numeric(df[cols["estimate"]], errors="coerce")
     shr = pd.to_numeric(df[cols["shrunk"]], errors="coerce")
     gam = pd.to_numeric(df[cols["gamma"]], errors="coerce")
+    # Half a unit of the last digit each value was published with (CSV keeps 6 significant
+    # digits, notebooks 3 decimals): the tolerance follows the published precision.
+    prec = {c: df[cols[c]].map(_half_last_digit) for c in ("estimate", "shrunk", "gamma")}
     out = []
     groups = df.groupby([df[b] for b in by], sort=False).groups.items() if by else [((), df.index)]
     for key, idx in groups:
@@ -509,20 +512,39 @@ def _check_fay_herriot(df, artefact, keys, low) -> list[Finding]:
         if len(ok) < 2:
             continue
         g, t, s = gam[ok].to_numpy(), est[ok].to_numpy(), shr[ok].to_numpy()
+        pt, ps, pg = (prec[c][ok].to_numpy() for c in ("estimate", "shrunk", "gamma"))
         inner = g < 0.98  # the implied mean is ill-conditioned as gamma -> 1
         if not inner.any() or g.sum() <= 0:
             continue
-        mu_implied = (s[inner] - g[inner] * t[inner]) / (1 - g[inner])
+        gi, ti, si = g[inner], t[inner], s[inner]
+        mu_implied = (si - gi * ti) / (1 - gi)
         mu_published = float((g * t).sum() / g.sum())
-        scale = max(float(np.nanmax(np.abs(t))), 1.0)
-        # CSV keeps 6 significant digits: allow for that, and no more.
-        tol = 2e-3 * scale / max(float((1 - g[inner]).min()), 0.02)
+        err_implied = ((ps[inner] + gi * pt[inner] + np.abs(ti) * pg[inner]) / (1 - gi)
+                       + np.abs(si - gi * ti) * pg[inner] / (1 - gi) ** 2)
+        err_published = (float((g * pt + np.abs(t) * pg).sum()) + abs(mu_published) * float(pg.sum())) / g.sum()
+        tol = 3 * (err_implied + err_published) + 1e-9
         if np.any(np.abs(mu_implied - mu_published) > tol):
             rk = ", ".join(f"{b}={v}" for b, v in zip(by, key if isinstance(key, tuple) else (key,)))
             out.append(Finding(artefact, rk or "all", cols["shrunk"],
                                "Fay–Herriot model mean is not the mean of the published cells: the model "
                                "used suppressed cells, whose estimates the published shrunk/gamma give back"))
     return out
+
+
+def _half_last_digit(v) -> float:
+    """Half a unit of the last published digit of ``v`` (5e-7 relative for binary floats)."""
+    if isinstance(v, (float, np.floating)):
+        return abs(float(v)) * 5e-7 + 1e-12
+    s = str(v).strip().lower()
+    if "e" in s:
+        mant, _, exp = s.partition("e")
+        dec = len(mant.split(".")[1]) if "." in mant else 0
+        try:
+            return 0.5 * 10.0 ** (int(exp) - dec)
+        except ValueError:
+            return 0.0
+    dec = len(s.split(".")[1]) if "." in s else 0
+    return 0.5 * 10.0 ** (-dec)
 
 
 def check_text(text: str, artefact: str) -> list[Finding]:
