@@ -357,10 +357,10 @@ def _coverage_from_notebook(path):
     for cell in nb["cells"]:
         for o in cell.get("outputs", []):
             html = o.get("data", {}).get("text/html")
-            if html and "follow_up" in "".join(html) and "neighbourhood" in "".join(html):
-                t = D._read_html_tables("".join(html))[0]
-                t.columns = [c[-1] if isinstance(c, tuple) else c for c in t.columns]
-                return t
+            for t in D._read_html_tables("".join(html)) if html else []:
+                t.columns = [D._innermost(c) for c in t.columns]
+                if {"neighbourhood", "baseline", "follow_up"} <= set(t.columns):
+                    return t
     return None
 
 
@@ -385,6 +385,9 @@ def test_demo_counts_by_subtraction_recover_nothing():
             continue
         prof = load_profile(city)
         cov = cov.rename(columns={cov.columns[0]: "neighbourhood"}).astype(str)
+        # HTML tables lose leading zeros of codes ("01" reads as 1): map back to the profile's codes.
+        canon = {c.lstrip("0") or "0": c for c in prof.codes}
+        cov["neighbourhood"] = cov["neighbourhood"].map(lambda c: canon.get(c.lstrip("0") or "0", c))
         cells = [(str(r["neighbourhood"]), w) for _, r in cov.iterrows() for w in ("baseline", "follow_up")]
         index = {c: i for i, c in enumerate(cells)}
         cons = [([index[(str(r["neighbourhood"]), w)]], D.count_interval(str(r[w])))

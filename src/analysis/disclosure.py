@@ -390,6 +390,11 @@ def _truthy(v) -> bool:
     return str(v).strip().lower() in ("true", "1", "yes", "✓")
 
 
+def _innermost(col) -> str:
+    names = [str(x) for x in (col if isinstance(col, tuple) else (col,)) if not str(x).startswith("Unnamed")]
+    return names[-1] if names else ""
+
+
 def check_table(df: pd.DataFrame, artefact: str) -> list[Finding]:
     """Every breach in one published table (any source: CSV, notebook output, HTML, JSON).
 
@@ -402,7 +407,9 @@ def check_table(df: pd.DataFrame, artefact: str) -> list[Finding]:
     """
     df = df.copy()
     if isinstance(df.columns, pd.MultiIndex):
-        df.columns = [" ".join(str(x) for x in c if not str(x).startswith("Unnamed")) for c in df.columns]
+        # pandas' HTML of a crosstab: ("wave", "neighbourhood"), ("baseline", "Unnamed…"): keep the
+        # innermost real name of each column
+        df.columns = [_innermost(c) for c in df.columns]
     df.columns = [str(c).strip() for c in df.columns]
     if df.index.name is not None or not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index()
