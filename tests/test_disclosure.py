@@ -45,8 +45,8 @@ def test_publish_counts_only_touches_counts_and_blanks_dependent_shares():
                        "missing_share": [0.0, 0.003, 0.06], "n_clusters": [3, 3, 3], "activities": [4, 5, 6],
                        "n_eff": [12.3, 4.2, 99.1]})
     out = D.publish_counts(df, dependent={"missing_share": "missing"})
-    assert out["n"].tolist() == ["2380"] * 3
-    assert out["missing"].tolist() == ["0", "<10", "140"]
+    assert out["n"].tolist() == [2380] * 3
+    assert out["missing"].tolist() == [0, "<10", 140]
     assert np.isnan(out.loc[1, "missing_share"]) and out.loc[2, "missing_share"] == 0.06
     assert out["n_clusters"].tolist() == [3, 3, 3] and out["activities"].tolist() == [4, 5, 6]
     assert out["n_eff"].tolist() == [12.3, 4.2, 99.1]

@@ -189,7 +189,8 @@ def publish_counts(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
     columns : iterable of str, optional
         Count columns; default every column :func:`is_count_column` recognises.
     marker : str or None
-        ``"<10"`` for display (the columns become text), ``None`` for CSV (nullable integers).
+        ``"<10"`` for display (object columns of ints and the marker), ``None`` for CSV
+        (nullable integers, small counts missing).
     dependent : dict, optional
         ``{statistic column: count column}``: the statistic is blanked where its count is
         from 1 to K - 1 (e.g. a share of missing answers computed from a small count).
@@ -212,8 +213,8 @@ def publish_counts(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
                for v, o in zip(raw, out[c])]
         if marker is None:
             out[c] = pd.array(pub, dtype="Int64")
-        else:
-            out[c] = pd.Series([("" if v is None else str(v)) for v in pub], index=out.index, dtype=object)
+        else:  # display: Python ints, the marker, or None (shown as missing)
+            out[c] = pd.Series(pub, index=out.index, dtype=object)
     for stat, cnt in (dependent or {}).items():
         if stat in out.columns and cnt in small:
             out[stat] = out[stat].where(~small[cnt].to_numpy())

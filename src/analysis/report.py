@@ -463,6 +463,9 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
     if columns is not None:
         df = df[[c for c in columns if c in df.columns]]
     df = df.drop(columns=[c for c in ("data_status",) if c in df.columns])
+    from .disclosure import publish_counts  # every count of respondents in published form
+
+    df = publish_counts(df)
     more = 0
     if max_rows is not None and len(df) > max_rows:
         more, df = len(df) - max_rows, df.head(max_rows)
