@@ -180,7 +180,8 @@ def is_count_column(name: str) -> bool:
 
 
 def publish_counts(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
-                   marker: str | None = SMALL_MARKER, dependent: dict[str, str] | None = None) -> pd.DataFrame:
+                   marker: str | None = SMALL_MARKER,
+                   dependent: dict[str, str | Sequence[str]] | None = None) -> pd.DataFrame:
     """A copy of ``df`` whose counts of respondents are in published form (:func:`publish_count`).
 
     Parameters
@@ -192,8 +193,8 @@ def publish_counts(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
         ``"<10"`` for display (object columns of ints and the marker), ``None`` for CSV
         (nullable integers, small counts missing).
     dependent : dict, optional
-        ``{statistic column: count column}``: the statistic is blanked where its count is
-        from 1 to K - 1 (e.g. a share of missing answers computed from a small count).
+        ``{statistic column: count column(s)}``: the statistic is blanked where one of its
+        counts is from 1 to K - 1 (e.g. a share of missing answers computed from a small count).
     """
     out = df.copy()
     cols = [c for c in out.columns if (is_count_column(c) if columns is None else c in set(columns))]
@@ -215,9 +216,10 @@ def publish_counts(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
             out[c] = pd.array(pub, dtype="Int64")
         else:  # display: Python ints, the marker, or None (shown as missing)
             out[c] = pd.Series(pub, index=out.index, dtype=object)
-    for stat, cnt in (dependent or {}).items():
-        if stat in out.columns and cnt in small:
-            out[stat] = out[stat].where(~small[cnt].to_numpy())
+    for stat, cnts in (dependent or {}).items():
+        for cnt in ([cnts] if isinstance(cnts, str) else cnts):
+            if stat in out.columns and cnt in small:
+                out[stat] = out[stat].where(~small[cnt].to_numpy())
     return out
 
 
