@@ -243,6 +243,11 @@ def test_notebook_outputs_and_json_sidecars_are_checked(tmp_path):
     where = {(f.row, f.column) for f in found}
     assert ("text line 1", "(text)") in where
     assert ("neighbourhood=9", "baseline") in where and ("neighbourhood=5", "follow_up") in where
+    svg = tmp_path / "fig.svg"
+    svg.write_text('<svg><g><text x="1">Trust (0-10)</text><text x="2"> ESS = 6.01 (n = 1701)</text></g></svg>')
+    assert len(D.check_svg(svg, "fig.svg")) == 1
+    svg.write_text('<svg><g><text x="2"> ESS = 6.01 (n = 1700)</text></g></svg>')
+    assert not D.check_svg(svg, "fig.svg")
     side = tmp_path / "fig.json"
     side.write_text(json.dumps({"caption": "up to n = 1642 respondents.", "rows": [{"n": 5, "estimate": 1.0}]}))
     assert len(D.check_json(side, "fig.json")) >= 2

@@ -51,8 +51,8 @@ The check
 :func:`check_paths` (``python -m analysis.disclosure``) reads every published artefact —
 every CSV under ``reports/``, the figures' JSON data sidecars, the stored outputs of the
 executed notebooks (``reports/notebooks/**``) and of the committed templates
-(``notebooks/*.ipynb``), and the HTML reports (``reports/report*.html``; the PDF is printed
-from them) — and reports every breach as a :class:`Finding` naming the artefact, the row
+(``notebooks/*.ipynb``), the text drawn in the SVG figures (the PNGs are rasters of the same
+drawings), and the HTML reports (``reports/report*.html``; the PDF is printed from them) — and reports every breach as a :class:`Finding` naming the artefact, the row
 and the column. It detects the generic patterns, not only the known cases:
 
 - a count column (by name, :func:`is_count_column`) or a sentence ("57 officers", "n = 7")
@@ -667,6 +667,15 @@ def check_json(path: Path, name: str) -> list[Finding]:
     return out
 
 
+def check_svg(path: Path, name: str) -> list[Finding]:
+    """Text drawn in an SVG figure (matplotlib writes labels as ``<text>`` elements)."""
+    import html as _html
+
+    svg = Path(path).read_text(encoding="utf-8")
+    texts = [_html.unescape(re.sub(r"<[^>]+>", "", t)) for t in re.findall(r"(?s)<text\b[^>]*>(.*?)</text>", svg)]
+    return check_text("\n".join(t.strip() for t in texts), name)
+
+
 def check_csv(path: Path, name: str) -> list[Finding]:
     """A published CSV table."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -680,7 +689,9 @@ def published_artefacts(root: Path | None = None) -> list[Path]:
     found: list[Path] = []
     if reports.is_dir():
         found += sorted(p for p in reports.rglob("*.csv") if not p.name.startswith("."))
-        found += sorted(p for p in (reports / "figures").rglob("*.json")) if (reports / "figures").is_dir() else []
+        if (reports / "figures").is_dir():
+            found += sorted((reports / "figures").rglob("*.json"))
+            found += sorted((reports / "figures").rglob("*.svg"))
         found += sorted(p for p in (reports / "notebooks").rglob("*.ipynb")) if (reports / "notebooks").is_dir() else []
         found += sorted(reports.glob("report*.html"))
     nbdir = root / "notebooks"
@@ -705,6 +716,8 @@ def check_paths(paths: Iterable[Path], root: Path | None = None) -> list[Finding
                 out += check_csv(p, name)
             elif suffix == ".json":
                 out += check_json(p, name)
+            elif suffix == ".svg":
+                out += check_svg(p, name)
             elif suffix == ".ipynb":
                 out += check_notebook(p, name)
             elif suffix in (".html", ".htm"):
