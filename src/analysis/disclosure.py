@@ -18,9 +18,10 @@ artefact obeys:
    of *counts*). Every published count of respondents of 10 or more is rounded to the nearest
    multiple of ``ROUNDING_BASE`` = 10 (halves up), in every table, figure, notebook output
    and sentence. Whatever published parts and totals an attacker subtracts — across tables,
-   waves and notebooks — each term carries an unknown rounding error of up to ±5, so a hidden
-   cell of 1–9 stays anywhere in 1–9 (ONS rounds survey counts to base 5 or 10 for the same
-   reason; base 10, the threshold, leaves no residual interval narrower than the threshold).
+   waves and notebooks — each term carries an unknown rounding error of up to ±5, so no
+   hidden cell of 1–9 is pinned down (ONS rounds survey counts to base 5 or 10 for the same
+   reason). One published total minus one published part leaves every value from 1 to 9
+   possible; several parts leave at least three.
    :func:`count_interval` gives the true values consistent with a published count and
    :func:`feasibility_intervals` the audit an attacker would run (linear programming over
    the published constraints, as tau-ARGUS does).
@@ -41,6 +42,12 @@ artefact obeys:
    (n ≥ ``K`` and not suppressed), so its per-area outputs (``shrunk``, ``gamma``) are
    functions of published estimates only and reveal nothing about a hidden cell.
 
+Residual risks, accepted and documented: the t-based confidence interval of a *published*
+cell lets its exact n be inferred (df = n - 1), and a weight summary's ``n_eff`` × ``deff``
+gives a wave's total back approximately; both concern groups of 10 or more, and a hidden cell
+always sits beside at least one other hidden cell or rounded total, so its count stays
+uncertain. The shares of missing answers are blanked where their count is from 1 to 9.
+
 Scope: the rule covers counts of survey respondents. Counts of events and attendances from
 the pilot's activity log (``activities``, ``participants``), of areas (``n_clusters``,
 ``neighbourhoods``), of cities (``k``) and of table cells are not counts of respondents and
@@ -50,9 +57,10 @@ The check
 ---------
 :func:`check_paths` (``python -m analysis.disclosure``) reads every published artefact —
 every CSV under ``reports/``, the figures' JSON data sidecars, the stored outputs of the
-executed notebooks (``reports/notebooks/**``) and of the committed templates
-(``notebooks/*.ipynb``), the text drawn in the SVG figures (the PNGs are rasters of the same
-drawings), and the HTML reports (``reports/report*.html``; the PDF is printed from them) — and reports every breach as a :class:`Finding` naming the artefact, the row
+executed notebooks (``reports/notebooks/**``, and their papermill logs) and of the committed
+templates (``notebooks/*.ipynb``), the text drawn in the SVG figures (the PNGs are rasters
+of the same drawings), and the HTML reports (``reports/report*.html``; the PDF is printed
+from them) — and reports every breach as a :class:`Finding` naming the artefact, the row
 and the column. It detects the generic patterns, not only the known cases:
 
 - a count column (by name, :func:`is_count_column`) or a sentence ("57 officers", "n = 7")
@@ -692,7 +700,9 @@ def published_artefacts(root: Path | None = None) -> list[Path]:
         if (reports / "figures").is_dir():
             found += sorted((reports / "figures").rglob("*.json"))
             found += sorted((reports / "figures").rglob("*.svg"))
-        found += sorted(p for p in (reports / "notebooks").rglob("*.ipynb")) if (reports / "notebooks").is_dir() else []
+        if (reports / "notebooks").is_dir():
+            found += sorted((reports / "notebooks").rglob("*.ipynb"))
+            found += sorted((reports / "notebooks").rglob("*.log"))  # papermill logs: printed text
         found += sorted(reports.glob("report*.html"))
     nbdir = root / "notebooks"
     if nbdir.is_dir():
@@ -720,6 +730,8 @@ def check_paths(paths: Iterable[Path], root: Path | None = None) -> list[Finding
                 out += check_svg(p, name)
             elif suffix == ".ipynb":
                 out += check_notebook(p, name)
+            elif suffix in (".log", ".txt"):
+                out += check_text(p.read_text(encoding="utf-8", errors="replace"), name)
             elif suffix in (".html", ".htm"):
                 out += check_html(p.read_text(encoding="utf-8"), name)
         except (ValueError, json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as exc:
