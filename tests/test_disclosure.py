@@ -369,6 +369,19 @@ def _coverage_from_notebook(path):
     return None
 
 
+def _city_total_from_notebook(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            html = "".join(o.get("data", {}).get("text/html", ""))
+            for t in D._read_html_tables(html) if "dont_know" in html else []:
+                t.columns = [D._innermost(c) for c in t.columns]
+                if {"variable", "n"} <= set(t.columns):
+                    row = t[t["variable"].astype(str) == "neighbourhood"]
+                    return str(row["n"].iloc[0]) if len(row) else None
+    return None
+
+
 def test_demo_counts_by_subtraction_recover_nothing():
     """Attack 1 on the published demo: respondents by neighbourhood (01-clean) and by area (03-impact)."""
     from analysis.profile import load_profile
@@ -401,6 +414,9 @@ def test_demo_counts_by_subtraction_recover_nothing():
             members = [index[(nb, str(r["wave"]))] for nb, _ in cells[::2]
                        if prof.area_type(nb) == str(r["pilot_area"])]
             cons.append((members, D.count_interval(str(r["respondents"]))))
+        total = _city_total_from_notebook(nb01)
+        if total is not None:  # "n" of the missingness table: every respondent, both waves
+            cons.append((list(range(len(cells))), D.count_interval(total)))
         hidden = [index[(str(r["neighbourhood"]), w)] for _, r in cov.iterrows()
                   for w in ("baseline", "follow_up") if str(r[w]) == "<10"]
         for i, (lo, hi) in D.feasibility_intervals(len(cells), cons, hidden).items():
