@@ -229,6 +229,14 @@ def test_findings_name_the_cell_but_not_the_value(tmp_path):
     assert D.main([str(good)]) == 0
 
 
+def test_french_report_headers_are_checked_like_english_ones():
+    html = ("<p>Qualité des données</p><table><thead><tr><th>Jeu de données</th><th>Conservées</th>"
+            "<th>Rejetées</th></tr></thead><tbody><tr><td>residents</td><td>1\u202f187</td><td>7</td></tr>"
+            "</tbody></table><p>jusqu'à n = 1642.</p>")
+    found = D.check_html(html, "report.fr.html")
+    assert {f.column for f in found} == {"kept", "rejected", "(text)"}
+
+
 def test_notebook_outputs_and_json_sidecars_are_checked(tmp_path):
     table = pd.DataFrame({"baseline": ["214", "<10"], "follow_up": ["207", "12"]},
                          index=pd.Index(["9", "5"], name="neighbourhood"))

@@ -401,6 +401,33 @@ def _truthy(v) -> bool:
     return str(v).strip().lower() in ("true", "1", "yes", "✓")
 
 
+def _header_aliases() -> dict[str, str]:
+    """Report headers in English and French (``locale/report.yml``, ``col.*``) → column names.
+
+    The HTML report shows translated headers ("Conservées", "Estimation"); the check maps
+    them back so the French report is checked like the English one.
+    """
+    global _ALIASES
+    if _ALIASES is None:
+        import yaml
+
+        aliases: dict[str, str] = {}
+        path = Path(__file__).with_name("locale") / "report.yml"
+        try:
+            catalogue = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            catalogue = {}
+        for key, labels in catalogue.items():
+            if str(key).startswith("col.") and isinstance(labels, dict):
+                for label in labels.values():
+                    aliases.setdefault(str(label).strip().lower(), key[4:])
+        _ALIASES = aliases
+    return _ALIASES
+
+
+_ALIASES: dict[str, str] | None = None
+
+
 def _innermost(col) -> str:
     names = [str(x) for x in (col if isinstance(col, tuple) else (col,)) if not str(x).startswith("Unnamed")]
     return names[-1] if names else ""
@@ -421,7 +448,10 @@ def check_table(df: pd.DataFrame, artefact: str) -> list[Finding]:
         # pandas' HTML of a crosstab: ("wave", "neighbourhood"), ("baseline", "Unnamed…"): keep the
         # innermost real name of each column
         df.columns = [_innermost(c) for c in df.columns]
-    df.columns = [str(c).strip() for c in df.columns]
+    aliases = _header_aliases()
+    internal = set(aliases.values()) | COUNT_COLUMNS | STAT_COLUMNS | NOT_RESPONDENT_COUNTS
+    df.columns = [str(c).strip() if str(c).strip().lower() in internal
+                  else aliases.get(str(c).strip().lower(), str(c).strip()) for c in df.columns]
     if df.index.name is not None or not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index()
     df = df.loc[:, ~pd.Index(df.columns).duplicated()].reset_index(drop=True)
