@@ -417,10 +417,12 @@ def _header_aliases() -> dict[str, str]:
             catalogue = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             catalogue = {}
+        names = {str(key)[4:] for key in catalogue if str(key).startswith("col.")}
         for key, labels in catalogue.items():
             if str(key).startswith("col.") and isinstance(labels, dict):
                 for label in labels.values():
-                    aliases.setdefault(str(label).strip().lower(), key[4:])
+                    if str(label).strip().lower() not in names:  # a column name is never an alias
+                        aliases.setdefault(str(label).strip().lower(), key[4:])
         _ALIASES = aliases
     return _ALIASES
 
@@ -449,9 +451,7 @@ def check_table(df: pd.DataFrame, artefact: str) -> list[Finding]:
         # innermost real name of each column
         df.columns = [_innermost(c) for c in df.columns]
     aliases = _header_aliases()
-    internal = set(aliases.values()) | COUNT_COLUMNS | STAT_COLUMNS | NOT_RESPONDENT_COUNTS
-    df.columns = [str(c).strip() if str(c).strip().lower() in internal
-                  else aliases.get(str(c).strip().lower(), str(c).strip()) for c in df.columns]
+    df.columns = [aliases.get(str(c).strip().lower(), str(c).strip()) for c in df.columns]
     if df.index.name is not None or not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index()
     df = df.loc[:, ~pd.Index(df.columns).duplicated()].reset_index(drop=True)
