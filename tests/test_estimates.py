@@ -193,7 +193,14 @@ def test_table_has_every_cell_and_no_published_cell_under_k(city):
     assert len(table) == len(prof.codes) * len(groups) * 3 * len(codebook.INDICATORS)
     shown = table["estimate"].notna() | table["ci_low"].notna() | table["shrunk"].notna()
     assert (table.loc[shown, "n"] >= K_SUPPRESS).all()
-    assert (table["suppressed"] == (table["n"] < K_SUPPRESS)).all()
+    assert table.loc[table["n"] < K_SUPPRESS, "suppressed"].all()
+    # Cells of 10 or more are suppressed only as complements (analysis.disclosure rule 4):
+    # no hidden cell is alone in its areas, and the Fay–Herriot columns use published cells only.
+    from analysis import disclosure
+
+    found = [f.rule for f in disclosure.check_table(table, "table")]
+    assert not [r for r in found if "only suppressed cell" in r or "Fay–Herriot" in r]
+    assert not [r for r in found if "statistic published" in r]
     assert table["suppressed"].any() and (~table["suppressed"]).any()  # both cases exercised
     assert set(table["wave"]) == {"baseline", "follow_up", "change"}
 

@@ -88,7 +88,7 @@ def test_input_in_another_crs_is_drawn_in_laea():
 def test_caption_says_definition_scale_n_source_boundaries_and_synthetic():
     cap = maps.map_caption("feel_safe_dark", "change", n=321, areas=9, city="Nantes", approximate=True,
                            synthetic=True)
-    for bit in ("Feels safe", "scale 1–4", "n = 321", "9 neighbourhoods", "Nantes", "fewer than 10",
+    for bit in ("Feels safe", "scale 1–4", "n = 320", "9 neighbourhoods", "Nantes", "fewer than 10",
                 "Approximate boundaries", "not official", "EPSG:3035", "Synthetic data"):
         assert bit in cap, bit
     fr = maps.map_caption("trust_police", lang="fr", approximate=False)
@@ -142,7 +142,7 @@ def test_save_neighbourhood_maps_writes_both_languages(tmp_path, monkeypatch):
                 assert (folder / f"map-trust_police-{wave}{suffix}.{ext}").is_file()
     meta = json.loads((folder / "map-trust_police-change.json").read_text())
     assert "approximate boundaries" in meta["caption"].lower() and "Synthetic data" in meta["caption"]
-    assert "n = 95 respondents in 3 neighbourhoods" in meta["caption"]  # the suppressed cell is not counted
+    assert "n = 100 respondents in 3 neighbourhoods" in meta["caption"]  # 95, rounded; the suppressed cell is not counted
     from PIL import Image
     with Image.open(folder / "map-trust_police-baseline.png") as im:
         dpi = im.info.get("dpi", (0, 0))[0]

@@ -1072,7 +1072,11 @@ def run_cleaning(city: str, *, strict: bool = True) -> CleanResult:
 
 # ----------------------------------------------------------------- notebook tables
 def _suppress(counts: pd.DataFrame, k: int) -> pd.DataFrame:
-    return counts.map(lambda c: "<%d" % k if 0 < c < k else str(int(c)))
+    # Published form (analysis.disclosure): 1 to k-1 as "<k", the rest rounded to base 10,
+    # so that no exact total elsewhere minus these gives back a hidden count.
+    from .disclosure import publish_count
+
+    return counts.map(lambda c: str(publish_count(c, k=k, marker=f"<{k}")))
 
 
 def summary_tables(result: CleanResult, k: int = K_SUPPRESS) -> dict[str, pd.DataFrame]:
@@ -1084,7 +1088,7 @@ def summary_tables(result: CleanResult, k: int = K_SUPPRESS) -> dict[str, pd.Dat
         ``rows``: per file, raw rows, kept, rejected and one column per rejection reason;
         ``missingness``: per residents item, blank / don't-know / missing counts and share;
         ``coverage``: respondents by neighbourhood (rows) and wave (columns), counts from
-        1 to ``k - 1`` shown as "<k" (the suppression rule);
+        1 to ``k - 1`` shown as "<k", the others rounded to base 10 (:mod:`analysis.disclosure`);
         ``reliability``: Cronbach's α of each index per wave (:func:`codebook.reliability`).
     """
     files = pd.DataFrame(result.log["files"])

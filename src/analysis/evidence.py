@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import codebook
+from .disclosure import publish_count
 
 MAIN_INDICATORS: tuple[str, ...] = ("trust_police", "pj_index", "legitimacy_index", "feel_safe_dark")
 MIN_CLUSTERS = 10
@@ -70,7 +71,8 @@ def rate_evidence(residents: pd.DataFrame, balance: pd.DataFrame, implementation
              met=n_treated >= 2,
              consequence="" if n_treated >= 2 else
              "downgrade: one pilot neighbourhood, its effect cannot be told from its own shocks"),
-        dict(criterion="smallest design cell (area x wave)", value=min_cell, threshold=f">= {MIN_CELL}",
+        dict(criterion="smallest design cell (area x wave)", value=publish_count(min_cell),  # rounded
+             threshold=f">= {MIN_CELL}",
              met=min_cell >= MIN_CELL,
              consequence="" if min_cell >= MIN_CELL else "downgrade: small samples"),
         dict(criterion="baseline balance (max |standardised difference|)" if did else

@@ -57,6 +57,7 @@ from scipy import stats
 
 from . import codebook
 from .config import K_SUPPRESS, PATHS, SEED
+from .disclosure import publish_count
 
 def _one_thread():
     """Run BLAS on one thread: the matrices here are small, and threaded BLAS on a busy
@@ -842,20 +843,30 @@ def balance_table(respondents: pd.DataFrame, profile, *, weights: str | None = "
         rated = var_ != "contact_satisfaction" and (profile.has_comparison or var_ in ("age", "female", "migrant"))
         rows.append({"city": profile.city, "comparison": comparison, "variable": var_,
                      "mean_a": np.nan if small else ma, "mean_b": np.nan if small else mb,
-                     "n_a": na, "n_b": nb, "std_diff": np.nan if small else smd,
+                     # published counts (analysis.disclosure): 1-9 blank, others rounded to 10
+                     "n_a": publish_count(na, marker=None), "n_b": publish_count(nb, marker=None),
+                     "std_diff": np.nan if small else smd,
                      "imbalanced": bool(rated and not small and np.isfinite(smd) and abs(smd) > threshold),
                      "used_in_rating": rated})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    for c in ("n_a", "n_b"):
+        out[c] = pd.array(out[c], dtype="Int64")
+    return out
 
 
 # ========================================================================= one city
 def design_summary(respondents: pd.DataFrame, profile) -> pd.DataFrame:
-    """Respondents and neighbourhoods by area type and wave (cells < k shown as "<k")."""
+    """Respondents and neighbourhoods by area type and wave, respondents in published form.
+
+    Counts from 1 to k - 1 show as "<k", the others rounded to base 10
+    (:func:`analysis.disclosure.publish_count`): exact area totals minus the rounded
+    neighbourhood counts of ``01-clean`` gave back hidden neighbourhood counts.
+    """
     df = respondents[respondents["pilot_area"].isin(["pilot", "comparison", "other"])]
     tab = (df.groupby(["pilot_area", "wave"], observed=True)
            .agg(respondents=("wave", "size"), neighbourhoods=("neighbourhood", "nunique"))
            .reset_index())
-    tab["respondents"] = tab["respondents"].map(lambda n: f"<{K_SUPPRESS}" if n < K_SUPPRESS else str(n))
+    tab["respondents"] = tab["respondents"].map(lambda n: str(publish_count(n)))
     tab.insert(0, "design", "did" if profile.has_comparison else "pre_post")
     return tab
 
@@ -967,7 +978,7 @@ def effects_table(impact: pd.DataFrame, *, population: str = "residents", group:
         "ci_low": df["ci_low"].round(3).to_numpy(),
         "ci_high": df["ci_high"].round(3).to_numpy(),
         "p": df["p_value"].round(3).to_numpy(),
-        "n": df["n"].to_numpy(),
+        "n": [str(publish_count(v)) if pd.notna(v) else "" for v in df["n"]],  # published form
         "clusters": pd.array(df["n_clusters"], dtype="Int64"),
         "design": df["design"].to_numpy(),
     })
@@ -1193,7 +1204,7 @@ def save_impact_figures(ev: "CityEvaluation", profile, notebook: str = "03-impac
     from . import implementation as imp
 
     figures.apply_style()
-    n = int(ev.residents.loc[ev.residents["group"] == "all", "n"].max())
+    n = publish_count(int(ev.residents.loc[ev.residents["group"] == "all", "n"].max()))
     design = {"did": ("difference-in-differences", "doubles différences"),
               "pre_post": ("pre/post, no comparison area", "avant/après, sans zone de comparaison")}[ev.design]
     specs = [

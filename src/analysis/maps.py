@@ -162,7 +162,9 @@ def map_caption(indicator: str, kind: str = "level", *, lang: str = "en", n: int
     parts = [f"{codebook.label(indicator, lang)}: {definition}; {t['scale'].format(lo=lo, hi=hi)}"
              + (f" ({t['points']})" if kind == "change" else "") + "."]
     if n is not None:
-        parts.append(t["n"].format(n=n, m=areas if areas is not None else "?") + "; "
+        from .disclosure import publish_count  # published counts: rounded to base 10
+
+        parts.append(t["n"].format(n=publish_count(n), m=areas if areas is not None else "?") + "; "
                      + t["supp"].format(k=k) + ".")
     else:
         parts.append(_upper_first(t["supp"].format(k=k)) + ".")

@@ -463,6 +463,11 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
     if columns is not None:
         df = df[[c for c in columns if c in df.columns]]
     df = df.drop(columns=[c for c in ("data_status",) if c in df.columns])
+    from .disclosure import is_count_column, publish_counts  # counts of respondents in published form
+
+    # "missing" is a share here (cleaning log), blanked when it stands on a count from 1 to 9
+    df = publish_counts(df, [c for c in df.columns if is_count_column(c) and c not in ("missing", "share")],
+                        dependent={"missing": ("blank", "dont_know")})
     more = 0
     if max_rows is not None and len(df) > max_rows:
         more, df = len(df) - max_rows, df.head(max_rows)

@@ -16,6 +16,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from . import codebook
 from .config import PATHS
+from .disclosure import publish_count
 from .evidence import MAIN_INDICATORS
 
 
@@ -248,7 +249,8 @@ def plot_benchmark(bench: pd.DataFrame, *, lang: str = "en", indicator: str = "t
     ax.axhspan(nat["ci_low"], nat["ci_high"], color="0.85")
     ax.axhline(nat["mean"], color="0.3", lw=1)
     ax.text(0.01, nat["mean"], (" ESS R5 Belgium 2010" if lang == "en" else " ESS R5 Belgique 2010")
-            + f" = {nat['mean']:.2f} (n = {int(nat['n'])})", transform=ax.get_yaxis_transform(),
+            # every drawn count rounded to base 10 (analysis.disclosure), even the public ESS one
+            + f" = {nat['mean']:.2f} (n = {publish_count(int(nat['n']))})", transform=ax.get_yaxis_transform(),
             va="bottom", fontsize=7)
     colours = {"pilot": "#b2182b", "comparison": "#2166ac", "other": "0.5"}
     waves = {"baseline": 0, "follow_up": 1}
