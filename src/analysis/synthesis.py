@@ -12,66 +12,138 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.meta_analysis import combine_effects
 
 from . import codebook
 from .config import PATHS
 from .evidence import MAIN_INDICATORS
 
 
-def random_effects(estimates, std_errors, *, method: str = "dl", labels=None) -> dict:
-    """Random-effects pooled estimate of k effects.
+def _tau2(y: np.ndarray, v: np.ndarray, method: str) -> float:
+    """Between-city variance τ² by DerSimonian-Laird, Paule-Mandel or REML (truncated at 0).
+
+    DL is the method-of-moments estimate from Cochran's Q. PM solves
+    Σ w_i (y_i - μ)² = k - 1 with w_i = 1/(v_i + τ²) (generalised Q equal to its
+    expectation). REML iterates the fixed point
+    τ² = Σ w_i² ((y_i - μ)² - v_i) / Σ w_i² + 1 / Σ w_i (Viechtbauer 2005), started at DL.
+    Iterations stop on a *relative* change below 1e-10, so the result does not depend on
+    the last bits of the arithmetic.
+    """
+    k = len(y)
+    w = 1 / v
+    mu = np.sum(w * y) / w.sum()
+    q = float(np.sum(w * (y - mu) ** 2))
+    dl = max(0.0, (q - (k - 1)) / (w.sum() - np.sum(w**2) / w.sum()))
+    if method == "dl":
+        return dl
+    if method == "pm":
+        def gen_q(t2):
+            wt = 1 / (v + t2)
+            m = np.sum(wt * y) / wt.sum()
+            return float(np.sum(wt * (y - m) ** 2)) - (k - 1)
+        if gen_q(0.0) <= 0:
+            return 0.0
+        hi = max(dl, float(np.var(y, ddof=1)), 1e-12)
+        while gen_q(hi) > 0:
+            hi *= 2
+        from scipy.optimize import brentq
+
+        return float(brentq(gen_q, 0.0, hi, xtol=1e-14, rtol=1e-12))
+    if method == "reml":
+        t2 = dl
+        for _ in range(1000):
+            wt = 1 / (v + t2)
+            m = np.sum(wt * y) / wt.sum()
+            new = max(0.0, float(np.sum(wt**2 * ((y - m) ** 2 - v)) / np.sum(wt**2) + 1 / wt.sum()))
+            if abs(new - t2) <= 1e-10 * max(new, t2, 1e-12):
+                return new
+            t2 = new
+        return t2
+    raise ValueError(f"unknown τ² method {method!r}: expected 'dl', 'pm' or 'reml'")
+
+
+def random_effects(estimates, std_errors, *, method: str = "reml", ci: str = "hksj",
+                   level: float = 0.95, hksj_floor: bool = True, labels=None) -> dict:
+    """Random-effects pooled estimate of k effects, with a prediction interval.
 
     Parameters
     ----------
     estimates, std_errors : array-like
-        Effects and their standard errors (same scale).
-    method : {"dl", "pm"}
-        DerSimonian-Laird or Paule-Mandel estimator of τ².
+        Effects and their within-city standard errors (same scale). Non-finite or
+        non-positive standard errors are dropped.
+    method : {"reml", "dl", "pm"}
+        Estimator of the between-city variance τ² (REML by default, as metafor).
+    ci : {"hksj", "wald"}
+        ``"hksj"`` (default): Hartung-Knapp-Sidik-Jonkman. The variance of the pooled mean
+        is rescaled by q = Σ w_i (y_i - μ)² / (k - 1), w_i = 1/(v_i + τ²), and the interval
+        uses Student's t with k - 1 df. With few cities and within-city variances that are
+        themselves estimated from few clusters, the normal ("wald") interval that treats
+        the v_i as known is too narrow; HKSJ absorbs a common misstatement of the v_i in q.
+        ``"wald"``: μ ± z·(Σ w_i)^-1/2 (the classic DerSimonian-Laird interval).
+    hksj_floor : bool
+        Use max(1, q) in place of q (the ad hoc HKSJ correction, Knapp & Hartung 2003;
+        Röver, Knapp & Friede 2015). Plain HKSJ gives an interval *narrower* than the
+        Wald one when the effects agree more than their variances predict (q < 1): two
+        pre/post cities with near-equal estimates got a pooled interval narrower than
+        either city's. The floor prevents that; set False for textbook HKSJ (metafor
+        ``test="knha"``).
+    level : float
+        Confidence level of both intervals.
     labels : list of str, optional
+        Unused but kept for callers that pass the city names.
 
     Returns
     -------
     dict
-        ``k``, ``estimate``, ``std_error``, ``ci_low``, ``ci_high`` (normal, 95 %),
-        ``tau2``, ``i2``, ``q`` (Cochran's Q), ``q_p_value``, ``method``.
+        ``k``, ``estimate``, ``std_error`` (of the mean, HKSJ-scaled when ``ci="hksj"``),
+        ``ci_low``, ``ci_high``, ``df`` (k - 1 for HKSJ, inf for Wald), ``p_value``,
+        ``pi_low``, ``pi_high`` (prediction interval for a new city's true effect,
+        μ ± t_{k-2} √(τ² + SE²), Higgins, Thompson & Spiegelhalter 2009; needs k ≥ 3),
+        ``tau2``, ``i2`` (share), ``q`` (Cochran's Q, fixed-effect weights),
+        ``q_p_value``, ``hksj_q`` (the HKSJ scale factor q before any floor), ``method``,
+        ``ci_method`` ("hksj", "hksj_floor" or "wald").
     """
+    from scipy import stats
+
     y = np.asarray(estimates, dtype=float)
     se = np.asarray(std_errors, dtype=float)
     ok = np.isfinite(y) & np.isfinite(se) & (se > 0)
     y, se = y[ok], se[ok]
     k = len(y)
-    out = dict(k=k, estimate=np.nan, std_error=np.nan, ci_low=np.nan, ci_high=np.nan,
-               tau2=np.nan, i2=np.nan, q=np.nan, q_p_value=np.nan, method=method)
+    if ci not in ("hksj", "wald"):
+        raise ValueError(f"unknown interval {ci!r}: expected 'hksj' or 'wald'")
+    out = dict(k=k, estimate=np.nan, std_error=np.nan, ci_low=np.nan, ci_high=np.nan, df=np.nan,
+               p_value=np.nan, pi_low=np.nan, pi_high=np.nan, tau2=np.nan, i2=np.nan, q=np.nan,
+               q_p_value=np.nan, hksj_q=np.nan, method=method,
+               ci_method="hksj_floor" if ci == "hksj" and hksj_floor else ci)
+    a = 1 - (1 - level) / 2
     if k == 0:
         return out
     if k == 1:
-        out.update(estimate=y[0], std_error=se[0], ci_low=y[0] - 1.96 * se[0], ci_high=y[0] + 1.96 * se[0])
+        z = stats.norm.ppf(a)
+        out.update(estimate=y[0], std_error=se[0], ci_low=y[0] - z * se[0], ci_high=y[0] + z * se[0])
         return out
-    import warnings
-
-    from scipy import stats
-
-    with warnings.catch_warnings():
-        # statsmodels also computes HKSJ variants, which divide by zero when the effects
-        # are homogeneous; they are not used here.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = combine_effects(y, se**2, method_re=method, row_names=labels)
-    q = float(res.q)
-    tau2 = float(res.tau2)
-    if tau2 <= 0:
-        # statsmodels 0.15 does not truncate the DL moment estimate at zero (it returned
-        # tau2 = -0.035 for three equal effects); the estimator is max(0, .), and with
-        # tau2 = 0 the random-effects mean is the fixed-effect mean.
-        tau2 = 0.0
-        w = 1 / se**2
-        est, sd = float(np.sum(w * y) / w.sum()), float(np.sqrt(1 / w.sum()))
+    v = se**2
+    w = 1 / v
+    mu_fe = np.sum(w * y) / w.sum()
+    q = float(np.sum(w * (y - mu_fe) ** 2))
+    tau2 = _tau2(y, v, method)
+    wr = 1 / (v + tau2)
+    mu = float(np.sum(wr * y) / wr.sum())
+    hq = float(np.sum(wr * (y - mu) ** 2) / (k - 1))
+    if ci == "hksj":
+        sd, df = float(np.sqrt((max(1.0, hq) if hksj_floor else hq) / wr.sum())), k - 1
+        crit = stats.t.ppf(a, df)
+        p = float(2 * stats.t.sf(abs(mu / sd), df)) if sd > 0 else np.nan
     else:
-        est, sd = float(res.mean_effect_re), float(res.sd_eff_w_re)
-    q_crit = stats.norm.ppf(0.975)
-    out.update(estimate=est, std_error=sd, ci_low=est - q_crit * sd, ci_high=est + q_crit * sd,
-               tau2=tau2, i2=max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0, q=q,
-               q_p_value=float(stats.chi2.sf(q, k - 1)))
+        sd, df = float(np.sqrt(1 / wr.sum())), np.inf
+        crit = stats.norm.ppf(a)
+        p = float(2 * stats.norm.sf(abs(mu / sd)))
+    if k >= 3:
+        half = stats.t.ppf(a, k - 2) * np.sqrt(tau2 + sd**2)
+        out.update(pi_low=mu - half, pi_high=mu + half)
+    out.update(estimate=mu, std_error=sd, ci_low=mu - crit * sd, ci_high=mu + crit * sd, df=df,
+               p_value=p, tau2=tau2, i2=max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0, q=q,
+               q_p_value=float(stats.chi2.sf(q, k - 1)), hksj_q=hq)
     return out
 
 
@@ -89,19 +161,102 @@ def load_tables(name: str, cities: list[str] | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop(columns=["data_status"], errors="ignore")
 
 
-def pooled_table(impacts: pd.DataFrame, *, outcomes: tuple[str, ...] = MAIN_INDICATORS,
-                 groups: tuple[str, ...] = ("all",), designs: tuple[str, ...] = ("did",),
-                 method: str = "dl") -> pd.DataFrame:
-    """Random-effects pooled effect per outcome (and group) over cities (``pooled.csv``)."""
-    rows = []
+#: Designs pooled apart, in order; only the first can attribute an effect (headline pool).
+POOLS: tuple[tuple[str, bool], ...] = (("did", True), ("pre_post", False))
+
+
+def within_std_error(rows: pd.DataFrame, source: str = "wcr", level: float = 0.95) -> pd.Series:
+    """Each city's within-city standard error, consistent with its own interval.
+
+    ``source="wcr"`` (default): se = (hi - lo) / (2 t_{G-1}), from the city's published
+    95 % wild cluster bootstrap interval (``ci_low``, ``ci_high``) and its G clusters
+    (``n_clusters``). The forest plot draws that interval, so the pooled diamond and the
+    city bars rest on the same uncertainty; the t quantile with G - 1 df is the one the
+    CRV1 interval uses, so for a symmetric interval the derived se is the CRV1 standard
+    error that would give the same width. A WCR interval can be asymmetric: its half
+    width is used. An unbounded or missing interval gives NaN (the city is then not
+    pooled: its data do not bound the effect).
+    ``source="crv1"``: the CRV1 standard error (``std_error``), as before.
+    """
+    from scipy import stats
+
+    if source == "crv1":
+        return rows["std_error"].astype(float)
+    if source != "wcr":
+        raise ValueError(f"unknown variance source {source!r}: expected 'wcr' or 'crv1'")
+    lo, hi = rows["ci_low"].astype(float), rows["ci_high"].astype(float)
+    g = rows["n_clusters"].astype(float)
+    q = pd.Series(stats.t.ppf(1 - (1 - level) / 2, np.maximum(g - 1, 1)), index=rows.index)
+    se = (hi - lo) / (2 * q)
+    return se.where(np.isfinite(se) & (se > 0) & (g >= 2))
+
+
+def _pool_rows(impacts: pd.DataFrame, outcome: str, group: str, designs) -> pd.DataFrame:
     res = impacts[impacts["population"] == "residents"]
+    d = res[(res["outcome"] == outcome) & (res["group"] == group) & res["design"].isin(designs)]
+    return d[d["estimate"].notna()]
+
+
+def pooled_table(impacts: pd.DataFrame, *, outcomes: tuple[str, ...] = MAIN_INDICATORS,
+                 groups: tuple[str, ...] = ("all",), pools: tuple[tuple[str, bool], ...] = POOLS,
+                 method: str = "reml", ci: str = "hksj", variance: str = "wcr",
+                 hksj_floor: bool = True) -> pd.DataFrame:
+    """Random-effects pooled effect per outcome, group and design (``pooled.csv``).
+
+    Designs are pooled apart: difference-in-differences with comparison areas is the
+    headline pool (``headline`` True), the only design the report treats as able to
+    attribute an effect to the pilots; pre/post cities, whose estimates carry their
+    city's trend, are pooled among themselves and never mixed into the headline figure.
+    Defaults: REML τ², HKSJ interval, prediction interval, within-city variances from
+    each city's own WCR interval (:func:`within_std_error`).
+
+    Columns: ``outcome``, ``group``, ``designs``, ``headline``, ``variance`` (source of
+    the within-city variances), ``cities`` (pooled), ``not_pooled`` (cities left out
+    because their interval is unbounded), then :func:`random_effects`' keys.
+    """
+    rows = []
     for outcome in outcomes:
         for group in groups:
-            d = res[(res["outcome"] == outcome) & (res["group"] == group) & res["design"].isin(designs)]
-            d = d[d["estimate"].notna()]
-            pooled = random_effects(d["estimate"], d["std_error"], method=method, labels=list(d["city"]))
-            rows.append({"outcome": outcome, "group": group, "designs": "+".join(designs),
-                         "cities": ", ".join(d["city"]), **pooled})
+            for design, headline in pools:
+                d = _pool_rows(impacts, outcome, group, (design,))
+                if design != "did" and d.empty:
+                    continue
+                se = within_std_error(d, variance)
+                ok = se.notna()
+                pooled = random_effects(d["estimate"][ok], se[ok], method=method, ci=ci,
+                                        hksj_floor=hksj_floor)
+                rows.append({"outcome": outcome, "group": group, "designs": design, "headline": headline,
+                             "variance": variance, "cities": ", ".join(d["city"][ok]),
+                             "not_pooled": ", ".join(d["city"][~ok]), **pooled})
+    return pd.DataFrame(rows)
+
+
+def leave_one_out(impacts: pd.DataFrame, *, outcomes: tuple[str, ...] = MAIN_INDICATORS,
+                  design: str = "did", method: str = "reml", ci: str = "hksj",
+                  variance: str = "wcr") -> pd.DataFrame:
+    """Leave-one-city-out check of the headline pool (``pooled-loo.csv``).
+
+    One row per outcome and left-out city (``left_out`` "none" is the full pool): the
+    pooled estimate, its interval, τ² and I² without that city, and ``shift`` (estimate
+    minus the full pool's). ``changes_sign`` is True when dropping the city moves the
+    interval from excluding zero to including it, or the reverse: the conclusion then
+    rests on one city.
+    """
+    rows = []
+    for outcome in outcomes:
+        d = _pool_rows(impacts, outcome, "all", (design,))
+        se = within_std_error(d, variance)
+        d, se = d[se.notna()], se[se.notna()]
+        full = random_effects(d["estimate"], se, method=method, ci=ci)
+        full_excl = bool(full["ci_low"] > 0 or full["ci_high"] < 0)
+        for left in ["none", *d["city"]]:
+            keep = (d["city"] != left).to_numpy()
+            r = random_effects(d["estimate"][keep], se[keep], method=method, ci=ci)
+            excl = bool(r["ci_low"] > 0 or r["ci_high"] < 0)
+            rows.append({"outcome": outcome, "left_out": left, "k": r["k"], "estimate": r["estimate"],
+                         "ci_low": r["ci_low"], "ci_high": r["ci_high"], "tau2": r["tau2"], "i2": r["i2"],
+                         "shift": r["estimate"] - full["estimate"],
+                         "changes_sign": left != "none" and r["k"] >= 2 and excl != full_excl})
     return pd.DataFrame(rows)
 
 
