@@ -549,7 +549,10 @@ def balance_table_html(df: pd.DataFrame, lang: str, anchor: str | None = None) -
     out = out.drop(columns=[c for c in ("used_in_rating",) if c in out.columns])
     out = out.rename(columns={"variable": "characteristic", "mean_a": f"mean_a_{suffix}",
                               "mean_b": f"mean_b_{suffix}", "n_a": f"n_a_{suffix}", "n_b": f"n_b_{suffix}"})
-    note = f'<p class="note">{tr("balance.note_" + suffix, lang)}</p>' if has_key("balance.note_" + suffix) else ""
+    note_key = {"did": "balance.note_did", "prepost": "balance.note_prepost"}[suffix]
+    from markupsafe import escape
+
+    note = f'<p class="note">{escape(tr(note_key, lang))}</p>'
     return note + table_html(out, lang, anchor=anchor, max_rows=40)
 
 
@@ -701,7 +704,9 @@ def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) 
         crit = pd.DataFrame(rows)
         crit["met"] = [m if isinstance(m, str) else tr("value.yes" if str(m).lower() in ("true", "1") else "value.no",
                                                         lang) for m in crit["met"]]
-        return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{tr("evidence.criteria_intro", lang)}</p>'
+        from markupsafe import escape
+
+        return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{escape(tr("evidence.criteria_intro", lang))}</p>'
                 + table_html(crit, lang, anchor=anchor))
     if lang == "en" or "criterion" not in ev.columns:
         return table_html(ev.drop(columns=[c for c in ("city",) if c in ev.columns]), lang, anchor=anchor)
