@@ -684,11 +684,15 @@ def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) 
                 from .recommendations import fmt_num
 
                 value = fmt_num(100 * float(num), lang, 0) + " %"
+            elif pd.notna(num) and key in ("clusters", "pilot_units", "comparison_units", "min_cell"):
+                value = str(int(num))  # counts
             elif pd.notna(num):
                 value = float(num)
             else:
                 value = tr("evidence.no_value", lang)
             met = r.get("met")
+            met = None if met is None or (not isinstance(met, str) and pd.isna(met)) \
+                else str(met).strip().lower() in ("true", "1")
             code = r.get("reason") if isinstance(r.get("reason"), str) else ""
             if r["rating"] == "info":
                 consequence = tr("evidence.info_only", lang)
@@ -700,10 +704,9 @@ def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) 
                 consequence = "—"
             rows.append({"criterion": tr(f"criterion.{key}", lang) if has_key(f"criterion.{key}") else key,
                          "value": value, "threshold": _threshold_text(key, r.get("threshold"), lang),
-                         "met": "—" if met is None or pd.isna(met) else met, "consequence": consequence})
+                         "met": met, "consequence": consequence})
         crit = pd.DataFrame(rows)
-        crit["met"] = [m if isinstance(m, str) else tr("value.yes" if str(m).lower() in ("true", "1") else "value.no",
-                                                        lang) for m in crit["met"]]
+        crit["met"] = crit["met"].astype("object")  # None stays None: shown as "—"
         from markupsafe import escape
 
         return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{escape(tr("evidence.criteria_intro", lang))}</p>'

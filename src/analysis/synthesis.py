@@ -292,14 +292,24 @@ def pilot_types(impacts: pd.DataFrame, profiles: dict, *, outcome: str = "trust_
 
 
 def ratings(evidence: pd.DataFrame) -> pd.DataFrame:
-    """Each city's evidence rating and the reasons it was downgraded."""
+    """Each city's three ratings side by side (codes and numbers; the report words them).
+
+    Columns: ``city``, ``design`` (code), ``sms_level`` (Maryland, from the design alone),
+    ``confidence`` (high / moderate / low), ``confidence_reasons`` (codes), then one column
+    per main indicator with its effect direction code and estimate [95 % CI].
+    """
     rows = []
     for city, d in evidence.groupby("city", sort=False):
-        rating = d[d["criterion"] == "rating"].iloc[0]
-        reasons = d[(d["criterion"] != "rating") & ~d["met"].astype(bool) & (d["criterion"] != "design")]
-        rows.append({"city": city, "design": d[d["criterion"] == "design"]["value"].iloc[0],
-                     "rating": rating["value"], "strength": rating["consequence"],
-                     "downgraded_for": "; ".join(r.removeprefix("downgrade: ") for r in reasons["consequence"])})
+        design = d[d["rating"] == "design"].iloc[0]
+        conf = d[(d["rating"] == "confidence") & (d["criterion"] == "confidence")].iloc[0]
+        row = {"city": city, "design": design["value"], "sms_level": int(design["level"]),
+               "confidence": conf["value"],
+               "confidence_reasons": "" if pd.isna(conf["reason"]) else str(conf["reason"])}
+        for _, e in d[d["rating"] == "effect"].iterrows():
+            est = pd.to_numeric(pd.Series([e["value"]]), errors="coerce").iloc[0]
+            row[e["criterion"]] = (f"{e['reason']} {est:+.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
+                                   if np.isfinite(est) else str(e["reason"]))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
