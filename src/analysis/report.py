@@ -604,6 +604,9 @@ def reason_text(code: str, lang: str, value=None, threshold=None) -> str:
            else str(int(float(value))) if isinstance(value, (int, float)) else str(value)),
           "threshold": "—" if threshold is None or pd.isna(threshold) else
           (fmt_num(float(threshold), lang, 2) if not float(threshold).is_integer() else str(int(threshold)))}
+    if code in ("wide_interval", "low_fidelity"):  # shares: as percentages
+        kw = {k: (fmt_num(100 * float(x), lang, 0) + " %") if x is not None and not pd.isna(x) else "—"
+              for k, x in (("value", value), ("threshold", threshold))}
     key = f"evidence.reason.{code}"
     return tr(key, lang, **kw) if has_key(key) else code
 
