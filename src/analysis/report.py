@@ -712,7 +712,8 @@ def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) 
         crit["met"] = crit["met"].astype("object")  # None stays None: shown as "—"
         from markupsafe import escape
 
-        return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{escape(tr("evidence.criteria_intro", lang))}</p>'
+        intro = escape(tr("evidence.criteria_intro", lang))
+        return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{intro}</p>'
                 + table_html(crit, lang, anchor=anchor))
     if lang == "en" or "criterion" not in ev.columns:
         return table_html(ev.drop(columns=[c for c in ("city",) if c in ev.columns]), lang, anchor=anchor)

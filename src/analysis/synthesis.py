@@ -1,11 +1,28 @@
 """Cross-city synthesis: forest plots, random-effects pooling, pilot types, benchmarks.
 
-Each city's effect is its DiD (or pre/post) estimate from ``reports/tables/<city>/impact.csv``
-with its cluster-robust (CRV1) standard error as the within-city variance. The pooled
-effect is a random-effects mean (statsmodels ``combine_effects``; DerSimonian-Laird by
-default, Paule-Mandel on request) with the between-city variance τ² and I². Only
-difference-in-differences estimates are pooled by default: a pre/post estimate carries
-the city's trend and is not an estimate of the same quantity (it is shown, not pooled).
+Each city's effect is its DiD (or pre/post) estimate from ``reports/tables/<city>/impact.csv``.
+Pooling does not overclaim:
+
+- **Designs apart.** Only difference-in-differences with comparison areas enters the
+  headline pool (the design the report treats as able to attribute an effect); pre/post
+  cities, whose estimates carry their city's trend, are pooled among themselves and shown
+  apart, never mixed in.
+- **Within-city variances from the city's own inference.** The forest plot draws each
+  city's wild cluster bootstrap (WCR) interval; the city's variance in the pool is derived
+  from that interval, se = (hi - lo) / (2 t_{G-1}) (:func:`within_std_error`), not from
+  its CRV1 standard error, which with few clusters runs below the true spread.
+- **HKSJ.** The pooled interval is Hartung-Knapp-Sidik-Jonkman (t with k - 1 df) with the
+  max(1, q) floor, around a REML random-effects mean, with a 95 % prediction interval
+  for a new city (:func:`random_effects`). ``benchmarks/simulate_did.py`` measured its
+  coverage with 5-10 cities of 6-10 clusters and no real heterogeneity: 0.965 (400
+  replications), where the former DerSimonian-Laird normal interval on CRV1 variances
+  covered 0.912.
+- **Leave one city out** (:func:`leave_one_out`): does the conclusion rest on one city?
+
+Cochran's Q and I² still use the within-city variances as if known; estimated from few
+clusters they are noisy, so Q rejects homogeneity more often than its nominal level
+(0.22 at the 10 % level in the same simulation; 0.34 with CRV1 variances): read I² as
+an upper-leaning description, not a test.
 """
 
 from __future__ import annotations
@@ -489,8 +506,8 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
                        "city neighbourhoods, unweighted beside weighted: a context, not a comparison group.",
                        "Confiance moyenne pondérée dans la police (0-10) dans des quartiers bruxellois, 2014-2015, "
                        "par vague et type de zone ; bande : moyenne nationale belge de 2010 (ESS vague 5), non "
-                       "pondérée, IC 95 % (données réelles). Années différentes, échantillon national face à des "
-                       "quartiers, non pondéré face à pondéré : un repère, pas un groupe de comparaison.")))
+                       "pondérée, IC 95 % (données réelles). Années différentes, échantillon national "
+                       "face à des quartiers, non pondéré face à pondéré : un repère, pas un groupe de comparaison.")))
     for fig_id, draw, data, title, caption in specs:
         for lang in figures.LANGS:
             fig = draw(lang)
