@@ -293,3 +293,17 @@ def test_benchmark_rows_carry_their_own_data_status():
     assert ess_rows[["area", "period", "weighting"]].iloc[0].tolist() == ["national", "2010", "unweighted"]
     real = synthesis.benchmark_table(levels, resp, "brussels", synthetic=False, period="2014-2015")
     assert not real["data_status"].str.contains("SYNTH").any()
+
+
+def test_pooled_sentence_gives_the_prediction_interval():
+    from analysis import recommendations as rc
+
+    imp = _table([dict(city=c, design="did", estimate=e, std_error=0.1, ci_low=e - 0.3, ci_high=e + 0.3)
+                  for c, e in (("a", 0.2), ("b", 0.5), ("c", 0.9))])
+    pooled = synthesis.pooled_table(imp, outcomes=("trust_police",))
+    row = pooled.iloc[0]
+    text = rc.pooled_recommendations(pooled)[0].text("en")
+    assert f"between {row['pi_low']:.2f} and {row['pi_high']:.2f} (95 % prediction interval)".replace("-", "−") in text
+    assert "intervalle de prédiction à 95 %" in rc.pooled_recommendations(pooled)[0].text("fr")
+    two = synthesis.pooled_table(imp[imp["city"] != "c"], outcomes=("trust_police",))
+    assert "prediction" not in rc.pooled_recommendations(two)[0].text("en")  # k = 2: no PI

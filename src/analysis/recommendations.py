@@ -210,6 +210,11 @@ def render_params(params: dict, lang: str) -> dict:
             out[k] = fmt_p(v, lang)
         elif k in ("est", "diff"):
             out[k] = fmt_num(v, lang, signed=True)
+        elif k == "pi":
+            # prediction interval for a new city's true effect (needs 3 cities)
+            lo, hi = v
+            out[k] = tr("rec.pi", lang, lo=fmt_num(lo, lang), hi=fmt_num(hi, lang)) \
+                if pd.notna(lo) and pd.notna(hi) else ""
         elif k in ("i2",):
             out[k] = fmt_num(v, lang, 0)
         elif k in ("tau2",):
@@ -547,7 +552,8 @@ def pooled_recommendations(pooled: pd.DataFrame, manifest: pd.DataFrame | None =
         sign = _ci_excludes_zero(row)
         params = {"outcome": row["outcome"], "est": float(row["estimate"]), "lo": float(row["ci_low"]),
                   "hi": float(row["ci_high"]), "scale": scale_text(row["outcome"], row.get("scale")),
-                  "k": "?" if k is None else str(k), "i2": i2, "tau2": tau2}
+                  "k": "?" if k is None else str(k), "i2": i2, "tau2": tau2,
+                  "pi": (float(row.get("pi_low", float("nan"))), float(row.get("pi_high", float("nan"))))}
         recs.append(Recommendation("pooled_effect" if sign else "pooled_null", "cross-city", params, src))
         if i2 == i2 and i2 >= HIGH_I2:
             recs.append(Recommendation("heterogeneous", "cross-city",
