@@ -86,6 +86,9 @@ def test_an_outcome_not_collected_never_lowers_a_rating():
     only = _residents(12, 6, outcomes=("trust_police",))
     t, r = evidence.rate_evidence(only, _balance(), {"fidelity": 0.9}, prof, trends=_trends())
     assert r["confidence"] == "high" and r["effects"]["feel_safe_dark"] == "not_collected"
+    none = _residents(8, 4, not_collected=evidence.MAIN_INDICATORS)
+    _, r = evidence.rate_evidence(none, _balance(), {"fidelity": 0.9}, prof, trends=_trends())
+    assert (r["level"], r["reasons"]) == (3, [])
 
 
 def test_effect_rating_direction_and_interval():

@@ -177,8 +177,11 @@ def rate_evidence(residents: pd.DataFrame, balance: pd.DataFrame, implementation
     overall = residents[residents["group"] == "all"]
     main = overall[overall["outcome"].isin(MAIN_INDICATORS)]
     collected = main[[not _not_collected(r) for r in main.to_dict("records")]]
-    n_clusters = int(overall["n_clusters"].max()) if len(overall) else 0
-    n_treated = int(overall["n_clusters_treated"].max()) if len(overall) else 0
+    # rows of outcomes not collected carry no counts (NaN): the max skips them
+    n_clusters = int(np.nan_to_num(pd.to_numeric(overall["n_clusters"], errors="coerce").max())) \
+        if len(overall) else 0
+    n_treated = int(np.nan_to_num(pd.to_numeric(overall["n_clusters_treated"], errors="coerce").max())) \
+        if len(overall) else 0
     n_comparison = n_clusters - n_treated if did else 0
     estimated = collected[collected["estimate"].notna()]
     min_cell = int(estimated["min_cell"].min()) if len(estimated) else \
@@ -192,10 +195,12 @@ def rate_evidence(residents: pd.DataFrame, balance: pd.DataFrame, implementation
         rows.append(dict(rating="confidence", criterion=name, value=value, threshold=threshold,
                          met=met, level=np.nan, reason="" if met or met is None else reason))
 
-    crit("clusters", n_clusters, MIN_CLUSTERS, n_clusters >= MIN_CLUSTERS, "few_clusters")
-    crit("pilot_units", n_treated, MIN_UNITS, n_treated >= MIN_UNITS, "one_pilot_unit")
-    if did:
-        crit("comparison_units", n_comparison, MIN_UNITS, n_comparison >= MIN_UNITS, "few_comparison_units")
+    if pd.to_numeric(overall["n_clusters"], errors="coerce").notna().any():
+        # (no counts at all: nothing was collected, and "not collected" lowers nothing)
+        crit("clusters", n_clusters, MIN_CLUSTERS, n_clusters >= MIN_CLUSTERS, "few_clusters")
+        crit("pilot_units", n_treated, MIN_UNITS, n_treated >= MIN_UNITS, "one_pilot_unit")
+        if did:
+            crit("comparison_units", n_comparison, MIN_UNITS, n_comparison >= MIN_UNITS, "few_comparison_units")
     if len(collected):
         crit("min_cell", min_cell, MIN_CELL, min_cell >= MIN_CELL, "small_samples")
     # interval width, relative to each indicator's scale; median over the main indicators
