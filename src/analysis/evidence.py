@@ -303,7 +303,7 @@ def reading(residents: pd.DataFrame, officers: pd.DataFrame, rating: dict, profi
         lab = codebook.label(r["outcome"]).split(" (")[0]
         sig = r["p_value"] < alpha
         change = "rose" if r["estimate"] > 0 else "fell"
-        verdict = ("the interval excludes zero (no change)" if sig else "the data are consistent with no change")
+        verdict = ("the interval excludes zero" if sig else "the data are consistent with no change")
         lines.append(f"- {lab}: {change} by {abs(r['estimate']):.2f} points on its {r['scale']} scale in the "
                      f"pilot areas {contrast} (95% CI {_fmt(r['ci_low'])} to {_fmt(r['ci_high'])}, "
                      f"p = {r['p_value']:.3f}); {verdict}.")
