@@ -352,8 +352,9 @@ def test_weak_design_city_gets_evaluate_or_strengthen_first(project):
     # a comparison design downgraded to level 2 (weak implementation): strengthen, naming why
     write_table(_evidence("testville", level=2), tables / "evidence.csv", synthetic=True)
     html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
-    assert ("Testville: strengthen the evaluation of “Test pilot” before scaling it up — the comparison design "
-            "was rated level 2 because of: weak or undocumented implementation") in html
+    assert ("Testville: strengthen the evaluation of “Test pilot” before scaling it up — comparison design, "
+            "level 2, but not enough to attribute these estimates to the pilot because of: weak or undocumented "
+            "implementation") in html
     assert "continue and consider extending" not in html
     fr = visible_text(report.build_report("fr").read_text(encoding="utf-8"))
     assert "mise en œuvre faible ou non documentée" in fr

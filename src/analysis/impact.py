@@ -940,7 +940,8 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
         activities = None
     implementation = imp.implementation_summary(activities, profile)
     balance = balance_table(resp, profile)
-    evidence, rating = ev.rate_evidence(residents, balance, implementation, profile)
+    evidence, rating = ev.rate_evidence(residents, balance, implementation, profile,
+                                        trends=ev.composition_trends(resp, profile))
     result = CityEvaluation(city=city, synthetic=profile.synthetic,
                             design="did" if profile.has_comparison else "pre_post",
                             weighting=weighting, summary=design_summary(resp, profile),
