@@ -74,8 +74,11 @@ $(CROSS_STAMP): $$(wildcard $(STAMPS)/*/03-impact) | $(ENV_STAMP)
 $(REPORT_STAMP): $$(wildcard $(STAMPS)/*/0*) | $(ENV_STAMP)
 	@$(PIPE) report --langs "$(REPORT_LANGS)"
 
-.PHONY: cities clean-data neighbourhoods impact cross-city _cities _report
+.PHONY: cities clean-data neighbourhoods impact cross-city _cities _report _stamps
 _cities: $(NBHD_STAMPS) $(IMPACT_STAMPS)
+# Naming every stamp in a rule keeps them from being "intermediate" files, which make would
+# delete after a run and, when missing, not rebuild (a retired 01-clean must rerun).
+_stamps: $(CLEAN_STAMPS) $(NBHD_STAMPS) $(IMPACT_STAMPS) $(CROSS_STAMP) $(REPORT_STAMP)
 cities: $(ENV_STAMP)
 	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
 
