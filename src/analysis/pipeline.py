@@ -94,22 +94,26 @@ def package_dir() -> Path:
     return local if local.is_dir() else Path(__file__).resolve().parent
 
 
-def _imported_modules(source: str, module: str | None = None) -> set[str]:
-    """Package modules imported anywhere in ``source`` (function-level imports too).
+def _scan(source: str, module: str | None = None) -> tuple[set[str], set[str]]:
+    """Package modules imported anywhere in ``source`` (function-level imports too), and
+    its short string literals — one walk over the syntax tree.
 
     ``module`` is the importing module's name within the package, to resolve relative
     imports (``from . import geo``, ``from .io import write_text``).
     """
     pkg = package_dir()
     found: set[str] = set()
+    literals: set[str] = set()
 
     def add(name: str | None) -> None:
         if name and (pkg / f"{name.split('.')[0]}.py").is_file():
             found.add(name.split(".")[0])
 
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str) and len(node.value) < 200:
+                literals.add(node.value)
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == PACKAGE and len(parts) > 1:
@@ -130,7 +134,12 @@ def _imported_modules(source: str, module: str | None = None) -> set[str]:
                 else:  # from . import a, b
                     for alias in node.names:
                         add(alias.name)
-    return found
+    return found, literals
+
+
+def _imported_modules(source: str, module: str | None = None) -> set[str]:
+    """Package modules imported anywhere in ``source`` (see :func:`_scan`)."""
+    return _scan(source, module)[0]
 
 
 def _notebook_source(path: Path) -> list[str]:
@@ -145,6 +154,19 @@ def _notebook_source(path: Path) -> list[str]:
         cells.append("\n".join("" if line.lstrip().startswith(("%", "!")) else line
                                for line in src.splitlines()))
     return cells
+
+
+_PARSED: dict[tuple, tuple[frozenset, frozenset]] = {}
+
+
+def _module_info(path: Path, module: str) -> tuple[frozenset, frozenset]:
+    """(package modules imported, string literals) of one module; parsed once per content."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        found, literals = _scan(path.read_text(encoding="utf-8"), module)
+        _PARSED[key] = (frozenset(found), frozenset(literals))
+    return _PARSED[key]
 
 
 def module_closure(modules: Iterable[str]) -> list[str]:
@@ -162,7 +184,7 @@ def module_closure(modules: Iterable[str]) -> list[str]:
         seen.add(name)
         path = pkg / f"{name}.py"
         if path.is_file():
-            todo.extend(_imported_modules(path.read_text(encoding="utf-8"), name) - seen)
+            todo.extend(_module_info(path, name)[0] - seen)
     return sorted(seen)
 
 
@@ -170,6 +192,8 @@ def notebook_modules(name: str) -> list[str]:
     """Package modules a notebook template uses, transitively (see :func:`module_closure`)."""
     direct: set[str] = set()
     for cell in _notebook_source(PATHS.notebooks / f"{name}.ipynb"):
+        if PACKAGE not in cell:
+            continue
         try:
             direct |= _imported_modules(cell)
         except SyntaxError:  # a cell that is not plain Python: fall back to a pattern
@@ -187,8 +211,7 @@ def _data_files_of(module: str) -> list[Path]:
     path = package_dir() / f"{module}.py"
     if not path.is_file():
         return []
-    literals = {n.value for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-                if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    literals = set(_module_info(path, module)[1])
     for lit in list(literals):  # "config/benchmarks/ess-be5.yml" names its parts too
         literals.update(p for p in re.split(r"[\\/]", lit) if p)
     out = []
