@@ -61,7 +61,8 @@ def project(tmp_path_factory):
 
 
 def _env(project: Path) -> dict:
-    return {**os.environ, "IMPPULSE_ROOT": str(project), "PYTHONPATH": str(project / "src"),
+    env = {k: v for k, v in os.environ.items() if k != pipeline.LOCK_ENV}
+    return {**env, "IMPPULSE_ROOT": str(project), "PYTHONPATH": str(project / "src"),
             "PYTHONDONTWRITEBYTECODE": "1"}
 
 

@@ -5,12 +5,24 @@ The Makefile calls this module; it holds no analysis. ``python -m analysis.pipel
 ``run NAME CITY``
     Execute ``notebooks/NAME.ipynb`` with ``city=CITY`` into
     ``reports/notebooks/CITY/NAME.ipynb`` (atomically), print progress, and on success
-    touch the stamp ``reports/.stamps/CITY/NAME`` that make uses to skip unchanged work.
-    On failure print the notebook, the cell and the error, keep the executed copy for
-    inspection, record the reason in ``reports/.stamps/CITY/NAME.failed`` (the report
-    shows it) and exit 1 — other cities go on (``make -k``).
+    write the stamp ``reports/.stamps/CITY/NAME`` that make uses to skip unchanged work:
+    it records the SHA-256 of the step's inputs as they were when it started
+    (:func:`input_digest`) and the files it wrote. On failure print the notebook, the cell
+    and the error, keep the executed copy for inspection, record the reason in
+    ``reports/.stamps/CITY/NAME.failed`` (the report shows it), withdraw what the step and
+    its downstream steps had published (:func:`withdraw`) and exit 1 — other cities go on
+    (``make -k``).
+``prepare``
+    Remove temporary files an interrupted run left, and retire every stamp whose inputs
+    changed in content (:func:`prepare`); make then reruns exactly those steps.
+``locked [--no-prepare] -- CMD ...``
+    Run CMD (make) under the tree's pipeline lock, after ``prepare``: a second run waits.
+``deps NAME [CITY]``
+    List the files a step depends on: its notebook, the package modules the notebook
+    imports (transitively, found with ``ast``), the data files they read, the profile, the
+    raw files or the boundary file.
 ``status``
-    Print which steps ran, failed or are missing, per city.
+    Print which steps ran, failed, are stale or are missing, per city.
 ``report [--langs "en fr"]``
     Build the figure manifest, the HTML report in each language and the PDF.
 ``refresh-templates``
@@ -417,21 +429,23 @@ def _downstream(city: str, name: str) -> list[tuple[str, str]]:
     return later + [(REPORT, REPORT)]
 
 
-def withdraw(city: str, name: str, reason: str) -> list[str]:
+def withdraw(city: str, name: str, reason: str, written: Iterable[str] = ()) -> list[str]:
     """After ``name`` failed for ``city``: withdraw what it and its downstream steps published.
 
     Their stamps are deleted (so they rerun once the cause is fixed) and the files their
     last successful runs recorded (tables, figures, processed data) are moved to
     ``reports/withdrawn/`` with a note of the reason: nothing stale stays beside the
     other cities' results. A step whose own outputs were among those withdrawn loses its
-    stamp too. Old stamps that recorded no outputs withdraw the city's whole output folders.
+    stamp too. ``written`` are the files the failed attempt itself wrote (half a step's
+    outputs are no better than stale ones). An old stamp that recorded no outputs withdraws
+    its city's whole output folders.
 
     Returns
     -------
     list of str
         The withdrawn files (project-relative).
     """
-    todo, done, files = [(city, name), *_downstream(city, name)], set(), set()
+    todo, done, files = [(city, name), *_downstream(city, name)], set(), set(written)
     while todo:
         c, s = todo.pop(0)
         if (c, s) in done:
@@ -444,7 +458,7 @@ def withdraw(city: str, name: str, reason: str) -> list[str]:
             continue
         if record is not None and "outputs" in record:
             files.update(record["outputs"])
-        elif record is not None or (c, s) == (city, name):
+        elif record is not None:
             for d in _output_dirs(c) if c != CROSS_CITY or s == CROSS_STEP else []:
                 if d.is_dir():
                     files.update(_rel(p) for p in d.rglob("*") if p.is_file())
@@ -488,14 +502,15 @@ def run_lock(*, wait: bool = True, quiet: bool = False):
 
     The kernel releases the lock when the holder exits, however it exits, so an
     interrupted run never leaves a stale lock. Re-entrant through the environment: a make
-    started under the lock (``IMPPULSE_PIPELINE_LOCK=held``) does not wait for itself.
+    started under the lock (``IMPPULSE_PIPELINE_LOCK`` = this tree's lock file) does not
+    wait for itself; a run in another tree takes that tree's lock.
     """
     import fcntl
 
-    if os.environ.get(LOCK_ENV) == "held":
+    path = lock_path()
+    if os.environ.get(LOCK_ENV) == str(path.resolve()):
         yield
         return
-    path = lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fh = open(path, "a+", encoding="utf-8")
     try:
@@ -514,7 +529,7 @@ def run_lock(*, wait: bool = True, quiet: bool = False):
         fh.truncate()
         fh.write(str(os.getpid()))
         fh.flush()
-        os.environ[LOCK_ENV] = "held"
+        os.environ[LOCK_ENV] = str(path.resolve())
         try:
             yield
         finally:
@@ -530,8 +545,7 @@ def locked(cmd: list[str], *, do_prepare: bool = True) -> int:
     with run_lock():
         if do_prepare:
             prepare()
-        env = {**os.environ, LOCK_ENV: "held"}
-        return subprocess.call(cmd, env=env) if cmd else 0
+        return subprocess.call(cmd) if cmd else 0  # inherits LOCK_ENV: make re-enters
 
 
 @contextlib.contextmanager
@@ -550,11 +564,13 @@ def _stderr_to(path: Path):
 
 
 def _failed(label: str, reason: str, stamp: Path, failed: Path, out: Path,
-            city: str, name: str) -> bool:
+            city: str, name: str, before: dict) -> bool:
     write_text(failed, reason + "\n")
     stamp.unlink(missing_ok=True)
-    # nothing stale stays published: this step's and its downstream steps' outputs go
-    withdrawn = withdraw(city, name, reason)
+    # nothing stale stays published: this step's and its downstream steps' outputs go,
+    # with whatever the failed attempt itself wrote
+    written = [f for f, sig in _snapshot(city).items() if before.get(f) != sig]
+    withdrawn = withdraw(city, name, reason, written)
     where = out.with_suffix(".failed.ipynb")
     hint = f"\n       see {where.relative_to(PATHS.root)}" if where.is_file() else ""
     if withdrawn:
@@ -608,13 +624,13 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
             break
         except PapermillExecutionError as exc:
             reason = f"{name}, cell {exc.exec_count or exc.cell_index}: {exc.ename}: {exc.evalue}"
-            return _failed(label, reason, stamp, failed, out, city, name)
+            return _failed(label, reason, stamp, failed, out, city, name, before)
         except (CellTimeoutError, DeadKernelError, TimeoutError, RuntimeError) as exc:
             # The kernel, not the notebook's code, went wrong (a lost message, a dead or
             # stuck kernel): run it once more before calling the city broken.
             reason = f"{name}: kernel problem: {type(exc).__name__}: {exc}"
             if attempt == 2:
-                return _failed(label, reason, stamp, failed, out, city, name)
+                return _failed(label, reason, stamp, failed, out, city, name, before)
             print(f"[retry] {label} {reason}", file=sys.stderr, flush=True)
     failed.unlink(missing_ok=True)
     out.with_suffix(".failed.ipynb").unlink(missing_ok=True)
@@ -627,7 +643,8 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
 
 
 def status() -> int:
-    """Print a per-city table of steps: ok, FAILED (reason) or missing. Returns #failures."""
+    """Print a per-city table of steps: ok, FAILED (reason), stale (inputs changed, not yet
+    rerun) or missing. Returns #failures."""
     from .profile import list_cities
 
     failures = 0
@@ -641,6 +658,8 @@ def status() -> int:
                 failures += 1
             elif stamp_path(city, step).is_file():
                 cells.append(f"{step}: ok")
+            elif _previous_path(city, step).is_file():
+                cells.append(f"{step}: stale")
             else:
                 cells.append(f"{step}: -")
         print(f"  {city:<14} " + "  ".join(cells))
