@@ -1,9 +1,10 @@
 """Neighbourhood geography: official boundaries, code joins and an approximate fallback map.
 
 Maps use the cities' official neighbourhood units (DESIGN §5). The project reads them from
-``data/external/boundaries/<city>.*`` (GeoJSON, GeoPackage or shapefile, in any CRS),
-placed there by the user or downloaded by ``make boundaries``
-(:mod:`analysis.boundaries_cli`). Every layer is returned in one projected CRS,
+``data/external/boundaries/<city>.*`` (GeoJSON, GeoPackage or shapefile, in any CRS), a
+folder of the repository: the official files of six cities are committed there with their
+attribution, licence and SHA-256 (its ``README.md`` and ``CHECKSUMS.sha256``); a user adds
+her own, or ``make boundaries`` downloads one (:mod:`analysis.boundaries_cli`). Every layer is returned in one projected CRS,
 :data:`TARGET_CRS` (EPSG:3035, LAEA Europe: equal-area, metres), with the columns
 ``code``, ``name`` and ``geometry``.
 
