@@ -18,15 +18,21 @@ CITY       ?=
 LAB_ARGS   ?=
 
 CITIES     := $(basename $(notdir $(wildcard config/cities/*.yml)))
-PKG_SRC    := $(wildcard src/analysis/*.py) $(wildcard src/analysis/templates/*) $(wildcard src/analysis/locale/*)
 STAMPS     := reports/.stamps
-RUN_NB     := $(PY) -m analysis.pipeline run
+PIPE       := $(PY) -m analysis.pipeline
+RUN_NB     := $(PIPE) run
+# One pipeline run at a time in a tree: the entry points re-enter make under a lock
+# (flock on reports/.stamps/.lock; a second run waits). Under the lock, `prepare` first
+# removes temporary files an interrupted run left, and retires every stamp whose inputs
+# changed in content (SHA-256 of the step's files: raw data, profile, notebook, the package
+# modules that notebook imports, transitively), so reruns follow content, not dates.
+LOCKED     := $(PIPE) locked --
 
 CLEAN_STAMPS  := $(CITIES:%=$(STAMPS)/%/01-clean)
 NBHD_STAMPS   := $(CITIES:%=$(STAMPS)/%/02-neighbourhoods)
 IMPACT_STAMPS := $(CITIES:%=$(STAMPS)/%/03-impact)
 CROSS_STAMP   := $(STAMPS)/cross-city/04-compare-cities
-REPORT_STAMP  := $(STAMPS)/report
+REPORT_STAMP  := $(STAMPS)/report/report
 
 .PHONY: help
 help: ## Show this list of targets
@@ -49,49 +55,62 @@ $(ENV_STAMP): pyproject.toml requirements.lock
 env: $(ENV_STAMP) ## Build the project environment (.venv) from the pinned dependencies
 
 # ------------------------------------------------------------------ per-city pipeline
-# Each step reruns only when its inputs change: the city profile, its raw files,
-# the package code, the notebook template or the previous step.
-$(STAMPS)/%/01-clean: config/cities/%.yml $$(wildcard data/raw/%/*) notebooks/01-clean.ipynb $(PKG_SRC) | $(ENV_STAMP)
+# A stamp exists only while its step's recorded input digest matches its inputs' content
+# (`analysis.pipeline prepare` retires the others), so make needs only the order of the
+# steps here; `python -m analysis.pipeline deps STEP CITY` lists what a step depends on.
+# A failed step withdraws what it and its downstream steps had published (reports/withdrawn/).
+$(STAMPS)/%/01-clean: | $(ENV_STAMP)
 	@$(RUN_NB) 01-clean $*
 
-$(STAMPS)/%/02-neighbourhoods: $(STAMPS)/%/01-clean notebooks/02-neighbourhoods.ipynb $$(wildcard data/external/boundaries/%.*) | $(ENV_STAMP)
+$(STAMPS)/%/02-neighbourhoods: $(STAMPS)/%/01-clean | $(ENV_STAMP)
 	@$(RUN_NB) 02-neighbourhoods $*
 
-$(STAMPS)/%/03-impact: $(STAMPS)/%/01-clean notebooks/03-impact.ipynb | $(ENV_STAMP)
+$(STAMPS)/%/03-impact: $(STAMPS)/%/01-clean | $(ENV_STAMP)
 	@$(RUN_NB) 03-impact $*
 
-$(CROSS_STAMP): $$(wildcard $(STAMPS)/*/03-impact) notebooks/04-compare-cities.ipynb $(PKG_SRC) | $(ENV_STAMP)
+$(CROSS_STAMP): $$(wildcard $(STAMPS)/*/03-impact) | $(ENV_STAMP)
 	@$(RUN_NB) 04-compare-cities cross-city
 
-$(REPORT_STAMP): $$(wildcard $(STAMPS)/*/0*) reports/narrative.md reports/narrative.fr.md $(PKG_SRC) | $(ENV_STAMP)
-	@$(PY) -m analysis.pipeline report --langs "$(REPORT_LANGS)"
-	@mkdir -p $(@D) && touch $@
+$(REPORT_STAMP): $$(wildcard $(STAMPS)/*/0*) | $(ENV_STAMP)
+	@$(PIPE) report --langs "$(REPORT_LANGS)"
 
-.PHONY: cities clean-data neighbourhoods impact cross-city
-cities: $(NBHD_STAMPS) $(IMPACT_STAMPS)
+.PHONY: cities clean-data neighbourhoods impact cross-city _cities _report _stamps
+_cities: $(NBHD_STAMPS) $(IMPACT_STAMPS)
+# Naming every stamp in a rule keeps them from being "intermediate" files, which make would
+# delete after a run and, when missing, not rebuild (a retired 01-clean must rerun).
+_stamps: $(CLEAN_STAMPS) $(NBHD_STAMPS) $(IMPACT_STAMPS) $(CROSS_STAMP) $(REPORT_STAMP)
+cities: $(ENV_STAMP)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
 
-clean-data: $(if $(CITY),$(STAMPS)/$(CITY)/01-clean,$(CLEAN_STAMPS)) ## Clean the raw data of every city (or CITY=name)
+clean-data: $(ENV_STAMP) ## Clean the raw data of every city (or CITY=name)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) $(if $(CITY),$(STAMPS)/$(CITY)/01-clean,$(CLEAN_STAMPS))
 
-neighbourhoods: $(if $(CITY),$(STAMPS)/$(CITY)/02-neighbourhoods,$(NBHD_STAMPS)) ## Neighbourhood estimates and maps (or CITY=name)
+neighbourhoods: $(ENV_STAMP) ## Neighbourhood estimates and maps (or CITY=name)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) $(if $(CITY),$(STAMPS)/$(CITY)/02-neighbourhoods,$(NBHD_STAMPS))
 
-impact: $(if $(CITY),$(STAMPS)/$(CITY)/03-impact,$(IMPACT_STAMPS)) ## Impact estimates per city (or CITY=name)
+impact: $(ENV_STAMP) ## Impact estimates per city (or CITY=name)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) $(if $(CITY),$(STAMPS)/$(CITY)/03-impact,$(IMPACT_STAMPS))
 
-cross-city: $(CROSS_STAMP) ## Cross-city synthesis (forest plots, pooled effects, ESS benchmark)
+cross-city: $(ENV_STAMP) ## Cross-city synthesis (forest plots, pooled effects, ESS benchmark)
+	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 
 .PHONY: report
 report: $(ENV_STAMP) ## Whole pipeline on the data in data/raw: every city, the synthesis, reports/report.html (+ .fr, + PDF)
+	@$(LOCKED) $(MAKE) --no-print-directory _report
+
+_report:
 	@status=0; \
-	$(MAKE) --no-print-directory -k -j$(JOBS) cities || status=$$?; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) _cities || status=$$?; \
 	$(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP) || status=$$?; \
 	$(MAKE) --no-print-directory $(REPORT_STAMP) || status=$$?; \
-	$(PY) -m analysis.pipeline status; \
+	$(PIPE) status; \
 	exit $$status
 
 # ------------------------------------------------------------------ checks
 .PHONY: test
 test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, then nbval on the notebook templates
-	@$(MAKE) --no-print-directory -k -j$(JOBS) cities
-	@$(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
+	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 	$(PY) -m analysis.privacy_guard
 	$(PY) -m pytest tests -q
 	$(PY) -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900 \
@@ -149,7 +168,7 @@ design-check: $(ENV_STAMP) ## Check the planner's power against the project's es
 
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
-	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps \
+	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps reports/withdrawn \
 	  reports/report*.html reports/report*.pdf reports/figures.csv
 
 .PHONY: distclean

@@ -163,3 +163,28 @@ def test_map_panels_are_the_published_maps(tmp_path, monkeypatch):
     assert "change, follow-up minus baseline" in meta["caption"] and "Synthetic data" in meta["caption"]
     fr = json.loads((folder / "maps-trust_police.fr.json").read_text())
     assert "suivi moins début" in fr["caption"] and fr["lang"] == "fr"
+
+
+def test_committed_official_boundaries_draw_a_filled_map_captioned_official():
+    """A fresh clone maps Nantes with its official quartiers (not blank, not approximate)."""
+    from analysis.profile import load_profile
+
+    prof = load_profile("nantes")
+    geom = geo.city_geometry("nantes", prof)
+    assert not geom.approximate and geom.source == "nantes.geojson" and len(geom.gdf) == 11
+    codes = geom.gdf["code"].tolist()
+    table = pd.DataFrame({"neighbourhood": codes, "indicator": "trust_police", "wave": "baseline",
+                          "group": "all", "estimate": np.linspace(3, 8, len(codes)), "n": 50,
+                          "suppressed": False})
+    frame = maps.map_frame(geom, table, "trust_police", "baseline")
+    fig = maps.choropleth(frame, "value", indicator="trust_police")
+    ax = fig.axes[0]
+    colours = _facecolors(ax)
+    assert len(colours) >= 11 and len(set(colours)) >= 4  # every quartier filled, several classes
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    b = frame.to_crs(geo.TARGET_CRS).total_bounds
+    assert x0 <= b[0] and x1 >= b[2] and y0 <= b[1] and y1 >= b[3]  # the city is in view
+    cap = maps.map_caption("trust_police", approximate=geom.approximate)
+    assert "Official boundaries" in cap and "pproximate" not in cap
+    plt.close("all")

@@ -833,11 +833,12 @@ def load_city(city: str, manifest: pd.DataFrame | None, lang: str) -> CityData:
     data.figures = figures_for(manifest, city, lang) if manifest is not None else []
     if manifest is not None and not manifest.empty:
         data.synthetic |= bool(manifest.loc[manifest["city"] == city, "synthetic"].any())
+    # a failed step comes first: its outputs were withdrawn, so "not found" would hide why
+    if data.reason is None and data.failed and data.tables.get("impact") is None:
+        data.reason = Reason("na.failed", {"error": data.failed[:300]})
     if data.reason is None and data.tables.get("impact") is None and not data.figures \
             and data.cleaning is None:
         data.reason = data.missing.get("impact")
-    if data.reason is None and data.failed and data.tables.get("impact") is None:
-        data.reason = Reason("na.failed", {"error": data.failed[:300]})
     return data
 
 
