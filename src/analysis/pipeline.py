@@ -669,9 +669,15 @@ def status() -> int:
     return failures
 
 
-def build_report(langs: list[str]) -> None:
-    """Manifest, HTML report per language, PDF where Chromium is installed; then the stamp."""
-    from . import manifest, report
+def build_report(langs: list[str]) -> bool:
+    """Manifest, HTML report per language, PDF; then the disclosure check, then the stamp.
+
+    Every published artefact (tables, figure data, notebooks, the reports) passes
+    :mod:`analysis.disclosure` before the report counts as built. On a breach the reports
+    just written are withdrawn (``reports/withdrawn/``), no stamp is written, and the
+    breaches are listed by artefact and cell.
+    """
+    from . import disclosure, manifest, report
 
     digest, _ = input_digest(REPORT, REPORT)
     _retire_stamp(REPORT, REPORT)
@@ -681,8 +687,16 @@ def build_report(langs: list[str]) -> None:
         path = report.build_report(lang=lang)
         outputs.append(_rel(path))
         print(f"[ ok ] report ({lang}) -> {path.relative_to(PATHS.root)}", flush=True)
-    report.build_pdf()
+    pdf = report.build_pdf()
+    if pdf is not None:
+        outputs.append(_rel(pdf))
+    if disclosure.main([]) != 0:
+        withdraw(REPORT, REPORT, "the disclosure check failed (see the list above)", written=outputs)
+        print("[FAIL] report: the disclosure check failed; the reports were withdrawn, nothing is "
+              "published", file=sys.stderr, flush=True)
+        return False
     write_stamp(REPORT, REPORT, digest, outputs)
+    return True
 
 
 def refresh_templates(names: list[str] | None = None) -> None:
@@ -741,8 +755,7 @@ def main(argv: list[str] | None = None) -> int:
             print(_rel(path))
         return 0
     if args.cmd == "report":
-        build_report(args.langs.split())
-        return 0
+        return 0 if build_report(args.langs.split()) else 1
     if args.cmd == "refresh-templates":
         refresh_templates(args.names or None)
         return 0
