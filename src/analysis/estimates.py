@@ -58,8 +58,29 @@ SUPPRESSED_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "s
 TABLE_COLUMNS: tuple[str, ...] = (
     "city", "neighbourhood", "name", "area_type", "group", "wave", "indicator", "n",
     "n_baseline", "n_follow_up", "n_eff", "estimate", "se", "ci_low", "ci_high", "df",
-    "shrunk", "gamma", "suppressed",
+    "shrunk", "gamma", "suppressed", "status",
 )
+
+#: ``status`` of a row of the neighbourhood table: ``published``; ``suppressed`` (fewer than
+#: k respondents, or hidden by secondary suppression); ``not_collected`` (the city never
+#: asked the outcome, or too few of an index's items: nothing to estimate, which is not a
+#: small cell and is shown differently).
+STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected")
+
+
+def table_outcomes(respondents: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The outcomes of a city's neighbourhood table, and those of them not collected.
+
+    Every main indicator (:data:`analysis.codebook.INDICATORS`) has rows, marked
+    ``not_collected`` when the city did not collect it; every other codebook item the city
+    collected (:data:`analysis.codebook.OUTCOMES`) is estimated on its own scale, so a city
+    that asked one procedural-justice item gets that item mapped and tabulated.
+    """
+    status = {o: codebook.collection_status(respondents, o) for o in codebook.OUTCOMES}
+    not_collected = [o for o in codebook.INDICATORS if status[o] in ("not_collected", "too_few_items")]
+    outcomes = [o for o in codebook.OUTCOMES
+                if o in codebook.INDICATORS or status[o] not in ("not_collected", "too_few_items")]
+    return outcomes, not_collected
 
 WAVES_OUT: tuple[str, ...] = ("baseline", "follow_up", "change")
 
@@ -391,7 +412,7 @@ def suppress(table: pd.DataFrame, n_col: str = "n", k: int = K_SUPPRESS,
 
 # ---------------------------------------------------------------------- everything
 def neighbourhood_estimates(respondents: pd.DataFrame, weights: pd.DataFrame | pd.Series, profile, *,
-                            indicators: Sequence[str] = codebook.INDICATORS, method: str = "REML",
+                            indicators: Sequence[str] | None = None, method: str = "REML",
                             k: int = K_SUPPRESS) -> pd.DataFrame:
     """The published neighbourhood table: direct, change and shrunk estimates, suppressed.
 
@@ -409,8 +430,13 @@ def neighbourhood_estimates(respondents: pd.DataFrame, weights: pd.DataFrame | p
     pandas.DataFrame
         :data:`TABLE_COLUMNS`, one row per neighbourhood of the profile × group ×
         wave ("baseline", "follow_up", "change") × indicator (n = 0 where nobody answered),
-        with every cell under ``k`` respondents suppressed.
+        with every cell under ``k`` respondents suppressed. ``indicators`` default:
+        :func:`table_outcomes` (main indicators, and every other item collected);
+        ``status`` says published, suppressed or not collected.
     """
+    not_collected: list[str] = []
+    if indicators is None:
+        indicators, not_collected = table_outcomes(respondents)
     w = weights["weight"] if isinstance(weights, pd.DataFrame) else weights
     groups = list(profile.pilot.targeted_groups)
     direct = direct_estimates(respondents, w, indicators=indicators, groups=groups)
@@ -437,6 +463,8 @@ def neighbourhood_estimates(respondents: pd.DataFrame, weights: pd.DataFrame | p
                               (s.map({g: i for i, g in enumerate(["all", *groups])}) if s.name == "group" else
                                (s.map({x: i for i, x in enumerate(indicators)}) if s.name == "indicator" else
                                 s.map({x: i for i, x in enumerate(WAVES_OUT)})))).reset_index(drop=True)
+    table["status"] = np.where(table["indicator"].isin(not_collected), "not_collected",
+                               np.where(table["suppressed"].astype(bool), "suppressed", "published"))
     return suppress(table[list(TABLE_COLUMNS)], k=k)[list(TABLE_COLUMNS)]
 
 

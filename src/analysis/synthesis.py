@@ -166,17 +166,39 @@ def random_effects(estimates, std_errors, *, method: str = "reml", ci: str = "hk
 
 
 def load_tables(name: str, cities: list[str] | None = None) -> pd.DataFrame:
-    """Concatenate ``reports/tables/<city>/<name>.csv`` over the cities that have it."""
-    from .config import CITIES
+    """Concatenate ``reports/tables/<city>/<name>.csv`` over the cities that have it.
+
+    Default: every city with a profile in ``config/cities`` (not only the nine partners),
+    so that a city added by profile enters the synthesis; :func:`coverage` says which
+    cities were left out and why.
+    """
+    from .profile import list_cities
 
     frames = []
-    for city in cities or list(CITIES):
+    for city in cities or list_cities():
         path = PATHS.tables_city(city) / f"{name}.csv"
         if path.is_file():
             frames.append(pd.read_csv(path, dtype={"neighbourhood": "str"}))
     if not frames:
         raise FileNotFoundError(f"no reports/tables/<city>/{name}.csv found: run notebooks/03-impact.ipynb first")
     return pd.concat(frames, ignore_index=True).drop(columns=["data_status"], errors="ignore")
+
+
+def coverage(name: str = "impact", cities: list[str] | None = None) -> pd.DataFrame:
+    """Which cities the synthesis uses, and why the others are left out (codes).
+
+    ``reason``: ``""`` (included), ``step_failed`` (a pipeline step of the city failed:
+    its results were withdrawn), ``no_results`` (the city's impact step has not run).
+    """
+    from .profile import list_cities
+
+    rows = []
+    for city in cities or list_cities():
+        has = (PATHS.tables_city(city) / f"{name}.csv").is_file()
+        failed = any((PATHS.reports / ".stamps" / city).glob("*.failed"))
+        reason = "" if has and not failed else ("step_failed" if failed else "no_results")
+        rows.append({"city": city, "included": has and not failed, "reason": reason})
+    return pd.DataFrame(rows, columns=["city", "included", "reason"])
 
 
 #: Designs pooled apart, in order; only the first can attribute an effect (headline pool).
@@ -480,7 +502,8 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
     synthetic = any(load_profile(c).synthetic for c in cities)
     folder = PATHS.tables / "cross-city"
     io.write_table(pooled, folder / "pooled.csv", synthetic=synthetic)
-    written = ["tables/cross-city/pooled.csv"]
+    io.write_table(coverage(), folder / "coverage.csv", synthetic=synthetic)
+    written = ["tables/cross-city/pooled.csv", "tables/cross-city/coverage.csv"]
     figures.apply_style()
     specs = [("forest-main", lambda lang: forest_panel(impacts, pooled, lang=lang), impacts,
               ("City effects and pooled effect, main indicators", "Effets par ville et effet combiné"),
