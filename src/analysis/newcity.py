@@ -455,8 +455,8 @@ def _meta_value(kind: str, v: Any, where: str) -> Any:
     if v is None or (isinstance(v, str) and not v.strip()):
         return None
     try:
-        if kind == "list":
-            return [x.strip() for x in str(v).split(",") if x.strip()]
+        if kind == "list":  # "none" is an explicit empty list (e.g. no comparison area)
+            return [] if str(v).strip().lower() in ("none", "-") else [x.strip() for x in str(v).split(",") if x.strip()]
         if kind == "date":
             return v.date() if isinstance(v, dt.datetime) else v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v).strip())
         if kind == "int":
@@ -1272,7 +1272,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     w.add("pilot:")
     pilot_keys = ("pilot.name", "pilot.kind", "pilot.description", "pilot.start", "pilot.end", "pilot.pilot_areas",
                   "pilot.targeted_groups")
-    pilot_known = all(meta.get(k) for k in pilot_keys) and "pilot.comparison_areas" in meta.values
+    pilot_known = all(meta.get(k) for k in pilot_keys) and meta.values.get("pilot.comparison_areas") is not None
     if not pilot_known:
         w.todo("pilot", "no data file says what the pilot was, where and when: fill name, kind, description, "
                "start, end, pilot_areas, comparison_areas (empty list: pre/post design), targeted_groups", ind)
