@@ -128,10 +128,16 @@ def _check_dataset(profile: CityProfile, name: str, folder: Path, report: CheckR
         except RawDataError as exc:
             report.add(where, str(exc))
             continue
+        conv = spec
         if _missing_columns(raw, fs, spec, name, where, report):
-            continue
+            # convert what is there, so that the other problems of the file are listed too
+            present = {cb: rc for cb, rc in spec.columns.items() if rc in raw.columns or (cb == "wave" and fs.wave)}
+            conv = spec.model_copy(update={"columns": present,
+                                           "values": {cb: m for cb, m in spec.values.items() if cb in present}})
+            if "neighbourhood" not in present or (name in codebook.ID_COLUMNS and codebook.ID_COLUMNS[name] not in present):
+                continue
         try:
-            fd = cl._convert_file(profile, name, spec, fs, maps, raw, folder / fs.path)
+            fd = cl._convert_file(profile, name, conv, fs, maps, raw, folder / fs.path)
         except (RawDataError, ProfileError) as exc:
             report.add(where, str(exc))
             continue

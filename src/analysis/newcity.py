@@ -69,7 +69,8 @@ LANGS: tuple[str, ...] = ("en", "fr", "it", "es", "ca", "nl", "lt", "pt", "de")
 #: codebook variable -> (pattern that suggests it, pattern that rules it out or None).
 NAME_PATTERNS: dict[str, tuple[str, str | None]] = {
     "respondent_id": (r"^(id|uuid|ident\w*)( |$)|( |^)(id|ident\w*|identifiant|uuid)$|\bresp\w* id\b"
-                      r"|\bnum\w* (quest|interv|entrev)\w*|\bid (rep|resp|quest|interv|inquer|entrev)\w*", None),
+                      r"|\bnum\w* (quest|interv|entrev)\w*|\bid (rep|resp|quest|interv|inquer|entrev)\w*"
+                      r"|^fragebogen|^(nr|lfd nr|laufnummer)$", None),
     "wave": (r"\b(wave|vague|vaga|onda|onada|ondata|golf|banga|welle|annee|anno|ano|jaar|jahr|metai)\b", None),
     "interview_date": (r"\b(date|data|datum|fecha|today)\b|\bdate \w+|\bdata \w+", r"\bnaiss|\bbirth|\bnasc|\bgeb"),
     "neighbourhood": (r"quart|barri|\bnil\b|wijk|buurt|fregues|seniun|bairro|district|neighbo|stadtteil"
@@ -1089,6 +1090,24 @@ def _dates(series: pd.Series, fmt: str | None) -> pd.Series:
     return pd.Series([one(v) for v in series.tolist()], index=series.index, dtype="datetime64[ns]")
 
 
+def fieldwork_window(dates: pd.Series, gap_days: int = 30, max_share: float = 0.02) -> tuple[dt.date, dt.date]:
+    """First and last interview date of a wave, stray dates aside.
+
+    A date more than ``gap_days`` away from the rest of the wave, at either end, is a keying
+    error rather than fieldwork, as long as such dates are at most ``max_share`` of the wave;
+    the window then runs from the first to the last remaining date.
+    """
+    d = np.sort(dates.dropna().to_numpy(dtype="datetime64[D]"))
+    lo, hi = 0, len(d) - 1
+    budget = int(max_share * len(d))
+    gap = np.timedelta64(gap_days, "D")
+    while budget and lo < hi and d[lo + 1] - d[lo] > gap:
+        lo, budget = lo + 1, budget - 1
+    while budget and hi > lo and d[hi] - d[hi - 1] > gap:
+        hi, budget = hi - 1, budget - 1
+    return pd.Timestamp(d[lo]).date(), pd.Timestamp(d[hi]).date()
+
+
 def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: str | Path | None = None,
                   boundaries_dir: str | Path | None = None) -> Draft:
     """Draft the profile of ``city`` from its raw files (nothing is written; see :func:`write_draft`).
@@ -1265,8 +1284,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
         for wv in codebook.WAVES:
             sel = d[(row_wave == wv).to_numpy()].dropna()
             if len(sel) >= K_SUPPRESS:
-                lo, hi = sel.quantile(0.01), sel.quantile(0.99)
-                windows[wv] = (lo.date(), hi.date())
+                windows[wv] = fieldwork_window(sel)
 
     # ---- pilot
     w.add("pilot:")
@@ -1297,7 +1315,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     w.add("waves:")
     wave_known = all(meta.get(f"waves.{wv}.{k}") for wv in codebook.WAVES for k in ("start", "end"))
     if not wave_known:
-        how = ("estimated from the interview dates (1st to 99th percentile of each wave)" if len(windows) == 2
+        how = ("estimated from the interview dates (first to last, stray dates aside)" if len(windows) == 2
                else "placeholders: no interview dates per wave")
         w.todo("waves", f"fieldwork windows {how}: give the survey's real fieldwork dates", ind)
     for wv, (d0, d1) in (("baseline", (dt.date(2014, 3, 1), dt.date(2014, 6, 30))),

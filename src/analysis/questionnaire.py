@@ -55,7 +55,9 @@ FORM_LANGS: tuple[str, ...] = ("en", "fr")
 CHECK_NOTE = {
     "fr": "Traduction du projet, à vérifier contre le questionnaire ESS R5 en français (France, Belgique).",
     "other": "Translation to be checked against the national ESS R5 questionnaire: the question text below is "
-             "the English ESS source; only the answer labels are given in this language.",
+             "the English ESS source. The answer labels in this language come from the project's matching "
+             "vocabulary (the partners' delivered labels where there are some) and are to be checked too; "
+             "end-point labels marked [en] are English.",
 }
 
 
