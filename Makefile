@@ -143,12 +143,12 @@ design: $(ENV_STAMP) ## Plan an evaluation: minimum detectable effect and power 
 design-check: $(ENV_STAMP) ## Check the planner's power against the project's estimator (Monte Carlo, a few minutes)
 	$(PY) benchmarks/design_check.py
 
-# new city: make new-city CITY=x [NEIGHBOURHOODS=units.csv]; make check CITY=x
+# new city: make new-city CITY=x [NEIGHBOURHOODS=units.csv] [OUT=file]; make check CITY=x
 NEIGHBOURHOODS ?=
 .PHONY: new-city
-new-city: $(ENV_STAMP) ## Draft config/cities/CITY.yml from data/raw/CITY/ (NEIGHBOURHOODS=list.csv optional); TODOs mark guesses
-	@test -n "$(CITY)" || { echo "usage: make new-city CITY=<slug> [NEIGHBOURHOODS=units.csv]" >&2; exit 2; }
-	$(PY) -m analysis.newcity $(CITY) $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS))
+new-city: $(ENV_STAMP) ## Draft config/cities/CITY.yml from data/raw/CITY/ (NEIGHBOURHOODS=list.csv, OUT=file optional); TODOs mark guesses
+	@test -n "$(CITY)" || { echo "usage: make new-city CITY=<slug> [NEIGHBOURHOODS=units.csv] [OUT=file]" >&2; exit 2; }
+	$(PY) -m analysis.newcity $(CITY) $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS)) $(if $(OUT),--out $(OUT))
 
 .PHONY: check
 check: $(ENV_STAMP) ## Check a profile against its raw files, listing every problem (CITY=name; no pipeline run)

@@ -182,17 +182,23 @@ def test_drafted_profile_cleans_with_exact_row_accounting(wien):
     # German labels landed on the codebook scales
     assert set(res.respondents["pj_respect"].dropna().unique()) == {1, 2, 3, 4}
     assert res.respondents["trust_police"].isna().any()  # "Weiß nicht" is missing, not a number
+    # make check: an unreviewed draft does not pass, and says why
+    report = check_city("wien")
+    assert [f.where for f in report.problems] == ["profile"]
+    assert "`# TODO:` line(s) left from make new-city" in report.problems[0].message
 
 
-def test_draft_never_overwrites(wien):
+def test_draft_never_overwrites(wien, tmp_path):
     root, _, units = wien
     draft = draft_profile("wien", neighbourhoods=units)
     first = write_draft(draft)
     first.write_text(first.read_text(encoding="utf-8") + "# edited by hand\n", encoding="utf-8")
-    second = write_draft(draft)
-    assert second.name == "wien.draft.yml" and first.read_text(encoding="utf-8").endswith("# edited by hand\n")
     with pytest.raises(DraftError, match="never overwrites"):
         write_draft(draft)
+    assert first.read_text(encoding="utf-8").endswith("# edited by hand\n")
+    other = write_draft(draft, tmp_path / "elsewhere" / "wien.yml")  # --out
+    assert other.read_text(encoding="utf-8") == draft.text
+    assert sorted(p.name for p in (root / "config" / "cities").iterdir()) == ["wien.yml"]
 
 
 def test_draft_errors_name_the_folder(scratch):
@@ -261,3 +267,24 @@ def test_check_lists_every_problem_at_once(wien, capsys):
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     out = subprocess.run([sys.executable, "-m", "analysis.check", "wien"], capture_output=True, text=True, env=env)
     assert out.returncode == 1 and "PROBLEM" in out.stdout and "problem(s)" in out.stderr
+
+
+def test_units_from_a_boundary_file(wien):
+    """Codes, names, centroids and areas come from data/external/boundaries/<city>.geojson."""
+    gpd = pytest.importorskip("geopandas")
+    from shapely.geometry import box
+
+    root, planted, _ = wien
+    # 1 km squares near Vienna, in a metric CRS, with the publisher's field names
+    cells = [box(600000 + 1000 * i, 5340000, 601000 + 1000 * i, 5341000) for i in range(len(DISTRICTS))]
+    gdf = gpd.GeoDataFrame({"BEZNR": [c for c, _ in DISTRICTS], "NAMEK": [n for _, n in DISTRICTS]},
+                           geometry=cells, crs=32633)
+    (root / "data" / "external" / "boundaries").mkdir(parents=True)
+    gdf.to_file(root / "data" / "external" / "boundaries" / "wien.geojson", driver="GeoJSON")
+    draft = draft_profile("wien")
+    units = {n.code: n for n in draft.profile.neighbourhoods}
+    assert list(units) == [c for c, _ in DISTRICTS]
+    assert units["901"].name == "Innere Stadt" and units["901"].area_km2 == pytest.approx(1.0, rel=1e-3)
+    assert 16 < units["901"].lon < 17 and 48 < units["901"].lat < 49 and not units["901"].approximate
+    assert draft.profile.boundaries.code_field == "BEZNR" and draft.profile.boundaries.name_field == "NAMEK"
+    assert set(draft.profile.residents.values["neighbourhood"].values()) == set(units)

@@ -4,7 +4,8 @@
 cleaning step does (:mod:`analysis.clean`, nothing is written) and lists **every** problem
 at once, where the cleaning step would stop at the first:
 
-* the profile does not load or cannot drive the cleaning (key named);
+* the profile does not load or cannot drive the cleaning (key named), or still has
+  ``# TODO:`` lines left by ``make new-city``;
 * a file is missing or unreadable, a mapped column is absent (all of them, with a near
   match when there is one);
 * labels the profile does not know, per file and column, with their row counts;
@@ -26,6 +27,7 @@ columns, never identifiers or unmapped columns, and counts from 1 to 9 are shown
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,6 +279,12 @@ def check_city(city_or_path: str | Path, raw_dir: str | Path | None = None) -> C
         report.add("profile", str(exc))
         return report
     report.city = profile.city
+    path = Path(city_or_path) if Path(str(city_or_path)).suffix in (".yml", ".yaml") else PATHS.profile(profile.city)
+    todos = [m.group(1) for m in re.finditer(r"^\s*#\s*TODO:\s*([^:\n]+)", path.read_text(encoding="utf-8"), re.M)]
+    if todos:
+        keys = list(dict.fromkeys(todos))
+        report.add("profile", f"{len(todos)} `# TODO:` line(s) left from make new-city (keys {keys[:12]}"
+                   f"{'…' if len(keys) > 12 else ''}): settle each and delete its TODO line")
     try:
         cl.check_profile(profile)
     except ProfileError as exc:

@@ -1,8 +1,7 @@
 """Draft a city profile from a city's raw files: ``make new-city CITY=x``.
 
 :func:`draft_profile` reads every file in ``data/raw/<city>/`` and writes
-``config/cities/<city>.yml`` (or ``<city>.draft.yml`` when a profile exists; it never
-overwrites one). The draft:
+``config/cities/<city>.yml``. The draft:
 
 * records how to read each file: encoding (UTF-16 and UTF-8 byte-order marks, UTF-8,
   then cp1252 / Latin-1), delimiter (:class:`csv.Sniffer` over ``; , tab |``), decimal
@@ -20,6 +19,9 @@ overwrites one). The draft:
   IMPPULSE XLSForm found beside the data (:mod:`analysis.questionnaire`), on normalised
   names (accents, case, hyphens and punctuation ignored);
 * marks every guess and every open question with a ``# TODO: <key>: ...`` comment.
+
+It never overwrites a file: when ``config/cities/<city>.yml`` exists, it refuses and the
+draft goes elsewhere with ``--out`` (``make new-city CITY=x OUT=/tmp/x.yml``).
 
 What no data file can tell (the pilot and comparison areas, the fieldwork windows, the
 population margins, the city's name and country) comes from an ``imppulse`` sheet of
@@ -587,7 +589,7 @@ class ColumnInfo:
             shown = ", ".join((f"{v!r} = {self.labels[v]!r}" if v in self.labels else repr(v)) + f" ({fmt_count(c)})"
                               for v, c in self.counts)
             return f"{len(self.counts)} values: {shown}"
-        if self.native_dates:
+        if self.native_dates or _date_format_share([v for v, _ in self.counts[:200]]) >= 0.95:
             return f"dates, {len(self.counts)} distinct"
         if self.numeric:
             nums = [float(v.replace(",", ".")) for v, _ in self.counts]
@@ -1402,7 +1404,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
                    "leave them: their rows are rejected as unknown_neighbourhood", ind + 2)
         if nb_map:
             w.add("neighbourhood:", ind + 2)
-            for k, v in nb_map.items():
+            for k, v in sorted(nb_map.items(), key=lambda kv: (codes.index(kv[1]) if kv[1] in codes else -1, kv[0])):
                 w.add(f"{_y(k)}: {_y(v)}", ind + 4)
     missing: dict[str, None] = {}
     item_missing: set[int] = set()
@@ -1455,22 +1457,24 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     return Draft(city, text, w.todos, profile)
 
 
-def write_draft(draft: Draft, out_dir: str | Path | None = None) -> Path:
-    """Write a draft to ``config/cities/<city>.yml``, or ``<city>.draft.yml`` when a profile exists.
+def write_draft(draft: Draft, path: str | Path | None = None) -> Path:
+    """Write a draft to ``config/cities/<city>.yml`` (or ``path``); never over an existing file.
+
+    A second draft for a city that has a profile goes elsewhere (``--out``): a draft beside
+    the profiles as ``<city>.draft.yml`` would be taken for a city by every ``*.yml`` glob
+    (the Makefile's city list, :func:`analysis.profile.list_cities`, the profile tests).
 
     Raises
     ------
     DraftError
-        When both files exist: a draft is never written over a profile or an earlier draft.
+        When the target exists.
     """
-    folder = Path(out_dir) if out_dir is not None else PATHS.cities_config
-    target = folder / f"{draft.city}.yml"
+    target = Path(path) if path is not None else PATHS.profile(draft.city)
     if target.exists():
-        target = folder / f"{draft.city}.draft.yml"
-        if target.exists():
-            raise DraftError(f"{folder / (draft.city + '.yml')} and {target} exist; a draft never overwrites "
-                             f"them: delete or rename {target.name} to draft again")
-    folder.mkdir(parents=True, exist_ok=True)
+        raise DraftError(f"{target} exists; a draft never overwrites a profile or an earlier draft: "
+                         f"draft elsewhere (make new-city CITY={draft.city} OUT=/tmp/{draft.city}.yml) and compare, "
+                         "or move the file away")
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(draft.text, encoding="utf-8")
     draft.path = target
     return target
@@ -1482,10 +1486,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("city")
     ap.add_argument("--neighbourhoods", help="CSV list of the official units: code, name[, lon, lat, area_km2]")
     ap.add_argument("--raw-dir", help="folder of the raw files (default data/raw/CITY)")
+    ap.add_argument("--out", help="file to write (default config/cities/CITY.yml); never overwritten")
     args = ap.parse_args(argv)
     try:
         draft = draft_profile(args.city, args.raw_dir, args.neighbourhoods)
-        path = write_draft(draft)
+        path = write_draft(draft, args.out)
     except (DraftError, RawDataError) as exc:
         print(f"new-city: {exc}", file=sys.stderr)
         return 1
@@ -1493,8 +1498,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{rel}: drafted, {len(draft.todos)} TODO(s) left")
     for key, text in draft.todos:
         print(f"  TODO {key}: {text}")
-    print(f"next: edit {rel}" + (f", rename it to {draft.city}.yml" if path.name.endswith('.draft.yml') else "")
-          + f", then `make check CITY={draft.city}`")
+    print(f"next: settle every TODO in {rel}, then `make check CITY={draft.city}`")
     return 0
 
 
