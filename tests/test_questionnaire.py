@@ -181,3 +181,19 @@ def test_without_metadata_only_what_no_file_can_tell_is_left(tmp_path, monkeypat
     write_draft(draft)
     res = clean_city(load_profile("kobotown"), key=KEY)
     assert len(res.respondents) + len(res.rejected) == 163
+
+
+def test_odk_central_column_names():
+    """ODK Central joins groups with '-' and names its metadata differently; the same mapping follows."""
+    from analysis.newcity import column_info, is_form_export, propose_columns
+
+    frame = pd.DataFrame({"SubmissionDate": ["2014-10-02T10:00:00.000Z"] * 12, "today": ["2014-10-02"] * 12,
+                          "g_police-trust_police": [str(k % 11) for k in range(12)],
+                          "g_interview-neighbourhood": ["101"] * 12, "meta-instanceID": [f"uuid:{k}" for k in range(12)],
+                          "KEY": [f"uuid:{k}" for k in range(12)]})
+    assert is_form_export(frame.columns)
+    props, why = propose_columns({c: column_info(frame[c]) for c in frame.columns}, ".", kobo=True)
+    assert {v: p.column for v, p in props.items()} == {
+        "respondent_id": "meta-instanceID", "interview_date": "today", "neighbourhood": "g_interview-neighbourhood",
+        "trust_police": "g_police-trust_police"}
+    assert why["SubmissionDate"] == why["KEY"] == "KoboToolbox/ODK metadata"

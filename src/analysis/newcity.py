@@ -276,7 +276,11 @@ def name_suggests(column: str) -> list[str]:
 KOBO_META: tuple[str, ...] = ("start", "end", "today", "deviceid", "username", "simserial", "subscriberid",
                               "phonenumber", "audit", "_id", "_uuid", "_submission_time", "_validation_status",
                               "_notes", "_status", "_submitted_by", "__version__", "_tags", "_index",
-                              "_version_", "_xform_id_string", "meta/instanceID", "instanceID", "formhub/uuid")
+                              "_version_", "_xform_id_string", "meta/instanceID", "instanceID", "formhub/uuid",
+                              # ODK Central's CSV export
+                              "SubmissionDate", "meta-instanceID", "KEY", "SubmitterID", "SubmitterName",
+                              "AttachmentsPresent", "AttachmentsExpected", "Status", "ReviewState", "DeviceID",
+                              "Edits", "FormVersion")
 
 #: Date formats tried on a text date column, most common in the partner countries first.
 DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d", "%m/%d/%Y",
@@ -566,8 +570,21 @@ def fmt_count(n: int, k: int = K_SUPPRESS) -> str:
 
 
 def short_name(column: str) -> str:
-    """A raw column name without an XLSForm group prefix (``group_x/trust_police`` -> ``trust_police``)."""
-    return column.rsplit("/", 1)[-1]
+    """A raw column name without an XLSForm group prefix.
+
+    KoboToolbox joins groups with ``/`` (``g_police/trust_police``), ODK Central with ``-``
+    (``g_police-trust_police``); the ``-`` form is cut only when what follows is a codebook name.
+    """
+    name = column.rsplit("/", 1)[-1]
+    if "-" in name and name not in MAPPABLE and name.rsplit("-", 1)[-1] in MAPPABLE:
+        name = name.rsplit("-", 1)[-1]
+    return name
+
+
+def is_form_export(columns) -> bool:
+    """True for a KoboToolbox (``_uuid``, ``_submission_time``) or ODK Central (``KEY``, ``SubmissionDate``) export."""
+    cols = set(columns)
+    return {"_uuid", "_submission_time"} <= cols or {"SubmissionDate"} <= cols and bool({"KEY", "meta-instanceID"} & cols)
 
 
 @dataclass
@@ -755,7 +772,8 @@ def propose_columns(infos: dict[str, ColumnInfo], decimal: str, kobo: bool
     out: dict[str, Proposal] = {}
     used: set[str] = set()
     if kobo:
-        for var, options in (("respondent_id", ("_uuid", "meta/instanceID")), ("interview_date", ("today", "start"))):
+        for var, options in (("respondent_id", ("_uuid", "meta/instanceID", "meta-instanceID", "KEY")),
+                             ("interview_date", ("today", "start"))):
             col = next((c for c in options if c in infos and infos[c].n), None)
             if col and not any(v == var and h == "name" for _, _, v, h in cands):
                 out[var] = Proposal(var, col, 1.0, "kobo")
@@ -775,7 +793,7 @@ def propose_columns(infos: dict[str, ColumnInfo], decimal: str, kobo: bool
         if col in used:
             continue
         if kobo and (col in KOBO_META or short_name(col) in KOBO_META):
-            why[col] = "KoboToolbox metadata"
+            why[col] = "KoboToolbox/ODK metadata"
             continue
         rivals = [v for _, c, v, _ in cands if c == col]
         why[col] = (f"TODO: its name also suggests {rivals}, already mapped from other columns" if rivals
@@ -1148,7 +1166,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     frame = pd.concat([t.frame for t in group], ignore_index=True)
     labels = _merged_labels(group)
     decimal = next((t.spec.get("decimal", ".") for t in group if t.spec.get("decimal")), ".")
-    kobo = "_uuid" in frame.columns and "_submission_time" in frame.columns
+    kobo = is_form_export(frame.columns)
     trusted = bool(meta.form_source) and kobo
     infos = {c: column_info(frame[c], labels.get(c)) for c in frame.columns}
     props, why = propose_columns(infos, decimal, kobo)
@@ -1365,7 +1383,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     for var, p in props.items():
         if p.todo:
             w.todo(f"residents.columns.{var}", p.todo, ind + 2)
-        evidence = {"name": "the codebook name", "synonym": "name", "kobo": "KoboToolbox metadata"}[p.how]
+        evidence = {"name": "the codebook name", "synonym": "name", "kobo": "KoboToolbox/ODK metadata"}[p.how]
         fit = "" if codebook.var(var).kind == "str" or p.how == "kobo" else f", values fit {p.fit:.0%}"
         w.add(f"{var}: {_y(p.column)}  # {evidence}{fit}", ind + 2)
     required = {v.name for v in codebook.RESIDENT_VARS if v.required} - _NOT_MAPPABLE - {"city", "source_file", "raw_row_number"}
