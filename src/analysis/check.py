@@ -188,9 +188,11 @@ def _check_dataset(profile: CityProfile, name: str, folder: Path, report: CheckR
                                f"{name}.values.neighbourhood)")
                 rare = vals[vals < SYSTEMATIC_ROWS]
                 if len(rare):
+                    # a few typos are quoted; hundreds of one-off values (addresses?) are not
+                    what = _quote(rare) if len(rare) <= MAX_QUOTED else "not quoted (many distinct values)"
                     report.add(f"{where}, column {rc!r}",
                                f"{len(rare)} unknown neighbourhood code(s) in fewer than {SYSTEMATIC_ROWS} rows each "
-                               f"(rejected as unknown_neighbourhood): {_quote(rare)}", problem=False)
+                               f"(rejected as unknown_neighbourhood): {what}", problem=len(rare) > MAX_QUOTED)
         for why, label in (("invalid_date", "dates that do not read with date_format"),
                            ("date_outside_wave", "interview dates outside their wave's fieldwork window")):
             k = int((reason == why).sum())

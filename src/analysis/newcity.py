@@ -1416,8 +1416,12 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
         for g in guesses:
             w.todo("residents.values.neighbourhood", f"guessed: {g}", ind + 2)
         if unmatched:
-            shown = (", ".join(f"{lab!r} ({fmt_count(c)})" for lab, c in unmatched[:40])
-                     + (f" and {len(unmatched) - 40} more" if len(unmatched) > 40 else ""))
+            # place names and codes may be printed; a column of addresses or free text may not
+            placelike = len(nb_info.counts) <= 500 and len(nb_info.counts) <= max(K_SUPPRESS, 0.5 * nb_info.n)
+            shown = ((", ".join(f"{lab!r} ({fmt_count(c)})" for lab, c in unmatched[:40])
+                      + (f" and {len(unmatched) - 40} more" if len(unmatched) > 40 else "")) if placelike else
+                     f"{len(unmatched)} distinct values, not listed: with {len(nb_info.counts)} distinct values in "
+                     f"{nb_info.n} rows, is {nb_prop.column!r} the neighbourhood column?")
             w.todo("residents.values.neighbourhood", f"values matching no unit: {shown}; map them to a code, or "
                    "leave them: their rows are rejected as unknown_neighbourhood", ind + 2)
         if nb_map:
