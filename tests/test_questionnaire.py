@@ -44,12 +44,16 @@ METADATA = {
 
 ESS_EN = {
     "trstplc": "how much you personally trust each of the institutions I read out",
-    "plcrspc": "how often would you say the police generally treat people in [country] with respect?",
-    "plcfrdc": "the police make fair, impartial decisions in the cases they deal with?",
-    "plcexdc": "explain their decisions and actions when asked to do so?",
+    "plcrspc": "Based on what you have heard or your own experience how often would you say the police generally "
+               "treat people in [country] with respect?",
+    "plcfrdc": "About how often would you say that the police make fair, impartial decisions in the cases they "
+               "deal with?",
+    "plcexdc": "When dealing with people in [country], how often would you say the police generally explain their "
+               "decisions and actions when asked to do so?",
     "plcpvcr": "how successful do you think the police are at preventing crimes in [country] where violence is "
                "used or threatened?",
-    "plccbrg": "catching people who commit house burglaries in [country]?",
+    "plccbrg": "How successful do you think the police are at catching people who commit house burglaries in "
+               "[country]?",
     "bplcdc": "your duty to back the decisions made by the police even when you disagree with them?",
     "aesfdrk": "How safe do you – or would you – feel walking alone in this area after dark?",
 }

@@ -147,9 +147,9 @@ QUESTIONS: tuple[Question, ...] = (
                     "elle s'occupe… ?"},
              ess="plcfrdc"),
     Question("pj_explain", "g_police", "freq4",
-             {"en": "And when dealing with people in [country], how often would you say the police generally "
+             {"en": "When dealing with people in [country], how often would you say the police generally "
                     "explain their decisions and actions when asked to do so?",
-              "fr": "Et dans ses rapports avec les gens en [pays], diriez-vous que la police explique en général "
+              "fr": "Dans ses rapports avec les gens en [pays], diriez-vous que la police explique en général "
                     "ses décisions et ses actes quand on le lui demande… ?"},
              ess="plcexdc"),
     Question("eff_violence", "g_police", "scale_eff",
@@ -160,9 +160,9 @@ QUESTIONS: tuple[Question, ...] = (
                     "violence ?"},
              ess="plcpvcr"),
     Question("eff_burglary", "g_police", "scale_eff",
-             {"en": "And how successful do you think the police are at catching people who commit house "
+             {"en": "How successful do you think the police are at catching people who commit house "
                     "burglaries in [country]?",
-              "fr": "Et dans quelle mesure pensez-vous que la police réussit à arrêter les auteurs de cambriolages "
+              "fr": "Dans quelle mesure pensez-vous que la police réussit à arrêter les auteurs de cambriolages "
                     "de logements en [pays] ?"},
              ess="plccbrg"),
     Question("duty_support_police", "g_police", "scale_duty",
