@@ -25,7 +25,6 @@ import yaml
 from analysis import newcity
 from analysis.check import check_city
 from analysis.clean import clean_city, norm_label
-from analysis.config import PATHS
 from analysis.newcity import (DraftError, detect_date_format, detect_delimiter, detect_encoding, draft_profile,
                               scale_value, write_draft)
 from analysis.profile import load_profile
@@ -245,6 +244,7 @@ def test_check_lists_every_problem_at_once(wien, capsys):
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["residents"]["columns"]["age"] = "Alter_jahre"  # a column the file does not have
     del data["residents"]["values"]["gender"]["Mann"]  # a label the profile no longer knows
+    data["residents"]["values"]["gender"]["Männlich"] = "male"  # ... beside one no file holds (a note)
     data["neighbourhoods"].append({"code": "907", "name": "Neubau", "lon": 16.35, "lat": 48.2})
     data["pilot"]["pilot_areas"] = ["907"]  # no respondent there
     data["residents"]["values"]["neighbourhood"] = {k: c for k, c in data["residents"]["values"]["neighbourhood"].items()
@@ -261,6 +261,7 @@ def test_check_lists_every_problem_at_once(wien, capsys):
     assert "area '907' has no respondent in the baseline wave" in text
     assert "neighbourhood 901 has respondents but a population of 0" in text
     assert len(report.problems) >= 6
+    assert any(f.where == "residents.values.gender" and "'Männlich'" in f.message for f in report.notes)
     # never a respondent's id or name, only labels and codes of mapped columns
     assert not any(n in text for n in planted["names"]) and "W2014-" not in text
     # the command exits non-zero and names the problems

@@ -158,6 +158,19 @@ def _check_dataset(profile: CityProfile, name: str, folder: Path, report: CheckR
                        f"add them under {name}.values.{cb} (or {name}.missing if they mean don't know)")
     if not files:
         return None
+    # labels of the profile that no file holds: harmless, but often a typo beside an unknown label
+    for cb, mapping in spec.values.items():
+        rc = spec.columns.get(cb)
+        seen = set()
+        for fd in files:
+            if rc in fd.raw.columns:
+                seen |= {cl.norm_label(t) for t in fd.raw[rc].map(cl.raw_text).dropna().unique()}
+        if cb == "wave" and all(fd.spec.wave for fd in files):
+            continue
+        stale = [k for k in mapping if cl.norm_label(k) not in seen]
+        if stale and seen:
+            report.add(f"{name}.values.{cb}", f"label(s) in the profile that no file holds: {stale[:MAX_QUOTED]}",
+                       problem=False)
     rows = cl._check_rows(profile, name, spec, files)
     n_file = np.array([len(fd.raw) for fd in files])
     starts = np.concatenate([[0], np.cumsum(n_file)])

@@ -465,7 +465,9 @@ def _meta_value(kind: str, v: Any, where: str) -> Any:
         if kind == "list":  # "none" is an explicit empty list (e.g. no comparison area)
             return [] if str(v).strip().lower() in ("none", "-") else [x.strip() for x in str(v).split(",") if x.strip()]
         if kind == "date":
-            return v.date() if isinstance(v, dt.datetime) else v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v).strip())
+            if isinstance(v, dt.datetime):  # a date cell of the workbook
+                return v.date()
+            return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v).strip())
         if kind == "int":
             return int(float(v))
         if kind == "bool":
