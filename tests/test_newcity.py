@@ -11,10 +11,7 @@ column mapping their hand-written profiles have.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -207,7 +204,7 @@ def test_draft_errors_name_the_folder(scratch):
         draft_profile("Bad City")
 
 
-@pytest.mark.parametrize("city", ["nantes", "vilnius", "amiens"])
+@pytest.mark.parametrize("city", ["nantes", "amiens"])
 def test_draft_finds_the_demo_cities_mappings(city):
     """The hand-written profiles of the demo cities are the reference for the proposed mapping."""
     shipped = load_profile(REPO / "config" / "cities" / f"{city}.yml")
@@ -265,9 +262,11 @@ def test_check_lists_every_problem_at_once(wien, capsys):
     # never a respondent's id or name, only labels and codes of mapped columns
     assert not any(n in text for n in planted["names"]) and "W2014-" not in text
     # the command exits non-zero and names the problems
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    out = subprocess.run([sys.executable, "-m", "analysis.check", "wien"], capture_output=True, text=True, env=env)
-    assert out.returncode == 1 and "PROBLEM" in out.stdout and "problem(s)" in out.stderr
+    from analysis.check import main
+
+    assert main(["wien"]) == 1
+    out = capsys.readouterr()
+    assert "PROBLEM" in out.out and "problem(s)" in out.err and "W2014-" not in out.out
 
 
 def test_units_from_a_boundary_file(wien):

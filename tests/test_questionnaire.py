@@ -135,7 +135,7 @@ def _project(tmp_path, monkeypatch, metadata):
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
     monkeypatch.setenv("IMPPULSE_ROOT", str(root))
     form = write_xlsform(raw / "imppulse_residents_xlsform.xlsx", UNITS, metadata)
-    export = synthetic_kobo_export(form, raw / "kobotown_residents_2014_2015.csv", n_per_wave=80,
+    export = synthetic_kobo_export(form, raw / "kobotown_residents_2014_2015.csv", n_per_wave=60,
                                    windows=WINDOWS, duplicates=3)
     rows = [f"{u.code};{g};{a};{1000 + 10 * i}" for i, u in enumerate(UNITS) for g in codebook.GENDERS
             for a in codebook.AGE_GROUPS]
@@ -184,7 +184,7 @@ def test_without_metadata_only_what_no_file_can_tell_is_left(tmp_path, monkeypat
     # and it still validates and cleans once written
     write_draft(draft)
     res = clean_city(load_profile("kobotown"), key=KEY)
-    assert len(res.respondents) + len(res.rejected) == 163
+    assert len(res.respondents) + len(res.rejected) == 123
 
 
 def test_odk_central_column_names():
