@@ -20,7 +20,7 @@ import pytest
 from analysis import codebook
 from analysis.check import check_city
 from analysis.clean import clean_city
-from analysis.newcity import METADATA_ONLY, Unit, draft_profile, write_draft
+from analysis.newcity import METADATA_ONLY, DraftError, Unit, draft_profile, write_draft
 from analysis.profile import load_profile
 from analysis.questionnaire import (LANG_NAMES, QUESTIONS, choices, export_all, questionnaire_html,
                                     synthetic_kobo_export, write_xlsform, xlsform_sheets)
@@ -201,3 +201,9 @@ def test_odk_central_column_names():
         "respondent_id": "meta-instanceID", "interview_date": "today", "neighbourhood": "g_interview-neighbourhood",
         "trust_police": "g_police-trust_police"}
     assert why["SubmissionDate"] == why["KEY"] == "KoboToolbox/ODK metadata"
+
+
+def test_bad_metadata_is_refused_naming_the_key(tmp_path, monkeypatch):
+    _project(tmp_path, monkeypatch, dict(METADATA, **{"pilot.pilot_areas": ["101", "999"]}))
+    with pytest.raises(DraftError, match=r"imppulse\]: key pilot.pilot_areas: \['999'\] are not neighbourhood codes"):
+        draft_profile("kobotown")

@@ -1309,6 +1309,15 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
                 windows[wv] = fieldwork_window(sel)
 
     # ---- pilot
+    for key in ("pilot.pilot_areas", "pilot.comparison_areas"):
+        bad = [c for c in meta.get(key, []) if c not in codes]
+        if bad:
+            raise DraftError(f"{meta.source}: key {key}: {bad} are not neighbourhood codes (known: {codes[:20]}"
+                             f"{'…' if len(codes) > 20 else ''})")
+    bad = [g for g in meta.get("pilot.targeted_groups", []) if g not in codebook.TARGET_GROUPS]
+    if bad:
+        raise DraftError(f"{meta.source}: key pilot.targeted_groups: {bad} unknown; expected some of "
+                         f"{sorted(codebook.TARGET_GROUPS)}")
     w.add("pilot:")
     pilot_keys = ("pilot.name", "pilot.kind", "pilot.description", "pilot.start", "pilot.end", "pilot.pilot_areas",
                   "pilot.targeted_groups")
@@ -1476,8 +1485,9 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     text = w.text()
     try:
         profile = CityProfile.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:  # a drafting bug: the draft must always validate
-        raise DraftError(_format_error(Path(f"{city}.draft.yml"), exc, "drafted profile")) from None
+    except ValidationError as exc:  # a value of the metadata sheet, or a drafting bug
+        where = f" (check the values of {meta.source})" if meta.source else ""
+        raise DraftError(_format_error(Path(f"{city}.yml"), exc, "drafted profile") + where) from None
     return Draft(city, text, w.todos, profile)
 
 
