@@ -1024,6 +1024,29 @@ def match_units(info: ColumnInfo, units: list[Unit]) -> tuple[dict[str, str], li
     return mapping, unmatched, guesses
 
 
+def reference_units(city: str, neighbourhoods: str | Path | None, boundaries_dir: str | Path | None,
+                    meta: Metadata) -> tuple[list[Unit], str | None, dict]:
+    """The official units to match raw neighbourhood values against: ``(units, source, boundary fields)``.
+
+    In order: the list given (``--neighbourhoods``), a boundary file
+    ``<boundaries_dir>/<city>.*``, the neighbourhood choices of an IMPPULSE XLSForm; none
+    (empty list, source None) when there is no reference.
+    """
+    if neighbourhoods:
+        return units_from_csv(Path(neighbourhoods)), f"the list {Path(neighbourhoods).name}", {}
+    bdir = Path(boundaries_dir) if boundaries_dir is not None else PATHS.boundaries
+    bfiles = sorted(p for p in bdir.glob(f"{city}.*") if p.suffix.lower() in (".geojson", ".gpkg", ".shp", ".json")) \
+        if bdir.is_dir() else []
+    if bfiles:
+        units, fields = units_from_boundaries(bfiles[0])
+        return units, f"the boundary file {bfiles[0].name}", fields
+    if meta.form_source:
+        units = units_from_form(meta)
+        if units:
+            return units, f"the choices of {meta.form_source}", {}
+    return [], None, {}
+
+
 def _looks_like_code(text: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z]{0,4}[0-9][0-9A-Za-z._-]{0,10}", text))
 
@@ -1214,20 +1237,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
         w.add(f"notes: {_y(meta.get('notes'))}")
 
     # ---- geography
-    bdir = Path(boundaries_dir) if boundaries_dir is not None else PATHS.boundaries
-    bfiles = sorted(p for p in bdir.glob(f"{city}.*") if p.suffix.lower() in (".geojson", ".gpkg", ".shp", ".json")) \
-        if bdir.is_dir() else []
-    units: list[Unit] = []
-    bfields: dict = {}
-    if neighbourhoods:
-        units, unit_source = units_from_csv(Path(neighbourhoods)), f"the list {Path(neighbourhoods).name}"
-    elif bfiles:
-        units, bfields = units_from_boundaries(bfiles[0])
-        unit_source = f"the boundary file {bfiles[0].name}"
-    elif meta.form_source and units_from_form(meta):
-        units, unit_source = units_from_form(meta), f"the choices of {meta.form_source}"
-    else:
-        unit_source = None
+    units, unit_source, bfields = reference_units(city, neighbourhoods, boundaries_dir, meta)
     w.add("boundaries:")
     if not meta.get("boundaries.unit"):
         w.todo("boundaries.unit", "name of the official unit (quartier, barri, NIL, freguesia, Bezirk...)", ind)
@@ -1482,6 +1492,9 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
             w.comment(f"{t.source}: {len(t.frame)} rows; {spec}")
             for c in t.frame.columns:
                 w.comment(f"  {c}: {column_info(t.frame[c], t.labels.get(c)).summary()}")
+    if not w.todos:
+        w.lines[1] = ("# No TODO: every key comes from the data files and the metadata sheet; "
+                      f"run `make check CITY={city}`.")
     text = w.text()
     try:
         profile = CityProfile.model_validate(yaml.safe_load(text))
