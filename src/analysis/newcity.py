@@ -1012,7 +1012,8 @@ def match_units(info: ColumnInfo, units: list[Unit]) -> tuple[dict[str, str], li
             continue
         k = norm_name(lab)
         if by_name.get(k):
-            mapping[raw if raw in info.labels else lab] = by_name[k]
+            if by_name[k] != raw:  # a labelled code that is the unit's code needs no mapping
+                mapping[raw if raw in info.labels else lab] = by_name[k]
             continue
         starts = {code for n, code in by_name.items() if code and n.startswith(k + " ")} if k else set()
         if len(starts) == 1:
@@ -1251,6 +1252,10 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     nb_map: dict[str, str] = {}
     nb_prop = props.get("neighbourhood")
     nb_info = infos[nb_prop.column] if nb_prop else None
+    if not units and nb_info is not None and nb_info.labels:
+        # SPSS/Stata value labels of the neighbourhood column are a list of codes and names
+        units = [Unit(code, lab) for code, lab in nb_info.labels.items() if not missing_language(lab)]
+        unit_source = f"the value labels of the column {nb_prop.column!r}"
     if not units and nb_info is not None:
         # no reference list: the units are the values found in at least K_SUPPRESS rows
         frequent = [(raw, c) for raw, c in nb_info.counts if c >= K_SUPPRESS]
