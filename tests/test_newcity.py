@@ -288,3 +288,32 @@ def test_units_from_a_boundary_file(wien):
     assert 16 < units["901"].lon < 17 and 48 < units["901"].lat < 49 and not units["901"].approximate
     assert draft.profile.boundaries.code_field == "BEZNR" and draft.profile.boundaries.name_field == "NAMEK"
     assert set(draft.profile.residents.values["neighbourhood"].values()) == set(units)
+
+
+def test_spss_value_labels_propose_the_mapping(tmp_path):
+    """Numeric codes are kept; their value labels propose the mapping, the units and the missing codes."""
+    pyreadstat = pytest.importorskip("pyreadstat")
+    rng = np.random.default_rng(3)
+    n = 200
+    df = pd.DataFrame({"ident": np.arange(n, dtype=float), "vague": rng.choice([1.0, 2.0], n),
+                       "quartier": rng.choice([1.0, 2.0, 3.0], n), "sexe": rng.choice([1.0, 2.0], n),
+                       "confiance": rng.choice([0.0, 5.0, 10.0, 88.0], n), "securite": rng.choice([1.0, 2.0, 3.0, 4.0], n)})
+    pyreadstat.write_sav(df, tmp_path / "enquete.sav", variable_value_labels={
+        "vague": {1.0: "Vague 1 (2014)", 2.0: "Vague 2 (2015)"},
+        "quartier": {1.0: "Centre", 2.0: "Nord", 3.0: "Sud", 9.0: "NSP"},
+        "sexe": {1.0: "Homme", 2.0: "Femme"},
+        "confiance": {0.0: "Aucune confiance", 10.0: "Confiance totale", 88.0: "Ne sait pas"},
+        "securite": {1.0: "Tout à fait en sécurité", 2.0: "En sécurité", 3.0: "Pas en sécurité",
+                     4.0: "Pas du tout en sécurité"}})
+    draft = draft_profile("savtown", raw_dir=tmp_path, boundaries_dir=tmp_path / "none")
+    p = draft.profile
+    assert not p.residents.files[0].value_labels
+    assert [(u.code, u.name) for u in p.neighbourhoods] == [("1", "Centre"), ("2", "Nord"), ("3", "Sud")]
+    assert "neighbourhood" not in p.residents.values  # the codes are the units' codes
+    assert p.residents.values["wave"] == {"1": "baseline", "2": "follow_up"}  # years in the labels: no TODO
+    assert "residents.values.wave" not in draft.todo_keys()
+    assert p.residents.values["gender"] == {"2": "female", "1": "male"}
+    # ESS direction (1 = very safe) reversed onto the codebook's (4 = very safe) by the labels
+    assert p.residents.values["feel_safe_dark"] == {"4": 1, "3": 2, "2": 3, "1": 4}
+    assert p.residents.item_missing == [88] and "trust_police" not in p.residents.values
+    assert "# Homme" in draft.text  # the label beside its code
