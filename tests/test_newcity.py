@@ -224,6 +224,13 @@ def test_draft_finds_the_demo_cities_mappings(city):
             else:  # the shipped profile lets it pass through or lists it as missing
                 assert value is None or col in ("wave",), (city, col, label)
     assert set(map(norm_label, draft.profile.residents.missing)) == set(map(norm_label, shipped.residents.missing))
+    # the officers' survey and the activity log are recognised and mapped too
+    for ds in ("officers", "activities"):
+        assert draft.profile.dataset(ds).columns == shipped.dataset(ds).columns, ds
+        for col, mapping in draft.profile.dataset(ds).values.items():
+            ref_map = {norm_label(k): v for k, v in shipped.dataset(ds).values.get(col, {}).items()}
+            if col != "neighbourhood":
+                assert all(ref_map.get(norm_label(k), v) == v for k, v in mapping.items()), (ds, col)
     assert set(draft.profile.residents.item_missing) <= set(shipped.residents.item_missing)
 
 

@@ -101,6 +101,35 @@ NAME_PATTERNS: dict[str, tuple[str, str | None]] = {
     "pilot_participated": (r"particip|partecip|dalyv|deelna|teilgen", None),
 }
 
+#: Name patterns of the officers' survey (shared variables as for the residents).
+OFFICER_PATTERNS: dict[str, tuple[str, str | None]] = {
+    "officer_id": (r"matric|\bbadge|\bagent\w* id|\bid agent|^n o agent|numero agent|pareigun\w* id|dienstnummer"
+                   r"|personeelsnummer|personalnummer|^id$", None),
+    "wave": NAME_PATTERNS["wave"],
+    "unit": (r"^(service|unit\w*|unitat|unita|unidade|reparto|eenheid|dienst|padalin\w*|einheit|brigade"
+             r"|commissariat)\b", r"ancien|years|anni|anys|anos"),
+    "neighbourhood": NAME_PATTERNS["neighbourhood"],
+    "years_service": (r"ancien|anni di serv|anys de serv|anos de serv|stazas|dienstja|dienstjahr|years of serv"
+                      r"|seniority|antig", None),
+    "trained_in_pilot": (r"^form(e|ato|at|ado|acao)\b|opgeleid|apmokyt|geschult|trained|formaci", None),
+    "off_public_support": (r"soutien|sostegno|suport|apoio|steun|parama|unterstutz|support", None),
+    "off_youth_attitude": (r"jeune|giovan|joves|jovens|jongeren|jaunim|jugend|youth", None),
+    "off_confidence_contacts": (r"aisance|contact|contatt|kontakt", r"satisf|init|inic"),
+    "off_job_satisfaction": (r"satisf|soddisf|pasitenk|tevred|zufried", None),
+}
+
+#: Name patterns of the activity log.
+ACTIVITY_PATTERNS: dict[str, tuple[str, str | None]] = {
+    "date": (r"\b(date|data|datum|fecha)\b", None),
+    "neighbourhood": NAME_PATTERNS["neighbourhood"],
+    "activity_type": (r"\btype\b|tipo|tipus|tipas|soort|\bart\b|\baction\b|activit|attivit|veikl|aktivit", None),
+    "participants": (r"particip|partecip|dalyv|habitants|jeunes|residenti|deelnem|teilnehm|presen",
+                     r"polic|agent|pareigun|politie|polizei"),
+    "participants_police": (r"polic|agent|pareigun|politie|polizei", None),
+}
+
+DATASET_PATTERNS = {"residents": NAME_PATTERNS, "officers": OFFICER_PATTERNS, "activities": ACTIVITY_PATTERNS}
+
 _Y = {"en": ["Yes"], "fr": ["Oui"], "it": ["Sì", "si"], "es": ["Sí", "si"], "ca": ["Sí", "si"],
       "nl": ["Ja"], "lt": ["Taip"], "pt": ["Sim"], "de": ["Ja"]}
 _N = {"en": ["No"], "fr": ["Non"], "it": ["No"], "es": ["No"], "ca": ["No"],
@@ -192,6 +221,51 @@ SCALES: dict[str, dict[object, dict[str, list[str]]]] = {
             "ca": ["Molt satisfet"], "nl": ["Zeer tevreden"], "lt": ["Labai patenkintas"], "pt": ["Muito satisfeito"],
             "de": ["Sehr zufrieden"]},
     },
+    "agree5": {
+        1: {"en": ["Strongly disagree"], "fr": ["Pas du tout d'accord"], "it": ["Per niente d'accordo"],
+            "es": ["Muy en desacuerdo"], "ca": ["Gens d'acord", "Molt en desacord"],
+            "nl": ["Helemaal niet akkoord", "Helemaal oneens"], "lt": ["Visiškai nesutinku"],
+            "pt": ["Discordo totalmente"], "de": ["Stimme überhaupt nicht zu"]},
+        2: {"en": ["Disagree"], "fr": ["Plutôt pas d'accord", "Pas d'accord"], "it": ["Poco d'accordo", "In disaccordo"],
+            "es": ["En desacuerdo"], "ca": ["Poc d'acord", "En desacord"], "nl": ["Niet akkoord", "Oneens"],
+            "lt": ["Nesutinku"], "pt": ["Discordo"], "de": ["Stimme eher nicht zu"]},
+        3: {"en": ["Neither agree nor disagree"], "fr": ["Ni d'accord ni pas d'accord"],
+            "it": ["Né d'accordo né in disaccordo"], "es": ["Ni de acuerdo ni en desacuerdo"],
+            "ca": ["Ni d'acord ni en desacord"], "nl": ["Noch akkoord noch niet akkoord", "Neutraal"],
+            "lt": ["Nei sutinku, nei nesutinku"], "pt": ["Nem concordo nem discordo"], "de": ["Teils, teils"]},
+        4: {"en": ["Agree"], "fr": ["Plutôt d'accord", "D'accord"], "it": ["Abbastanza d'accordo", "D'accordo"],
+            "es": ["De acuerdo"], "ca": ["Bastant d'acord", "D'acord"], "nl": ["Akkoord", "Eens"], "lt": ["Sutinku"],
+            "pt": ["Concordo"], "de": ["Stimme eher zu"]},
+        5: {"en": ["Strongly agree"], "fr": ["Tout à fait d'accord"], "it": ["Molto d'accordo"],
+            "es": ["Muy de acuerdo"], "ca": ["Molt d'acord"], "nl": ["Helemaal akkoord", "Helemaal eens"],
+            "lt": ["Visiškai sutinku"], "pt": ["Concordo totalmente"], "de": ["Stimme voll und ganz zu"]},
+    },
+    "activity": {
+        "meeting": {"en": ["Public meeting", "Meeting"], "fr": ["Réunion publique", "Réunion"],
+                    "it": ["Incontro pubblico"], "es": ["Reunión vecinal", "Reunión pública"], "ca": ["Reunió veïnal"],
+                    "nl": ["Bewonersvergadering"], "lt": ["Susitikimas su gyventojais"],
+                    "pt": ["Reunião pública", "Reunião com comerciantes", "Reunião"],
+                    "de": ["Bürgerversammlung", "Versammlung"]},
+        "school_visit": {"en": ["School visit"], "fr": ["Intervention en milieu scolaire", "Visite d'école"],
+                         "it": ["Visita scolastica"], "es": ["Visita escolar"], "ca": ["Visita a escola"],
+                         "nl": ["Schoolbezoek"], "lt": ["Vizitas mokykloje"], "pt": ["Visita a escola"],
+                         "de": ["Schulbesuch"]},
+        "joint_patrol": {"en": ["Joint patrol"], "fr": ["Patrouille conjointe"], "it": ["Pattuglia congiunta"],
+                         "es": ["Patrulla conjunta"], "ca": ["Patrulla conjunta"], "nl": ["Gezamenlijke patrouille"],
+                         "lt": ["Bendras patruliavimas"], "pt": ["Patrulha conjunta"], "de": ["Gemeinsame Streife"]},
+        "training_session": {"en": ["Training session", "Training"], "fr": ["Formation"], "it": ["Formazione"],
+                             "es": ["Formación"], "ca": ["Formació"], "nl": ["Opleiding"], "lt": ["Mokymai"],
+                             "pt": ["Formação"], "de": ["Schulung"]},
+        "info_stand": {"en": ["Information stand"], "fr": ["Stand d'information"], "it": ["Punto informativo"],
+                       "es": ["Punto informativo"], "ca": ["Punt informatiu"], "nl": ["Infostand"],
+                       "lt": ["Informacinis stendas"], "pt": ["Posto de informação"], "de": ["Infostand"]},
+        "mediation": {"en": ["Mediation"], "fr": ["Médiation"], "it": ["Mediazione"], "es": ["Mediación"],
+                      "ca": ["Mediació"], "nl": ["Bemiddeling"], "lt": ["Tarpininkavimas"], "pt": ["Mediação"],
+                      "de": ["Mediation"]},
+        "other": {"en": ["Other"], "fr": ["Autre"], "it": ["Altro"], "es": ["Otro", "Otros"], "ca": ["Altres"],
+                  "nl": ["Andere"], "lt": ["Kita"], "pt": ["Outra", "Outro"], "de": ["Sonstige", "Andere"]},
+    },
+
 }
 
 #: Don't know / refusal / not applicable, per language (first: don't know, second: refusal).
@@ -217,6 +291,8 @@ VAR_SCALE: dict[str, str] = {
     "contact_initiated_by": "initiated", "contact_satisfaction": "sat5",
     "pj_respect": "freq4", "pj_fair": "freq4", "pj_explain": "freq4",
     "willing_report": "likely4", "feel_safe_dark": "safe4",
+    "trained_in_pilot": "yesno", "off_public_support": "agree5", "off_youth_attitude": "agree5",
+    "off_confidence_contacts": "agree5", "off_job_satisfaction": "sat5", "activity_type": "activity",
 }
 
 
@@ -261,11 +337,11 @@ def label(scale: str, value: object, lang: str) -> str | None:
     return labels[0] if labels else None
 
 
-def name_suggests(column: str) -> list[str]:
-    """Codebook variables whose name patterns match the raw ``column`` name."""
+def name_suggests(column: str, dataset: str = "residents") -> list[str]:
+    """Codebook variables of ``dataset`` whose name patterns match the raw ``column`` name."""
     key = norm_name(column)
     out = []
-    for var, (yes, no) in NAME_PATTERNS.items():
+    for var, (yes, no) in DATASET_PATTERNS[dataset].items():
         if re.search(yes, key) and not (no and re.search(no, key)):
             out.append(var)
     return out
@@ -737,7 +813,14 @@ def detect_date_format(values: list[str]) -> tuple[str | None, str | None]:
 
 # ======================================================================= proposals
 _NOT_MAPPABLE = {"city", "source_file", "raw_row_number", "age_group", "pilot_area"} | {ix.name for ix in codebook.INDICES}
-MAPPABLE: tuple[str, ...] = tuple(v.name for v in codebook.RESIDENT_VARS if v.name not in _NOT_MAPPABLE)
+
+
+def mappable(dataset: str = "residents") -> tuple[str, ...]:
+    """Codebook variables of ``dataset`` a profile may map from a raw column, in codebook order."""
+    return tuple(v.name for v in codebook.variables(dataset) if v.name not in _NOT_MAPPABLE)
+
+
+MAPPABLE: tuple[str, ...] = mappable("residents")
 
 
 @dataclass
@@ -751,7 +834,7 @@ class Proposal:
     todo: str | None = None
 
 
-def propose_columns(infos: dict[str, ColumnInfo], decimal: str, kobo: bool
+def propose_columns(infos: dict[str, ColumnInfo], decimal: str, kobo: bool, dataset: str = "residents"
                     ) -> tuple[dict[str, Proposal], dict[str, str]]:
     """Codebook variable -> :class:`Proposal`, and unmapped raw column -> why.
 
@@ -760,17 +843,18 @@ def propose_columns(infos: dict[str, ColumnInfo], decimal: str, kobo: bool
     evidence, then by how well the values fit (:func:`value_fit`); each variable and each
     column is used once.
     """
+    names = mappable(dataset)
     cands = []
     for col, info in infos.items():
         if kobo and (col in KOBO_META or short_name(col) in KOBO_META):
             continue
         sn = short_name(col)
-        if sn in MAPPABLE:
-            cands.append((3 + value_fit(codebook.var(sn), info, decimal), col, sn, "name"))
+        if sn in names:
+            cands.append((3 + value_fit(codebook.var(sn, dataset), info, decimal), col, sn, "name"))
         else:
-            for var in name_suggests(sn):
-                if var in MAPPABLE:
-                    cands.append((2 + value_fit(codebook.var(var), info, decimal), col, var, "synonym"))
+            for var in name_suggests(sn, dataset):
+                if var in names:
+                    cands.append((2 + value_fit(codebook.var(var, dataset), info, decimal), col, var, "synonym"))
     out: dict[str, Proposal] = {}
     used: set[str] = set()
     if kobo:
@@ -787,7 +871,7 @@ def propose_columns(infos: dict[str, ColumnInfo], decimal: str, kobo: bool
         p = Proposal(var, col, fit, how)
         if fit < 0.9:
             p.todo = (f"column {col!r} is proposed for {var} by its name, but only {fit:.0%} of its values "
-                      f"fit {var} ({codebook.var(var).label_en}): check")
+                      f"fit {var} ({codebook.var(var, dataset).label_en}): check")
         out[var] = p
         used.add(col)
     why = {}
@@ -800,7 +884,7 @@ def propose_columns(infos: dict[str, ColumnInfo], decimal: str, kobo: bool
         rivals = [v for _, c, v, _ in cands if c == col]
         why[col] = (f"TODO: its name also suggests {rivals}, already mapped from other columns" if rivals
                     else "no codebook variable recognised (not needed, or a name the synonyms miss?)")
-    return dict(sorted(out.items(), key=lambda kv: MAPPABLE.index(kv[0]))), why
+    return dict(sorted(out.items(), key=lambda kv: names.index(kv[0]))), why
 
 
 @dataclass
@@ -1154,6 +1238,118 @@ def fieldwork_window(dates: pd.Series, gap_days: int = 30, max_share: float = 0.
     return pd.Timestamp(d[lo]).date(), pd.Timestamp(d[hi]).date()
 
 
+#: Variables only one optional dataset has: a table is taken for it when enough of them match.
+_SPECIFIC: dict[str, tuple[str, ...]] = {
+    "officers": ("officer_id", "unit", "years_service", "trained_in_pilot", "off_public_support", "off_youth_attitude",
+                 "off_confidence_contacts", "off_job_satisfaction"),
+    "activities": ("activity_type", "participants", "participants_police"),
+}
+
+
+def dataset_of(tables: list[RawTable]) -> str | None:
+    """``"officers"``, ``"activities"`` or None: what a table other than the residents' looks like."""
+    cols = [short_name(c) for c in tables[0].frame.columns]
+    scores = {ds: len({v for c in cols for v in name_suggests(c, ds) if v in names}) for ds, names in _SPECIFIC.items()}
+    best = max(scores, key=scores.get)
+    return best if scores[best] >= (3 if best == "officers" else 2) else None
+
+
+def _write_other_dataset(w: _Writer, name: str, group: list[RawTable], units: list[Unit], ind: int = 2) -> None:
+    """Draft the ``officers`` or ``activities`` section (same rules as the residents, no design keys)."""
+    frame = pd.concat([t.frame for t in group], ignore_index=True)
+    labels = _merged_labels(group)
+    decimal = next((t.spec.get("decimal", ".") for t in group if t.spec.get("decimal")), ".")
+    infos = {c: column_info(frame[c], labels.get(c)) for c in frame.columns}
+    props, why = propose_columns(infos, decimal, False, name)
+    sources = ", ".join(t.source for t in group)
+    required = {v.name for v in codebook.variables(name) if v.required} - {"city", "source_file", "raw_row_number"}
+    file_waves: list[str | None] = [None] * len(group)
+    fw_todo = None
+    if "wave" in required and "wave" not in props and len(group) > 1:
+        file_waves, fw_todo = _files_waves(group)
+        if any(file_waves):
+            required.discard("wave")
+    absent = sorted(required - set(props))
+    if absent:
+        w.todo(name, f"{sources} looks like the {name} data, but no column was found for {absent}: "
+               f"add {name}: by hand (config/cities/README.md)")
+        return
+    w.add(f"{name}:")
+    w.add("files:", ind)
+    date_prop = props.get("date")
+    date_fmt = date_problem = None
+    if date_prop and not infos[date_prop.column].native_dates:
+        date_fmt, date_problem = detect_date_format([v for v, _ in infos[date_prop.column].counts])
+    for t, fw in zip(group, file_waves):
+        w.add(f"- path: {_y(t.spec['path'])}", ind)
+        for k in ("format", "encoding", "delimiter", "decimal", "sheet", "skiprows"):
+            v = t.spec.get(k)
+            if v is None or (k == "skiprows" and v == 0) or (k == "decimal" and v == "."):
+                continue
+            w.add(f"{k}: {_y(v)}", ind + 2)
+        if fw:
+            w.add(f"wave: {fw}", ind + 2)
+        if date_fmt:
+            w.add(f"date_format: {_y(date_fmt)}", ind + 2)
+    if fw_todo:
+        w.todo(f"{name}.files.wave", fw_todo, ind)
+    if date_problem:
+        w.todo(f"{name}.files.date_format", date_problem, ind)
+    w.add("columns:", ind)
+    for var, p in props.items():
+        if p.todo:
+            w.todo(f"{name}.columns.{var}", p.todo, ind + 2)
+        fit = "" if codebook.var(var, name).kind == "str" else f", values fit {p.fit:.0%}"
+        w.add(f"{var}: {_y(p.column)}  # {'the codebook name' if p.how == 'name' else 'name'}{fit}", ind + 2)
+    for var in mappable(name):
+        if var not in props and var not in required:
+            w.comment(f"{var}: not found ({codebook.var(var, name).label_en})", ind + 2)
+    w.add("values:", ind)
+    values_at = len(w.lines) - 1
+    missing: dict[str, None] = {}
+    item_missing: set[int] = set()
+    for var, p in props.items():
+        v = codebook.var(var, name)
+        info = infos[p.column]
+        if var == "wave":
+            mapping, todo = propose_wave(info)
+        elif var == "neighbourhood":
+            mapping, unmatched, guesses = match_units(info, units) if units else ({}, [], [])
+            todo = "; ".join([f"guessed: {g}" for g in guesses]
+                             + ([f"values matching no unit: {', '.join(repr(lab) for lab, _ in unmatched[:40])}"]
+                                if unmatched and info.listed else [])) or None
+        elif v.kind == "str" or v.kind == "date":
+            continue
+        else:
+            vp = propose_values(v, info, decimal)
+            missing.update(vp.missing)
+            item_missing |= vp.item_missing
+            mapping = vp.mapping
+            todo = vp.todo
+            if vp.unknown:
+                shown = (", ".join(f"{lab!r} ({fmt_count(c)})" for lab, c in vp.unknown) if info.listed
+                         else f"{len(vp.unknown)} distinct values (not listed)")
+                todo = (todo + "; " if todo else "") + f"labels not recognised: {shown}"
+        if todo:
+            w.todo(f"{name}.values.{var}", todo, ind + 2)
+        if mapping:
+            w.add(f"{var}:", ind + 2)
+            codes = [u.code for u in units]
+            order = (lambda kv: (codes.index(kv[1]) if kv[1] in codes else -1, kv[0])) if var == "neighbourhood" else None
+            for k, val in (sorted(mapping.items(), key=order) if order else mapping.items()):
+                lab = info.labels.get(k)
+                w.add(f"{_y(k)}: {_y(val)}" + (f"  # {lab}" if lab else ""), ind + 4)
+    if not any(not ln.strip().startswith("#") for ln in w.lines[values_at + 1:]):
+        w.lines[values_at] = " " * ind + "values: {}"
+    if missing:
+        w.add(f"missing: {_y(list(missing))}", ind)
+    if item_missing:
+        w.add(f"item_missing: {_y(sorted(item_missing))}", ind)
+    for col, reason in why.items():
+        if reason.startswith("TODO: "):
+            w.todo(f"{name}.columns", f"raw column {col!r}: {reason[6:]}", ind)
+
+
 def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: str | Path | None = None,
                   boundaries_dir: str | Path | None = None) -> Draft:
     """Draft the profile of ``city`` from its raw files (nothing is written; see :func:`write_draft`).
@@ -1483,10 +1679,16 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     w.add(f"missing: {_y(list(missing))}", ind)
     w.add(f"item_missing: {_y(sorted(item_missing))}", ind)
 
-    # ---- the other tables, and the raw columns
+    # ---- the other tables: the officers' survey and the activity log, when they look like them
+    done: set[str] = set()
     for g in groups[1:]:
-        w.todo("officers", f"{', '.join(t.source for t in g)}: another dataset (officers' survey or activity "
-               "log?), not drafted: add it under officers: or activities: (config/cities/README.md)")
+        ds = dataset_of(g)
+        if ds and ds not in done:
+            done.add(ds)
+            _write_other_dataset(w, ds, g, units)
+        else:
+            w.todo("files", f"{', '.join(t.source for t in g)}: not recognised as the officers' survey or the "
+                   "activity log: add it under officers: or activities: by hand, or leave it out")
     w.add("")
     w.comment("---- what make new-city found (counts from 1 to 9 are shown as <10) ----")
     for n in notes + [n for t in tables for n in t.notes]:
