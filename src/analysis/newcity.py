@@ -12,7 +12,9 @@
   since it may hold names, addresses or free text;
 * proposes the codebook mapping, matching column names and answer labels in the
   partners' languages with the tables below (:data:`NAME_PATTERNS`, :data:`SCALES`,
-  :data:`MISSING`);
+  :data:`MISSING`): the residents' survey (the table most of whose columns look like
+  residents' items), then the officers' survey and the activity log when other tables
+  look like them (:data:`OFFICER_PATTERNS`, :data:`ACTIVITY_PATTERNS`);
 * matches neighbourhood names to codes from a boundary file
   (``data/external/boundaries/<city>.*``), a list (``--neighbourhoods codes.csv``: columns
   ``code, name`` and optionally ``lon, lat, area_km2``) or the choice list of an
