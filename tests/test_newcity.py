@@ -61,6 +61,7 @@ def _german_city(folder: Path, n_per_wave: int = 120, seed: int = 7) -> dict:
                 "Sicherheit nachts": SAFE_DE[int(rng.integers(1, 5))],
                 "Gewicht": f"{rng.uniform(0.5, 2):.2f}".replace(".", ","),
                 "Name": names[i % len(names)] + f" {i}",  # personal data: must never reach the draft
+                "Interviewer": ["Karin Steiner", "Josef Huber", "Eva Pichler"][i % 3],  # few values, still personal
             })
     # planted: 3 respondents of a district outside the city, 2 keyed twice
     for k in range(3):
@@ -159,7 +160,8 @@ def test_draft_of_a_new_city(wien):
     assert "Mödling" in draft.text and "(<10)" in draft.text
     # personal data never reaches the draft: the names column is summarised, not listed
     assert not any(name in draft.text for name in planted["names"])
-    assert not any(s in draft.text for s in ("Gruber", "Anna ", "Lukas"))
+    assert not any(s in draft.text for s in ("Gruber", "Anna ", "Lukas", "Karin", "Josef", "Pichler"))
+    assert "Interviewer: 3 distinct values" in draft.text
     assert "Name: " in draft.text and "not listed" in draft.text.split("Name: ")[1].splitlines()[0]
     assert draft.text.count("# TODO: ") == len(draft.todos)
 

@@ -679,10 +679,25 @@ class ColumnInfo:
     native_dates: bool
     labels: dict[str, str]
 
-    def summary(self) -> str:
+    def recognised(self) -> bool:
+        """Every value is a number, a code, or a label of the answer tables (not a name)."""
+        def known(v: str) -> bool:
+            lab = self.labels.get(v, v)
+            return bool(re.fullmatch(r"-?\d+([.,]\d+)?", v.strip()) or _looks_like_code(v) or missing_language(lab)
+                        or lab in self.labels.values() or any(scale_value(sc, lab) for sc in SCALES)
+                        or norm_label(lab) in ("baseline", "follow_up", "true", "false"))
+        return all(known(v) for v, _ in self.counts)
+
+    def summary(self, mapped: bool = True) -> str:
+        """One line for the draft's listing of raw columns.
+
+        ``mapped`` False (a column the draft does not map): its values are listed only when
+        they are numbers, codes or labels of the answer tables; other text (interviewers'
+        names, comments) may be personal data and is only counted.
+        """
         if self.n == 0:
             return "empty"
-        if self.listed:
+        if self.listed and (mapped or self.recognised()):
             shown = ", ".join((f"{v!r} = {self.labels[v]!r}" if v in self.labels else repr(v)) + f" ({fmt_count(c)})"
                               for v, c in self.counts)
             return f"{len(self.counts)} values: {shown}"
@@ -1256,8 +1271,11 @@ def dataset_of(tables: list[RawTable]) -> str | None:
     return best if scores[best] >= (3 if best == "officers" else 2) else None
 
 
-def _write_other_dataset(w: _Writer, name: str, group: list[RawTable], units: list[Unit], ind: int = 2) -> None:
-    """Draft the ``officers`` or ``activities`` section (same rules as the residents, no design keys)."""
+def _write_other_dataset(w: _Writer, name: str, group: list[RawTable], units: list[Unit], ind: int = 2) -> set[str]:
+    """Draft the ``officers`` or ``activities`` section (same rules as the residents, no design keys).
+
+    Returns the raw columns it maps.
+    """
     frame = pd.concat([t.frame for t in group], ignore_index=True)
     labels = _merged_labels(group)
     decimal = next((t.spec.get("decimal", ".") for t in group if t.spec.get("decimal")), ".")
@@ -1275,7 +1293,7 @@ def _write_other_dataset(w: _Writer, name: str, group: list[RawTable], units: li
     if absent:
         w.todo(name, f"{sources} looks like the {name} data, but no column was found for {absent}: "
                f"add {name}: by hand (config/cities/README.md)")
-        return
+        return set()
     w.add(f"{name}:")
     w.add("files:", ind)
     date_prop = props.get("date")
@@ -1350,6 +1368,7 @@ def _write_other_dataset(w: _Writer, name: str, group: list[RawTable], units: li
     for col, reason in why.items():
         if reason.startswith("TODO: "):
             w.todo(f"{name}.columns", f"raw column {col!r}: {reason[6:]}", ind)
+    return {p.column for p in props.values()}
 
 
 def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: str | Path | None = None,
@@ -1683,11 +1702,12 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
 
     # ---- the other tables: the officers' survey and the activity log, when they look like them
     done: set[str] = set()
+    mapped_cols = {p.column for p in props.values()}
     for g in groups[1:]:
         ds = dataset_of(g)
         if ds and ds not in done:
             done.add(ds)
-            _write_other_dataset(w, ds, g, units)
+            mapped_cols |= _write_other_dataset(w, ds, g, units)
         else:
             w.todo("files", f"{', '.join(t.source for t in g)}: not recognised as the officers' survey or the "
                    "activity log: add it under officers: or activities: by hand, or leave it out")
@@ -1700,7 +1720,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
             spec = ", ".join(f"{k} {v!r}" for k, v in t.spec.items() if k != "path" and v not in (None, 0))
             w.comment(f"{t.source}: {len(t.frame)} rows; {spec}")
             for c in t.frame.columns:
-                w.comment(f"  {c}: {column_info(t.frame[c], t.labels.get(c)).summary()}")
+                w.comment(f"  {c}: {column_info(t.frame[c], t.labels.get(c)).summary(c in mapped_cols)}")
     if not w.todos:
         w.lines[1] = ("# No TODO: every key comes from the data files and the metadata sheet; "
                       f"run `make check CITY={city}`.")
