@@ -127,7 +127,7 @@ def test_export_all_writes_html_and_form(tmp_path):
 
 
 # ----------------------------------------------------------------- round trip
-def _project(tmp_path, monkeypatch, metadata):
+def _project(tmp_path, monkeypatch, metadata, delimiter=";"):
     root = tmp_path / "proj"
     raw = root / "data" / "raw" / "kobotown"
     (root / "config" / "cities").mkdir(parents=True)
@@ -136,7 +136,7 @@ def _project(tmp_path, monkeypatch, metadata):
     monkeypatch.setenv("IMPPULSE_ROOT", str(root))
     form = write_xlsform(raw / "imppulse_residents_xlsform.xlsx", UNITS, metadata)
     export = synthetic_kobo_export(form, raw / "kobotown_residents_2014_2015.csv", n_per_wave=60,
-                                   windows=WINDOWS, duplicates=3)
+                                   windows=WINDOWS, duplicates=3, delimiter=delimiter)
     rows = [f"{u.code};{g};{a};{1000 + 10 * i}" for i, u in enumerate(UNITS) for g in codebook.GENDERS
             for a in codebook.AGE_GROUPS]
     (raw / "margins.csv").write_text("neighbourhood;gender;age_group;population\n" + "\n".join(rows) + "\n",
@@ -178,9 +178,10 @@ def test_kobo_export_round_trips_into_a_clean_profile(tmp_path, monkeypatch):
 
 
 def test_without_metadata_only_what_no_file_can_tell_is_left(tmp_path, monkeypatch):
-    _project(tmp_path, monkeypatch, metadata=None)
+    _project(tmp_path, monkeypatch, metadata=None, delimiter=",")  # Kobo exports either separator
     draft = draft_profile("kobotown")
     assert draft.todo_keys() == set(METADATA_ONLY)
+    assert draft.profile.residents.files[0].delimiter == ","
     # and it still validates and cleans once written
     write_draft(draft)
     res = clean_city(load_profile("kobotown"), key=KEY)
