@@ -179,6 +179,24 @@ design: $(ENV_STAMP) ## Plan an evaluation: minimum detectable effect and power 
 design-check: $(ENV_STAMP) ## Check the planner's power against the project's estimator (Monte Carlo, a few minutes)
 	$(PY) benchmarks/design_check.py
 
+# new city: make new-city CITY=x [NEIGHBOURHOODS=units.csv] [OUT=file]; make check CITY=x
+NEIGHBOURHOODS ?=
+.PHONY: new-city
+new-city: $(ENV_STAMP) ## Draft config/cities/CITY.yml from data/raw/CITY/ (NEIGHBOURHOODS=list.csv, OUT=file optional); TODOs mark guesses
+	@test -n "$(CITY)" || { echo "usage: make new-city CITY=<slug> [NEIGHBOURHOODS=units.csv] [OUT=file]" >&2; exit 2; }
+	$(PY) -m analysis.newcity $(CITY) $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS)) $(if $(OUT),--out $(OUT))
+
+.PHONY: check
+check: $(ENV_STAMP) ## Check a profile against its raw files, listing every problem (CITY=name; no pipeline run)
+	@test -n "$(CITY)" || { echo "usage: make check CITY=<slug>" >&2; exit 2; }
+	$(PY) -m analysis.check $(CITY)
+
+# questionnaire: make questionnaire [QUESTIONNAIRE_LANGS="en fr it"] [NEIGHBOURHOODS=units.csv]
+QUESTIONNAIRE_LANGS ?= en fr es ca it nl lt pt de
+.PHONY: questionnaire
+questionnaire: $(ENV_STAMP) ## Export the codebook as a printable questionnaire (HTML) and an XLSForm (KoboToolbox/ODK) in reports/questionnaire/
+	$(PY) -m analysis.questionnaire --langs "$(QUESTIONNAIRE_LANGS)" $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS))
+
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
 	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps reports/withdrawn \
