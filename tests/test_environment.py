@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import sys
@@ -262,9 +263,14 @@ def _imports(root: Path, folders: tuple[str, ...]) -> dict[str, set[str]]:
     return found
 
 
+@functools.cache
+def _packages_distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()  # seconds: it reads every installed RECORD
+
+
 def _distributions(modules: dict[str, set[str]]) -> tuple[dict[str, set[str]], list[str]]:
     """Distribution -> files importing it, and the modules no installed distribution provides."""
-    provided_by = metadata.packages_distributions()
+    provided_by = _packages_distributions()
     dists: dict[str, set[str]] = {}
     unknown = []
     for module, files in modules.items():
@@ -315,7 +321,7 @@ def test_dependency_drift_is_detected(tmp_path):
         pyproject.replace('    "mistune==', '    "statsmodels-not-imported==0.1",\n    "mistune=='),
         encoding="utf-8")
     # Every runtime dependency is imported once (inside a function, as the report does)…
-    provided_by = metadata.packages_distributions()
+    provided_by = _packages_distributions()
     modules = sorted(m for m, dists in provided_by.items()
                      if any(canonicalize_name(d) in _pyproject_pins() for d in dists)
                      and m.isidentifier() and not m.startswith("_"))
