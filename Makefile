@@ -43,7 +43,7 @@ $(ENV_STAMP): pyproject.toml requirements.lock
 ifeq ($(VENV),$(PROJECT_VENV))
 	@echo ">> building the project environment in $(VENV) from requirements.lock (every file hash-checked)"
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
-	@$(PY) -c 'import sys; v = sys.version_info[:2]; (3, 11) <= v < (3, 15) or sys.exit(f"$(VENV) has Python {v[0]}.{v[1]}; the project supports 3.11 to 3.14: make distclean env PYTHON_SYS=python3.13")'
+	@$(PY) -c 'import sys; v = sys.version_info[:2]; (3, 11) <= v < (3, 15) or sys.exit(f"$(VENV) has Python {v[0]}.{v[1]}; the project supports 3.11 to 3.14: rm -rf $(VENV) && make env PYTHON_SYS=python3.13")'
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
