@@ -406,3 +406,29 @@ def test_inprocess_help_prints_help_and_runs_no_city(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         inprocess.main([])  # no city: a usage error, not a silent success
     assert exit_.value.code == 2
+
+
+# ----------------------------------------------------------------------------- Makefile
+def _env_recipe(*args: str) -> str:
+    """The commands `make env` would run (dry run, forced), with `args` on the command line."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    return subprocess.run(["make", "--no-print-directory", "-n", "-B", "-C", str(ROOT), "env", *args],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def test_make_env_builds_the_project_venv_from_the_hash_checked_lock():
+    recipe = _env_recipe()
+    assert ".venv/bin/python -m pip install --quiet --require-hashes -r requirements.lock" in recipe
+    assert ".venv/bin/python -m pip install --quiet --no-deps -e ." in recipe
+
+
+def test_make_env_installs_only_the_project_into_another_environment(tmp_path):
+    """`make report VENV=$CONDA_PREFIX` must not pip-install over conda's packages."""
+    recipe = _env_recipe(f"VENV={tmp_path}")
+    installs = [line for line in recipe.splitlines() if " -m pip install" in line]
+    assert installs == [f"{tmp_path}/bin/python -m pip install --quiet --no-deps -e ."], recipe
+    assert "requirements.lock" not in recipe
