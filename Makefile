@@ -6,8 +6,12 @@ SHELL := /bin/bash
 .SECONDEXPANSION:
 .DELETE_ON_ERROR:
 
+# Any Python from 3.11 to 3.14 (requirements.lock resolves for each), e.g. PYTHON_SYS=python3.13.
 PYTHON_SYS ?= python3
-VENV       := .venv
+# The environment the pipeline runs in. The project's own .venv is built from requirements.lock;
+# any other one (VENV=$CONDA_PREFIX) is the user's: only the project is installed into it.
+PROJECT_VENV := .venv
+VENV       := $(PROJECT_VENV)
 PY         := $(VENV)/bin/python
 ENV_STAMP  := $(VENV)/.installed
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -42,12 +46,21 @@ help: ## Show this list of targets
 
 # ------------------------------------------------------------------ environment
 $(ENV_STAMP): pyproject.toml requirements.lock
-	@echo ">> building the project environment in $(VENV) (pinned: requirements.lock)"
+ifeq ($(VENV),$(PROJECT_VENV))
+	@echo ">> building the project environment in $(VENV) from requirements.lock (every file hash-checked)"
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	@$(PY) -c 'import sys; v = sys.version_info[:2]; (3, 11) <= v < (3, 15) or sys.exit(f"$(VENV) has Python {v[0]}.{v[1]}; the project supports 3.11 to 3.14: rm -rf $(VENV) && make env PYTHON_SYS=python3.13")'
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e ".[test]"
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@# rfc3987-syntax is optional for jupyter-events and costs ~1.8 s per notebook start
 	-@$(PY) -m pip uninstall --quiet --yes rfc3987-syntax >/dev/null 2>&1
+else
+	@# Not the project's .venv (conda, or an environment the user manages): its packages are
+	@# the user's, so install the project alone, never pip packages over them.
+	@echo ">> installing the project alone (no dependencies) into $(VENV)"
+	$(PY) -m pip install --quiet --no-deps -e .
+endif
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (IMPPULSE)" >/dev/null
 	@touch $@
 
