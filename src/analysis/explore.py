@@ -147,7 +147,8 @@ def scale_note(indicator: str, lang: str = "en") -> str:
     else:
         text = t("scale.plain", lang, lo=lo, hi=hi)
     if v is not None and v.ess and "reversed" in v.ess:
-        text += "; " + t("scale.reversed", lang, item=v.ess.replace("(reversed)", "").strip())
+        text = t("scale.with_note", lang, scale=text,
+                 note=t("scale.reversed", lang, item=v.ess.replace("(reversed)", "").strip()))
     return text
 
 
