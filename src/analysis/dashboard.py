@@ -221,7 +221,8 @@ def page_data(cities: list[str] | None = None) -> dict:
         w["area"] = {x: explore.area_label(x, lang) for x in explore.AREAS}
         w["status"] = {x: explore.status_label(x, lang) for x in explore.STATUSES}
         w["indicator"] = {i: explore.indicator_label(i, lang) for i in indicators}
-        w["scale"] = {i: explore.scale_note(i, lang) for i in indicators}
+        w["scale"] = {i: explore.t("scale.line", lang, indicator=explore.indicator_label(i, lang),
+                                   scale=explore.scale_note(i, lang)) for i in indicators}
         w["group"] = {g: explore.group_label(g, lang) for g in groups}
         # templates with {placeholders}, filled in by the page (same names in both languages)
         w["tpl"] = {k: explore.catalogue()[k][lang] for k in ("map.title", "trend.title", "trend.axis_full")}

@@ -504,7 +504,7 @@ def draw(city: str, indicator: str, wave: str, group: str = "all", *, lang: str 
     plot_trend(ax_tr, tr_, indicator, group, lang)
     fig.tight_layout()
     notes = [data_status_line(profile, lang), boundary_note(geo.attrs["approximate"], lang),
-             f"{indicator_label(indicator, lang)}: {scale_note(indicator, lang)}"]
+             t("scale.line", lang, indicator=indicator_label(indicator, lang), scale=scale_note(indicator, lang))]
     notes += [t("trend.method", lang)] if areas is not None else [t("trend.no_table", lang, city=city)]
     notes += trend_notes(tr_, lang) + [shrinkage_advice(rows, lang)]
     return View(rows, tr_, fig, notes)
@@ -527,7 +527,8 @@ def show(city: str, indicator: str, wave: str, group: str = "all", lang: str = "
                             wave=[wave_label(w, lang) for w in view.trend["wave"]],
                             status=[status_label(s, lang) for s in view.trend["status"]])
     display(tr_.drop(columns=["same_neighbourhoods"]).rename(
-        columns={c: t(f"col.{c}", lang) for c in ("area_type", "wave", "n", "estimate", "ci_low", "ci_high", "status")}))
+        columns={c: t(f"col.{c}", lang) for c in ("area_type", "wave", "n", "estimate", "ci_low", "ci_high",
+                                                  "neighbourhoods", "status")}))
     display(display_table(view.table, lang))
 
 
@@ -559,23 +560,44 @@ def widgets(city: str, indicator: str, wave: str, group: str = "all", lang: str 
         "lang": w.Dropdown(options=[(t("lang.name", x), x) for x in LANGS], value=lang),
     }
 
+    out = w.Output()
+    busy = [False]  # relabelling sets several dropdowns: draw once, at the end
+
+    def _redraw(*_):
+        if busy[0]:
+            return
+        out.clear_output(wait=True)
+        with out:
+            show(**{k: d.value for k, d in dd.items()})
+
     def _relabel(*_):
         # another city may have other targeted groups; another language other labels
-        current = {k: d.value for k, d in dd.items()}
-        o = options(load_table(current["city"]))
-        for name, labeller in labellers.items():
-            keep = current[name] if current[name] in o[name] else o[name][0] if name != "group" else "all"
-            with dd[name].hold_trait_notifications():
+        busy[0] = True
+        try:
+            current = {k: d.value for k, d in dd.items()}
+            o = options(load_table(current["city"]))
+            for name, labeller in labellers.items():
+                keep = current[name] if current[name] in o[name] else ("all" if name == "group" else o[name][0])
+                # not under hold_trait_notifications: the value would be validated against the old options
                 dd[name].options = _choices(o[name], labeller, current["lang"])
                 dd[name].value = keep
-        for name, d in dd.items():
-            d.description = t(f"ui.{'language' if name == 'lang' else name}", current["lang"])
+            for name, d in dd.items():
+                d.description = t(f"ui.{'language' if name == 'lang' else name}", current["lang"])
+        finally:
+            busy[0] = False
+
+    def _on_change(change):
+        if busy[0]:
+            return
+        if change["owner"] in (dd["city"], dd["lang"]):
+            _relabel()
+        _redraw()
 
     _relabel()
-    dd["city"].observe(_relabel, names="value")
-    dd["lang"].observe(_relabel, names="value")
-    out = w.interactive_output(show, dd)
+    for d in dd.values():
+        d.observe(_on_change, names="value")
     display(w.VBox([w.HBox([dd["city"], dd["indicator"], dd["wave"]]), w.HBox([dd["group"], dd["lang"]])]), out)
+    _redraw()
 
 
 def main(argv: list[str] | None = None) -> int:
