@@ -164,6 +164,7 @@ def test_dashboard_embeds_no_small_cell(page):
     embedded = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page.html,
                                     flags=re.S).group(1).replace("<\\/", "</"))
     assert embedded == json.loads(json.dumps(page.data))
+    assert dashboard.disclosure_problems(embedded) == []
     for city, d in embedded["cities"].items():
         n_col, est_cols = dashboard.ROW_COLUMNS.index("n"), [dashboard.ROW_COLUMNS.index(c) for c in
                                                               ("estimate", "ci_low", "ci_high", "shrunk")]
@@ -174,6 +175,15 @@ def test_dashboard_embeds_no_small_cell(page):
                 assert r[n_i] is None or r[n_i] == 0 or r[n_i] >= k, (city, r)
                 if r[n_i] is None or r[n_i] < k:
                     assert all(r[i] is None for i in ests), (city, r)
+
+
+def test_disclosure_check_catches_small_cells():
+    row = ["01", "baseline", "trust_police", "all", 7, None, None, None, None, "published"]
+    shown = ["02", "baseline", "trust_police", "all", None, 5.0, 4.0, 6.0, 5.0, "suppressed"]
+    area = ["pilot", "baseline", "trust_police", "all", 40, 5.0, 4.5, 5.5, 3, True, "published"]
+    data = {"cities": {"x": {"rows": [row, shown], "areas": [area]}}}
+    problems = dashboard.disclosure_problems(data)
+    assert problems == ["x rows[0]: count under 10", "x rows[1]: value shown for a cell under 10 respondents"]
 
 
 def test_dashboard_labels_are_honest(page):

@@ -233,6 +233,27 @@ def page_data(cities: list[str] | None = None) -> dict:
             "scales": {i: list(codebook.scale_range(i)) for i in indicators}}
 
 
+def disclosure_problems(data: dict, k: int = K_SUPPRESS) -> list[str]:
+    """Cells of the page data that would break the k rule (empty when the page is safe).
+
+    A count from 1 to k-1, or an estimate, interval or shrunk value shown with a count that is
+    blank or under k. Messages name the city, table and row position, never the row content.
+    """
+    problems = []
+    specs = {"rows": (ROW_COLUMNS, ("estimate", "ci_low", "ci_high", "shrunk")),
+             "areas": (AREA_COLUMNS, ("estimate", "ci_low", "ci_high"))}
+    for city, d in data["cities"].items():
+        for name, (cols, values) in specs.items():
+            n_i, v_i = cols.index("n"), [cols.index(c) for c in values]
+            for pos, r in enumerate(d[name]):
+                n = r[n_i]
+                if n is not None and 0 < n < k:
+                    problems.append(f"{city} {name}[{pos}]: count under {k}")
+                if (n is None or n < k) and any(r[i] is not None for i in v_i):
+                    problems.append(f"{city} {name}[{pos}]: value shown for a cell under {k} respondents")
+    return problems
+
+
 def render(data: dict, js: str | None = None) -> str:
     """The HTML page: the template with plotly.js and the data inlined."""
     js = plotly_js() if js is None else js
@@ -248,7 +269,11 @@ def build(path: Path | None = None, cities: list[str] | None = None) -> Path:
     from .io import write_text
 
     path = PATHS.reports / "dashboard.html" if path is None else Path(path)
-    html = render(page_data(cities))
+    data = page_data(cities)
+    problems = disclosure_problems(data)
+    if problems:  # cannot happen with suppressed tables: a last guard before anything is written
+        raise ValueError(f"{path.name} not written: {len(problems)} cell(s) break the k rule, first: {problems[0]}")
+    html = render(data)
     write_text(path, html)
     return path
 
