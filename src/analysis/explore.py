@@ -60,7 +60,7 @@ STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected", "no_dat
 AREA_COLUMNS: tuple[str, ...] = (
     "city", "area_type", "group", "wave", "indicator", "n", "n_baseline", "n_follow_up", "n_eff",
     "estimate", "se", "ci_low", "ci_high", "df", "neighbourhoods_baseline", "neighbourhoods_follow_up",
-    "same_neighbourhoods", "suppressed")
+    "same_neighbourhoods", "weighting", "suppressed")
 CATALOGUE = Path(__file__).resolve().parent / "locale" / "explore.yml"
 AREA_STYLE = {"pilot": ("#b2182b", "-"), "comparison": ("#2166ac", "--"), "other": ("#7f7f7f", ":")}
 
@@ -292,8 +292,8 @@ def display_table(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
 
 
 # ===================================================================== area estimates
-def area_estimates(respondents: pd.DataFrame, weights, profile, *,
-                   indicators=codebook.INDICATORS, k: int = K_SUPPRESS) -> pd.DataFrame:
+def area_estimates(respondents: pd.DataFrame, weights, profile, *, indicators=codebook.INDICATORS,
+                   k: int = K_SUPPRESS, weighting: str = "given") -> pd.DataFrame:
     """Weighted estimates by area type × group × wave × indicator, the same way in both waves.
 
     Parameters
@@ -306,6 +306,9 @@ def area_estimates(respondents: pd.DataFrame, weights, profile, *,
         Area types of the neighbourhoods and the targeted groups.
     k : int
         Suppression threshold.
+    weighting : str
+        The weighting method code (:data:`analysis.weights.METHODS`), published with every row
+        so that an unweighted city's table does not pass for a population estimate.
 
     Returns
     -------
@@ -357,6 +360,7 @@ def area_estimates(respondents: pd.DataFrame, weights, profile, *,
     table["neighbourhoods_follow_up"] = [len(s) for s in nb_f]
     table["same_neighbourhoods"] = [b == f for b, f in zip(nb_b, nb_f)]
     table.insert(0, "city", profile.city)
+    table["weighting"] = weighting
     table = suppress(table, k=k, columns=("estimate", "se", "ci_low", "ci_high", "n_eff", "df"))
     table = blank_small_counts(table, k=k)
     return table[list(AREA_COLUMNS)]
@@ -369,8 +373,8 @@ def write_area_table(city: str) -> Path:
     from .profile import load_profile
 
     profile = load_profile(city)
-    respondents, _method = with_weights(read_processed(city, "respondents"), profile)
-    table = area_estimates(respondents, respondents["weight"], profile)
+    respondents, method = with_weights(read_processed(city, "respondents"), profile)
+    table = area_estimates(respondents, respondents["weight"], profile, weighting=method)
     path = PATHS.tables_city(city) / "areas.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_table(table, path, synthetic=profile.synthetic)
