@@ -961,6 +961,11 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
             # counts of imputed respondents are small by nature: published only from k up
             annex["n_imputed"] = annex["n_imputed"].where(annex["n_imputed"].eq(0) | annex["n_imputed"].ge(K_SUPPRESS))
             write_table(annex, folder / "weighting.csv", synthetic=profile.synthetic)
+        # area-level estimates (pilot, comparison, rest of the city), computed the same way
+        # in both waves: the like-for-like trend of the exploration and the dashboard
+        from .explore import write_area_table
+
+        write_area_table(city)
     return result
 
 

@@ -247,7 +247,7 @@ def step_inputs(city: str, name: str) -> list[Path]:
     checksum manifest. ``report`` takes the narratives and the report's own modules.
     """
     if name == REPORT:
-        modules = module_closure(["manifest", "report"])
+        modules = module_closure(["manifest", "report", "dashboard", "disclosure"])
         files = [PATHS.reports / "narrative.md", *sorted(PATHS.reports.glob("narrative.*.md"))]
     else:
         modules = notebook_modules(name)
@@ -677,7 +677,7 @@ def build_report(langs: list[str]) -> bool:
     just written are withdrawn (``reports/withdrawn/``), no stamp is written, and the
     breaches are listed by artefact and cell.
     """
-    from . import disclosure, manifest, report
+    from . import dashboard, disclosure, manifest, report
 
     digest, _ = input_digest(REPORT, REPORT)
     _retire_stamp(REPORT, REPORT)
@@ -690,6 +690,9 @@ def build_report(langs: list[str]) -> bool:
     pdf = report.build_pdf()
     if pdf is not None:
         outputs.append(_rel(pdf))
+    board = dashboard.build()
+    outputs.append(_rel(board))
+    print(f"[ ok ] dashboard -> {board.relative_to(PATHS.root)} ({board.stat().st_size / 1e6:.1f} MB)", flush=True)
     if disclosure.main([]) != 0:
         withdraw(REPORT, REPORT, "the disclosure check failed (see the list above)", written=outputs)
         print("[FAIL] report: the disclosure check failed; the reports were withdrawn, nothing is "
