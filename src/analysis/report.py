@@ -1061,6 +1061,27 @@ def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | 
     return table_html(df, lang, columns=cols, caption=caption, anchor=table_anchor(c.city, "neighbourhoods"))
 
 
+#: Columns of the weighting annex table (``reports/tables/<city>/weighting.csv``).
+WEIGHTING_COLUMNS: tuple[str, ...] = ("city", "wave", "weights_method", "n", "neighbourhoods_surveyed",
+                                      "neighbourhoods_total", "max_abs_rel_diff", "max_weight_over_base",
+                                      "deff_kish", "n_eff")
+
+
+def weighting_table_html(cities: list[str], lang: str) -> str | None:
+    """The methods annex's weighting table: achieved margins and Kish's design effect per
+    city and wave, from each city's published ``weighting.csv``."""
+    frames = []
+    for city in cities:
+        df, _ = read_table(PATHS.tables_city(city) / "weighting.csv", "weighting")
+        if df is not None:
+            frames.append(df)
+    if not frames:
+        return None
+    df = pd.concat(frames, ignore_index=True)
+    return table_html(df, lang, columns=list(WEIGHTING_COLUMNS), anchor="table-weighting",
+                      code_cols=("city", "weights_method"))
+
+
 def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dict:
     """Everything the template needs for the report in ``lang``."""
     from .manifest import collect_sidecars
@@ -1121,6 +1142,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
                                                                  "data_checksum"],
                                        code_cols=("figure_id", "notebook", "png", "data_checksum"))
         if len(figs_lang) else None,
+        "weighting_html": weighting_table_html([c.city for c in cities if c.available], lang),
         "k": K_SUPPRESS,
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
         "other_lang_file": "report.fr.html" if lang == "en" else "report.html",
