@@ -276,6 +276,35 @@ def test_no_banner_for_real_data(project):
         assert "SYNTHETIC" not in html.upper().replace("SYNTHÉTIQUE", "")
 
 
+def test_data_status_belongs_to_each_city(project):
+    """A real city beside a demo city: the cover names both, each city section says its own."""
+    populate(project, synthetic=False, broken=False)
+    # a second, complete city made from the demo data
+    demo = "demoville"
+    write_profile(project, make_profile(city=demo, name="Demoville", synthetic=True))
+    tables = PATHS.tables_city(demo)
+    for name in ("impact", "evidence", "neighbourhoods", "implementation", "balance"):
+        df = pd.read_csv(PATHS.tables_city("testville") / f"{name}.csv").drop(columns="data_status", errors="ignore")
+        if "city" in df.columns:
+            df["city"] = demo
+        write_table(df, tables / f"{name}.csv", synthetic=True)
+    write_json(PATHS.processed_city(demo) / "cleaning_log.json", {**CLEANING_LOG, "synthetic": True})
+    for lang, real_word, demo_word in (("en", "real survey data of the city", "synthetic demonstration data"),
+                                       ("fr", "données d'enquête réelles de la ville",
+                                        "données de démonstration synthétiques")):
+        raw = report.build_report(lang).read_text(encoding="utf-8")
+        assert ("mixes real and synthetic" if lang == "en" else "mêle données réelles et synthétiques") \
+            in visible_text(raw)
+
+        def section(city):
+            start = raw.find(f'id="city-{city}"')
+            assert start > 0
+            return visible_text(raw[start:raw.find("</section>", start)])
+
+        assert real_word in section("testville") and demo_word not in section("testville")
+        assert demo_word in section(demo) and real_word not in section(demo)
+
+
 def test_broken_city_is_reported_not_fatal(built):
     root, paths = built
     en = paths["en"].read_text(encoding="utf-8")

@@ -1129,6 +1129,9 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
         "lang": lang,
         "t": lambda key, **kw: tr(key, lang, **kw),
         "synthetic": synthetic,
+        # the data status belongs to each city: named on the cover when real and demo mix
+        "real_cities": [c.name for c in cities if c.available and not c.synthetic],
+        "synthetic_cities": [c.name for c in cities if c.available and c.synthetic],
         "period": data_period(cities),
         "cities": [_city_view(c, lang, rec_views) for c in cities],
         "summaries": [city_summary(c, lang) for c in cities],
