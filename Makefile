@@ -87,7 +87,7 @@ $(CROSS_STAMP): $$(wildcard $(STAMPS)/*/03-impact) | $(ENV_STAMP)
 $(REPORT_STAMP): $$(wildcard $(STAMPS)/*/0*) | $(ENV_STAMP)
 	@$(PIPE) report --langs "$(REPORT_LANGS)"
 
-.PHONY: cities clean-data neighbourhoods impact cross-city _cities _report _stamps
+.PHONY: cities clean-data neighbourhoods impact cross-city _cities _report _city_report _stamps
 _cities: $(NBHD_STAMPS) $(IMPACT_STAMPS)
 # Naming every stamp in a rule keeps them from being "intermediate" files, which make would
 # delete after a run and, when missing, not rebuild (a retired 01-clean must rerun).
@@ -108,8 +108,20 @@ cross-city: $(ENV_STAMP) ## Cross-city synthesis (forest plots, pooled effects, 
 	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 
 .PHONY: report
-report: $(ENV_STAMP) ## Whole pipeline on the data in data/raw: every city, the synthesis, reports/report.html (+ .fr, + PDF)
+report: $(ENV_STAMP) ## Whole pipeline: every city, the synthesis, reports/report.html (+ .fr, + PDF); CITY="x y": those cities' own reports
+ifeq ($(CITY),)
 	@$(LOCKED) $(MAKE) --no-print-directory _report
+else
+	@$(LOCKED) $(MAKE) --no-print-directory _city_report
+endif
+
+# A city's own report: its three steps, then reports/cities/<city>/report.<lang>.html in the
+# languages of its profile, without the other cities or the synthesis.
+_city_report:
+	@status=0; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) $(foreach c,$(CITY),$(STAMPS)/$(c)/02-neighbourhoods $(STAMPS)/$(c)/03-impact) || status=$$?; \
+	$(PIPE) city-report $(CITY) || status=$$?; \
+	exit $$status
 
 _report:
 	@status=0; \

@@ -531,3 +531,18 @@ def test_french_report_falls_back_to_english_pilot_texts(project):
     populate(project, broken=False)  # the test profile has no French texts
     html = report.build_report("fr").read_text(encoding="utf-8")
     assert '<span lang="en">youth-police dialogue</span>' in html and '<p lang="en">test</p>' in html
+
+
+def test_city_report_has_that_city_only_in_its_languages(project):
+    """`make report CITY=x`: the city's own report, in its profile's languages, no synthesis."""
+    populate(project)  # testville (profile languages: fr) and brokenville
+    paths = report.build_city_report("testville")
+    assert [p.name for p in paths] == ["report.fr.html"]
+    assert paths[0].parent == PATHS.reports / "cities" / "testville"
+    html = paths[0].read_text(encoding="utf-8")
+    assert 'id="city-testville"' in html and 'id="city-brokenville"' not in html
+    assert 'id="cross-city"' not in html and 'href="#cross-city"' not in html
+    assert 'lang="fr"' in html and "Annexe A" in html
+    # the full report still has both cities and the synthesis
+    full = report.build_report("en").read_text(encoding="utf-8")
+    assert 'id="city-brokenville"' in full and 'id="cross-city"' in full

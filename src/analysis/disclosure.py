@@ -734,6 +734,7 @@ def published_artefacts(root: Path | None = None) -> list[Path]:
             found += sorted((reports / "notebooks").rglob("*.ipynb"))
             found += sorted((reports / "notebooks").rglob("*.log"))  # papermill logs: printed text
         found += sorted(reports.glob("report*.html"))
+        found += sorted(reports.glob("cities/*/report*.html"))  # cities' own reports
     nbdir = root / "notebooks"
     if nbdir.is_dir():
         found += sorted(nbdir.glob("*.ipynb"))

@@ -702,6 +702,26 @@ def build_report(langs: list[str]) -> bool:
     return True
 
 
+def build_city_reports(cities: list[str]) -> bool:
+    """Each city's own report (``reports/cities/<city>/``), then the disclosure check.
+
+    On a breach the cities' reports are deleted and nothing is published.
+    """
+    from . import disclosure, report
+
+    written = []
+    for city in cities:
+        for path in report.build_city_report(city):
+            written.append(path)
+            print(f"[ ok ] {city} report -> {path.relative_to(PATHS.root)}", flush=True)
+    if disclosure.main([]) != 0:
+        for path in written:
+            path.unlink(missing_ok=True)
+        print("[FAIL] city report: the disclosure check failed; nothing is published", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
 def refresh_templates(names: list[str] | None = None) -> None:
     """Execute the templates in place (default parameters) for nbval's reference outputs."""
     import nbformat
@@ -738,6 +758,8 @@ def main(argv: list[str] | None = None) -> int:
     p_dep.add_argument("city", nargs="?", default=CROSS_CITY)
     p_rep = sub.add_parser("report", help="manifest, HTML reports and PDF")
     p_rep.add_argument("--langs", default="en fr")
+    p_city = sub.add_parser("city-report", help="a city's own report, in its profile's languages")
+    p_city.add_argument("cities", nargs="+")
     p_ref = sub.add_parser("refresh-templates", help="re-execute templates in place")
     p_ref.add_argument("names", nargs="*")
     args = parser.parse_args(argv)
@@ -757,6 +779,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in step_inputs(args.city, args.name):
             print(_rel(path))
         return 0
+    if args.cmd == "city-report":
+        return 0 if build_city_reports(args.cities) else 1
     if args.cmd == "report":
         return 0 if build_report(args.langs.split()) else 1
     if args.cmd == "refresh-templates":

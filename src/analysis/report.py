@@ -1082,8 +1082,13 @@ def weighting_table_html(cities: list[str], lang: str) -> str | None:
                       code_cols=("city", "weights_method"))
 
 
-def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dict:
-    """Everything the template needs for the report in ``lang``."""
+def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
+                  cities: list[str] | None = None) -> dict:
+    """Everything the template needs for the report in ``lang``.
+
+    ``cities``: a city's own report (those cities only, no cross-city synthesis); default
+    the full report of every city.
+    """
     from .manifest import collect_sidecars
     from .recommendations import build_recommendations, table_anchor
 
@@ -1091,7 +1096,8 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
         raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
     if manifest is None:
         manifest, _ = collect_sidecars()
-    cities = [load_city(c, manifest, lang) for c in report_cities(manifest)]
+    only = list(cities) if cities else None
+    cities = [load_city(c, manifest, lang) for c in (only or report_cities(manifest))]
 
     cross = {"tables": {}, "na": {}, "figures": figures_for(manifest, CROSS_CITY, lang)}
     for name in CROSS_TABLES:
@@ -1101,6 +1107,8 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
             cross["na"][name] = why.text(lang)
         else:
             cross[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(CROSS_CITY, name))
+    if only:  # a city's own report: the synthesis across cities belongs to the full report
+        cross = {"tables": {name: None for name in CROSS_TABLES}, "na": {}, "figures": []}
     pooled = cross["tables"].get("pooled")
     is_forest = [bool(re.search(r"forest|pooled|heterog", f["figure_id"])) for f in cross["figures"]]
     cross["forest"] = [f for f, k in zip(cross["figures"], is_forest) if k]
@@ -1129,6 +1137,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
         "lang": lang,
         "t": lambda key, **kw: tr(key, lang, **kw),
         "synthetic": synthetic,
+        "city_only": bool(only),
         # the data status belongs to each city: named on the cover when real and demo mix
         "real_cities": [c.name for c in cities if c.available and not c.synthetic],
         "synthetic_cities": [c.name for c in cities if c.available and c.synthetic],
@@ -1152,7 +1161,8 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
     }
 
 
-def render_html(lang: str = "en", manifest: pd.DataFrame | None = None) -> str:
+def render_html(lang: str = "en", manifest: pd.DataFrame | None = None,
+                cities: list[str] | None = None) -> str:
     """The report in ``lang`` as one HTML string."""
     import jinja2
 
@@ -1160,7 +1170,7 @@ def render_html(lang: str = "en", manifest: pd.DataFrame | None = None) -> str:
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    return env.get_template("report.html.j2").render(**build_context(lang, manifest))
+    return env.get_template("report.html.j2").render(**build_context(lang, manifest, cities))
 
 
 def report_path(lang: str = "en") -> Path:
@@ -1174,6 +1184,24 @@ def build_report(lang: str = "en") -> Path:
 
     manifest = build_manifest(write=True)
     return write_text(report_path(lang), render_html(lang, manifest))
+
+
+def city_report_langs(profile) -> list[str]:
+    """The report languages of a city: those of its profile the catalogue has, else English."""
+    return [lang for lang in LANGS if lang in profile.languages] or ["en"]
+
+
+def build_city_report(city: str, langs: list[str] | None = None) -> list[Path]:
+    """A city's own report, ``reports/cities/<city>/report.<lang>.html``, in its profile's
+    languages (:func:`city_report_langs`): the city's sections, its recommendations and the
+    annexes, without the other cities or the cross-city synthesis."""
+    from .manifest import build_manifest
+    from .profile import load_profile
+
+    manifest = build_manifest(write=True)
+    langs = langs or city_report_langs(load_profile(city))
+    return [write_text(PATHS.reports / "cities" / city / f"report.{lang}.html",
+                       render_html(lang, manifest, cities=[city])) for lang in langs]
 
 
 # ===================================================================== PDF
