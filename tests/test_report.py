@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from conftest import make_profile, write_profile
 
+from analysis import manifest as manifest_mod
 from analysis import recommendations as rc
 from analysis import report
 from analysis.config import PATHS
@@ -201,14 +202,17 @@ def test_report_contains_every_figure_of_its_language(built):
     assert len(manifest) == 6  # 3 figures x 2 languages
     for lang, path in paths.items():
         html = path.read_text(encoding="utf-8")
+        sources = re.findall(r'data-source="([^"]+)"', html)
         for row in manifest[manifest["lang"] == lang].itertuples():
             assert f'id="{rc.figure_anchor(row.city, row.figure_id)}"' in html
-            data = base64.b64encode((root / row.png).read_bytes()).decode()
-            assert data in html, f"{row.png} not embedded in the {lang} report"
+            # the embedded copy (SVG or downscaled PNG) of this language's files
+            assert {row.png, row.svg} & set(sources), f"{row.png} not embedded in the {lang} report"
             assert row.caption.split(":")[0] in html
         other = "fr" if lang == "en" else "en"
         for row in manifest[manifest["lang"] == other].itertuples():
-            assert base64.b64encode((root / row.png).read_bytes()).decode() not in html
+            assert not {row.png, row.svg} & set(sources)
+        # every embedded copy is derived from its source, checked byte for byte
+        assert manifest_mod.check_embedded(path) == []
 
 
 def test_catalogue_complete_in_both_languages():
@@ -400,7 +404,7 @@ def test_html_is_self_contained(built):
         assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', html, re.I)
         assert "<script" not in html.lower() and "<link" not in html.lower()
         assert "@import" not in html and "url(" not in html
-        assert "<style>" in html and html.count("data:image/png;base64,") == 3
+        assert "<style>" in html and len(re.findall(r'src="data:image/(png|svg\+xml);base64,', html)) == 3
         assert 'font-family: "DejaVu Sans"' in html  # CSS inlined verbatim, not HTML-escaped
 
 

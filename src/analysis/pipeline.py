@@ -161,14 +161,14 @@ def status() -> int:
 
 
 def build_report(langs: list[str]) -> None:
-    """Manifest, HTML report per language, PDF where Chromium is installed."""
+    """Manifest, HTML report and PDF per language (PDF: WeasyPrint, else Chromium)."""
     from . import manifest, report
 
     manifest.build_manifest()
     for lang in langs:
         path = report.build_report(lang=lang)
         print(f"[ ok ] report ({lang}) -> {path.relative_to(PATHS.root)}", flush=True)
-    report.build_pdf()
+    report.build_pdfs(langs)
 
 
 def refresh_templates(names: list[str] | None = None) -> None:
