@@ -160,6 +160,6 @@ def test_map_panels_are_the_published_maps(tmp_path, monkeypatch):
     meta = json.loads((folder / "maps-trust_police.json").read_text())
     # both waves' unsuppressed cells: (30 + 25 + 40) x 2
     assert "n = 190 respondents in 3 neighbourhoods" in meta["caption"]
-    assert "change, follow-up minus baseline" in meta["caption"] and "Synthetic data" in meta["caption"]
+    assert "bottom: change, follow-up minus baseline" in meta["caption"] and "Synthetic data" in meta["caption"]
     fr = json.loads((folder / "maps-trust_police.fr.json").read_text())
     assert "suivi moins début" in fr["caption"] and fr["lang"] == "fr"
