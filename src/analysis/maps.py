@@ -103,7 +103,7 @@ _TXT = {
            "distinct": "change distinguishable\nfrom 0 (95 % CI)",
            "distinct_note": "Cross-hatched on the change map: the 95 % confidence interval of the change excludes 0",
            "key": "Labelled areas", "key_pilot": "pilot", "key_comparison": "comparison",
-           "areas": "Areas"},
+           "areas": "Areas", "colon": ": ", "semi": "; "},
     "fr": {"suppressed": "masqué (n < {k})", "no_data": "pas de données", "pilot": "zone pilote",
            "comparison": "zone de comparaison", "change": "Évolution, suivi − début",
            "scale": "échelle {lo:g}–{hi:g}, plus haut = plus favorable",
@@ -119,7 +119,7 @@ _TXT = {
            "distinct": "évolution distincte\nde 0 (IC à 95 %)",
            "distinct_note": "Quadrillé sur la carte d'évolution : l'intervalle de confiance à 95 % de l'évolution exclut 0",
            "key": "Zones repérées", "key_pilot": "pilote", "key_comparison": "comparaison",
-           "areas": "Zones"},
+           "areas": "Zones", "colon": "\u00a0: ", "semi": "\u00a0; "},
 }
 
 
@@ -341,8 +341,8 @@ def area_key(frame: pd.DataFrame, labels: dict[str, str], lang: str = "en",
         items = [f"{lab} {names.loc[c, 'name'] if 'name' in names else c}"
                  for c, lab in labels.items() if str(names.loc[c, area_type_col]) == kind]
         if items:
-            parts.append(f"{t['key_' + kind]}: " + ", ".join(items))
-    return f"{t['key']} — " + "; ".join(parts) + "."
+            parts.append(t["key_" + kind] + t["colon"] + ", ".join(items))
+    return f"{t['key']} — " + t["semi"].join(parts) + "."
 
 
 def label_areas(ax, data: gpd.GeoDataFrame, labels: dict[str, str]) -> None:
