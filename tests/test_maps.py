@@ -183,10 +183,13 @@ def test_change_distinguishable_from_zero_is_marked():
     f = maps.map_frame(geom, table, "trust_police", "change").set_index("code")
     assert f["distinct"].tolist() == [True, False, False, True]
     fig = maps.choropleth(f.reset_index(), "value", indicator="trust_police", kind="change")
-    hatched = [c for c in fig.axes[0].collections if isinstance(c, PatchCollection) and c.get_hatch() == "xxx"]
+    hatched = [c for c in fig.axes[0].collections if isinstance(c, PatchCollection) and c.get_hatch() == "xx"]
     assert len(hatched) == 1 and len(hatched[0].get_paths()) == 2
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any("distinguishable" in lab for lab in labels)
+    named = f.reset_index().assign(name=["A", "B", "C", "D"])
+    assert maps.distinct_list(named, {"1": "1"}, "en").endswith("excludes 0): A (1), D.")
+    assert maps.distinct_list(named.assign(distinct=False), {}, "fr").endswith("exclut 0)\u00a0: aucune.")
     plt.close("all")
 
 

@@ -101,7 +101,8 @@ _TXT = {
            "source": "Source: IMPPULSE resident survey, {city}",
            "synthetic": "Synthetic data",
            "distinct": "change distinguishable\nfrom 0 (95 % CI)",
-           "distinct_note": "Cross-hatched on the change map: the 95 % confidence interval of the change excludes 0",
+           "distinct_note": "Cross-hatched on the change map, the areas whose change is distinguishable from 0 (95 % confidence interval excludes 0)",
+           "none": "none",
            "key": "Labelled areas", "key_pilot": "pilot", "key_comparison": "comparison",
            "areas": "Areas", "colon": ": ", "semi": "; "},
     "fr": {"suppressed": "masqué (n < {k})", "no_data": "pas de données", "pilot": "zone pilote",
@@ -117,7 +118,8 @@ _TXT = {
            "source": "Source : enquête habitants IMPPULSE, {city}",
            "synthetic": "Données synthétiques",
            "distinct": "évolution distincte\nde 0 (IC à 95 %)",
-           "distinct_note": "Quadrillé sur la carte d'évolution : l'intervalle de confiance à 95 % de l'évolution exclut 0",
+           "distinct_note": "Quadrillées sur la carte d'évolution, les zones dont l'évolution se distingue de 0 (l'intervalle de confiance à 95 % exclut 0)",
+           "none": "aucune",
            "key": "Zones repérées", "key_pilot": "pilote", "key_comparison": "comparaison",
            "areas": "Zones", "colon": "\u00a0: ", "semi": "\u00a0; "},
 }
@@ -290,8 +292,11 @@ def _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, i
     if kind == "change" and "distinct" in data:
         distinct = data["distinct"].fillna(False).astype(bool).to_numpy() & shown
         if distinct.any():
-            data[distinct].plot(ax=ax, facecolor="none", edgecolor="#1b1b1b", hatch="xxx", linewidth=0)
-        handles.append(Patch(facecolor="white", edgecolor="#1b1b1b", hatch="xxx", label=t["distinct"]))
+            # thick hatch lines: thin ones vanish on small polygons at 150 dpi
+            with plt.rc_context({"hatch.linewidth": 1.6}):
+                data[distinct].plot(ax=ax, facecolor="none", edgecolor="#1b1b1b", hatch="xx", linewidth=0)
+        with plt.rc_context({"hatch.linewidth": 1.6}):
+            handles.append(Patch(facecolor="white", edgecolor="#1b1b1b", hatch="xx", label=t["distinct"]))
     if outline_pilot and area_type_col in data:
         at = data[area_type_col].astype("str")
         if (at == "pilot").any():
@@ -345,13 +350,25 @@ def area_key(frame: pd.DataFrame, labels: dict[str, str], lang: str = "en",
     return f"{t['key']} — " + t["semi"].join(parts) + "."
 
 
+def distinct_list(frame: pd.DataFrame, labels: dict[str, str], lang: str = "en") -> str:
+    """Caption sentence naming the areas whose change is distinguishable from 0 (or saying there are none)."""
+    t = _t(lang)
+    if "distinct" not in frame:
+        return ""
+    rows = frame[frame["distinct"]]
+    names = [f"{r['name'] if 'name' in frame else r['code']}"
+             + (f" ({labels[str(r['code'])]})" if str(r["code"]) in labels else "")
+             for _, r in rows.sort_values("code", kind="stable").iterrows()]
+    return t["distinct_note"] + t["colon"] + (", ".join(names) if names else t["none"]) + "."
+
+
 def label_areas(ax, data: gpd.GeoDataFrame, labels: dict[str, str]) -> None:
     """Write each label on its polygon (at a point inside it), dark on a white halo."""
-    halo = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+    halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
     for code, geom in zip(data["code"].astype("str"), data.geometry):
         if code in labels and geom is not None and not geom.is_empty:
             pt = geom.representative_point()  # inside the polygon, unlike the centroid
-            ax.annotate(labels[code], (pt.x, pt.y), ha="center", va="center", fontsize=7.5,
+            ax.annotate(labels[code], (pt.x, pt.y), ha="center", va="center", fontsize=7,
                         fontweight="bold", color="#111111", path_effects=halo)
 
 
@@ -420,8 +437,8 @@ def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: s
                                   synthetic=profile.synthetic, value=value)
             labels = area_labels(frame)
             caption = " ".join(x for x in (caption, area_key(frame, labels, lang),
-                                             _t(lang)["distinct_note"] + "." if kind == "change"
-                                             and "distinct" in frame else "") if x)
+                                             distinct_list(frame, labels, lang) if kind == "change" else "")
+                               if x)
             fig = choropleth(frame, "value", indicator=indicator, kind=kind, lang=lang, title=title,
                              labels=labels)
             written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
@@ -510,7 +527,7 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
         caption = map_caption(indicator, "level", lang=lang, n=n, areas=areas, city=profile.name,
                               approximate=approximate, synthetic=profile.synthetic, value=value)
         key = area_key(frames["baseline"], area_labels(frames["baseline"]), lang)
-        distinct = _t(lang)["distinct_note"] + "." if "distinct" in frames["change"] else ""
+        distinct = distinct_list(frames["change"], area_labels(frames["baseline"]), lang)
         caption = " ".join(x for x in (caption, _PANEL_NOTE.get(lang, _PANEL_NOTE["en"]), key, distinct) if x)
         fig = map_panel(geometry, table, profile, indicator, lang=lang, group=group, value=value)
         written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
