@@ -293,10 +293,10 @@ def _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, i
         distinct = data["distinct"].fillna(False).astype(bool).to_numpy() & shown
         if distinct.any():
             # thick hatch lines: thin ones vanish on small polygons at 150 dpi
-            with plt.rc_context({"hatch.linewidth": 1.6}):
-                data[distinct].plot(ax=ax, facecolor="none", edgecolor="#1b1b1b", hatch="xx", linewidth=0)
-        with plt.rc_context({"hatch.linewidth": 1.6}):
-            handles.append(Patch(facecolor="white", edgecolor="#1b1b1b", hatch="xx", label=t["distinct"]))
+            data[distinct].plot(ax=ax, facecolor="none", edgecolor="#1b1b1b", hatch="xx", linewidth=0)
+            if hasattr(ax.collections[-1], "set_hatch_linewidth"):  # matplotlib >= 3.10
+                ax.collections[-1].set_hatch_linewidth(1.6)
+        handles.append(Patch(facecolor="white", edgecolor="#1b1b1b", hatch="xx", label=t["distinct"]))
     if outline_pilot and area_type_col in data:
         at = data[area_type_col].astype("str")
         if (at == "pilot").any():
