@@ -215,3 +215,16 @@ def test_check_embedded_catches_a_changed_source_or_copy(project):
     paths["svg"].write_text(paths["svg"].read_text() + "<!-- edited -->")
     problems = manifest.build_manifest(write=False).attrs["problems"]
     assert any("changed since it was saved" in p and "svg_sha256" in p for p in problems)
+
+
+def test_manifest_flags_a_figure_printing_under_7pt(project):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1])
+    paths = save_figure(fig, city="nantes", fig_id="f", title="T", caption="C.", notebook="03.ipynb",
+                        data_checksum="x", synthetic=False)
+    plt.close(fig)
+    assert manifest.build_manifest(write=False).attrs["problems"] == []
+    meta = json.loads(paths["json"].read_text())
+    write_json(paths["json"], {**meta, "min_font_pt_printed": 5.2})
+    problems = manifest.build_manifest(write=False).attrs["problems"]
+    assert any("min_font_pt_printed" in p and "5.2 pt" in p for p in problems)

@@ -130,7 +130,7 @@ def collect_sidecars(figures_dir: Path | None = None) -> tuple[pd.DataFrame, lis
 
 def _changed_files(sidecar: Path, data: dict) -> list[str]:
     """Problems: a PNG or SVG whose bytes no longer have the checksum its sidecar recorded."""
-    from .figures import sha256_file
+    from .figures import MIN_FONT_PT, sha256_file
 
     out = []
     for kind in ("png", "svg"):
@@ -139,6 +139,10 @@ def _changed_files(sidecar: Path, data: dict) -> list[str]:
         if want and f.is_file() and sha256_file(f) != want:
             out.append(f"{sidecar}: its {kind.upper()} {data[kind]} changed since it was saved "
                        f"(checksum differs from key {kind}_sha256)")
+    small = data.get("min_font_pt_printed")
+    if isinstance(small, (int, float)) and not isinstance(small, bool) and small < MIN_FONT_PT - 0.05:
+        out.append(f"{sidecar}: key min_font_pt_printed: its smallest text prints at {small} pt "
+                   f"(under {MIN_FONT_PT:g} pt)")
     return out
 
 
