@@ -3,7 +3,6 @@ to a broken city, self-contained, and with recommendations that cite real source
 
 from __future__ import annotations
 
-import base64
 import functools
 import shutil
 import tempfile
