@@ -592,3 +592,15 @@ def test_pdf_in_both_languages_with_page_numbers_toc_bookmarks_and_header(built)
         for i, page in enumerate(pages[1:], start=2):
             assert re.search(rf"\b{i} / {len(pages)}\b", page), f"page {i} has no page number"
         assert status in pages[1]
+
+
+def test_list_of_figures_gives_every_figure_by_number(built):
+    _, paths = built
+    html = paths["en"].read_text(encoding="utf-8")
+    index = re.search(r'<ol class="figure-index">(.*?)</ol>', html, re.S).group(1)
+    entries = re.findall(r'<li data-page="#([^"]+)"><a class="xref" href="#\1" title="[^"]*">Figure (\d+)</a> — ([^<]+)</li>',
+                         index)
+    assert [n for _, n, _ in entries] == ["1", "2", "3"]
+    for anchor, n, title in entries:  # the same number and title as under the figure itself
+        assert re.search(rf'<figure id="{anchor}">.*?<span class="num">Figure {n}\.</span> <strong>{re.escape(title)}',
+                         html, re.S)

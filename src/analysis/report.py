@@ -1047,6 +1047,14 @@ def number_figures_and_tables(html: str, lang: str = "en") -> str:
             out.append(tag)
     out.append(html[pos:])
     html = "".join(out)
+    # the list of figures: number (a cross-reference, with its page in print) and title
+    items = []
+    for fid in (k for k in numbers if k.startswith("fig-")):
+        m = re.search(rf'<figure id="{re.escape(fid)}"[^>]*>.*?<figcaption><span class="num">[^<]*</span>\s*'
+                      r'<strong>(.*?)</strong>', html, re.S)
+        title = m.group(1).rstrip(".") if m else ""
+        items.append(f'<li data-page="#{fid}"><a class="xref" href="#{fid}">{fid}</a> — {title}</li>')
+    html = html.replace('<ol class="figure-index"></ol>', '<ol class="figure-index">' + "".join(items) + "</ol>", 1)
 
     def xref(m: re.Match) -> str:
         label = numbers.get(m.group("id"))
