@@ -6,8 +6,12 @@ SHELL := /bin/bash
 .SECONDEXPANSION:
 .DELETE_ON_ERROR:
 
+# Any Python from 3.11 to 3.14 (requirements.lock resolves for each), e.g. PYTHON_SYS=python3.13.
 PYTHON_SYS ?= python3
-VENV       := .venv
+# The environment the pipeline runs in. The project's own .venv is built from requirements.lock;
+# any other one (VENV=$CONDA_PREFIX) is the user's: only the project is installed into it.
+PROJECT_VENV := .venv
+VENV       := $(PROJECT_VENV)
 PY         := $(VENV)/bin/python
 ENV_STAMP  := $(VENV)/.installed
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -18,15 +22,21 @@ CITY       ?=
 LAB_ARGS   ?=
 
 CITIES     := $(basename $(notdir $(wildcard config/cities/*.yml)))
-PKG_SRC    := $(wildcard src/analysis/*.py) $(wildcard src/analysis/templates/*) $(wildcard src/analysis/locale/*)
 STAMPS     := reports/.stamps
-RUN_NB     := $(PY) -m analysis.pipeline run
+PIPE       := $(PY) -m analysis.pipeline
+RUN_NB     := $(PIPE) run
+# One pipeline run at a time in a tree: the entry points re-enter make under a lock
+# (flock on reports/.stamps/.lock; a second run waits). Under the lock, `prepare` first
+# removes temporary files an interrupted run left, and retires every stamp whose inputs
+# changed in content (SHA-256 of the step's files: raw data, profile, notebook, the package
+# modules that notebook imports, transitively), so reruns follow content, not dates.
+LOCKED     := $(PIPE) locked --
 
 CLEAN_STAMPS  := $(CITIES:%=$(STAMPS)/%/01-clean)
 NBHD_STAMPS   := $(CITIES:%=$(STAMPS)/%/02-neighbourhoods)
 IMPACT_STAMPS := $(CITIES:%=$(STAMPS)/%/03-impact)
 CROSS_STAMP   := $(STAMPS)/cross-city/04-compare-cities
-REPORT_STAMP  := $(STAMPS)/report
+REPORT_STAMP  := $(STAMPS)/report/report
 
 .PHONY: help
 help: ## Show this list of targets
@@ -36,12 +46,21 @@ help: ## Show this list of targets
 
 # ------------------------------------------------------------------ environment
 $(ENV_STAMP): pyproject.toml requirements.lock
-	@echo ">> building the project environment in $(VENV) (pinned: requirements.lock)"
+ifeq ($(VENV),$(PROJECT_VENV))
+	@echo ">> building the project environment in $(VENV) from requirements.lock (every file hash-checked)"
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	@$(PY) -c 'import sys; v = sys.version_info[:2]; (3, 11) <= v < (3, 15) or sys.exit(f"$(VENV) has Python {v[0]}.{v[1]}; the project supports 3.11 to 3.14: rm -rf $(VENV) && make env PYTHON_SYS=python3.13")'
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e ".[test]"
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@# rfc3987-syntax is optional for jupyter-events and costs ~1.8 s per notebook start
 	-@$(PY) -m pip uninstall --quiet --yes rfc3987-syntax >/dev/null 2>&1
+else
+	@# Not the project's .venv (conda, or an environment the user manages): its packages are
+	@# the user's, so install the project alone, never pip packages over them.
+	@echo ">> installing the project alone (no dependencies) into $(VENV)"
+	$(PY) -m pip install --quiet --no-deps -e .
+endif
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (IMPPULSE)" >/dev/null
 	@touch $@
 
@@ -49,54 +68,92 @@ $(ENV_STAMP): pyproject.toml requirements.lock
 env: $(ENV_STAMP) ## Build the project environment (.venv) from the pinned dependencies
 
 # ------------------------------------------------------------------ per-city pipeline
-# Each step reruns only when its inputs change: the city profile, its raw files,
-# the package code, the notebook template or the previous step.
-$(STAMPS)/%/01-clean: config/cities/%.yml $$(wildcard data/raw/%/*) notebooks/01-clean.ipynb $(PKG_SRC) | $(ENV_STAMP)
+# A stamp exists only while its step's recorded input digest matches its inputs' content
+# (`analysis.pipeline prepare` retires the others), so make needs only the order of the
+# steps here; `python -m analysis.pipeline deps STEP CITY` lists what a step depends on.
+# A failed step withdraws what it and its downstream steps had published (reports/withdrawn/).
+$(STAMPS)/%/01-clean: | $(ENV_STAMP)
 	@$(RUN_NB) 01-clean $*
 
-$(STAMPS)/%/02-neighbourhoods: $(STAMPS)/%/01-clean notebooks/02-neighbourhoods.ipynb $$(wildcard data/external/boundaries/%.*) | $(ENV_STAMP)
+$(STAMPS)/%/02-neighbourhoods: $(STAMPS)/%/01-clean | $(ENV_STAMP)
 	@$(RUN_NB) 02-neighbourhoods $*
 
-$(STAMPS)/%/03-impact: $(STAMPS)/%/01-clean notebooks/03-impact.ipynb | $(ENV_STAMP)
+$(STAMPS)/%/03-impact: $(STAMPS)/%/01-clean | $(ENV_STAMP)
 	@$(RUN_NB) 03-impact $*
 
-$(CROSS_STAMP): $$(wildcard $(STAMPS)/*/03-impact) notebooks/04-compare-cities.ipynb $(PKG_SRC) | $(ENV_STAMP)
+$(CROSS_STAMP): $$(wildcard $(STAMPS)/*/03-impact) | $(ENV_STAMP)
 	@$(RUN_NB) 04-compare-cities cross-city
 
-$(REPORT_STAMP): $$(wildcard $(STAMPS)/*/0*) reports/narrative.md reports/narrative.fr.md $(PKG_SRC) | $(ENV_STAMP)
-	@$(PY) -m analysis.pipeline report --langs "$(REPORT_LANGS)"
-	@mkdir -p $(@D) && touch $@
+$(REPORT_STAMP): $$(wildcard $(STAMPS)/*/0*) | $(ENV_STAMP)
+	@$(PIPE) report --langs "$(REPORT_LANGS)"
 
-.PHONY: cities clean-data neighbourhoods impact cross-city
-cities: $(NBHD_STAMPS) $(IMPACT_STAMPS)
+.PHONY: cities clean-data neighbourhoods impact cross-city _cities _report _city_report _stamps
+_cities: $(NBHD_STAMPS) $(IMPACT_STAMPS)
+# Naming every stamp in a rule keeps them from being "intermediate" files, which make would
+# delete after a run and, when missing, not rebuild (a retired 01-clean must rerun).
+_stamps: $(CLEAN_STAMPS) $(NBHD_STAMPS) $(IMPACT_STAMPS) $(CROSS_STAMP) $(REPORT_STAMP)
+cities: $(ENV_STAMP)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
 
-clean-data: $(if $(CITY),$(STAMPS)/$(CITY)/01-clean,$(CLEAN_STAMPS)) ## Clean the raw data of every city (or CITY=name)
+clean-data: $(ENV_STAMP) ## Clean the raw data of every city (or CITY=name)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) $(if $(CITY),$(STAMPS)/$(CITY)/01-clean,$(CLEAN_STAMPS))
 
-neighbourhoods: $(if $(CITY),$(STAMPS)/$(CITY)/02-neighbourhoods,$(NBHD_STAMPS)) ## Neighbourhood estimates and maps (or CITY=name)
+neighbourhoods: $(ENV_STAMP) ## Neighbourhood estimates and maps (or CITY=name)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) $(if $(CITY),$(STAMPS)/$(CITY)/02-neighbourhoods,$(NBHD_STAMPS))
 
-impact: $(if $(CITY),$(STAMPS)/$(CITY)/03-impact,$(IMPACT_STAMPS)) ## Impact estimates per city (or CITY=name)
+impact: $(ENV_STAMP) ## Impact estimates per city (or CITY=name)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) $(if $(CITY),$(STAMPS)/$(CITY)/03-impact,$(IMPACT_STAMPS))
 
-cross-city: $(CROSS_STAMP) ## Cross-city synthesis (forest plots, pooled effects, ESS benchmark)
+cross-city: $(ENV_STAMP) ## Cross-city synthesis (forest plots, pooled effects, ESS benchmark)
+	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 
 .PHONY: report
-report: $(ENV_STAMP) ## Whole pipeline on the data in data/raw: every city, the synthesis, reports/report.html (+ .fr, + PDF)
+report: $(ENV_STAMP) ## Whole pipeline: every city, the synthesis, reports/report.html (+ .fr, + PDF); CITY="x y": those cities' own reports
+ifeq ($(CITY),)
+	@$(LOCKED) $(MAKE) --no-print-directory _report
+else
+	@$(LOCKED) $(MAKE) --no-print-directory _city_report
+endif
+
+# A city's own report: its three steps, then reports/cities/<city>/report.<lang>.html in the
+# languages of its profile, without the other cities or the synthesis.
+_city_report:
 	@status=0; \
-	$(MAKE) --no-print-directory -k -j$(JOBS) cities || status=$$?; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) $(foreach c,$(CITY),$(STAMPS)/$(c)/02-neighbourhoods $(STAMPS)/$(c)/03-impact) || status=$$?; \
+	$(PIPE) city-report $(CITY) || status=$$?; \
+	exit $$status
+
+_report:
+	@status=0; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) _cities || status=$$?; \
 	$(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP) || status=$$?; \
 	$(MAKE) --no-print-directory $(REPORT_STAMP) || status=$$?; \
-	$(PY) -m analysis.pipeline status; \
+	$(PIPE) status; \
 	exit $$status
 
 # ------------------------------------------------------------------ checks
+# Published numbers must not depend on the machine: the statistical tests and the
+# impact/synthesis notebooks run a second time under another OpenBLAS kernel (Haswell, where
+# the CPU has AVX2 and the machine does not already set OPENBLAS_CORETYPE itself).
+ALT_CORETYPE := $(if $(OPENBLAS_CORETYPE),,$(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo Haswell))
+NBVAL := -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env \
+  --nbval-cell-timeout=900 -p no:cacheprovider
+STAT_TESTS := tests/test_impact.py tests/test_synthesis.py tests/test_estimates.py tests/test_weights.py \
+  tests/test_evidence.py tests/test_officers.py
+
 .PHONY: test
-test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, then nbval on the notebook templates
-	@$(MAKE) --no-print-directory -k -j$(JOBS) cities
-	@$(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
+test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, disclosure check, nbval (twice for the statistics)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
+	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 	$(PY) -m analysis.privacy_guard
+	$(PY) -m analysis.disclosure
 	$(PY) -m pytest tests -q
-	$(PY) -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env --nbval-cell-timeout=900 \
-	  -p no:cacheprovider notebooks/01-clean.ipynb notebooks/02-neighbourhoods.ipynb \
+	$(PY) $(NBVAL) notebooks/01-clean.ipynb notebooks/02-neighbourhoods.ipynb \
 	  notebooks/03-impact.ipynb notebooks/04-compare-cities.ipynb
+ifneq ($(ALT_CORETYPE),)
+	OPENBLAS_CORETYPE=$(ALT_CORETYPE) $(PY) -m pytest -q -p no:cacheprovider $(STAT_TESTS)
+	OPENBLAS_CORETYPE=$(ALT_CORETYPE) $(PY) $(NBVAL) notebooks/03-impact.ipynb notebooks/04-compare-cities.ipynb
+endif
 
 .PHONY: notebooks
 notebooks: $(ENV_STAMP) ## Re-execute the notebook templates in place on the demo city (refreshes nbval's reference outputs)
@@ -147,10 +204,28 @@ design: $(ENV_STAMP) ## Plan an evaluation: minimum detectable effect and power 
 design-check: $(ENV_STAMP) ## Check the planner's power against the project's estimator (Monte Carlo, a few minutes)
 	$(PY) benchmarks/design_check.py
 
+# new city: make new-city CITY=x [NEIGHBOURHOODS=units.csv] [OUT=file]; make check CITY=x
+NEIGHBOURHOODS ?=
+.PHONY: new-city
+new-city: $(ENV_STAMP) ## Draft config/cities/CITY.yml from data/raw/CITY/ (NEIGHBOURHOODS=list.csv, OUT=file optional); TODOs mark guesses
+	@test -n "$(CITY)" || { echo "usage: make new-city CITY=<slug> [NEIGHBOURHOODS=units.csv] [OUT=file]" >&2; exit 2; }
+	$(PY) -m analysis.newcity $(CITY) $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS)) $(if $(OUT),--out $(OUT))
+
+.PHONY: check
+check: $(ENV_STAMP) ## Check a profile against its raw files, listing every problem (CITY=name; no pipeline run)
+	@test -n "$(CITY)" || { echo "usage: make check CITY=<slug>" >&2; exit 2; }
+	$(PY) -m analysis.check $(CITY)
+
+# questionnaire: make questionnaire [QUESTIONNAIRE_LANGS="en fr it"] [NEIGHBOURHOODS=units.csv]
+QUESTIONNAIRE_LANGS ?= en fr es ca it nl lt pt de
+.PHONY: questionnaire
+questionnaire: $(ENV_STAMP) ## Export the codebook as a printable questionnaire (HTML) and an XLSForm (KoboToolbox/ODK) in reports/questionnaire/
+	$(PY) -m analysis.questionnaire --langs "$(QUESTIONNAIRE_LANGS)" $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS))
+
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
-	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps \
-	  reports/report*.html reports/report*.pdf reports/figures.csv
+	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps reports/withdrawn \
+	  reports/report*.html reports/report*.pdf reports/figures.csv reports/dashboard.html reports/questionnaire
 
 .PHONY: distclean
 distclean: clean ## Also delete the environment

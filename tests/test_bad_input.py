@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from conftest import make_profile, resident_row, write_csv, write_profile
+from damage_corpus import CASES, SECRET
 
 from analysis.clean import UnknownLabelError, clean_city
+from analysis.clean import main as clean_main
 from analysis.profile import ProfileError, load_profile
 from analysis.readers import RawDataError
 
@@ -166,3 +168,42 @@ def test_rejections_never_lose_rows(city):
     assert len(res.respondents) + len(res.rejected) == 50
     assert res.rejected["reason"].notna().all() and (res.rejected["reason"] != "").all()
     assert pd.Index(res.rejected["raw_row_number"]).is_unique
+
+
+def test_encoding_error_never_quotes_the_row(city, project):
+    """A Latin-1 file declared UTF-8 whose first bad byte is in a name (unmapped column):
+    the message names file, line, byte offset and the byte, not the text around it."""
+    _, raw = city
+    p = make_profile()
+    p["residents"]["files"][0]["encoding"] = "utf-8"
+    write_profile(project, p)
+    rows = [{"ID": r["ID"], "NOM": "Zoé Kowalczyk", **{k: v for k, v in r.items() if k != "ID"}}
+            for r in (resident_row(i, RESPECT="Souvent", JUSTE="Jamais", EXPLIQUE="Jamais") for i in range(4))]
+    write_csv(raw / "residents.csv", rows, encoding="latin-1")
+    with pytest.raises(RawDataError) as err:
+        _clean()
+    msg = str(err.value)
+    assert "residents.csv" in msg and "row 2" in msg and "byte offset" in msg and r"\xe9" in msg
+    for part in ("Kowalczyk", "Zo", "1000;"):
+        assert part not in msg, part
+
+
+_ERROR_CASES = [c for c in CASES if c.outcome == "error"]
+
+
+@pytest.mark.parametrize("case", _ERROR_CASES, ids=[c.name for c in _ERROR_CASES])
+def test_no_reader_error_carries_a_name_to_the_console(project, case, capsys):
+    """Every kind of reader error of the damage corpus, through the cleaning command line:
+    the name in the unmapped column of every row is in no output."""
+    raw = project / "data" / "raw" / "testville"
+    raw.mkdir(parents=True)
+    p = make_profile()
+    p["residents"]["files"][0].update(case.make(raw))
+    p["residents"].update(case.profile)
+    write_profile(project, p)
+    assert clean_main(["testville"]) == 1
+    out = capsys.readouterr()
+    assert "FAILED" in out.err
+    for text in (out.out, out.err):
+        assert SECRET not in text and "Kowalczyk" not in text
+    assert not (project / "data" / "processed" / "testville").exists()

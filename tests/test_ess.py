@@ -94,3 +94,30 @@ def test_ess_spec_is_data_and_a_broken_one_names_file_and_key(tmp_path):
     bad.write_text(text.replace("1: female", "1: woman"), encoding="utf-8")
     with pytest.raises(ProfileError, match=r"ess\.yml: key values\.gender\.'1'"):
         ess.load_spec(bad)
+
+
+def test_national_levels_say_they_are_real_national_unweighted_2010(raw):
+    """The ESS rows are real microdata: their own data_status says so, whatever the cities' data."""
+    levels = ess.national_levels(ess.ess_to_codebook(raw))
+    assert (levels["data_status"] == ess.DATA_STATUS).all()
+    assert ess.DATA_STATUS.startswith("real data") and "SYNTHETIC" not in ess.DATA_STATUS.upper()
+    assert set(levels["area"]) == {"national"} and set(levels["weighting"]) == {"unweighted"}
+    assert set(levels["period"]) == {"2010"}
+
+
+def test_benchmark_csv_keeps_real_status_on_ess_rows(tmp_path):
+    """Written as the pipeline writes it: the table-wide synthetic label must not overwrite the ESS rows."""
+    from analysis import synthesis
+    from analysis.io import SYNTHETIC_NOTE, write_table
+
+    levels = ess.national_levels(pd.DataFrame({"trust_police": [5.0, 6.0, 7.0] * 5, "eff_violence": 5.0}))
+    resp = pd.DataFrame({"wave": ["baseline"] * 12, "pilot_area": "pilot", "trust_police": 4.0,
+                         "eff_violence": 5.0, "weight": 1.0})
+    bench = synthesis.benchmark_table(levels, resp, "brussels", synthetic=True, period="2014-2015")
+    write_table(bench, tmp_path / "benchmark.csv", synthetic=False)
+    back = pd.read_csv(tmp_path / "benchmark.csv")
+    assert back.columns[0] == "data_status"
+    is_ess = back["source"].str.startswith("ESS")
+    assert (back.loc[is_ess, "data_status"] == ess.DATA_STATUS).all()
+    assert (back.loc[~is_ess, "data_status"] == SYNTHETIC_NOTE).all()
+    assert np.isfinite(back["mean"]).all()

@@ -190,12 +190,41 @@ def test_table_has_every_cell_and_no_published_cell_under_k(city):
     prof, df, w, table = city
     assert list(table.columns) == list(E.TABLE_COLUMNS)
     groups = ["all", *prof.pilot.targeted_groups]
-    assert len(table) == len(prof.codes) * len(groups) * 3 * len(codebook.INDICATORS)
+    # every codebook outcome this city collected: the indicators and their items
+    assert len(table) == len(prof.codes) * len(groups) * 3 * len(codebook.OUTCOMES)
+    assert set(table["status"]) == {"published", "suppressed"}
+    assert (table["status"] == "suppressed").equals(table["suppressed"].astype(bool))
     shown = table["estimate"].notna() | table["ci_low"].notna() | table["shrunk"].notna()
     assert (table.loc[shown, "n"] >= K_SUPPRESS).all()
-    assert (table["suppressed"] == (table["n"] < K_SUPPRESS)).all()
+    assert table.loc[table["n"] < K_SUPPRESS, "suppressed"].all()
+    # Cells of 10 or more are suppressed only as complements (analysis.disclosure rule 4):
+    # no hidden cell is alone in its areas, and the Fay–Herriot columns use published cells only.
+    from analysis import disclosure
+
+    found = [f.rule for f in disclosure.check_table(table, "table")]
+    assert not [r for r in found if "only suppressed cell" in r or "Fay–Herriot" in r]
+    assert not [r for r in found if "statistic published" in r]
     assert table["suppressed"].any() and (~table["suppressed"]).any()  # both cases exercised
     assert set(table["wave"]) == {"baseline", "follow_up", "change"}
+
+
+def test_outcomes_not_collected_are_marked_and_single_items_estimated(city):
+    """A city that asked one procedural-justice item: the item is estimated and mapped, the
+    index and the outcomes it never asked are `not_collected` (not suppressed small cells)."""
+    from analysis import maps
+
+    prof, df, w, _ = city
+    df = df.copy()
+    df[["pj_fair", "pj_explain", "pj_index", "feel_safe_dark"]] = np.nan
+    table = E.neighbourhood_estimates(df, w, prof)
+    status = table.groupby("indicator")["status"].agg(set)
+    assert status["pj_index"] == {"not_collected"} and status["feel_safe_dark"] == {"not_collected"}
+    assert "published" in status["pj_respect"] and "pj_fair" not in status
+    nc = table[table["status"] == "not_collected"]
+    assert nc["estimate"].isna().all() and nc["shrunk"].isna().all()
+    shown = maps.indicators_to_map(table)
+    assert "pj_respect" in shown and "pj_index" not in shown and "feel_safe_dark" not in shown
+    assert "trust_police" in shown
 
 
 def test_written_outputs_respect_k(city, tmp_path, monkeypatch):

@@ -42,3 +42,36 @@ def test_explore_notebook_runs_headless(tmp_path):
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]
     assert images, "the default view draws the map and the trend"
+
+
+def test_notebook_metadata_matches_the_kernel():
+    """JupyterLab rewrites kernelspec and language_info on open: stored values must equal them.
+
+    Otherwise the notebook is marked unsaved as soon as it opens, and saving it would write
+    outputs into the tracked file. Compared with what ipykernel and the installed kernelspec
+    report, so the stored metadata cannot drift from the project's kernel.
+    """
+    import json
+
+    from ipykernel.ipkernel import IPythonKernel
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    nb = json.loads((PATHS.notebooks / "explore.ipynb").read_text(encoding="utf-8"))
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    assert nb["metadata"]["kernelspec"] == {"name": "python3", "display_name": spec.display_name,
+                                            "language": spec.language}
+    assert nb["metadata"]["language_info"] == IPythonKernel.language_info
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None, "no outputs stored"
+
+
+def test_notebook_takes_a_language_parameter():
+    import json
+
+    nb = json.loads((PATHS.notebooks / "explore.ipynb").read_text(encoding="utf-8"))
+    params = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert 'lang = "en"' in "".join(params["source"])
+    code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "explore.show(city, indicator, wave, group, lang)" in code
+    assert "explore.widgets(city, indicator, wave, group, lang)" in code

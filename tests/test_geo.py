@@ -14,7 +14,9 @@ from shapely.geometry import Polygon, box
 from analysis import boundaries_cli, geo
 from analysis.profile import CityProfile
 
-SHARED_GEO = Path("/work/shared/geo")
+#: The committed official boundary files (data/external/boundaries, with CHECKSUMS.sha256).
+COMMITTED = Path(__file__).resolve().parents[1] / "data" / "external" / "boundaries"
+OFFICIAL = ("nantes", "barcelona", "milan", "lisbon", "toulouse", "brussels")
 
 
 def _profile_dict(codes, lonlat, city="gridville", areas=None, url=None):
@@ -92,7 +94,8 @@ def test_other_format_and_crs_give_the_same_join(tmp_path, fmt, crs):
 def test_bow_tie_gives_a_clear_error_or_is_repaired(tmp_path):
     gdf, prof = grid_city()
     bow = Polygon([(0, 0), (1000, 1000), (1000, 0), (0, 1000), (0, 0)])
-    gdf.loc[2, "geometry"] = shapely.affinity.translate(bow, 3_340_000, 2_690_000)
+    # on square 03's own place, so that the repaired bow tie passes the coverage checks
+    gdf.loc[2, "geometry"] = shapely.affinity.translate(bow, 3_342_000, 2_700_000)
     path = tmp_path / "gridville.gpkg"
     gdf.to_file(path, driver="GPKG")
     with pytest.raises(geo.BoundaryError, match=r"code 03: Self-intersection"):
@@ -156,28 +159,162 @@ def test_city_geometry_falls_back_to_approximate_and_says_so(root):
     assert not real.approximate and real.source == "gridville.geojson" and real.join.ok
 
 
-def _shared(city):
-    path = SHARED_GEO / f"{city}.geojson"
-    if not path.is_file():
-        local = Path(__file__).resolve().parents[1] / "data/external/boundaries" / f"{city}.geojson"
-        path = local if local.is_file() else None
-    return path
+@pytest.mark.parametrize("city", OFFICIAL)
+def test_committed_official_boundaries_pass_every_check_and_rejoin_in_another_crs(city, tmp_path):
+    """A fresh clone has the six files: read through the project, with checksum and profile."""
+    from analysis.profile import load_profile
 
-
-@pytest.mark.parametrize("city", ["nantes", "barcelona", "milan", "lisbon", "toulouse", "brussels"])
-def test_real_official_boundaries_read_and_rejoin_in_another_crs(city, tmp_path):
-    path = _shared(city)
-    if path is None:
-        pytest.skip(f"official boundaries of {city} not available (neither {SHARED_GEO} nor "
-                    "data/external/boundaries; .ci/run copies them)")
-    got = geo.read_boundaries(city, None, path=path)
+    path = COMMITTED / f"{city}.geojson"
+    assert path.is_file(), f"{path} is not in the repository"
+    prof = load_profile(city)
+    got = geo.read_boundaries(city, prof, path=path)
+    assert got.attrs["sha256"] == geo.read_checksums(COMMITTED)[f"{city}.geojson"]
     assert got["code"].is_unique and got.is_valid.all() and got.crs == geo.TARGET_CRS
+    assert geo.join_codes(got, prof).ok
     other = tmp_path / f"{city}.gpkg"
     got.to_crs("EPSG:3857").to_file(other, driver="GPKG")
-    again = geo.read_boundaries(city, None, path=other)
+    again = geo.read_boundaries(city, prof, path=other)
     assert geo.join_codes(again, got["code"]).ok
     if city == "barcelona":
         assert got["code"].iloc[0] == "01" and len(got) == 73
+
+
+def test_checksum_manifest_lists_exactly_the_committed_files_and_they_match():
+    listed = geo.read_checksums(COMMITTED)
+    assert set(listed) == {f"{c}.geojson" for c in OFFICIAL} | {"neighbourhoods.csv"}
+    for name, digest in listed.items():
+        assert geo.file_sha256(COMMITTED / name) == digest, name
+    readme = (COMMITTED / "README.md").read_text(encoding="utf-8")
+    for name, digest in listed.items():  # attribution table carries each checksum
+        assert name in readme and digest in readme
+    assert readme.count("not stated in the copy used") >= 5
+
+
+def test_cities_without_boundaries_get_the_labelled_approximate_map():
+    from analysis.profile import load_profile
+
+    for city in ("amiens", "aubervilliers", "vilnius"):
+        assert geo.boundary_file(city, COMMITTED) is None
+        got = geo.city_geometry(city, load_profile(city))
+        assert got.approximate and "not official" in got.note("en")
+
+
+# -------------------------------------------------------------- planted damage
+def _copy_with_manifest(tmp_path, city="nantes"):
+    dest = tmp_path / "b"
+    dest.mkdir()
+    (dest / f"{city}.geojson").write_bytes((COMMITTED / f"{city}.geojson").read_bytes())
+    (dest / geo.CHECKSUMS_NAME).write_text(
+        f"{geo.read_checksums(COMMITTED)[city + '.geojson']}  {city}.geojson\n", encoding="utf-8")
+    return dest / f"{city}.geojson"
+
+
+def test_damaged_committed_file_is_refused_by_checksum(tmp_path):
+    from analysis.profile import load_profile
+
+    path = _copy_with_manifest(tmp_path)
+    assert geo.read_boundaries("nantes", load_profile("nantes"), path=path).attrs["sha256"]
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("Centre-ville", "Centre ville", 1), encoding="utf-8")
+    with pytest.raises(geo.BoundaryError, match=r"nantes\.geojson: SHA-256 [0-9a-f]{64} differs from "
+                                                 r"[0-9a-f]{64} recorded in CHECKSUMS\.sha256"):
+        geo.read_boundaries("nantes", load_profile("nantes"), path=path)
+
+
+def test_malformed_checksum_line_is_named(tmp_path):
+    (tmp_path / geo.CHECKSUMS_NAME).write_text("abc  nantes.geojson\n", encoding="utf-8")
+    with pytest.raises(geo.BoundaryError, match=r"CHECKSUMS\.sha256, line 1: expected"):
+        geo.read_checksums(tmp_path)
+
+
+def test_swapped_lon_lat_is_refused_and_named(tmp_path):
+    gdf, prof = grid_city()
+    ll = gdf.to_crs("EPSG:4326")
+    ll["geometry"] = shapely.transform(ll.geometry.to_numpy(), lambda xy: xy[:, ::-1])
+    path = tmp_path / "gridville.geojson"
+    ll.to_file(path, driver="GeoJSON")
+    with pytest.raises(geo.BoundaryError, match=r"6 of 6 profile centroids lie outside.*"
+                                                r"longitude and latitude are swapped"):
+        geo.read_boundaries("gridville", prof, path=path)
+
+
+@pytest.mark.parametrize("real,declared,expect", [
+    ("EPSG:25831", "EPSG:4326", r"declared CRS EPSG:4326 is in degrees, but the coordinates range"),
+    ("EPSG:4326", "EPSG:3035", r"declared CRS EPSG:3035 is projected \(metres\), but the coordinates "
+                               r"span only"),
+    ("EPSG:3035", "EPSG:25831", r"outside the area of use of the declared CRS EPSG:25831"),
+])
+def test_wrong_crs_declared_is_refused_without_a_profile(tmp_path, real, declared, expect):
+    """The case that once drew blank maps captioned "official boundaries"."""
+    gdf, prof = grid_city()
+    wrong = gdf.to_crs(real).set_crs(declared, allow_override=True)
+    path = tmp_path / "gridville.gpkg"
+    wrong.to_file(path, driver="GPKG")
+    with pytest.raises(geo.BoundaryError, match=expect):
+        geo.read_boundaries("gridville", None, path=path)
+    with pytest.raises(geo.BoundaryError):  # and with the profile as well
+        geo.read_boundaries("gridville", prof, path=path)
+
+
+def test_wrong_projected_crs_inside_its_area_is_caught_by_the_centroids(tmp_path):
+    gdf, prof = grid_city()  # EPSG:25830 metres read as EPSG:25831: 500 km off, still Europe
+    wrong = gdf.to_crs("EPSG:25830").set_crs("EPSG:25831", allow_override=True)
+    path = tmp_path / "gridville.gpkg"
+    wrong.to_file(path, driver="GPKG")
+    geo.read_boundaries("gridville", None, path=path)  # plausible on its own
+    with pytest.raises(geo.BoundaryError, match=r"6 of 6 profile centroids lie outside.*wrong CRS declared"):
+        geo.read_boundaries("gridville", prof, path=path)
+
+
+def test_missing_code_is_refused_with_the_code(tmp_path):
+    gdf, prof = grid_city()
+    path = tmp_path / "gridville.geojson"
+    gdf[gdf["code"] != "06"].to_file(path, driver="GeoJSON")
+    with pytest.raises(geo.BoundaryError, match=r"no polygon for profile code\(s\) \['06'\] "
+                                                r"\(expected the 6 codes of config/cities/gridville\.yml"):
+        geo.read_boundaries("gridville", prof, path=path)
+    geo.read_boundaries("gridville", None, path=path)  # without a profile nothing to compare
+
+
+def test_overlapping_polygons_are_refused_with_both_codes(tmp_path):
+    gdf, prof = grid_city()
+    gdf.loc[0, "geometry"] = gdf.geometry[0].buffer(100, join_style="mitre")  # eats 100 m of 02 and 04
+    path = tmp_path / "gridville.gpkg"
+    gdf.to_file(path, driver="GPKG")
+    with pytest.raises(geo.BoundaryError, match=r"polygons overlap \(codes 01 and 02: 100,000 m²"):
+        geo.read_boundaries("gridville", prof, path=path)
+
+
+def test_small_overlap_within_tolerance_is_accepted(tmp_path):
+    gdf, prof = grid_city()
+    gdf.loc[0, "geometry"] = box(*(np.asarray(gdf.geometry[0].bounds) + [0, 0, 0.5, 0]))  # 500 m²
+    path = tmp_path / "gridville.gpkg"
+    gdf.to_file(path, driver="GPKG")
+    assert len(geo.read_boundaries("gridville", prof, path=path)) == 6
+
+
+def test_shifted_polygon_is_refused_by_centroid_and_gap(tmp_path):
+    gdf, prof = grid_city(codes=[f"{i:02d}" for i in range(1, 10)])  # 3 × 3: 05 is in the middle
+    moved = gdf.copy()
+    moved.loc[4, "geometry"] = shapely.affinity.translate(gdf.geometry[4], 0, -1000)  # onto 02
+    path = tmp_path / "gridville.gpkg"
+    moved.to_file(path, driver="GPKG")
+    with pytest.raises(geo.BoundaryError, match=r"polygons overlap \(codes 02 and 05: 1,000,000 m²"):
+        geo.read_boundaries("gridville", prof, path=path)
+    # moved into empty space: no overlap, but a hole where it was, and its centroid is 1.5 km off
+    moved.loc[4, "geometry"] = shapely.affinity.translate(gdf.geometry[4], 5000, 0)
+    moved.to_file(path, driver="GPKG")
+    with pytest.raises(geo.BoundaryError, match=r"gap\(s\) between polygons \(1,000,000 m² at lon"):
+        geo.read_boundaries("gridville", None, path=path)
+    # 900 m north, with 02 and 08 absent: no overlap, no hole; only the centroid (400 m off) tells
+    moved.loc[4, "geometry"] = shapely.affinity.translate(gdf.geometry[4], 0, 900)
+    moved = moved.drop(index=[1, 7])
+    prof_missing = prof.model_copy(update={"neighbourhoods": [n for n in prof.neighbourhoods
+                                                              if n.code not in ("02", "08")]})
+    moved.to_file(path, driver="GPKG")
+    with pytest.raises(geo.BoundaryError, match=r"centroid\(s\) outside their polygon by more than "
+                                                r"250 m \(code 05: 400 m\)"):
+        geo.read_boundaries("gridville", prof_missing, path=path)
 
 
 # ------------------------------------------------------------------------ CLI

@@ -232,9 +232,9 @@ def test_pre_post_city_and_evidence_rating():
     assert tab["design"].tolist() == ["pre_post"]
     bal = impact.balance_table(df, prof)
     table, rating = evidence.rate_evidence(tab, bal, {"fidelity": 0.9}, prof)
-    assert rating["base_level"] == 2 and rating["design"] == "pre_post"
-    assert rating["level"] == 1  # few clusters (6 < 10)
-    assert any("few clusters" in r for r in rating["reasons"])
+    # design strength from the design alone: few clusters lower the confidence, not the level
+    assert rating["level"] == 2 and rating["design"] == "pre_post"
+    assert "few_clusters" in rating["reasons"] and rating["confidence"] in ("moderate", "low")
     assert "before/after" in rating["text"]
     text = evidence.reading(tab, officers.officer_effects(None, prof), rating, prof)
     assert "city-wide trend" in text and "SYNTHETIC" in text
@@ -245,10 +245,11 @@ def test_did_city_rating_starts_at_level_3():
     df = impact.simulate_respondents(12, 120, seed=3)
     tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=[], B=99)
     bal = impact.balance_table(df, prof)
-    _, rating = evidence.rate_evidence(tab, bal, {"fidelity": 0.9}, prof)
-    assert rating == {**rating, "level": 3, "base_level": 3, "reasons": []}
-    _, weak = evidence.rate_evidence(tab, bal, {"fidelity": 0.5}, prof)
-    assert weak["level"] == 2 and weak["reasons"] == ["weak implementation"]
+    trends = evidence.composition_trends(df, prof)
+    _, rating = evidence.rate_evidence(tab, bal, {"fidelity": 0.9}, prof, trends=trends)
+    assert (rating["level"], rating["confidence"], rating["reasons"]) == (3, "high", [])
+    _, weak = evidence.rate_evidence(tab, bal, {"fidelity": 0.5}, prof, trends=trends)
+    assert weak["level"] == 3 and weak["confidence"] == "moderate" and weak["reasons"] == ["low_fidelity"]
 
 
 # ---------------------------------------------------------------- officers, activities

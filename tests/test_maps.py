@@ -88,7 +88,7 @@ def test_input_in_another_crs_is_drawn_in_laea():
 def test_caption_says_definition_scale_n_source_boundaries_and_synthetic():
     cap = maps.map_caption("feel_safe_dark", "change", n=321, areas=9, city="Nantes", approximate=True,
                            synthetic=True)
-    for bit in ("Feels safe", "scale 1–4", "n = 321", "9 neighbourhoods", "Nantes", "fewer than 10",
+    for bit in ("Feels safe", "scale 1–4", "n = 320", "9 neighbourhoods", "Nantes", "fewer than 10",
                 "Approximate boundaries", "not official", "EPSG:3035", "Synthetic data"):
         assert bit in cap, bit
     fr = maps.map_caption("trust_police", lang="fr", approximate=False)
@@ -142,7 +142,7 @@ def test_save_neighbourhood_maps_writes_both_languages(tmp_path, monkeypatch):
                 assert (folder / f"map-trust_police-{wave}{suffix}.{ext}").is_file()
     meta = json.loads((folder / "map-trust_police-change.json").read_text())
     assert "approximate boundaries" in meta["caption"].lower() and "Synthetic data" in meta["caption"]
-    assert "n = 95 respondents in 3 neighbourhoods" in meta["caption"]  # the suppressed cell is not counted
+    assert "n = 100 respondents in 3 neighbourhoods" in meta["caption"]  # 95, rounded; the suppressed cell is not counted
     from PIL import Image
     with Image.open(folder / "map-trust_police-baseline.png") as im:
         dpi = im.info.get("dpi", (0, 0))[0]
@@ -223,3 +223,28 @@ def test_map_panel_text_prints_at_7pt_without_enlarging(tmp_path, monkeypatch):
         assert not any("Source" in t or "EPSG" in t for t in texts)  # the caption is not in the image
         assert "1" in texts and "2" in texts  # pilot and comparison areas labelled
         plt.close(fig)
+
+
+def test_committed_official_boundaries_draw_a_filled_map_captioned_official():
+    """A fresh clone maps Nantes with its official quartiers (not blank, not approximate)."""
+    from analysis.profile import load_profile
+
+    prof = load_profile("nantes")
+    geom = geo.city_geometry("nantes", prof)
+    assert not geom.approximate and geom.source == "nantes.geojson" and len(geom.gdf) == 11
+    codes = geom.gdf["code"].tolist()
+    table = pd.DataFrame({"neighbourhood": codes, "indicator": "trust_police", "wave": "baseline",
+                          "group": "all", "estimate": np.linspace(3, 8, len(codes)), "n": 50,
+                          "suppressed": False})
+    frame = maps.map_frame(geom, table, "trust_police", "baseline")
+    fig = maps.choropleth(frame, "value", indicator="trust_police")
+    ax = fig.axes[0]
+    colours = _facecolors(ax)
+    assert len(colours) >= 11 and len(set(colours)) >= 4  # every quartier filled, several classes
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    b = frame.to_crs(geo.TARGET_CRS).total_bounds
+    assert x0 <= b[0] and x1 >= b[2] and y0 <= b[1] and y1 >= b[3]  # the city is in view
+    cap = maps.map_caption("trust_police", approximate=geom.approximate)
+    assert "Official boundaries" in cap and "pproximate" not in cap
+    plt.close("all")

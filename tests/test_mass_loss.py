@@ -29,6 +29,15 @@ def _rows(n: int = N, start: int = 0) -> list[dict]:
     return [_row(i) for i in range(start, start + n)]
 
 
+@pytest.fixture(autouse=True)
+def _scratch_files_count_as_demo(monkeypatch):
+    """These tests are about data loss, on scratch files under ``synthetic: true``; the
+    refusal of the public demo key over non-demo files is tested in test_pseudonymise."""
+    import analysis.pseudonymise as pseudonymise
+
+    monkeypatch.setattr(pseudonymise, "check_synthetic_claim", lambda profile: None)
+
+
 @pytest.fixture
 def strict_city(project):
     """The test city with the documented default thresholds (no ``quality`` key)."""

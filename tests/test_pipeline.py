@@ -1,7 +1,11 @@
-"""make's dependency graph: a broken city does not stop the others and is reported;
-an unchanged rerun runs no notebook; a changed raw file reruns only its city.
+"""make's dependency graph and the pipeline state: a broken city does not stop the others
+and is reported; reruns follow content, not dates; a step reruns only when a module it
+imports changes; a failed rerun withdraws what was published; two runs in one tree take
+turns; temporary files left by an interrupted run are removed.
 
-Runs `make` on a scratch copy of the project holding two demo cities and one broken one.
+Runs `make` on a scratch copy of the project holding two demo cities and one broken one,
+with this checkout's sources first on the path (PYTHONPATH) and the running interpreter's
+environment as its .venv.
 """
 
 from __future__ import annotations
@@ -10,9 +14,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from analysis import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -36,7 +45,11 @@ def project(tmp_path_factory):
             continue
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)
-    os.symlink(ROOT / ".venv", dest / ".venv")
+    # the environment running these tests stands for the project's .venv; its stamp must
+    # not look older than the copied pyproject.toml, or make would reinstall into it
+    os.symlink(Path(sys.prefix), dest / ".venv")
+    for name in ("pyproject.toml", "requirements.lock"):
+        os.utime(dest / name, (0, 0))
     # a tenth city whose residents file is corrupt: same profile, broken bytes
     prof = (dest / "config" / "cities" / "aubervilliers.yml").read_text(encoding="utf-8")
     (dest / "config" / "cities" / "testville.yml").write_text(
@@ -47,13 +60,23 @@ def project(tmp_path_factory):
     return dest
 
 
+def _env(project: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != pipeline.LOCK_ENV}
+    return {**env, "IMPPULSE_ROOT": str(project), "PYTHONPATH": str(project / "src"),
+            "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def _make(project: Path, *args: str) -> tuple[int, str, list[tuple[str, str]]]:
-    env = {**os.environ, "IMPPULSE_ROOT": str(project)}
-    proc = subprocess.run(["make", "--no-print-directory", "-k", "JOBS=2", *args], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(["make", "--no-print-directory", "-k", "JOBS=2", *args], cwd=project,
+                          env=_env(project), capture_output=True, text=True, timeout=900)
     out = proc.stdout + proc.stderr
     runs = re.findall(r"^\[run \] (\S+)\s+(\S+)", proc.stdout, flags=re.M)
     return proc.returncode, out, runs
+
+
+def _py(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=project, env=_env(project),
+                          capture_output=True, text=True, timeout=900)
 
 
 def test_broken_city_is_reported_and_others_finish(project):
@@ -68,33 +91,156 @@ def test_broken_city_is_reported_and_others_finish(project):
     assert "enquete_habitants" in reason  # names the file
     assert "[FAIL] 01-clean" in out and "testville" in out
     assert (project / "data" / "processed" / "aubervilliers" / "respondents.parquet").is_file()
-    env = {**os.environ, "IMPPULSE_ROOT": str(project)}
-    status = subprocess.run([str(project / ".venv" / "bin" / "python"), "-m", "analysis.pipeline", "status"],
-                            cwd=project, env=env, capture_output=True, text=True).stdout
+    status = _py(project, "-m", "analysis.pipeline", "status").stdout
     assert re.search(r"testville\s+01-clean: FAILED", status)
 
 
-def test_unchanged_rerun_runs_no_notebook_and_a_changed_file_reruns_only_its_city(project):
+def test_reruns_follow_content_not_dates(project):
     _make(project, "clean-data")  # settle (testville still fails)
     rc, out, runs = _make(project, "clean-data")
     assert [c for _, c in runs] == ["testville"], "only the broken city is retried"
-    raw = next((project / "data" / "raw" / "aubervilliers").glob("enquete_habitants*"))
-    os.utime(raw)  # the city delivers the file again
+    raw = project / "data" / "raw" / "aubervilliers" / "SYNTHETIC_README.txt"
+    os.utime(raw)  # touched, same content: nothing to do
+    rc, out, runs = _make(project, "clean-data")
+    assert [c for _, c in runs] == ["testville"]
+    old = project / "old-copy.txt"
+    shutil.copy2(raw, old)
+    os.utime(old, (1e9, 1e9))  # an old copy: dated 2001
+    raw.write_text(raw.read_text(encoding="utf-8") + "\nsecond delivery\n", encoding="utf-8")
     rc, out, runs = _make(project, "clean-data")
     assert sorted(c for _, c in runs) == ["aubervilliers", "testville"]
+    assert "[stale] aubervilliers/01-clean" in out
+    shutil.copy2(old, raw)  # the older copy comes back, with its older date: content changed
+    assert raw.stat().st_mtime < (project / "reports/.stamps/aubervilliers/01-clean").stat().st_mtime
+    rc, out, runs = _make(project, "clean-data")
+    assert sorted(c for _, c in runs) == ["aubervilliers", "testville"]
+
+
+def test_notebook_dependencies_are_the_modules_it_imports_transitively(project, monkeypatch):
+    monkeypatch.setenv("IMPPULSE_ROOT", str(project))
+    clean = pipeline.notebook_modules("01-clean")
+    nbhd = pipeline.notebook_modules("02-neighbourhoods")
+    impact = pipeline.notebook_modules("03-impact")
+    assert {"clean", "readers", "profile", "config", "__init__"} <= set(clean)
+    assert "maps" in nbhd and "geo" in nbhd  # geo through nothing but the notebook's import
+    assert not {"maps", "geo", "synthesis", "report"} & set(clean)
+    assert not {"maps", "geo", "report"} & set(impact)
+    files = [pipeline._rel(p) for p in pipeline.step_inputs("aubervilliers", "02-neighbourhoods")]
+    assert "src/analysis/maps.py" in files and "config/cities/aubervilliers.yml" in files
+    report_files = [pipeline._rel(p) for p in pipeline.step_inputs(pipeline.REPORT, pipeline.REPORT)]
+    assert "src/analysis/locale/report.yml" in report_files  # data files a module reads
+    assert "src/analysis/templates/report.html.j2" in report_files
+
+
+def test_editing_one_module_reruns_only_the_steps_that_import_it(project):
+    _make(project, "clean-data")
+    maps = project / "src" / "analysis" / "maps.py"
+    maps.write_text(maps.read_text(encoding="utf-8") + "\n# a French label fixed\n", encoding="utf-8")
+    rc, out, runs = _make(project, "clean-data")
+    assert [c for _, c in runs] == ["testville"], "01-clean does not import maps"
+    readers = project / "src" / "analysis" / "readers.py"
+    readers.write_text(readers.read_text(encoding="utf-8") + "\n# a reader comment\n", encoding="utf-8")
+    rc, out, runs = _make(project, "clean-data")
+    assert sorted(c for _, c in runs) == ["amiens", "aubervilliers", "testville"]
+
+
+def test_leftover_temporary_files_are_removed_on_the_next_run(project):
+    _make(project, "clean-data")
+    left = [project / "data/processed/amiens/.respondents.k2j4x9_a.tmp.parquet",
+            project / "reports/tables/amiens/.impact.abcdefgh.tmp.csv",
+            project / "reports/notebooks/amiens/.01-clean.zz99yy88.tmp.ipynb"]
+    for p in left:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("half written")
+    keep = project / "data/processed/amiens/.keepme"
+    keep.write_text("not a temporary file")
+    rc, out, runs = _make(project, "clean-data", "CITY=amiens")
+    assert rc == 0 and runs == []
+    assert not any(p.exists() for p in left) and keep.exists()
+    assert out.count("[tidy] removed") == 3
+
+
+def test_two_runs_in_one_tree_take_turns(project):
+    _make(project, "clean-data")
+    raw = project / "data" / "raw" / "amiens" / "SYNTHETIC_README.txt"
+    raw.write_text(raw.read_text(encoding="utf-8") + "\nthird delivery\n", encoding="utf-8")
+    results = []
+
+    def run():
+        results.append(_make(project, "clean-data", "CITY=amiens"))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+        time.sleep(0.5)
+    for t in threads:
+        t.join()
+    assert [rc for rc, _, _ in results] == [0, 0]
+    runs = [r for _, _, rr in results for r in rr]
+    assert runs == [("01-clean", "amiens")], "the second run waited, then found nothing to do"
+    assert any("[wait] another pipeline run" in out for _, out, _ in results)
+
+
+def test_lock_serialises_commands(project):
+    log = project / "lock.log"
+    code = ("import sys, time; f = open(sys.argv[1], 'a'); f.write(f'start {time.time()}\\n'); "
+            "f.flush(); time.sleep(1.0); f.write(f'end {time.time()}\\n')")
+    procs = [subprocess.Popen([sys.executable, "-m", "analysis.pipeline", "locked", "--no-prepare",
+                               "--", sys.executable, "-c", code, str(log)],
+                              cwd=project, env=_env(project), stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    errs = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    events = [line.split() for line in log.read_text().splitlines()]
+    assert [e[0] for e in events] == ["start", "end", "start", "end"]  # never interleaved
+    assert sum("[wait]" in e for e in errs) == 1
+
+
+def test_failed_rerun_withdraws_published_outputs_and_the_report_says_so(project):
+    rc, out, runs = _make(project, "impact", "CITY=aubervilliers")
+    assert rc == 0, out[-2000:]
+    tables = project / "reports" / "tables" / "aubervilliers"
+    published = sorted(p.name for p in tables.glob("*.csv"))
+    assert "impact.csv" in published
+    stamps = project / "reports" / ".stamps"
+    # the city delivers a damaged file: the rerun of 01-clean fails
+    raw = next((project / "data" / "raw" / "aubervilliers").glob("enquete_habitants*"))
+    good = raw.read_bytes()
+    raw.write_bytes(b"this is not a Stata file")
+    try:
+        rc, out, runs = _make(project, "impact", "CITY=aubervilliers")
+        assert rc != 0 and ("01-clean", "aubervilliers") in runs
+        assert "withdrawn to reports/withdrawn/" in out
+        assert not (stamps / "aubervilliers" / "01-clean").exists()
+        assert not (stamps / "aubervilliers" / "03-impact").exists(), "downstream stamp invalidated"
+        assert not list(tables.glob("*.csv")), "no stale table stays published"
+        withdrawn = project / "reports" / "withdrawn"
+        assert sorted(p.name for p in (withdrawn / "reports/tables/aubervilliers").glob("*.csv")) == published
+        assert "01-clean failed" in (withdrawn / "aubervilliers" / "WITHDRAWN.txt").read_text(encoding="utf-8")
+        assert not (project / "data/processed/aubervilliers/respondents.parquet").exists()
+        # the report is rebuilt and says the city failed
+        proc = _py(project, "-m", "analysis.pipeline", "report", "--langs", "en")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        html = (project / "reports" / "report.html").read_text(encoding="utf-8")
+        assert "the pipeline failed for this city" in html and "enquete_habitants" in html
+        status = _py(project, "-m", "analysis.pipeline", "status").stdout
+        assert re.search(r"aubervilliers\s+01-clean: FAILED\s+02-neighbourhoods: -\s+03-impact: -", status)
+    finally:
+        raw.write_bytes(good)
+    rc, out, runs = _make(project, "impact", "CITY=aubervilliers")
+    assert rc == 0 and sorted(runs) == [("01-clean", "aubervilliers"), ("03-impact", "aubervilliers")]
+    assert (tables / "impact.csv").is_file() and not (stamps / "aubervilliers" / "01-clean.failed").exists()
 
 
 def test_rerunning_a_city_gives_identical_figures_and_tables(project):
     """Reproducibility: the same inputs give byte-identical tables, PNGs and SVGs."""
     import hashlib
-    import sys
 
     stamps = project / "reports" / ".stamps" / "amiens" / "01-clean"
     if not stamps.is_file():
         _make(project, "clean-data")
     code = ("from analysis import inprocess; inprocess.neighbourhoods('amiens'); "
             "inprocess.impact('amiens')")
-    env = {**os.environ, "IMPPULSE_ROOT": str(project)}
 
     def digest():
         files = sorted(p for d in ("reports/figures/amiens", "reports/tables/amiens")
@@ -103,7 +249,7 @@ def test_rerunning_a_city_gives_identical_figures_and_tables(project):
 
     runs = []
     for _ in range(2):
-        subprocess.run([sys.executable, "-c", code], cwd=project, env=env, check=True,
+        subprocess.run([sys.executable, "-c", code], cwd=project, env=_env(project), check=True,
                        capture_output=True, timeout=600)
         runs.append(digest())
     assert any(k.endswith(".svg") for k in runs[0]) and any(k.endswith("impact.csv") for k in runs[0])

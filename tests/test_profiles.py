@@ -13,7 +13,7 @@ from analysis import codebook
 from analysis.config import CITIES, PATHS
 from analysis.profile import ProfileError, load_profile
 
-GEO_CSV = Path("/work/shared/geo/neighbourhoods.csv")
+GEO_CSV = Path(__file__).resolve().parents[1] / "data/external/boundaries/neighbourhoods.csv"
 WITH_BOUNDARIES = ("nantes", "toulouse", "milan", "barcelona", "brussels", "lisbon")
 APPROXIMATE = ("amiens", "aubervilliers", "vilnius")
 

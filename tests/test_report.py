@@ -279,6 +279,35 @@ def test_no_banner_for_real_data(project):
         assert "SYNTHETIC" not in html.upper().replace("SYNTHÉTIQUE", "")
 
 
+def test_data_status_belongs_to_each_city(project):
+    """A real city beside a demo city: the cover names both, each city section says its own."""
+    populate(project, synthetic=False, broken=False)
+    # a second, complete city made from the demo data
+    demo = "demoville"
+    write_profile(project, make_profile(city=demo, name="Demoville", synthetic=True))
+    tables = PATHS.tables_city(demo)
+    for name in ("impact", "evidence", "neighbourhoods", "implementation", "balance"):
+        df = pd.read_csv(PATHS.tables_city("testville") / f"{name}.csv").drop(columns="data_status", errors="ignore")
+        if "city" in df.columns:
+            df["city"] = demo
+        write_table(df, tables / f"{name}.csv", synthetic=True)
+    write_json(PATHS.processed_city(demo) / "cleaning_log.json", {**CLEANING_LOG, "synthetic": True})
+    for lang, real_word, demo_word in (("en", "real survey data of the city", "synthetic demonstration data"),
+                                       ("fr", "données d'enquête réelles de la ville",
+                                        "données de démonstration synthétiques")):
+        raw = report.build_report(lang).read_text(encoding="utf-8")
+        assert ("mixes real and synthetic" if lang == "en" else "mêle données réelles et synthétiques") \
+            in visible_text(raw)
+
+        def section(city):
+            start = raw.find(f'id="city-{city}"')
+            assert start > 0
+            return visible_text(raw[start:raw.find("</section>", start)])
+
+        assert real_word in section("testville") and demo_word not in section("testville")
+        assert demo_word in section(demo) and real_word not in section(demo)
+
+
 def test_broken_city_is_reported_not_fatal(built):
     root, paths = built
     en = paths["en"].read_text(encoding="utf-8")
@@ -355,8 +384,9 @@ def test_weak_design_city_gets_evaluate_or_strengthen_first(project):
     # a comparison design downgraded to level 2 (weak implementation): strengthen, naming why
     write_table(_evidence("testville", level=2), tables / "evidence.csv", synthetic=True)
     html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
-    assert ("Testville: strengthen the evaluation of “Test pilot” before scaling it up — the comparison design "
-            "was rated level 2 because of: weak or undocumented implementation") in html
+    assert ("Testville: strengthen the evaluation of “Test pilot” before scaling it up — comparison design, "
+            "level 2, but not enough to attribute these estimates to the pilot because of: weak or undocumented "
+            "implementation") in html
     assert "continue and consider extending" not in html
     fr = visible_text(report.build_report("fr").read_text(encoding="utf-8"))
     assert "mise en œuvre faible ou non documentée" in fr
@@ -466,14 +496,8 @@ def test_explore_reads_published_table_and_hides_small_cells(project):
     assert rows["estimate"].tolist()[0] == 5.432  # rounded to 3 decimals
     with pytest.raises(ValueError, match="wave='change' is not in the table"):
         explore.selection(table, "trust_police", "change")
-    # the trend is the n-weighted mean of the published cells: known answer
-    t2 = table.copy()
-    t2.loc[(t2["neighbourhood"] == "103") & (t2["wave"] == "follow_up"), "estimate"] = 7.0
-    t2["area_type"] = "pilot"
-    tr = explore.trend(t2, "trust_police")
-    expected = (120 * 5.4321 + 90 * 7.0) / 210
-    assert tr.loc[tr["wave"] == "follow_up", "mean"].item() == pytest.approx(round(expected, 3))
-    assert tr["n"].tolist() == [210, 210]
+    # the trend by area now comes from the published area table (areas.csv), estimated from
+    # respondents the same way in both waves: tests/test_dashboard.py checks it against brute force
 
 
 def test_explore_missing_table_says_which_step(project):
@@ -554,7 +578,7 @@ def test_running_header_only_on_parts_made_from_demo_data(project):
     assert status["city-testville"] == "synthetic demonstration data"
     assert status["city-realville"] == ""
     assert status["summary"] == "synthetic demonstration data"  # made from both: the demo city is in it
-    assert status["annex-methods"] == ""  # text only, no data
+    assert status["annex-codebook"] == ""  # text only, no data
     fr = _status_by_section(report.render_html("fr"))
     assert fr["city-testville"] == "données de démonstration synthétiques" and fr["city-realville"] == ""
 
@@ -604,3 +628,18 @@ def test_list_of_figures_gives_every_figure_by_number(built):
     for anchor, n, title in entries:  # the same number and title as under the figure itself
         assert re.search(rf'<figure id="{anchor}">.*?<span class="num">Figure {n}\.</span> <strong>{re.escape(title)}',
                          html, re.S)
+
+
+def test_city_report_has_that_city_only_in_its_languages(project):
+    """`make report CITY=x`: the city's own report, in its profile's languages, no synthesis."""
+    populate(project)  # testville (profile languages: fr) and brokenville
+    paths = report.build_city_report("testville")
+    assert [p.name for p in paths] == ["report.fr.html"]
+    assert paths[0].parent == PATHS.reports / "cities" / "testville"
+    html = paths[0].read_text(encoding="utf-8")
+    assert 'id="city-testville"' in html and 'id="city-brokenville"' not in html
+    assert 'id="cross-city"' not in html and 'href="#cross-city"' not in html
+    assert 'lang="fr"' in html and "Annexe A" in html
+    # the full report still has both cities and the synthesis
+    full = report.build_report("en").read_text(encoding="utf-8")
+    assert 'id="city-brokenville"' in full and 'id="cross-city"' in full

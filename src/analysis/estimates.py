@@ -21,10 +21,19 @@ city's pilot, and for every indicator of :data:`analysis.codebook.INDICATORS`:
   noisy to plug in (a cell whose few answers happen to agree would get ψ = 0 and no
   shrinkage), so ψ_i is smoothed: the city's pooled within-neighbourhood variance of the
   item divided by the cell's effective n. Shrunk estimates are for maps and rankings;
-  the impact analysis uses the respondent-level data, not these.
-- **Suppression** (:func:`suppress`): every cell with fewer than ``K_SUPPRESS``
-  respondents has its estimate, CI and shrunk estimate blanked and ``suppressed=True``,
-  in every table and map. The respondent count ``n`` itself is kept (it says why).
+  the impact analysis uses the respondent-level data, not these. The model is fitted
+  **only on the published cells** (n ≥ ``K_SUPPRESS`` and not suppressed by rule 4 below):
+  fitted on hidden cells too, its published ``shrunk`` and ``gamma`` would give back a
+  hidden cell's mean (the audit did exactly that).
+- **Suppression** (:func:`suppress`), following :mod:`analysis.disclosure`: every cell with
+  fewer than ``K_SUPPRESS`` respondents has its estimate, CI and shrunk estimate blanked and
+  ``suppressed=True``, in every table and map (primary suppression); then, within the pilot,
+  comparison and other areas of each group × wave × indicator, further cells are suppressed
+  until no hidden cell can be recovered from a published area-level mean minus the published
+  neighbourhood means (:func:`analysis.disclosure.secondary_suppression`); a change is
+  suppressed when either wave is. Published counts are blank from 1 to 9 and rounded to
+  base 10 above (:func:`blank_small_counts`); the CSV leaves out ``df`` (= n - 1 of a
+  direct estimate, an exact count).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from . import codebook
+from . import codebook, disclosure
 from .config import K_SUPPRESS, PATHS
 from .io import SYNTHETIC_NOTE, atomic_path, write_table
 
@@ -49,8 +58,29 @@ SUPPRESSED_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "s
 TABLE_COLUMNS: tuple[str, ...] = (
     "city", "neighbourhood", "name", "area_type", "group", "wave", "indicator", "n",
     "n_baseline", "n_follow_up", "n_eff", "estimate", "se", "ci_low", "ci_high", "df",
-    "shrunk", "gamma", "suppressed",
+    "shrunk", "gamma", "suppressed", "status",
 )
+
+#: ``status`` of a row of the neighbourhood table: ``published``; ``suppressed`` (fewer than
+#: k respondents, or hidden by secondary suppression); ``not_collected`` (the city never
+#: asked the outcome, or too few of an index's items: nothing to estimate, which is not a
+#: small cell and is shown differently).
+STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected")
+
+
+def table_outcomes(respondents: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The outcomes of a city's neighbourhood table, and those of them not collected.
+
+    Every main indicator (:data:`analysis.codebook.INDICATORS`) has rows, marked
+    ``not_collected`` when the city did not collect it; every other codebook item the city
+    collected (:data:`analysis.codebook.OUTCOMES`) is estimated on its own scale, so a city
+    that asked one procedural-justice item gets that item mapped and tabulated.
+    """
+    status = {o: codebook.collection_status(respondents, o) for o in codebook.OUTCOMES}
+    not_collected = [o for o in codebook.INDICATORS if status[o] in ("not_collected", "too_few_items")]
+    outcomes = [o for o in codebook.OUTCOMES
+                if o in codebook.INDICATORS or status[o] not in ("not_collected", "too_few_items")]
+    return outcomes, not_collected
 
 WAVES_OUT: tuple[str, ...] = ("baseline", "follow_up", "change")
 
@@ -298,14 +328,16 @@ def _pooled_variance(respondents: pd.DataFrame, weight: pd.Series, indicator: st
 
 
 def shrink(table: pd.DataFrame, respondents: pd.DataFrame, weight: pd.Series, *,
-           groups: Sequence[str] = (), method: str = "REML", min_n: int = 2,
+           groups: Sequence[str] = (), method: str = "REML", min_n: int = K_SUPPRESS,
            min_areas: int = 3) -> pd.DataFrame:
     """Add Fay–Herriot ``shrunk`` and ``gamma`` to a table of direct and change estimates.
 
     One model per group × wave × indicator, across the neighbourhoods with at least
-    ``min_n`` respondents; ψ_i is the pooled within-neighbourhood variance divided by
-    the cell's effective n (summed over the two waves for a change). Where fewer than
-    ``min_areas`` areas qualify, ``shrunk`` is NaN.
+    ``min_n`` respondents (default the suppression threshold) and, when the table has a
+    ``suppressed`` column, not suppressed: the model sees only what is published, so its
+    outputs reveal nothing about a hidden cell. ψ_i is the pooled within-neighbourhood
+    variance divided by the cell's effective n (summed over the two waves for a change).
+    Where fewer than ``min_areas`` areas qualify, ``shrunk`` is NaN.
     """
     out = table.copy()
     out["shrunk"], out["gamma"] = np.nan, np.nan
@@ -327,6 +359,8 @@ def shrink(table: pd.DataFrame, respondents: pd.DataFrame, weight: pd.Series, *,
                 psi = rows["neighbourhood"].map(psi_wave[wave]).to_numpy(dtype=float)
             ok = ((rows["n"] >= min_n).to_numpy() & np.isfinite(rows["estimate"].to_numpy(dtype=float))
                   & np.isfinite(psi) & (psi > 0))
+            if "suppressed" in rows.columns:
+                ok &= ~rows["suppressed"].fillna(True).to_numpy(dtype=bool)
             if ok.sum() < min_areas:
                 continue
             fit = fay_herriot(rows["estimate"].to_numpy(dtype=float)[ok], psi[ok], method=method)
@@ -378,7 +412,7 @@ def suppress(table: pd.DataFrame, n_col: str = "n", k: int = K_SUPPRESS,
 
 # ---------------------------------------------------------------------- everything
 def neighbourhood_estimates(respondents: pd.DataFrame, weights: pd.DataFrame | pd.Series, profile, *,
-                            indicators: Sequence[str] = codebook.INDICATORS, method: str = "REML",
+                            indicators: Sequence[str] | None = None, method: str = "REML",
                             k: int = K_SUPPRESS) -> pd.DataFrame:
     """The published neighbourhood table: direct, change and shrunk estimates, suppressed.
 
@@ -396,8 +430,13 @@ def neighbourhood_estimates(respondents: pd.DataFrame, weights: pd.DataFrame | p
     pandas.DataFrame
         :data:`TABLE_COLUMNS`, one row per neighbourhood of the profile × group ×
         wave ("baseline", "follow_up", "change") × indicator (n = 0 where nobody answered),
-        with every cell under ``k`` respondents suppressed.
+        with every cell under ``k`` respondents suppressed. ``indicators`` default:
+        :func:`table_outcomes` (main indicators, and every other item collected);
+        ``status`` says published, suppressed or not collected.
     """
+    not_collected: list[str] = []
+    if indicators is None:
+        indicators, not_collected = table_outcomes(respondents)
     w = weights["weight"] if isinstance(weights, pd.DataFrame) else weights
     groups = list(profile.pilot.targeted_groups)
     direct = direct_estimates(respondents, w, indicators=indicators, groups=groups)
@@ -411,18 +450,51 @@ def neighbourhood_estimates(respondents: pd.DataFrame, weights: pd.DataFrame | p
         per_wave = table[table["wave"] == wave].set_index(["neighbourhood", "group", "indicator"])["n"]
         keyed = pd.MultiIndex.from_frame(table[["neighbourhood", "group", "indicator"]])
         table[col] = per_wave.reindex(keyed).fillna(0).astype("int64").to_numpy()
-    table = shrink(table, respondents, w, groups=groups, method=method)
     nb = profile.neighbourhood_frame().set_index("code")
     table.insert(0, "city", profile.city)
     table["name"] = table["neighbourhood"].map(nb["name"])
     table["area_type"] = table["neighbourhood"].map(nb["area_type"])
+    table["suppressed"] = suppression_flags(table, k=k)
+    # Fay–Herriot on the published cells only (disclosure rule 5).
+    table = shrink(table, respondents, w, groups=groups, method=method, min_n=k)
     order = {c: i for i, c in enumerate(profile.codes)}
     table = table.sort_values(["group", "indicator", "wave", "neighbourhood"],
                               key=lambda s: s.map(order) if s.name == "neighbourhood" else
                               (s.map({g: i for i, g in enumerate(["all", *groups])}) if s.name == "group" else
                                (s.map({x: i for i, x in enumerate(indicators)}) if s.name == "indicator" else
                                 s.map({x: i for i, x in enumerate(WAVES_OUT)})))).reset_index(drop=True)
-    return suppress(table[list(TABLE_COLUMNS[:-1])], k=k)[list(TABLE_COLUMNS)]
+    table["status"] = np.where(table["indicator"].isin(not_collected), "not_collected",
+                               np.where(table["suppressed"].astype(bool), "suppressed", "published"))
+    return suppress(table[list(TABLE_COLUMNS)], k=k)[list(TABLE_COLUMNS)]
+
+
+def suppression_flags(table: pd.DataFrame, k: int = K_SUPPRESS) -> pd.Series:
+    """Primary, secondary and change suppression of a neighbourhood table (before blanking).
+
+    Primary: ``n < k``. Secondary: :func:`analysis.disclosure.secondary_suppression`
+    within the pilot / comparison / other areas of each group × wave × indicator, for the
+    two waves. Change: suppressed when its own n (the smaller wave's) is below ``k`` or
+    when either wave's cell is suppressed (else follow-up − change = baseline).
+
+    Returns
+    -------
+    pandas.Series of bool
+        On ``table``'s index.
+    """
+    n = pd.to_numeric(table["n"], errors="coerce")
+    flags = pd.DataFrame({"n": n, "suppressed": (n < k) | n.isna()}, index=table.index)
+    for c in ("area_type", "group", "wave", "indicator", "neighbourhood"):
+        flags[c] = table[c].to_numpy()
+    waves = flags["wave"].isin(["baseline", "follow_up"])
+    flags.loc[waves, "suppressed"] = disclosure.secondary_suppression(flags[waves], k=k)
+    by_wave = flags[waves].set_index(["neighbourhood", "group", "indicator", "wave"])["suppressed"]
+    ch = flags.index[flags["wave"] == "change"]
+    for wave in ("baseline", "follow_up"):
+        key = pd.MultiIndex.from_arrays([flags.loc[ch, "neighbourhood"], flags.loc[ch, "group"],
+                                         flags.loc[ch, "indicator"], [wave] * len(ch)])
+        other = by_wave.reindex(key).fillna(True).to_numpy(dtype=bool)
+        flags.loc[ch, "suppressed"] = flags.loc[ch, "suppressed"].to_numpy(dtype=bool) | other
+    return flags["suppressed"].astype(bool)
 
 
 def wide_estimates(table: pd.DataFrame, group: str = "all") -> pd.DataFrame:
@@ -471,7 +543,8 @@ def write_outputs(table: pd.DataFrame, geometry, profile, *, group: str = "all")
             os.replace(part, tmp)
         finally:
             part.unlink(missing_ok=True)
-    csv = write_table(blank_small_counts(table), PATHS.tables_city(profile.city) / "neighbourhoods.csv",
+    published = blank_small_counts(table).drop(columns=["df"], errors="ignore")
+    csv = write_table(published, PATHS.tables_city(profile.city) / "neighbourhoods.csv",
                       synthetic=profile.synthetic)
     return {"gpkg": gpkg, "csv": csv}
 
@@ -481,17 +554,20 @@ COUNT_COLUMNS = ("n", "n_baseline", "n_follow_up", "n_eff")
 
 def blank_small_counts(table: pd.DataFrame, k: int = K_SUPPRESS,
                        columns: Iterable[str] = COUNT_COLUMNS) -> pd.DataFrame:
-    """Blank respondent counts from 1 to ``k - 1`` in a published table.
+    """Published respondent counts: blank from 1 to ``k - 1``, rounded to base 10 above.
 
     A count of 3 in a published cell says as much about a small group as an estimate
-    does, so published tables show neither (the ``suppressed`` flag stays).
+    does, so published tables show neither (the ``suppressed`` flag stays); the other
+    counts are rounded (:func:`analysis.disclosure.publish_count`) so that no hidden
+    count is their difference. ``n_eff`` (a weighted quantity) is only blanked.
     """
     out = table.copy()
     for col in columns:
         if col in out.columns:
             n = pd.to_numeric(out[col], errors="coerce")
             out[col] = n.where(~((n > 0) & (n < k)))
-    return out
+    counts = [c for c in columns if c in out.columns and c != "n_eff"]
+    return disclosure.publish_counts(out, counts, marker=None)
 
 
 def published_view(table: pd.DataFrame, indicators: Sequence[str] = ("trust_police", "pj_index",
@@ -509,7 +585,7 @@ def published_view(table: pd.DataFrame, indicators: Sequence[str] = ("trust_poli
     if area_types is not None:
         keep &= table["area_type"].isin(area_types)
     sub = suppress(table[keep])[cols]
-    return sub.round(digits).reset_index(drop=True)
+    return disclosure.publish_counts(sub.round(digits).reset_index(drop=True), ["n"])
 
 
 def summary_counts(table: pd.DataFrame) -> pd.DataFrame:

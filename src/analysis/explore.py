@@ -1,30 +1,209 @@
-"""Explore the published neighbourhood results: one city, indicator, wave and group at once.
+"""Explore the published neighbourhood results: one city, indicator, wave, group and language.
 
-Behind ``notebooks/explore.ipynb``, for the support committee's academics. It reads only
-published, suppressed outputs — ``reports/tables/<city>/neighbourhoods.csv`` and the
+Behind ``notebooks/explore.ipynb`` (for the support committee's academics) and the offline
+dashboard (:mod:`analysis.dashboard`). Both read only published, suppressed outputs —
+``reports/tables/<city>/neighbourhoods.csv``, ``reports/tables/<city>/areas.csv`` and the
 polygons of ``data/processed/<city>/neighbourhoods.gpkg`` — never the respondent file, so
 nothing under k = :data:`analysis.config.K_SUPPRESS` respondents can be shown (the
 suppression is enforced again here, whatever the table says).
+
+Like-for-like trend
+-------------------
+The trend by area (pilot, comparison, rest of the city) is **not** an average of the
+neighbourhoods published in each wave: suppression removes different neighbourhoods in
+different waves (in the demo run the set changes between waves in 63 of 82 young-group
+lines), so such an average compares different places. Nor can it be rebuilt from the
+published table: the suppressed neighbourhoods are missing from it, so a population-weighted
+combination would cover only part of an area, and a different part for each group. It is
+therefore estimated once, from the processed respondents with the survey weights, by
+:func:`area_estimates` — the estimator of the neighbourhood table
+(:func:`analysis.estimates.direct_estimates`, weighted mean with a linearisation SE and a
+t interval) applied with the *area* in place of the neighbourhood, in both waves alike —
+and published, suppressed, as ``reports/tables/<city>/areas.csv`` (:func:`write_area_table`,
+``python -m analysis.explore``). The weights sum, in each wave, to the population of the
+surveyed neighbourhoods, so an area estimate is the population-weighted mean over all its
+surveyed neighbourhoods. The SE treats an area as one sample and ignores the stratification
+by neighbourhood, which can only widen the interval. When the neighbourhoods surveyed in an
+area differ between waves, the table says so (``same_neighbourhoods``) and the views print it.
+
+Words
+-----
+Every word shown comes from a catalogue: ``locale/report.yml`` (:func:`analysis.report.tr`)
+and codebook labels where they exist, else ``locale/explore.yml`` (:func:`t` looks there
+first). There is no language branching in this module: a language is a catalogue column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import yaml
 
 from . import codebook
 from .config import K_SUPPRESS, PATHS
 
 #: Waves in time order, then the change between them.
 WAVE_ORDER: tuple[str, ...] = ("baseline", "follow_up", "change")
-_AREA_STYLE = {"pilot": ("#b2182b", "-"), "comparison": ("#2166ac", "--"), "other": ("#7f7f7f", ":")}
+#: Area types in display order.
+AREAS: tuple[str, ...] = ("pilot", "comparison", "other")
+#: Languages of the catalogues.
+LANGS: tuple[str, ...] = ("en", "fr")
+#: One vocabulary for a cell that shows no number (plus "published" for one that does).
+STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected", "no_data")
+#: Columns of the published area table, in order (``data_status`` is added first for synthetic data).
+AREA_COLUMNS: tuple[str, ...] = (
+    "city", "area_type", "group", "wave", "indicator", "n", "n_baseline", "n_follow_up", "n_eff",
+    "estimate", "se", "ci_low", "ci_high", "df", "neighbourhoods_baseline", "neighbourhoods_follow_up",
+    "same_neighbourhoods", "weighting", "suppressed")
+CATALOGUE = Path(__file__).resolve().parent / "locale" / "explore.yml"
+AREA_STYLE = {"pilot": ("#b2182b", "-"), "comparison": ("#2166ac", "--"), "other": ("#7f7f7f", ":")}
+
+
+# ===================================================================== words
+@functools.lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    """The exploration catalogue ``{key: {"en": text, "fr": text}}`` (``locale/explore.yml``)."""
+    data = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{CATALOGUE}: expected a mapping of keys to {{en, fr}}")
+    return data
+
+
+def t(key: str, lang: str = "en", **params) -> str:
+    """Text of ``key`` in ``lang``: ``explore.yml`` first, then the report's catalogue.
+
+    Raises
+    ------
+    KeyError
+        When neither catalogue has ``key`` in ``lang``.
+    """
+    if lang not in LANGS:
+        raise KeyError(f"language {lang!r} is not one of {LANGS}")
+    entry = catalogue().get(key)
+    if entry is None:
+        from .report import tr
+
+        return tr(key, lang, **params)
+    if lang not in entry:
+        raise KeyError(f"{CATALOGUE.name}: no {lang!r} text for key {key!r}")
+    return entry[lang].format(**params) if params else entry[lang]
+
+
+def indicator_label(indicator: str, lang: str = "en") -> str:
+    """Codebook label of an indicator (never its code, unless the codebook lacks it)."""
+    try:
+        return codebook.label(indicator, lang)
+    except KeyError:
+        return indicator
+
+
+def group_label(group: str, lang: str = "en") -> str:
+    """"all residents" or the targeted group's codebook label."""
+    if group == "all":
+        return t("group.all", lang)
+    g = codebook.TARGET_GROUPS.get(group)
+    return g.label_fr if g is not None and lang == "fr" else (g.label_en if g is not None else group)
+
+
+def wave_label(wave: str, lang: str = "en") -> str:
+    """Baseline / follow-up / change, from the report's catalogue."""
+    return t(f"wave.{wave}", lang)
+
+
+def area_label(area: str, lang: str = "en") -> str:
+    """pilot / comparison / rest of the city."""
+    return t("area.other_long" if area == "other" else f"area.{area}", lang)
+
+
+def status_label(status: str, lang: str = "en", k: int = K_SUPPRESS) -> str:
+    """The one vocabulary of :data:`STATUSES` in ``lang``."""
+    if status == "suppressed":
+        return t("value.suppressed", lang, k=k)
+    return t(f"status.{status}", lang)
+
+
+def scale_note(indicator: str, lang: str = "en") -> str:
+    """Scale and direction of an indicator, e.g. "scale 1 (Very unsafe) to 4 (Very safe); …".
+
+    Items recoded against their ESS source (codebook ``ess`` ending in "(reversed)") say so,
+    since a reader who knows the questionnaire expects the other direction.
+    """
+    lo, hi = codebook.scale_range(indicator)
+    ends = {}
+    try:
+        v = codebook.var(indicator)
+        ends = v.scale_labels
+    except KeyError:
+        v = None
+    if lo in ends and hi in ends:
+        pick = 1 if lang == "fr" else 0  # the codebook stores (en, fr) pairs
+        text = t("scale.range", lang, lo=lo, hi=hi, lo_label=ends[lo][pick], hi_label=ends[hi][pick])
+    else:
+        text = t("scale.plain", lang, lo=lo, hi=hi)
+    if v is not None and v.ess and "reversed" in v.ess:
+        text = t("scale.with_note", lang, scale=text,
+                 note=t("scale.reversed", lang, item=v.ess.replace("(reversed)", "").strip()))
+    return text
+
+
+def data_status_line(profile, lang: str = "en") -> str:
+    """Synthetic or real, following the city's profile (``profile.synthetic``)."""
+    return t("data.synthetic" if profile.synthetic else "data.real", lang, city=profile.name)
+
+
+# ===================================================================== the tables
+def _mask_small(df: pd.DataFrame, values: tuple[str, ...], counts: tuple[str, ...]) -> pd.DataFrame:
+    """Blank values of cells under k and counts from 1 to k-1, whatever the file says."""
+    small = pd.to_numeric(df["n"], errors="coerce").fillna(0) < K_SUPPRESS
+    flagged = df["suppressed"].astype("str").str.lower().isin(["true", "1"]) if "suppressed" in df.columns \
+        else pd.Series(False, index=df.index)
+    hide = small | flagged
+    for col in values:
+        if col in df.columns:
+            df[col] = df[col].astype("Float64").mask(hide)
+    df["suppressed"] = hide
+    # a count between 1 and k-1 is itself a small cell: shown as missing, like its estimate
+    for col in counts:
+        if col in df.columns:
+            n = pd.to_numeric(df[col], errors="coerce")
+            df[col] = n.mask((n > 0) & (n < K_SUPPRESS)).round().astype("Int64") if col != "n_eff" \
+                else n.mask((n > 0) & (n < K_SUPPRESS))
+    return df
+
+
+def cell_status(df: pd.DataFrame) -> pd.Series:
+    """:data:`STATUSES` code of each row of a published table.
+
+    ``not_collected`` where the table's ``status`` column says so, or where an indicator has
+    no respondent in any row of the city (never asked); ``no_data`` where nobody in the cell
+    answered (n = 0); ``suppressed`` where the cell has 1 to k-1 respondents (its count is
+    blanked too) or is flagged; ``published`` otherwise.
+    """
+    n = pd.to_numeric(df["n"], errors="coerce").astype(float)
+    supp = df["suppressed"].astype(bool) if "suppressed" in df.columns else pd.Series(False, index=df.index)
+    est = pd.to_numeric(df["estimate"], errors="coerce").astype(float) if "estimate" in df.columns \
+        else pd.Series(np.nan, index=df.index)
+    out = pd.Series("published", index=df.index, dtype="str")
+    # nullable comparisons would leave NA in a mask: plain floats and bools only
+    out = out.mask(est.isna().to_numpy(), "no_data")
+    out = out.mask((supp | (n.isna() & est.isna())).to_numpy(dtype=bool), "suppressed")
+    out = out.mask(n.eq(0).to_numpy(dtype=bool), "no_data")
+    never = df.groupby("indicator")["n"].transform(lambda s: pd.to_numeric(s, errors="coerce").fillna(0).eq(0).all()) \
+        if "indicator" in df.columns else pd.Series(False, index=df.index)
+    out = out.mask(never.astype(bool), "not_collected")
+    if "status" in df.columns:
+        out = out.mask(df["status"].astype("str").eq("not_collected"), "not_collected")
+    return out
 
 
 def load_table(city: str) -> pd.DataFrame:
-    """The published neighbourhood table of ``city``, with every cell under k suppressed.
+    """The published neighbourhood table of ``city``, every cell under k suppressed, with ``status``.
 
     Raises
     ------
@@ -39,20 +218,23 @@ def load_table(city: str) -> pd.DataFrame:
     missing = [c for c in ("neighbourhood", "wave", "indicator", "group", "n", "estimate") if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}")
-    small = pd.to_numeric(df["n"], errors="coerce").fillna(0) < K_SUPPRESS
-    flagged = df["suppressed"].astype("str").str.lower().isin(["true", "1"]) if "suppressed" in df.columns \
-        else pd.Series(False, index=df.index)
-    hide = small | flagged
-    for col in ("estimate", "ci_low", "ci_high", "shrunk"):
-        if col in df.columns:
-            df[col] = df[col].astype("Float64").mask(hide)
-    df["suppressed"] = hide
-    # a count between 1 and k-1 is itself a small cell: shown as missing, like its estimate
-    for col in ("n", "n_baseline", "n_follow_up", "n_eff"):
-        if col in df.columns:
-            n = pd.to_numeric(df[col], errors="coerce")
-            df[col] = n.mask((n > 0) & (n < K_SUPPRESS)).round().astype("Int64") if col != "n_eff" \
-                else n.mask((n > 0) & (n < K_SUPPRESS))
+    df = _mask_small(df, ("estimate", "se", "ci_low", "ci_high", "shrunk"), ("n", "n_baseline", "n_follow_up", "n_eff"))
+    df["status"] = cell_status(df)
+    return df
+
+
+def load_areas(city: str) -> pd.DataFrame | None:
+    """The published area table (``areas.csv``) of ``city``, suppressed again; None when absent."""
+    path = PATHS.tables_city(city) / "areas.csv"
+    if not path.is_file():
+        return None
+    df = pd.read_csv(path)
+    missing = [c for c in ("area_type", "wave", "indicator", "group", "n", "estimate", "ci_low", "ci_high")
+               if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    df = _mask_small(df, ("estimate", "se", "ci_low", "ci_high"), ("n", "n_baseline", "n_follow_up", "n_eff"))
+    df["status"] = cell_status(df)
     return df
 
 
@@ -75,93 +257,277 @@ def selection(table: pd.DataFrame, indicator: str, wave: str, group: str = "all"
         if value not in set(table[name]):
             raise ValueError(f"{name}={value!r} is not in the table; available: {options(table)[name]}")
     cols = [c for c in ("neighbourhood", "name", "area_type", "n", "estimate", "ci_low", "ci_high", "shrunk",
-                        "suppressed") if c in table.columns]
+                        "gamma", "status") if c in table.columns]
     sub = table[(table["indicator"] == indicator) & (table["wave"] == wave) & (table["group"] == group)][cols]
-    num = [c for c in ("estimate", "ci_low", "ci_high", "shrunk") if c in sub.columns]
+    num = [c for c in ("estimate", "ci_low", "ci_high", "shrunk", "gamma") if c in sub.columns]
     sub[num] = sub[num].astype("Float64").round(3)
     return sub.reset_index(drop=True)
 
 
-def trend(table: pd.DataFrame, indicator: str, group: str = "all") -> pd.DataFrame:
-    """Baseline and follow-up by area type: mean of the neighbourhood estimates weighted by n.
+def shrinkage_is_flat(rows: pd.DataFrame) -> bool:
+    """True when the Fay–Herriot model put no weight on the neighbourhoods (γ ≈ 0 everywhere).
 
-    Only published (unsuppressed) cells enter, so the trend is a summary of the table, not
-    a re-estimate from respondents (the impact notebook gives the design-based effect).
+    Then every shrunk estimate is the city mean (the REML variance between neighbourhoods
+    hit zero), and preferring it would hide every difference. Judged on γ < 0.01 rather than
+    on equal shrunk values, so that the answer does not rest on the last bits of a float.
     """
-    sub = table[(table["indicator"] == indicator) & (table["group"] == group)
-                & table["wave"].isin(["baseline", "follow_up"]) & table["estimate"].notna()]
-    if "area_type" not in sub.columns:
-        sub = sub.assign(area_type="other")
-    rows = []
-    for (area, wave), g in sub.groupby(["area_type", "wave"], sort=False):
-        w = pd.to_numeric(g["n"]).astype(float).to_numpy()
-        rows.append({"area_type": area, "wave": wave, "neighbourhoods": len(g), "n": int(w.sum()),
-                     "mean": float(np.average(g["estimate"].astype(float), weights=w))})
-    out = pd.DataFrame(rows, columns=["area_type", "wave", "neighbourhoods", "n", "mean"])
-    order = {a: i for i, a in enumerate(("pilot", "comparison", "other"))}
-    out = out.sort_values(["area_type", "wave"], key=lambda s: s.map(order) if s.name == "area_type" else
+    if "gamma" not in rows.columns:
+        return False
+    g = pd.to_numeric(rows["gamma"], errors="coerce").dropna()
+    return bool(len(g) >= 2 and (g < 0.01).all())
+
+
+def shrinkage_advice(rows: pd.DataFrame, lang: str = "en") -> str:
+    """How to read the shrunk column of this selection."""
+    return t("shrunk.flat" if shrinkage_is_flat(rows) else "shrunk.advice", lang)
+
+
+def _blank_missing(df: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as text, missing ones blank: a cell without a number says why in ``status``, not "<NA>"."""
+    out = df.copy()
+    for c in ("n", "neighbourhoods"):
+        if c in out.columns:
+            out[c] = [("" if pd.isna(v) else str(int(v))) for v in out[c]]
+    for c in ("estimate", "ci_low", "ci_high", "shrunk"):
+        if c in out.columns:
+            out[c] = [("" if pd.isna(v) else f"{float(v):.3f}") for v in out[c]]
+    return out
+
+
+def display_table(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """A selection with translated headers, area names and the one status vocabulary."""
+    out = _blank_missing(rows.drop(columns=[c for c in ("gamma",) if c in rows.columns]))
+    if "area_type" in out.columns:
+        out["area_type"] = [area_label(a, lang) for a in out["area_type"]]
+    out["status"] = [status_label(s, lang) for s in out["status"]]
+    return out.rename(columns={c: t(f"col.{c}", lang) for c in out.columns})
+
+
+# ===================================================================== area estimates
+def area_estimates(respondents: pd.DataFrame, weights, profile, *, indicators=codebook.INDICATORS,
+                   k: int = K_SUPPRESS, weighting: str = "given") -> pd.DataFrame:
+    """Weighted estimates by area type × group × wave × indicator, the same way in both waves.
+
+    Parameters
+    ----------
+    respondents : DataFrame
+        One city's processed residents (``neighbourhood``, ``wave``, indicators, group columns).
+    weights : DataFrame or Series
+        :func:`analysis.weights.city_weights` output (its ``weight`` column) or a Series.
+    profile : CityProfile
+        Area types of the neighbourhoods and the targeted groups.
+    k : int
+        Suppression threshold.
+    weighting : str
+        The weighting method code (:data:`analysis.weights.METHODS`), published with every row
+        so that an unweighted city's table does not pass for a population estimate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`AREA_COLUMNS`; one row per area type of the profile's design × group × wave
+        (baseline, follow-up, change) × indicator, suppressed (estimates blank under k) and
+        with counts 1..k-1 blanked. ``neighbourhoods_<wave>`` counts the neighbourhoods with at
+        least one answer; ``same_neighbourhoods`` says whether both waves cover the same ones.
+    """
+    from .estimates import blank_small_counts, change_estimates, direct_estimates, suppress
+
+    w = weights["weight"] if isinstance(weights, pd.DataFrame) else weights
+    codes = respondents["neighbourhood"].astype("str")
+    unknown = sorted(set(codes) - set(profile.codes))
+    if unknown:
+        raise ValueError(f"config/cities/{profile.city}.yml neighbourhoods: respondents' codes "
+                         f"{unknown[:5]} are not in the profile")
+    area = codes.map({c: profile.area_type(c) for c in profile.codes})
+    groups = list(profile.pilot.targeted_groups)
+    # the area plays the role of the neighbourhood: the very estimator of the neighbourhood table
+    direct = direct_estimates(respondents.assign(neighbourhood=area), w, indicators=indicators, groups=groups)
+    table = pd.concat([direct, change_estimates(direct)], ignore_index=True)
+    table = table.rename(columns={"neighbourhood": "area_type"})
+    design = [a for a in AREAS if a in {profile.area_type(c) for c in profile.codes}]
+    full = pd.MultiIndex.from_product([design, ["all", *groups], list(WAVE_ORDER), list(indicators)],
+                                      names=["area_type", "group", "wave", "indicator"])
+    table = table.set_index(list(full.names)).reindex(full).reset_index()
+    table["n"] = table["n"].fillna(0).astype("int64")
+    per_wave = table[table["wave"].isin(["baseline", "follow_up"])].set_index(
+        ["area_type", "group", "indicator", "wave"])["n"].unstack("wave")
+    keyed = pd.MultiIndex.from_frame(table[["area_type", "group", "indicator"]])
+    for wave in ("baseline", "follow_up"):
+        table[f"n_{wave}"] = per_wave[wave].reindex(keyed).fillna(0).astype("int64").to_numpy()
+    # which neighbourhoods each area's cell rests on, in each wave
+    masks = {"all": pd.Series(True, index=respondents.index)}
+    masks.update({g: codebook.TARGET_GROUPS[g].mask(respondents).fillna(False).astype(bool) for g in groups})
+    sets = {}
+    for g, m in masks.items():
+        for ind in indicators:
+            answered = m & pd.to_numeric(respondents[ind], errors="coerce").notna()
+            frame = pd.DataFrame({"a": area[answered], "w": respondents.loc[answered, "wave"].astype("str"),
+                                  "nb": codes[answered]})
+            for (a, wv), nb in frame.groupby(["a", "w"])["nb"]:
+                sets[(a, g, ind, wv)] = frozenset(nb)
+    keys = list(zip(table["area_type"], table["group"], table["indicator"]))
+    nb_b = [sets.get((*key[:3], "baseline"), frozenset()) for key in keys]
+    nb_f = [sets.get((*key[:3], "follow_up"), frozenset()) for key in keys]
+    table["neighbourhoods_baseline"] = [len(s) for s in nb_b]
+    table["neighbourhoods_follow_up"] = [len(s) for s in nb_f]
+    table["same_neighbourhoods"] = [b == f for b, f in zip(nb_b, nb_f)]
+    table.insert(0, "city", profile.city)
+    table["weighting"] = weighting
+    table = suppress(table, k=k, columns=("estimate", "se", "ci_low", "ci_high", "n_eff", "df"))
+    table = blank_small_counts(table, k=k)
+    return table[list(AREA_COLUMNS)]
+
+
+def write_area_table(city: str) -> Path:
+    """Estimate :func:`area_estimates` for ``city`` and publish ``reports/tables/<city>/areas.csv``."""
+    from .impact import with_weights
+    from .io import read_processed, write_table
+    from .profile import load_profile
+
+    profile = load_profile(city)
+    respondents, method = with_weights(read_processed(city, "respondents"), profile)
+    table = area_estimates(respondents, respondents["weight"], profile, weighting=method)
+    path = PATHS.tables_city(city) / "areas.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_table(table, path, synthetic=profile.synthetic)
+
+
+def trend(areas: pd.DataFrame | None, indicator: str, group: str = "all") -> pd.DataFrame:
+    """Baseline and follow-up of each area: estimate, 95 % CI, n, status (from ``areas.csv``)."""
+    cols = ["area_type", "wave", "n", "estimate", "ci_low", "ci_high", "neighbourhoods", "same_neighbourhoods",
+            "status"]
+    if areas is None:
+        return pd.DataFrame(columns=cols)
+    sub = areas[(areas["indicator"] == indicator) & (areas["group"] == group)
+                & areas["wave"].isin(["baseline", "follow_up"])].copy()
+    sub["neighbourhoods"] = np.where(sub["wave"] == "baseline", sub["neighbourhoods_baseline"],
+                                     sub["neighbourhoods_follow_up"])
+    order = {a: i for i, a in enumerate(AREAS)}
+    sub = sub.sort_values(["area_type", "wave"], key=lambda s: s.map(order) if s.name == "area_type" else
                           s.map({"baseline": 0, "follow_up": 1}), kind="stable")
-    out["mean"] = out["mean"].round(3)
-    return out.reset_index(drop=True)
+    for c in ("estimate", "ci_low", "ci_high"):
+        sub[c] = sub[c].astype("Float64").round(3)
+    return sub[cols].reset_index(drop=True)
 
 
+def trend_notes(tr_: pd.DataFrame, lang: str = "en") -> list[str]:
+    """What a reader of the trend must know: areas absent, waves missing, sets that changed."""
+    notes = []
+    present = list(dict.fromkeys(tr_["area_type"]))
+    for area in ("pilot", "comparison"):
+        if area not in present:
+            notes.append(t("trend.no_area", lang, area=area_label(area, lang)))
+    for area in present:
+        g = tr_[tr_["area_type"] == area]
+        for _, row in g.iterrows():
+            if row["status"] != "published":
+                status = t("trend.not_surveyed", lang) if row["status"] == "no_data" and row["neighbourhoods"] == 0 \
+                    else status_label(row["status"], lang)
+                notes.append(t("trend.wave_missing", lang, area=area_label(area, lang),
+                               wave=wave_label(row["wave"], lang), status=status))
+        if not g["same_neighbourhoods"].astype(bool).all():
+            nb = dict(zip(g["wave"], g["neighbourhoods"]))
+            notes.append(t("trend.set_changed", lang, area=area_label(area, lang),
+                           nb=int(nb.get("baseline", 0)), nf=int(nb.get("follow_up", 0))))
+    return notes
+
+
+# ===================================================================== geometry
 def geometry(city: str):
-    """Polygons of the neighbourhoods: the processed GeoPackage, else the city geometry."""
+    """Polygons of the neighbourhoods with the ``approximate`` flag of :mod:`analysis.geo`.
+
+    The processed GeoPackage when present (it carries ``approximate``), else
+    :func:`analysis.geo.city_geometry`. ``gdf.attrs["approximate"]`` is True when any polygon
+    is an approximate Voronoi cell.
+    """
     import geopandas as gpd
 
     gpkg = PATHS.processed_city(city) / "neighbourhoods.gpkg"
     if gpkg.is_file():
         gdf = gpd.read_file(gpkg)
-        keep = [c for c in ("code", "name", "area_type", "geometry") if c in gdf.columns]
-        return gdf[keep]
-    from .geo import city_geometry
-    from .profile import load_profile
+        if "approximate" not in gdf.columns:
+            raise ValueError(f"{gpkg}: no 'approximate' column (rebuild it with make neighbourhoods CITY={city})")
+        gdf = gdf[[c for c in ("code", "name", "area_type", "approximate", "geometry") if c in gdf.columns]]
+    else:
+        from .geo import city_geometry
+        from .profile import load_profile
 
-    return city_geometry(city, load_profile(city)).gdf
+        gdf = city_geometry(city, load_profile(city)).gdf
+    gdf["approximate"] = gdf["approximate"].astype(str).str.lower().isin(["true", "1"])
+    gdf.attrs["approximate"] = bool(gdf["approximate"].any())
+    return gdf
 
 
+# ===================================================================== the view
 @dataclass
 class View:
-    """What :func:`show` displays: the selected rows, the trend and the figure."""
+    """What :func:`show` displays: the selected rows, the trend, the notes and the figure."""
 
     table: pd.DataFrame
     trend: pd.DataFrame
     figure: plt.Figure
+    notes: list[str] = field(default_factory=list)
+
+
+def plot_trend(ax, tr_: pd.DataFrame, indicator: str, group: str, lang: str = "en") -> None:
+    """Baseline and follow-up of each area with 95 % CIs, on the indicator's whole scale."""
+    lo, hi = codebook.scale_range(indicator)
+    offsets = {"pilot": -0.06, "comparison": 0.0, "other": 0.06}  # side by side, intervals readable
+    for area in dict.fromkeys(tr_["area_type"]):
+        g = tr_[(tr_["area_type"] == area) & (tr_["status"] == "published")]
+        colour, style = AREA_STYLE.get(area, ("black", "-"))
+        x = np.array([0 if w == "baseline" else 1 for w in g["wave"]], dtype=float) + offsets.get(area, 0)
+        y = g["estimate"].astype(float).to_numpy()
+        err = np.vstack([y - g["ci_low"].astype(float).to_numpy(), g["ci_high"].astype(float).to_numpy() - y])
+        ax.errorbar(x, y, yerr=err, marker="o", color=colour, linestyle=style, capsize=3,
+                    label=area_label(area, lang))
+        for xi, yi, n in zip(x, y, g["n"]):
+            ax.annotate(f"n = {n}", (xi, yi), textcoords="offset points", xytext=(6, -3), fontsize=7, color=colour)
+    ax.set_xticks([0, 1], [wave_label("baseline", lang), wave_label("follow_up", lang)])
+    ax.set_xlim(-0.4, 1.5)
+    ax.set_ylim(lo, hi)  # the whole scale: no cut axis to exaggerate a change
+    ax.set_ylabel(f"{indicator_label(indicator, lang)}\n({t('trend.axis_full', lang, lo=lo, hi=hi)})", fontsize=8)
+    ax.set_title(t("trend.title", lang, group=group_label(group, lang), indicator=indicator_label(indicator, lang)),
+                 fontsize=9)
+    if len(tr_):
+        ax.legend(frameon=False, fontsize=8)
 
 
 def draw(city: str, indicator: str, wave: str, group: str = "all", *, lang: str = "en",
-         table: pd.DataFrame | None = None) -> View:
-    """Map (left) and trend (right) of one selection, and its table."""
+         table: pd.DataFrame | None = None, areas: pd.DataFrame | None = None) -> View:
+    """Map (left) and like-for-like trend (right) of one selection, its table and notes."""
+    from .geo import boundary_note
     from .maps import choropleth, map_frame
+    from .profile import load_profile
 
+    profile = load_profile(city)
     table = load_table(city) if table is None else table
+    areas = load_areas(city) if areas is None else areas
     rows = selection(table, indicator, wave, group)
-    tr_ = trend(table, indicator, group)
-    fig, (ax_map, ax_tr) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
-    # masked small counts (1..k-1) still mean "suppressed" on the map, not "no data"
+    tr_ = trend(areas, indicator, group)
+    geo = geometry(city)
+    fig, (ax_map, ax_tr) = plt.subplots(1, 2, figsize=(10, 4.4), gridspec_kw={"width_ratios": [1.3, 1]})
+    # masked small counts (1..k-1) still mean "suppressed" on the map; n = 0 is "no data" on
+    # both the map and the table (one vocabulary, :func:`cell_status`)
     n_map = table["n"].astype("Float64").mask(table["n"].isna() & table["suppressed"].astype(bool), 1).fillna(0)
-    gdf = map_frame(geometry(city), table.assign(suppressed=table["suppressed"].astype(bool), n=n_map),
-                    indicator, wave, group=group)
+    gdf = map_frame(geo, table.assign(suppressed=table["suppressed"].astype(bool), n=n_map), indicator, wave,
+                    group=group)
     choropleth(gdf, "value", indicator=indicator, kind="change" if wave == "change" else "level",
-               lang=lang, ax=ax_map, title=f"{codebook.label(indicator, lang)} — {wave}")
-    for area, g in tr_.groupby("area_type", sort=False):
-        colour, style = _AREA_STYLE.get(area, ("black", "-"))
-        x = [0 if w == "baseline" else 1 for w in g["wave"]]
-        ax_tr.plot(x, g["mean"], marker="o", color=colour, linestyle=style, label=area)
-    ax_tr.set_xticks([0, 1], ["baseline", "follow_up"])
-    ax_tr.set_xlim(-0.3, 1.3)
-    ax_tr.set_ylabel(codebook.label(indicator, lang))
-    who = "all residents" if group == "all" else codebook.TARGET_GROUPS[group].label_en if \
-        group in codebook.TARGET_GROUPS else group
-    ax_tr.set_title(f"{who}: mean of published neighbourhood\nestimates by area type (weighted by n)", fontsize=9)
-    if len(tr_):
-        ax_tr.legend(frameon=False)
+               lang=lang, ax=ax_map, title=t("map.title", lang, indicator=indicator_label(indicator, lang),
+                                             wave=wave_label(wave, lang)))
+    ax_map.text(0, -0.02, boundary_note(geo.attrs["approximate"], lang), transform=ax_map.transAxes,
+                fontsize=7, va="top", style="italic")
+    plot_trend(ax_tr, tr_, indicator, group, lang)
     fig.tight_layout()
-    return View(rows, tr_, fig)
+    notes = [data_status_line(profile, lang), boundary_note(geo.attrs["approximate"], lang),
+             t("scale.line", lang, indicator=indicator_label(indicator, lang), scale=scale_note(indicator, lang))]
+    notes += [t("trend.method", lang)] if areas is not None else [t("trend.no_table", lang, city=city)]
+    notes += trend_notes(tr_, lang) + [shrinkage_advice(rows, lang)]
+    return View(rows, tr_, fig, notes)
 
 
 def show(city: str, indicator: str, wave: str, group: str = "all", lang: str = "en") -> None:
-    """Display the map, the trend and the table of one selection (notebook output)."""
+    """Display the map, the trend, the notes and the table of one selection (notebook output)."""
     import io
 
     from IPython.display import Image, display
@@ -171,36 +537,96 @@ def show(city: str, indicator: str, wave: str, group: str = "all", lang: str = "
     buf = io.BytesIO()
     view.figure.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(view.figure)
+    print("\n".join(view.notes))
     display(Image(data=buf.getvalue(), format="png"))
-    display(view.trend)
-    display(view.table)
+    tr_ = _blank_missing(view.trend).assign(area_type=[area_label(a, lang) for a in view.trend["area_type"]],
+                            wave=[wave_label(w, lang) for w in view.trend["wave"]],
+                            status=[status_label(s, lang) for s in view.trend["status"]])
+    display(tr_.drop(columns=["same_neighbourhoods"]).rename(
+        columns={c: t(f"col.{c}", lang) for c in ("area_type", "wave", "n", "estimate", "ci_low", "ci_high",
+                                                  "neighbourhoods", "status")}))
+    display(display_table(view.table, lang))
 
 
-def widgets(city: str, indicator: str, wave: str, group: str = "all"):
-    """Dropdowns for city, indicator, wave and group, redrawing :func:`show` on change.
+def _choices(values, label, lang):
+    return [(label(v, lang), v) for v in values]
 
-    Cities are those with a published neighbourhood table. In a headless run (papermill)
-    widgets render nothing; the notebook shows a static default view before them.
+
+def widgets(city: str, indicator: str, wave: str, group: str = "all", lang: str = "en"):
+    """Dropdowns for city, indicator, wave, group and language, redrawing :func:`show` on change.
+
+    Dropdowns show labels from the catalogues (codes are the values). Cities are those with a
+    published neighbourhood table. In a headless run (papermill) widgets render nothing; the
+    notebook shows a static default view before them.
     """
     import ipywidgets as w
     from IPython.display import display
 
-    cities = sorted(p.parent.name for p in PATHS.tables.glob("*/neighbourhoods.csv"))
+    from .profile import load_profile
+
+    cities = sorted(p.parent.name for p in PATHS.tables.glob("*/neighbourhoods.csv")) or [city]
+    names = {c: load_profile(c).name for c in cities}
     opts = options(load_table(city))
+    labellers = {"indicator": indicator_label, "wave": wave_label, "group": group_label}
     dd = {
-        "city": w.Dropdown(options=cities or [city], value=city, description="City"),
-        "indicator": w.Dropdown(options=opts["indicator"], value=indicator, description="Indicator"),
-        "wave": w.Dropdown(options=opts["wave"], value=wave, description="Wave"),
-        "group": w.Dropdown(options=opts["group"], value=group, description="Group"),
+        "city": w.Dropdown(options=[(names[c], c) for c in cities], value=city),
+        "indicator": w.Dropdown(options=_choices(opts["indicator"], indicator_label, lang), value=indicator),
+        "wave": w.Dropdown(options=_choices(opts["wave"], wave_label, lang), value=wave),
+        "group": w.Dropdown(options=_choices(opts["group"], group_label, lang), value=group),
+        "lang": w.Dropdown(options=[(t("lang.name", x), x) for x in LANGS], value=lang),
     }
 
-    def _refresh_groups(change):
-        # another city may have other targeted groups
-        groups = options(load_table(change["new"]))["group"]
-        dd["group"].options = groups
-        if dd["group"].value not in groups:
-            dd["group"].value = "all"
+    out = w.Output()
+    busy = [False]  # relabelling sets several dropdowns: draw once, at the end
 
-    dd["city"].observe(_refresh_groups, names="value")
-    out = w.interactive_output(show, dd)
-    display(w.HBox(list(dd.values())), out)
+    def _redraw(*_):
+        if busy[0]:
+            return
+        out.clear_output(wait=True)
+        with out:
+            show(**{k: d.value for k, d in dd.items()})
+
+    def _relabel(*_):
+        # another city may have other targeted groups; another language other labels
+        busy[0] = True
+        try:
+            current = {k: d.value for k, d in dd.items()}
+            o = options(load_table(current["city"]))
+            for name, labeller in labellers.items():
+                keep = current[name] if current[name] in o[name] else ("all" if name == "group" else o[name][0])
+                # not under hold_trait_notifications: the value would be validated against the old options
+                dd[name].options = _choices(o[name], labeller, current["lang"])
+                dd[name].value = keep
+            for name, d in dd.items():
+                d.description = t(f"ui.{'language' if name == 'lang' else name}", current["lang"])
+        finally:
+            busy[0] = False
+
+    def _on_change(change):
+        if busy[0]:
+            return
+        if change["owner"] in (dd["city"], dd["lang"]):
+            _relabel()
+        _redraw()
+
+    _relabel()
+    for d in dd.values():
+        d.observe(_on_change, names="value")
+    display(w.VBox([w.HBox([dd["city"], dd["indicator"], dd["wave"]]), w.HBox([dd["group"], dd["lang"]])]), out)
+    _redraw()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m analysis.explore [CITY ...]``: publish ``areas.csv`` for the cities given.
+
+    Without arguments, every city with processed respondents.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    cities = args or sorted(p.parent.name for p in PATHS.processed.glob("*/respondents.parquet"))
+    for city in cities:
+        print(write_area_table(city))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

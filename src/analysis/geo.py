@@ -1,9 +1,10 @@
 """Neighbourhood geography: official boundaries, code joins and an approximate fallback map.
 
 Maps use the cities' official neighbourhood units (DESIGN §5). The project reads them from
-``data/external/boundaries/<city>.*`` (GeoJSON, GeoPackage or shapefile, in any CRS),
-placed there by the user or downloaded by ``make boundaries``
-(:mod:`analysis.boundaries_cli`). Every layer is returned in one projected CRS,
+``data/external/boundaries/<city>.*`` (GeoJSON, GeoPackage or shapefile, in any CRS), a
+folder of the repository: the official files of six cities are committed there with their
+attribution, licence and SHA-256 (its ``README.md`` and ``CHECKSUMS.sha256``); a user adds
+her own, or ``make boundaries`` downloads one (:mod:`analysis.boundaries_cli`). Every layer is returned in one projected CRS,
 :data:`TARGET_CRS` (EPSG:3035, LAEA Europe: equal-area, metres), with the columns
 ``code``, ``name`` and ``geometry``.
 
@@ -14,10 +15,24 @@ captions say so (:func:`boundary_note`).
 
 Survey codes are joined to boundary codes as text (:func:`normalise_codes`), and
 :func:`join_codes` lists the codes that do not match on either side.
+
+Before a boundary file is used it is checked (:func:`read_boundaries`), and refused with a
+:class:`BoundaryError` naming the file, the code and what was expected when:
+
+- it is one of the committed files listed in ``CHECKSUMS.sha256`` beside it and its
+  SHA-256 differs (:func:`verify_checksum`);
+- the declared CRS does not fit the coordinates' range (degrees declared as metres or the
+  reverse, or coordinates outside the CRS's area of use: :func:`check_crs_range`);
+- with a profile: a profile code has no polygon, or a profile centroid lies more than
+  :data:`CENTROID_TOL_M` from its polygon (a shifted polygon, swapped lon/lat, a wrong CRS:
+  :func:`check_against_profile`);
+- polygons overlap by more than :data:`OVERLAP_TOL_M2` or leave a gap (a hole in their
+  union) larger than :data:`GAP_TOL_M2` (:func:`check_coverage`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -50,6 +65,22 @@ _NOTE = {
         "fr": "limites officielles",
     },
 }
+
+
+#: Name of the checksum manifest beside the committed boundary files (``sha256sum`` format).
+CHECKSUMS_NAME = "CHECKSUMS.sha256"
+
+#: How far (metres) a profile's official centroid may lie outside its polygon. The six
+#: committed files need at most 84 m (a Milan NIL whose area centroid falls just outside
+#: its concave shape after simplification); 250 m still catches any shifted polygon.
+CENTROID_TOL_M = 250.0
+#: The same for centroids the profile marks ``approximate`` (no official source).
+APPROX_CENTROID_TOL_M = 1_500.0
+#: Overlap area (m²) between two polygons that is refused. The committed files' largest
+#: overlap is 65 m² (coverage simplification slivers).
+OVERLAP_TOL_M2 = 1_000.0
+#: Hole (m²) in the union of the polygons that is refused as a gap. Largest committed: 27 m².
+GAP_TOL_M2 = 1_000.0
 
 
 class BoundaryError(ValueError):
@@ -156,6 +187,214 @@ def _check_geometries(gdf: gpd.GeoDataFrame, path: Path, repair: bool) -> list[s
     return repaired
 
 
+# ------------------------------------------------------------------- file checks
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, as hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_checksums(folder: str | Path | None = None) -> dict[str, str]:
+    """The checksum manifest ``CHECKSUMS.sha256`` of a boundary folder: file name → SHA-256.
+
+    The manifest is in ``sha256sum`` format (``<hex>  <name>`` per line, ``#`` comments),
+    so ``sha256sum -c CHECKSUMS.sha256`` checks it too. It lists exactly the boundary files
+    committed to the repository (the privacy guard allows these and no others). An absent
+    manifest gives an empty mapping.
+
+    Raises
+    ------
+    BoundaryError
+        A malformed line (named by its number).
+    """
+    folder = Path(folder) if folder is not None else PATHS.boundaries
+    manifest = folder / CHECKSUMS_NAME
+    if not manifest.is_file():
+        return {}
+    out: dict[str, str] = {}
+    for lineno, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = re.fullmatch(r"([0-9a-f]{64}) [ *]([^/\\]+)", line.strip())
+        if m is None:
+            raise BoundaryError(f"{manifest}, line {lineno}: expected '<64 hex digits>  <file name>'")
+        out[m.group(2)] = m.group(1)
+    return out
+
+
+def verify_checksum(path: str | Path) -> str | None:
+    """Check a boundary file against the manifest beside it, when the manifest lists it.
+
+    Returns
+    -------
+    str or None
+        The verified SHA-256, or None when the file is not listed (a user's own file).
+
+    Raises
+    ------
+    BoundaryError
+        The file's SHA-256 differs from the manifest's (names file, expected and found).
+    """
+    path = Path(path)
+    expected = read_checksums(path.parent).get(path.name)
+    if expected is None:
+        return None
+    got = file_sha256(path)
+    if got != expected:
+        raise BoundaryError(f"{path}: SHA-256 {got} differs from {expected} recorded in "
+                            f"{CHECKSUMS_NAME}; the committed file was changed or damaged "
+                            "(restore it with git, or record the new file's checksum with its source)")
+    return got
+
+
+def _fmt_bounds(b) -> str:
+    return f"x {b[0]:.6g}..{b[2]:.6g}, y {b[1]:.6g}..{b[3]:.6g}"
+
+
+def check_crs_range(gdf: gpd.GeoDataFrame, path: str | Path) -> None:
+    """Refuse coordinates that do not fit the declared CRS.
+
+    Degrees declared as metres (a projected CRS whose coordinates span under 10 units),
+    metres declared as degrees (outside ±180/±90), or coordinates that fall outside the
+    declared CRS's area of use (by more than 5°) — the case that once drew blank maps
+    captioned "official boundaries".
+
+    Raises
+    ------
+    BoundaryError
+    """
+    crs = gdf.crs
+    b = np.asarray(gdf.total_bounds, dtype=float)
+    if not np.isfinite(b).all():
+        raise BoundaryError(f"{path}: coordinates are not finite numbers")
+    name = crs.to_string()
+    if crs.is_geographic:
+        if b[0] < -180 or b[2] > 180 or b[1] < -90 or b[3] > 90:
+            raise BoundaryError(f"{path}: declared CRS {name} is in degrees, but the coordinates "
+                                f"range {_fmt_bounds(b)}, outside ±180/±90: the file is probably in a "
+                                "projected CRS (metres); write it with its real CRS")
+    else:
+        extent = max(b[2] - b[0], b[3] - b[1])
+        if extent < 10:
+            raise BoundaryError(f"{path}: declared CRS {name} is projected (metres), but the "
+                                f"coordinates span only {extent:.3g} units ({_fmt_bounds(b)}), like "
+                                "degrees: the file is probably in EPSG:4326; write it with its real CRS")
+    aou = crs.area_of_use
+    if aou is None:
+        return
+    try:
+        lon_lat = gpd.GeoSeries(shapely.points([(b[0], b[1]), (b[2], b[3]), (b[0], b[3]), (b[2], b[1])]),
+                                crs=crs).to_crs("EPSG:4326")
+        lb = np.asarray(lon_lat.total_bounds, dtype=float)
+    except Exception:  # the transform itself fails far outside the CRS's domain
+        lb = np.array([np.inf] * 4)
+    # UTM-type zones are routinely used a few degrees beyond their nominal zone (Spain in
+    # EPSG:25830/25831), so only coordinates well outside the area of use are refused.
+    margin = 5.0
+    if (not np.isfinite(lb).all() or lb[0] < aou.west - margin or lb[2] > aou.east + margin
+            or lb[1] < aou.south - margin or lb[3] > aou.north + margin):
+        where = _fmt_bounds(lb) if np.isfinite(lb).all() else "not transformable"
+        raise BoundaryError(f"{path}: coordinates ({_fmt_bounds(b)}; lon/lat {where}) fall outside "
+                            f"the area of use of the declared CRS {name} ({aou.name.split(':')[0]}: lon "
+                            f"{aou.west}..{aou.east}, lat {aou.south}..{aou.north}): wrong CRS declared?")
+
+
+def check_against_profile(gdf: gpd.GeoDataFrame, profile, path: str | Path,
+                          raw: gpd.GeoDataFrame | None = None) -> None:
+    """Refuse a file that lacks a profile code or whose polygons miss the profile's centroids.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        ``code``, ``geometry`` in :data:`TARGET_CRS`.
+    profile : CityProfile
+        Its neighbourhood codes and official centroids (lon/lat).
+    path : str or Path
+        For messages.
+    raw : GeoDataFrame, optional
+        The file in its declared CRS, to test whether swapping lon/lat would fit.
+
+    Raises
+    ------
+    BoundaryError
+        Names the missing codes, or each code whose centroid is farther than
+        :data:`CENTROID_TOL_M` (:data:`APPROX_CENTROID_TOL_M` for centroids the profile
+        marks approximate) from its polygon, with the distance; says when the whole file is
+        elsewhere (lon/lat swapped, or wrong CRS declared).
+    """
+    have = set(gdf["code"])
+    missing = [c for c in profile.codes if c not in have]
+    if missing:
+        raise BoundaryError(f"{path}: no polygon for profile code(s) {_sort_codes(missing)} "
+                            f"(expected the {len(profile.codes)} codes of config/cities/"
+                            f"{profile.city}.yml neighbourhoods; the file has {len(have)})")
+    pts = _centroids(profile)
+    poly = gdf.set_index("code").geometry
+    geoms = poly.reindex(pts["code"]).to_numpy()
+    dist = shapely.distance(geoms, pts.geometry.to_numpy())
+    tol = np.where(pts["approximate"].to_numpy(dtype=bool), APPROX_CENTROID_TOL_M, CENTROID_TOL_M)
+    bad = dist > tol
+    if not bad.any():
+        return
+    if bad.mean() > 0.5:
+        hint = "wrong CRS declared, or the file is of another place?"
+        if raw is not None and raw.crs is not None and raw.crs.is_geographic:
+            swapped = raw.geometry.to_numpy()
+            swapped = shapely.transform(swapped, lambda xy: xy[:, ::-1])
+            try:
+                sw = gpd.GeoSeries(swapped, crs=raw.crs).to_crs(TARGET_CRS).to_numpy()
+                sw = pd.Series(sw, index=gdf["code"].to_numpy()).reindex(pts["code"]).to_numpy()
+                if (shapely.distance(sw, pts.geometry.to_numpy()) <= tol).mean() > 0.5:
+                    hint = "longitude and latitude are swapped in the file"
+            except Exception:  # swapped coordinates may not even be transformable
+                pass
+        raise BoundaryError(f"{path}: {int(bad.sum())} of {len(bad)} profile centroids lie outside "
+                            f"their polygons (median distance {np.median(dist) / 1000:.1f} km, "
+                            f"expected within {CENTROID_TOL_M:.0f} m): {hint}")
+    detail = ", ".join(f"code {c}: {d:.0f} m" for c, d in zip(pts["code"][bad], dist[bad]))
+    raise BoundaryError(f"{path}: profile centroid(s) outside their polygon by more than "
+                        f"{CENTROID_TOL_M:.0f} m ({detail}); a shifted polygon, or a wrong code?")
+
+
+def check_coverage(gdf: gpd.GeoDataFrame, path: str | Path) -> None:
+    """Refuse overlapping polygons and gaps between them.
+
+    An overlap is the intersection of two polygons larger than :data:`OVERLAP_TOL_M2`; a
+    gap is a hole in the union of all polygons larger than :data:`GAP_TOL_M2` that is not
+    itself a hole of one polygon's own (an enclave of another municipality would be one,
+    and is reported too: a city's units should tile it).
+
+    Raises
+    ------
+    BoundaryError
+        Names the pairs of codes and the areas, or the gaps' areas and locations.
+    """
+    geoms = gdf.geometry.to_numpy()
+    codes = gdf["code"].to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    areas = shapely.area(shapely.intersection(geoms[left], geoms[right])) if len(left) else np.array([])
+    over = areas > OVERLAP_TOL_M2
+    if over.any():
+        pairs = ", ".join(f"codes {codes[i]} and {codes[j]}: {a:,.0f} m²"
+                          for i, j, a in zip(left[over], right[over], areas[over]))
+        raise BoundaryError(f"{path}: polygons overlap ({pairs}; expected at most "
+                            f"{OVERLAP_TOL_M2:,.0f} m²)")
+    union = shapely.union_all(geoms)
+    holes = [shapely.Polygon(ring) for part in getattr(union, "geoms", [union])
+             for ring in getattr(part, "interiors", [])]
+    gaps = [h for h in holes if h.area > GAP_TOL_M2]
+    if gaps:
+        where = gpd.GeoSeries([g.representative_point() for g in gaps], crs=gdf.crs).to_crs("EPSG:4326")
+        detail = ", ".join(f"{g.area:,.0f} m² at lon {p.x:.5f}, lat {p.y:.5f}" for g, p in zip(gaps, where))
+        raise BoundaryError(f"{path}: gap(s) between polygons ({detail}; expected at most "
+                            f"{GAP_TOL_M2:,.0f} m²): a missing polygon, or a shifted one?")
+
+
 def read_boundaries(city: str, profile=None, *, path: str | Path | None = None,
                     repair: bool = False) -> gpd.GeoDataFrame | None:
     """Read and check a city's official neighbourhood boundaries.
@@ -182,14 +421,18 @@ def read_boundaries(city: str, profile=None, *, path: str | Path | None = None,
     Raises
     ------
     BoundaryError
-        Unreadable file, missing CRS or field, empty/non-polygonal/invalid geometry
-        (naming each code and ``explain_validity``'s diagnosis), or duplicated codes.
+        Unreadable file, checksum differing from ``CHECKSUMS.sha256``, missing CRS or
+        field, coordinates that do not fit the declared CRS, empty/non-polygonal/invalid
+        geometry (naming each code and ``explain_validity``'s diagnosis), duplicated codes,
+        overlaps or gaps; with a profile, a missing code or a centroid outside its polygon
+        (see the module docstring).
     """
     path = Path(path) if path is not None else boundary_file(city)
     if path is None:
         return None
     if not path.is_file():
         raise BoundaryError(f"{path}: no such boundary file")
+    sha256 = verify_checksum(path)
     code_field = profile.boundaries.code_field if profile is not None else "code"
     name_field = profile.boundaries.name_field if profile is not None else "name"
     try:
@@ -204,6 +447,7 @@ def read_boundaries(city: str, profile=None, *, path: str | Path | None = None,
     if raw.crs is None:
         raise BoundaryError(f"{path}: no coordinate reference system; add a .prj (shapefile) "
                             "or write the file with its CRS")
+    check_crs_range(raw, path)
     reference = profile.codes if profile is not None else None
     gdf = gpd.GeoDataFrame(
         {"code": normalise_codes(raw[code_field], reference).to_numpy(),
@@ -219,7 +463,10 @@ def read_boundaries(city: str, profile=None, *, path: str | Path | None = None,
                             "codes must identify one polygon each")
     repaired = _check_geometries(gdf, path, repair)
     out = gdf.to_crs(TARGET_CRS)
-    out.attrs = {"source": path.name, "repaired": repaired}
+    check_coverage(out, path)
+    if profile is not None:
+        check_against_profile(out, profile, path, raw=gdf)
+    out.attrs = {"source": path.name, "repaired": repaired, "sha256": sha256}
     return out
 
 

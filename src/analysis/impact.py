@@ -57,6 +57,7 @@ from scipy import stats
 
 from . import codebook
 from .config import K_SUPPRESS, PATHS, SEED
+from .disclosure import publish_count
 
 def _one_thread():
     """Run BLAS on one thread: the matrices here are small, and threaded BLAS on a busy
@@ -842,20 +843,30 @@ def balance_table(respondents: pd.DataFrame, profile, *, weights: str | None = "
         rated = var_ != "contact_satisfaction" and (profile.has_comparison or var_ in ("age", "female", "migrant"))
         rows.append({"city": profile.city, "comparison": comparison, "variable": var_,
                      "mean_a": np.nan if small else ma, "mean_b": np.nan if small else mb,
-                     "n_a": na, "n_b": nb, "std_diff": np.nan if small else smd,
+                     # published counts (analysis.disclosure): 1-9 blank, others rounded to 10
+                     "n_a": publish_count(na, marker=None), "n_b": publish_count(nb, marker=None),
+                     "std_diff": np.nan if small else smd,
                      "imbalanced": bool(rated and not small and np.isfinite(smd) and abs(smd) > threshold),
                      "used_in_rating": rated})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    for c in ("n_a", "n_b"):
+        out[c] = pd.array(out[c], dtype="Int64")
+    return out
 
 
 # ========================================================================= one city
 def design_summary(respondents: pd.DataFrame, profile) -> pd.DataFrame:
-    """Respondents and neighbourhoods by area type and wave (cells < k shown as "<k")."""
+    """Respondents and neighbourhoods by area type and wave, respondents in published form.
+
+    Counts from 1 to k - 1 show as "<k", the others rounded to base 10
+    (:func:`analysis.disclosure.publish_count`): exact area totals minus the rounded
+    neighbourhood counts of ``01-clean`` gave back hidden neighbourhood counts.
+    """
     df = respondents[respondents["pilot_area"].isin(["pilot", "comparison", "other"])]
     tab = (df.groupby(["pilot_area", "wave"], observed=True)
            .agg(respondents=("wave", "size"), neighbourhoods=("neighbourhood", "nunique"))
            .reset_index())
-    tab["respondents"] = tab["respondents"].map(lambda n: f"<{K_SUPPRESS}" if n < K_SUPPRESS else str(n))
+    tab["respondents"] = tab["respondents"].map(lambda n: str(publish_count(n)))
     tab.insert(0, "design", "did" if profile.has_comparison else "pre_post")
     return tab
 
@@ -929,7 +940,8 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
         activities = None
     implementation = imp.implementation_summary(activities, profile)
     balance = balance_table(resp, profile)
-    evidence, rating = ev.rate_evidence(residents, balance, implementation, profile)
+    evidence, rating = ev.rate_evidence(residents, balance, implementation, profile,
+                                        trends=ev.composition_trends(resp, profile))
     result = CityEvaluation(city=city, synthetic=profile.synthetic,
                             design="did" if profile.has_comparison else "pre_post",
                             weighting=weighting, summary=design_summary(resp, profile),
@@ -949,6 +961,11 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
             # counts of imputed respondents are small by nature: published only from k up
             annex["n_imputed"] = annex["n_imputed"].where(annex["n_imputed"].eq(0) | annex["n_imputed"].ge(K_SUPPRESS))
             write_table(annex, folder / "weighting.csv", synthetic=profile.synthetic)
+        # area-level estimates (pilot, comparison, rest of the city), computed the same way
+        # in both waves: the like-for-like trend of the exploration and the dashboard
+        from .explore import write_area_table
+
+        write_area_table(city)
     return result
 
 
@@ -967,7 +984,7 @@ def effects_table(impact: pd.DataFrame, *, population: str = "residents", group:
         "ci_low": df["ci_low"].round(3).to_numpy(),
         "ci_high": df["ci_high"].round(3).to_numpy(),
         "p": df["p_value"].round(3).to_numpy(),
-        "n": df["n"].to_numpy(),
+        "n": [str(publish_count(v)) if pd.notna(v) else "" for v in df["n"]],  # published form
         "clusters": pd.array(df["n_clusters"], dtype="Int64"),
         "design": df["design"].to_numpy(),
     })
@@ -1193,7 +1210,7 @@ def save_impact_figures(ev: "CityEvaluation", profile, notebook: str = "03-impac
     from . import implementation as imp
 
     figures.apply_style()
-    n = int(ev.residents.loc[ev.residents["group"] == "all", "n"].max())
+    n = publish_count(int(ev.residents.loc[ev.residents["group"] == "all", "n"].max()))
     design = {"did": ("difference-in-differences", "doubles différences"),
               "pre_post": ("pre/post, no comparison area", "avant/après, sans zone de comparaison")}[ev.design]
     specs = [

@@ -8,6 +8,7 @@ the notebooks, which also show and explain the results.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import matplotlib.pyplot as plt
@@ -65,8 +66,15 @@ def cross_city(cities: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m analysis.inprocess CITY [CITY…]``: clean, map and evaluate without notebooks."""
-    cities = (argv if argv is not None else sys.argv[1:])
-    for city in cities:
+    # argparse, so that --help (or any option) is never taken for a city name
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.inprocess",
+        description="Clean, map and evaluate cities in one process, without the notebooks "
+                    "(the same package calls and outputs as notebooks 01 to 03).")
+    parser.add_argument("cities", nargs="+", metavar="CITY",
+                        help="city profile name, as in config/cities/CITY.yml")
+    args = parser.parse_args(argv)
+    for city in args.cities:
         clean(city)
         neighbourhoods(city)
         impact(city)

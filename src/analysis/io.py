@@ -74,8 +74,13 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, synthetic: bool) -
 
     Tables made from the synthetic demonstration data carry a first column
     ``data_status`` that says so on every row, so the label survives any copy-paste.
+    Every count of respondents is written in published form
+    (:func:`analysis.disclosure.publish_counts`: 1-9 blank, the rest rounded to base 10),
+    whoever built the table: this is the one door published tables go through.
     """
-    out = df.copy()
+    from .disclosure import publish_counts
+
+    out = publish_counts(df, marker=None)
     if synthetic:
         out.insert(0, "data_status", SYNTHETIC_NOTE)
     with atomic_path(path) as tmp:

@@ -177,7 +177,9 @@ def map_caption(indicator: str, kind: str = "level", *, lang: str = "en", n: int
     parts = [f"{codebook.label(indicator, lang)}: {definition}; {t['scale'].format(lo=lo, hi=hi)}"
              + (f" ({t['points']})" if kind == "change" else "") + "."]
     if n is not None:
-        parts.append(t["n"].format(n=n, m=areas if areas is not None else "?") + "; "
+        from .disclosure import publish_count  # published counts: rounded to base 10
+
+        parts.append(t["n"].format(n=publish_count(n), m=areas if areas is not None else "?") + "; "
                      + t["supp"].format(k=k) + ".")
     else:
         parts.append(_upper_first(t["supp"].format(k=k)) + ".")
@@ -535,3 +537,24 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
                                    synthetic=profile.synthetic, lang=lang))
         plt.close(fig)
     return written
+
+
+def indicators_to_map(table: pd.DataFrame, main: Sequence[str] = MAIN_INDICATORS) -> list[str]:
+    """What a city's maps show: each main indicator it collected, or else its collected items.
+
+    A city that did not collect an index (too few of its items) gets a map of each item it
+    did collect, on the item's own scale; an outcome not collected gets no map (its
+    neighbourhood rows say ``not_collected``), never an empty one.
+    """
+    have = set(table["indicator"])
+    status = table.groupby("indicator")["status"].agg(lambda s: set(s)) if "status" in table else None
+    out = []
+    for ind in main:
+        collected = ind in have and (status is None or status[ind] != {"not_collected"})
+        if collected:
+            out.append(ind)
+            continue
+        items = next((ix.items for ix in codebook.INDICES if ix.name == ind), ())
+        out += [i for i in items if i in have and i not in main]
+    return out
+

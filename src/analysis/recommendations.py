@@ -176,16 +176,28 @@ def effect_text(row: dict, lang: str) -> str:
               scale=scale_text(row["outcome"], row.get("scale")))
 
 
+def _reason_word(code: str, lang: str) -> str:
+    """A confidence reason code in words, without its numbers (``evidence.reason.<code>``
+    up to the colon)."""
+    from .report import has_key, tr
+
+    key = f"evidence.reason.{code}"
+    if not has_key(key):
+        return code
+    return tr(key, lang, value="", threshold="").split(":")[0].strip()
+
+
 def render_params(params: dict, lang: str) -> dict:
     """Turn a statement's raw values into text in ``lang``."""
-    from .report import tr
+    from .report import has_key, tr
 
     out = {}
     for k, v in params.items():
         if k == "effects":
             out[k] = "; ".join(effect_text(r, lang) for r in v)
         elif k == "downgrades":
-            out[k] = "; ".join(tr(f"evidence.downgrade.{d}", lang) for d in v) or tr("evidence.downgrade", lang)
+            out[k] = "; ".join(tr(f"evidence.downgrade.{d}", lang) if has_key(f"evidence.downgrade.{d}")
+                               else _reason_word(d, lang) for d in v) or tr("evidence.downgrade", lang)
         elif k == "outcome":
             out[k] = outcome_label(v, lang)
         elif k == "group":
@@ -198,6 +210,11 @@ def render_params(params: dict, lang: str) -> dict:
             out[k] = fmt_p(v, lang)
         elif k in ("est", "diff"):
             out[k] = fmt_num(v, lang, signed=True)
+        elif k == "pi":
+            # prediction interval for a new city's true effect (needs 3 cities)
+            lo, hi = v
+            out[k] = tr("rec.pi", lang, lo=fmt_num(lo, lang), hi=fmt_num(hi, lang)) \
+                if pd.notna(lo) and pd.notna(hi) else ""
         elif k in ("i2",):
             out[k] = fmt_num(v, lang, 0)
         elif k in ("tau2",):
@@ -268,6 +285,12 @@ def evidence_level(evidence: pd.DataFrame | None, outcome: str | None = None) ->
     if evidence is None or evidence.empty:
         return None, ""
     ev = evidence
+    if {"rating", "criterion", "level", "reason"} <= set(ev.columns):
+        # three-ratings table (analysis.evidence): the design level stands alone; the
+        # reasons are the confidence rating's reason codes
+        design = ev[ev["rating"].astype("str") == "design"]
+        lv = pd.to_numeric(design["level"], errors="coerce").dropna()
+        return (int(lv.iloc[0]) if len(lv) else None), "; ".join(evidence_confidence(ev)[1])
     if {"criterion", "value"} <= set(ev.columns):
         crit = ev["criterion"].astype("str").str.strip().str.lower()
         rating = ev.loc[crit == "rating", "value"].astype("str")
@@ -300,8 +323,25 @@ def evidence_level(evidence: pd.DataFrame | None, outcome: str | None = None) ->
     return level, reasons
 
 
+def evidence_confidence(evidence: pd.DataFrame | None) -> tuple[str | None, list[str]]:
+    """Confidence code ("high", "moderate", "low") and its reason codes, from a three-ratings
+    ``evidence.csv``; ``(None, [])`` for an older table or none."""
+    if evidence is None or not {"rating", "criterion", "reason"} <= set(evidence.columns):
+        return None, []
+    row = evidence[(evidence["rating"].astype("str") == "confidence")
+                   & (evidence["criterion"].astype("str") == "confidence")]
+    if row.empty:
+        return None, []
+    reasons = row["reason"].iloc[0]
+    codes = [c for c in str(reasons).split(";") if c and c != "nan"] if pd.notna(reasons) else []
+    return str(row["value"].iloc[0]), codes
+
+
 def unmet_criteria(evidence: pd.DataFrame | None) -> list[str]:
-    """Catalogue suffixes (``clusters``, ``balance``…) of the evidence criteria a city did not meet."""
+    """Catalogue suffixes (``clusters``, ``balance``…) of the evidence criteria a city did not meet;
+    for a three-ratings table, the confidence reason codes (``few_clusters``…)."""
+    if evidence is not None and {"rating", "criterion", "reason"} <= set(evidence.columns):
+        return evidence_confidence(evidence)[1]
     if evidence is None or "criterion" not in evidence.columns or "met" not in evidence.columns:
         return []
     from .report import criterion_key
@@ -424,6 +464,11 @@ def city_recommendations(city: str, impact: pd.DataFrame, evidence: pd.DataFrame
             # a comparison group exists but the design was downgraded: say why, not "add one"
             rule = "strengthen_first"
             params["downgrades"] = unmet_criteria(evidence)
+        elif rule in ("recommend", "review") and evidence_confidence(evidence)[0] == "low":
+            # design level 3, but the estimate is held with low confidence (few clusters,
+            # trend imbalance…): an effect is not attributed to the pilot on that basis
+            rule = "strengthen_first"
+            params["downgrades"] = evidence_confidence(evidence)[1]
         if rule == "no_large_effect":
             params["hi"] = max(float(r["ci_high"]) for r in rows if pd.notna(r["ci_high"])) \
                 if any(pd.notna(r["ci_high"]) for r in rows) else float("nan")
@@ -488,6 +533,9 @@ def pooled_recommendations(pooled: pd.DataFrame, manifest: pd.DataFrame | None =
         df = df[df["population"].astype("str").str.lower().isin(["residents", "resident"])]
     if "group" in df.columns:
         df = df[df["group"].astype("str").str.lower().isin(["all", "overall", "", "nan"])]
+    if "headline" in df.columns:
+        # only the headline pool (DiD with comparison areas); pre/post cities are pooled apart
+        df = df[df["headline"].astype("str").str.lower().isin(["true", "1"])]
     k_col = _col(df, "k", "n_cities", "cities", "n_studies")
     i2_col = _col(df, "i2", "i_squared", "I2")
     t2_col = _col(df, "tau2", "tau_squared", "tau^2")
@@ -504,7 +552,8 @@ def pooled_recommendations(pooled: pd.DataFrame, manifest: pd.DataFrame | None =
         sign = _ci_excludes_zero(row)
         params = {"outcome": row["outcome"], "est": float(row["estimate"]), "lo": float(row["ci_low"]),
                   "hi": float(row["ci_high"]), "scale": scale_text(row["outcome"], row.get("scale")),
-                  "k": "?" if k is None else str(k), "i2": i2, "tau2": tau2}
+                  "k": "?" if k is None else str(k), "i2": i2, "tau2": tau2,
+                  "pi": (float(row.get("pi_low", float("nan"))), float(row.get("pi_high", float("nan"))))}
         recs.append(Recommendation("pooled_effect" if sign else "pooled_null", "cross-city", params, src))
         if i2 == i2 and i2 >= HIGH_I2:
             recs.append(Recommendation("heterogeneous", "cross-city",

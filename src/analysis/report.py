@@ -485,6 +485,11 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
     if columns is not None:
         df = df[[c for c in columns if c in df.columns]]
     df = df.drop(columns=[c for c in ("data_status",) if c in df.columns])
+    from .disclosure import is_count_column, publish_counts  # counts of respondents in published form
+
+    # "missing" is a share here (cleaning log), blanked when it stands on a count from 1 to 9
+    df = publish_counts(df, [c for c in df.columns if is_count_column(c) and c not in ("missing", "share")],
+                        dependent={"missing": ("blank", "dont_know")})
     more = 0
     if max_rows is not None and len(df) > max_rows:
         more, df = len(df) - max_rows, df.head(max_rows)
@@ -560,9 +565,22 @@ def balance_table_html(df: pd.DataFrame, lang: str, anchor: str | None = None) -
     names = {"age": codebook.label("age", lang), "female": tr("balance.female", lang),
              "migrant": codebook.label("migrant_background", lang)}
     out["variable"] = [names.get(v, outcome_label(v, lang)) for v in out["variable"]]
+    if "std_diff" in out.columns:
+        # "Imbalanced" describes the number shown (|d| > 0.25), whatever the rating does
+        # with it: a -0.786 is imbalanced even where it is not rated (contact satisfaction,
+        # asked of a self-selected few) or where the DiD differences the gap out.
+        d = pd.to_numeric(out["std_diff"], errors="coerce")
+        from .evidence import MAX_STD_DIFF
+
+        out["imbalanced"] = [None if pd.isna(x) else bool(abs(x) > MAX_STD_DIFF) for x in d]
+    out = out.drop(columns=[c for c in ("used_in_rating",) if c in out.columns])
     out = out.rename(columns={"variable": "characteristic", "mean_a": f"mean_a_{suffix}",
                               "mean_b": f"mean_b_{suffix}", "n_a": f"n_a_{suffix}", "n_b": f"n_b_{suffix}"})
-    return table_html(out, lang, anchor=anchor, max_rows=40)
+    note_key = {"did": "balance.note_did", "prepost": "balance.note_prepost"}[suffix]
+    from markupsafe import escape
+
+    note = f'<p class="note">{escape(tr(note_key, lang))}</p>'
+    return note + table_html(out, lang, anchor=anchor, max_rows=40)
 
 
 # ===================================================================== evidence
@@ -572,17 +590,158 @@ _CRITERIA = (("design", "design"), ("clusters", "clusters"), ("pilot neighbourho
              ("rating", "rating"))
 
 
+def is_three_ratings(ev: pd.DataFrame | None) -> bool:
+    """``evidence.csv`` in the three-ratings format (:func:`analysis.evidence.rate_evidence`)."""
+    return ev is not None and {"rating", "criterion", "level", "reason"} <= set(ev.columns)
+
+
 def criterion_key(text: str) -> str | None:
-    """Catalogue suffix of an evidence criterion (``analysis.evidence``), by its leading words."""
+    """Catalogue suffix of an evidence criterion: the code itself (three-ratings format), or
+    the old English criterion by its leading words."""
     t = str(text).strip().lower()
+    if has_key(f"criterion.{t}"):
+        return t
     for prefix, key in _CRITERIA:
         if t.startswith(prefix):
             return key
     return None
 
 
+def _threshold_text(key: str, threshold, lang: str) -> str:
+    from .recommendations import fmt_num
+
+    if threshold is None or pd.isna(threshold):
+        return "—"
+    t = float(threshold)
+    if key in ("interval_width",):
+        return "≤ " + fmt_num(100 * t, lang, 0) + " %"
+    if key in ("trend_balance", "baseline_gap"):
+        return "≤ " + fmt_num(t, lang, 2)
+    if key == "fidelity":
+        return "≥ " + fmt_num(100 * t, lang, 0) + " %"
+    return f"≥ {int(t)}"
+
+
+def reason_text(code: str, lang: str, value=None, threshold=None) -> str:
+    """A confidence reason code in ``lang`` (``evidence.reason.<code>``), with its numbers."""
+    from .recommendations import fmt_num
+
+    kw = {"value": "—" if value is None or pd.isna(value) else
+          (fmt_num(float(value), lang, 3) if isinstance(value, float) and not float(value).is_integer()
+           else str(int(float(value))) if isinstance(value, (int, float)) else str(value)),
+          "threshold": "—" if threshold is None or pd.isna(threshold) else
+          (fmt_num(float(threshold), lang, 2) if not float(threshold).is_integer() else str(int(threshold)))}
+    if code in ("wide_interval", "low_fidelity"):  # shares: as percentages
+        kw = {k: (fmt_num(100 * float(x), lang, 0) + " %") if x is not None and not pd.isna(x) else "—"
+              for k, x in (("value", value), ("threshold", threshold))}
+    key = f"evidence.reason.{code}"
+    return tr(key, lang, **kw) if has_key(key) else code
+
+
+def evidence_ratings(ev: pd.DataFrame | None) -> dict:
+    """The three ratings read from a three-ratings ``evidence.csv``.
+
+    Returns ``design`` (code), ``sms`` (int), ``confidence`` (code), ``confidence_level``
+    (int), ``reasons`` (list of (code, value, threshold)) and ``effects`` (records).
+    Empty for an older table.
+    """
+    if not is_three_ratings(ev):
+        return {}
+    d = ev[ev["rating"] == "design"]
+    c = ev[ev["rating"] == "confidence"]
+    summary = c[c["criterion"] == "confidence"]
+    out = {"design": str(d["value"].iloc[0]) if len(d) else "unknown",
+           "sms": int(d["level"].iloc[0]) if len(d) and pd.notna(d["level"].iloc[0]) else None,
+           "confidence": str(summary["value"].iloc[0]) if len(summary) else None,
+           "confidence_level": int(summary["level"].iloc[0]) if len(summary) and pd.notna(summary["level"].iloc[0])
+           else None, "reasons": [], "effects": ev[ev["rating"] == "effect"].to_dict("records")}
+    for r in c[c["criterion"] != "confidence"].to_dict("records"):
+        code = r.get("reason")
+        if isinstance(code, str) and code and code != "not_assessed":
+            out["reasons"].append((code, r.get("value"), r.get("threshold")))
+    return out
+
+
+def _effect_cell(r: dict, lang: str) -> str:
+    from .recommendations import fmt_num
+
+    direction = str(r.get("reason", ""))
+    word = tr(f"direction.{direction}", lang) if has_key(f"direction.{direction}") else direction
+    est = pd.to_numeric(pd.Series([r.get("value")]), errors="coerce").iloc[0]
+    if pd.isna(est):
+        return word
+    lo, hi = r.get("ci_low"), r.get("ci_high")
+    scale = r.get("scale") if isinstance(r.get("scale"), str) else ""
+    return tr("evidence.effect_cell", lang, direction=word, est=fmt_num(float(est), lang, 2, signed=True),
+              lo=fmt_num(float(lo), lang, 2) if pd.notna(lo) else "—",
+              hi=fmt_num(float(hi), lang, 2) if pd.notna(hi) else "—", scale=scale)
+
+
+def ratings_side_by_side_html(ev: pd.DataFrame, lang: str) -> str:
+    """Design strength | confidence | effect, side by side (one row per main indicator)."""
+    from .recommendations import outcome_label
+
+    r = evidence_ratings(ev)
+    if not r:
+        return ""
+    design = tr("evidence.sms_value", lang, level=r["sms"] if r["sms"] else "?",
+                design=tr(f"design.{'did' if r['design'] == 'did' else 'prepost'}", lang))
+    conf = tr(f"confidence.{r['confidence']}", lang) if r["confidence"] else "—"
+    if r["reasons"]:
+        conf += " — " + "; ".join(reason_text(c, lang, v, t) for c, v, t in r["reasons"])
+    rows = [{"design_strength": design if i == 0 else "", "confidence": conf if i == 0 else "",
+             "outcome": e["criterion"], "effect": _effect_cell(e, lang)} for i, e in enumerate(r["effects"])]
+    if not rows:
+        rows = [{"design_strength": design, "confidence": conf, "outcome": "", "effect": ""}]
+    df = pd.DataFrame(rows)
+    df["outcome"] = [outcome_label(o, lang) if o else "" for o in df["outcome"]]
+    return table_html(df, lang)
+
+
 def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
-    """The evidence criteria table; in French, criteria and consequences from the catalogue."""
+    """The three ratings side by side, then the criteria behind the confidence rating.
+
+    A three-ratings table (codes and numbers) is rendered from the catalogue in either
+    language; an older English criteria table is shown as before.
+    """
+    if is_three_ratings(ev):
+        rows = []
+        for r in ev[ev["rating"].isin(["confidence", "info"]) & (ev["criterion"] != "confidence")].to_dict("records"):
+            key = str(r["criterion"])
+            value = r.get("value")
+            num = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+            if key in ("interval_width", "fidelity") and pd.notna(num):
+                from .recommendations import fmt_num
+
+                value = fmt_num(100 * float(num), lang, 0) + " %"
+            elif pd.notna(num) and key in ("clusters", "pilot_units", "comparison_units", "min_cell"):
+                value = str(int(num))  # counts
+            elif pd.notna(num):
+                value = float(num)
+            else:
+                value = tr("evidence.no_value", lang)
+            met = r.get("met")
+            met = None if met is None or (not isinstance(met, str) and pd.isna(met)) \
+                else str(met).strip().lower() in ("true", "1")
+            code = r.get("reason") if isinstance(r.get("reason"), str) else ""
+            if r["rating"] == "info":
+                consequence = tr("evidence.info_only", lang)
+            elif code == "not_assessed":
+                consequence = tr("evidence.reason.not_assessed", lang)
+            elif code:
+                consequence = reason_text(code, lang, r.get("value"), r.get("threshold"))
+            else:
+                consequence = "—"
+            rows.append({"criterion": tr(f"criterion.{key}", lang) if has_key(f"criterion.{key}") else key,
+                         "value": value, "threshold": _threshold_text(key, r.get("threshold"), lang),
+                         "met": met, "consequence": consequence})
+        crit = pd.DataFrame(rows)
+        crit["met"] = crit["met"].astype("object")  # None stays None: shown as "—"
+        from markupsafe import escape
+
+        intro = escape(tr("evidence.criteria_intro", lang))
+        return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{intro}</p>'
+                + table_html(crit, lang, anchor=anchor))
     if lang == "en" or "criterion" not in ev.columns:
         return table_html(ev.drop(columns=[c for c in ("city",) if c in ev.columns]), lang, anchor=anchor)
     from .recommendations import design_kind
@@ -615,9 +774,12 @@ def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) 
 
 
 def evidence_reasons(ev: pd.DataFrame, lang: str) -> str:
-    """Why the level was lowered, in ``lang`` (empty when nothing lowered it)."""
+    """Why confidence is not high (three-ratings table), or why the old level was lowered."""
     from .recommendations import evidence_level
 
+    if is_three_ratings(ev):
+        r = evidence_ratings(ev)
+        return "; ".join(reason_text(c, lang, v, t) for c, v, t in r["reasons"])
     if lang == "en" or "criterion" not in ev.columns:
         return evidence_level(ev)[1]
     out = []
@@ -693,11 +855,12 @@ def load_city(city: str, manifest: pd.DataFrame | None, lang: str) -> CityData:
     data.figures = figures_for(manifest, city, lang) if manifest is not None else []
     if manifest is not None and not manifest.empty:
         data.synthetic |= bool(manifest.loc[manifest["city"] == city, "synthetic"].any())
+    # a failed step comes first: its outputs were withdrawn, so "not found" would hide why
+    if data.reason is None and data.failed and data.tables.get("impact") is None:
+        data.reason = Reason("na.failed", {"error": data.failed[:300]})
     if data.reason is None and data.tables.get("impact") is None and not data.figures \
             and data.cleaning is None:
         data.reason = data.missing.get("impact")
-    if data.reason is None and data.failed and data.tables.get("impact") is None:
-        data.reason = Reason("na.failed", {"error": data.failed[:300]})
     return data
 
 
@@ -735,6 +898,11 @@ def city_summary(c: CityData, lang: str) -> dict:
     level, _ = evidence_level(c.tables.get("evidence"))
     rules = [classify(r, evidence_level(c.tables.get("evidence"), r["outcome"])[0])
              for r in overall.to_dict("records")]
+    from .recommendations import evidence_confidence
+
+    if evidence_confidence(c.tables.get("evidence"))[0] == "low":
+        # design level 3 but low confidence: nothing is attributed to the pilot yet
+        rules = ["evaluate_first" if k in ("recommend", "review") else k for k in rules]
     head = overall.iloc[0].to_dict()
     improved = [r for r, k in zip(overall.to_dict("records"), rules) if k == "recommend"]
     worse = [r for r, k in zip(overall.to_dict("records"), rules) if k == "review"]
@@ -833,7 +1001,15 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
     if ev is not None:
         level, _ = evidence_level(ev)
         reasons = evidence_reasons(ev, lang)
-        v["evidence"] = {"level": level, "reasons": tr("city.downgraded", lang, reasons=reasons) if reasons else "",
+        three = evidence_ratings(ev)
+        if three:
+            # the design level stands alone; confidence is a separate rating with its reasons
+            conf = tr(f"confidence.{three['confidence']}", lang) if three["confidence"] else "—"
+            said = tr("city.confidence", lang, confidence=conf,
+                      reasons=f" ({reasons})" if reasons else "")
+        else:
+            said = tr("city.downgraded", lang, reasons=reasons) if reasons else ""
+        v["evidence"] = {"level": level, "reasons": said,
                          "html": evidence_table_html(ev, lang, anchor=table_anchor(c.city, "evidence"))}
     if c.tables.get("implementation") is not None:
         v["implementation_html"] = implementation_table_html(c.tables["implementation"], lang,
@@ -908,8 +1084,34 @@ def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | 
     return table_html(df, lang, columns=cols, caption=caption, anchor=table_anchor(c.city, "neighbourhoods"))
 
 
-def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dict:
-    """Everything the template needs for the report in ``lang``."""
+#: Columns of the weighting annex table (``reports/tables/<city>/weighting.csv``).
+WEIGHTING_COLUMNS: tuple[str, ...] = ("city", "wave", "weights_method", "n", "neighbourhoods_surveyed",
+                                      "neighbourhoods_total", "max_abs_rel_diff", "max_weight_over_base",
+                                      "deff_kish", "n_eff")
+
+
+def weighting_table_html(cities: list[str], lang: str) -> str | None:
+    """The methods annex's weighting table: achieved margins and Kish's design effect per
+    city and wave, from each city's published ``weighting.csv``."""
+    frames = []
+    for city in cities:
+        df, _ = read_table(PATHS.tables_city(city) / "weighting.csv", "weighting")
+        if df is not None:
+            frames.append(df)
+    if not frames:
+        return None
+    df = pd.concat(frames, ignore_index=True)
+    return table_html(df, lang, columns=list(WEIGHTING_COLUMNS), anchor="table-weighting",
+                      code_cols=("city", "weights_method"))
+
+
+def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
+                  cities: list[str] | None = None) -> dict:
+    """Everything the template needs for the report in ``lang``.
+
+    ``cities``: a city's own report (those cities only, no cross-city synthesis); default
+    the full report of every city.
+    """
     from .manifest import collect_sidecars
     from .recommendations import build_recommendations, table_anchor
 
@@ -917,7 +1119,8 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
         raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
     if manifest is None:
         manifest, _ = collect_sidecars()
-    cities = [load_city(c, manifest, lang) for c in report_cities(manifest)]
+    only = list(cities) if cities else None
+    cities = [load_city(c, manifest, lang) for c in (only or report_cities(manifest))]
 
     cross = {"tables": {}, "na": {}, "figures": figures_for(manifest, CROSS_CITY, lang)}
     for name in CROSS_TABLES:
@@ -927,6 +1130,8 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
             cross["na"][name] = why.text(lang)
         else:
             cross[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(CROSS_CITY, name))
+    if only:  # a city's own report: the synthesis across cities belongs to the full report
+        cross = {"tables": {name: None for name in CROSS_TABLES}, "na": {}, "figures": []}
     pooled = cross["tables"].get("pooled")
     is_forest = [bool(re.search(r"forest|pooled|heterog", f["figure_id"])) for f in cross["figures"]]
     cross["forest"] = [f for f, k in zip(cross["figures"], is_forest) if k]
@@ -955,6 +1160,10 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
         "lang": lang,
         "t": lambda key, **kw: tr(key, lang, **kw),
         "synthetic": synthetic,
+        "city_only": bool(only),
+        # the data status belongs to each city: named on the cover when real and demo mix
+        "real_cities": [c.name for c in cities if c.available and not c.synthetic],
+        "synthetic_cities": [c.name for c in cities if c.available and c.synthetic],
         "period": data_period(cities),
         "cities": [_city_view(c, lang, rec_views) for c in cities],
         "summaries": [city_summary(c, lang) for c in cities],
@@ -968,13 +1177,15 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None) -> dic
                                                                  "data_checksum"],
                                        code_cols=("figure_id", "notebook", "png", "data_checksum"))
         if len(figs_lang) else None,
+        "weighting_html": weighting_table_html([c.city for c in cities if c.available], lang),
         "k": K_SUPPRESS,
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
         "other_lang_file": "report.fr.html" if lang == "en" else "report.html",
     }
 
 
-def render_html(lang: str = "en", manifest: pd.DataFrame | None = None) -> str:
+def render_html(lang: str = "en", manifest: pd.DataFrame | None = None,
+                cities: list[str] | None = None) -> str:
     """The report in ``lang`` as one HTML string."""
     import jinja2
 
@@ -982,7 +1193,7 @@ def render_html(lang: str = "en", manifest: pd.DataFrame | None = None) -> str:
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    html = env.get_template("report.html.j2").render(**build_context(lang, manifest))
+    html = env.get_template("report.html.j2").render(**build_context(lang, manifest, cities))
     return number_figures_and_tables(html, lang)
 
 
@@ -1083,6 +1294,24 @@ def build_report(lang: str = "en") -> Path:
 
     manifest = build_manifest(write=True)
     return write_text(report_path(lang), render_html(lang, manifest))
+
+
+def city_report_langs(profile) -> list[str]:
+    """The report languages of a city: those of its profile the catalogue has, else English."""
+    return [lang for lang in LANGS if lang in profile.languages] or ["en"]
+
+
+def build_city_report(city: str, langs: list[str] | None = None) -> list[Path]:
+    """A city's own report, ``reports/cities/<city>/report.<lang>.html``, in its profile's
+    languages (:func:`city_report_langs`): the city's sections, its recommendations and the
+    annexes, without the other cities or the cross-city synthesis."""
+    from .manifest import build_manifest
+    from .profile import load_profile
+
+    manifest = build_manifest(write=True)
+    langs = langs or city_report_langs(load_profile(city))
+    return [write_text(PATHS.reports / "cities" / city / f"report.{lang}.html",
+                       render_html(lang, manifest, cities=[city])) for lang in langs]
 
 
 # ===================================================================== PDF

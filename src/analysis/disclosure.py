@@ -1,0 +1,798 @@
+"""Statistical disclosure control: the one publication rule, and the check every artefact passes.
+
+The rule (quoted in the report's methods annex)
+------------------------------------------------
+Survey results are published only as tables of frequencies (counts of respondents) and of
+magnitudes (means, proportions, effects). Following the threshold rule and secondary
+suppression of current statistical disclosure control practice for survey tables — ONS,
+*Disclosure control guidance for tables produced from surveys* (Government Statistical
+Service), and Eurostat / ESSnet, *Handbook on Statistical Disclosure Control* (Hundepool et
+al., version 1.2, 2010, ch. 4 "Frequency tables" and ch. 5 "Magnitude tables";
+also Hundepool et al., *Statistical Disclosure Control*, Wiley 2012) — every published
+artefact obeys:
+
+1. **Threshold on counts.** No count of respondents (residents or officers) from 1 to
+   ``K - 1`` = 9 is published anywhere: such a count is shown as ``"<10"`` (notebooks, report)
+   or left blank (CSV). Zero is published as 0.
+2. **Rounding of every other count** (the documented alternative to secondary suppression
+   of *counts*). Every published count of respondents of 10 or more is rounded to the nearest
+   multiple of ``ROUNDING_BASE`` = 10 (halves up), in every table, figure, notebook output
+   and sentence. Whatever published parts and totals an attacker subtracts — across tables,
+   waves and notebooks — each term carries an unknown rounding error of up to ±5, so no
+   hidden cell of 1–9 is pinned down (ONS rounds survey counts to base 5 or 10 for the same
+   reason). One published total minus one published part leaves every value from 1 to 9
+   possible; several parts leave at least three.
+   :func:`count_interval` gives the true values consistent with a published count and
+   :func:`feasibility_intervals` the audit an attacker would run (linear programming over
+   the published constraints, as tau-ARGUS does).
+3. **Threshold on statistics.** No statistic (mean, proportion, CI, effect, shrunk estimate,
+   standardised difference) is published from fewer than ``K`` = 10 respondents
+   (primary suppression), unless it is pooled with at least ``K`` others so that it cannot be
+   isolated.
+4. **Secondary (complementary) suppression of statistics.** A neighbourhood mean hidden by
+   rule 3 must not be recoverable from a published aggregate of the areas it belongs to (the
+   pilot areas, the comparison areas, the other areas, the whole city — e.g. the baseline
+   balance table or a city-wide mean) minus the other published neighbourhood means, whose
+   weights are the public population margins. So within every such aggregate, group, wave
+   and indicator, the hidden neighbourhood cells are either none, or together pool every
+   primary-suppressed cell with at least ``K`` other respondents
+   (:func:`secondary_suppression`, which hides the smallest published cells first). A change
+   (follow-up − baseline) is published only when both of its waves are.
+5. **Model-based estimates.** The Fay–Herriot model is fitted only on the published cells
+   (n ≥ ``K`` and not suppressed), so its per-area outputs (``shrunk``, ``gamma``) are
+   functions of published estimates only and reveal nothing about a hidden cell.
+
+Residual risks, accepted and documented: the t-based confidence interval of a *published*
+cell lets its exact n be inferred (df = n - 1), and a weight summary's ``n_eff`` × ``deff``
+gives a wave's total back approximately; both concern groups of 10 or more, and a hidden cell
+always sits beside at least one other hidden cell or rounded total, so its count stays
+uncertain. The shares of missing answers are blanked where their count is from 1 to 9.
+
+Scope: the rule covers counts of survey respondents. Counts of events and attendances from
+the pilot's activity log (``activities``, ``participants``), of areas (``n_clusters``,
+``neighbourhoods``), of cities (``k``) and of table cells are not counts of respondents and
+are listed in :data:`NOT_RESPONDENT_COUNTS`.
+
+The check
+---------
+:func:`check_paths` (``python -m analysis.disclosure``) reads every published artefact —
+every CSV under ``reports/``, the figures' JSON data sidecars, the stored outputs of the
+executed notebooks (``reports/notebooks/**``, and their papermill logs) and of the committed
+templates (``notebooks/*.ipynb``), the text drawn in the SVG figures (the PNGs are rasters
+of the same drawings), and the HTML reports (``reports/report*.html``; the PDF is printed
+from them) — and reports every breach as a :class:`Finding` naming the artefact, the row
+and the column. It detects the generic patterns, not only the known cases:
+
+- a count column (by name, :func:`is_count_column`) or a sentence ("57 officers", "n = 7")
+  holding a count from 1 to 9, or a count not rounded to base 10;
+- a statistic published on a row whose count is below ``K`` or hidden, or flagged suppressed;
+- a suppressed cell left alone in an aggregate (area type × group × wave × indicator) next to
+  published ones: recoverable by differencing;
+- Fay–Herriot columns whose implied model mean is not the mean of the published cells
+  (the fit used hidden cells).
+
+Messages never quote a small count or any data value. Exit status 1 on any finding, so
+that nothing is published (the Makefile stops before the report is written or released).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import K_SUPPRESS, PATHS
+
+#: Threshold: no count of respondents from 1 to K - 1, no statistic from fewer than K.
+K: int = K_SUPPRESS
+
+#: Every published count of respondents >= K is rounded to a multiple of this base.
+ROUNDING_BASE: int = 10
+
+#: How a count from 1 to K - 1 is shown in notebooks and the report (CSV: blank).
+SMALL_MARKER: str = f"<{K}"
+
+#: Columns that hold counts of respondents (exact names).
+COUNT_COLUMNS: frozenset[str] = frozenset({
+    "n", "n_a", "n_b", "n_baseline", "n_follow_up", "n_complete", "min_cell", "respondents",
+    "residents", "officers", "interviews", "raw_rows", "raw", "rows", "kept", "rejected",
+    "blank", "dont_know", "missing", "count", "n_respondents", "n_officers",
+    # rejection reasons of the cleaning log (rows = interviews)
+    "missing_id", "unmapped_wave", "unknown_label", "missing_required", "duplicate",
+    "unknown_neighbourhood", "impossible_age", "invalid_date", "date_outside_wave",
+    "invalid_value", "out_of_range",
+})
+
+#: Integer columns that are not counts of respondents (areas, cities, cells, events, scales).
+NOT_RESPONDENT_COUNTS: frozenset[str] = frozenset({
+    "n_eff", "n_clusters", "n_clusters_treated", "n_cities", "k", "df", "cells", "suppressed",
+    "published", "neighbourhoods", "items", "activities", "n_activities", "participants",
+    "participants_police", "population", "raw_row_number", "reach_per_1000", "year",
+})
+
+#: Statistics that must be blank where their row's count is below K (or hidden).
+STAT_COLUMNS: frozenset[str] = frozenset({
+    "estimate", "se", "std_error", "ci_low", "ci_high", "shrunk", "gamma", "effect", "mean",
+    "mean_a", "mean_b", "std_diff", "p_value", "p", "crv_ci_low", "crv_ci_high", "crv_p_value",
+    "diff_vs_rest", "diff_ci_low", "diff_ci_high", "diff_p_value", "alpha", "value_mean",
+})
+
+_COUNT_RE = (re.compile(r"^n_(?!eff|clusters|cities|activities)[a-z_]+$"), re.compile(r"_n$"),
+             re.compile(r"^n_[ab]_"), re.compile(r"^(n_)?(respondents|interviews)\b"))
+
+#: Label columns of long tables whose text says the row's value is a count of respondents.
+_LABEL_COLUMNS = ("criterion", "statistic", "metric", "quantity", "item", "key")
+_LABEL_COUNT_RE = re.compile(r"\b(cells?|respondents?|interviews?|sample size|répondants?|case)\b", re.I)
+_VALUE_COLUMNS = ("value",)
+
+#: A number directly followed by a noun for people (up to two words between), or "n = 7".
+_PEOPLE = (r"respondents?|residents?|interviews?|officers?|people|persons|individuals|"
+           r"participants?|répondants?|habitants?|personnes|entretiens?|agents?|questionnaires?")
+_TEXT_COUNT_RES = (
+    re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+(?:[A-Za-zÀ-ÿ'-]+\s+){0,2}?(?:"
+               + _PEOPLE + r")\b", re.I),
+    re.compile(r"\b[nN]\s*=\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?!\d|\.\d)"),
+)
+
+_HIDDEN_TOKENS = {"", "nan", "none", "<na>", "na", "—", "–", "-", SMALL_MARKER.lower(), "suppressed"}
+
+
+# ============================================================================ publishing
+def publish_count(n, *, marker: str | None = SMALL_MARKER, k: int = K, base: int = ROUNDING_BASE):
+    """Published form of one count of respondents.
+
+    Parameters
+    ----------
+    n : int, float or None
+        The true count.
+    marker : str or None
+        What a count from 1 to ``k - 1`` becomes: the text ``"<10"`` (notebooks, report), or
+        ``None`` for a missing value (CSV).
+    k, base : int
+        Threshold and rounding base (:data:`K`, :data:`ROUNDING_BASE`).
+
+    Returns
+    -------
+    int, str or None
+        0 for 0; ``marker`` for 1 to ``k - 1``; else ``n`` rounded to the nearest multiple of
+        ``base`` (halves up, in integer arithmetic so no float tie decides). Missing stays missing.
+    """
+    if n is None or (isinstance(n, float) and math.isnan(n)) or n is pd.NA:
+        return None
+    if isinstance(n, str):
+        return n
+    n = int(round(float(n)))
+    if n <= 0:
+        return 0
+    if n < k:
+        return marker
+    return max(k, ((n + base // 2) // base) * base)
+
+
+def is_count_column(name: str) -> bool:
+    """Whether a column named ``name`` holds counts of respondents (see :data:`COUNT_COLUMNS`)."""
+    name = str(name).strip().lower()
+    if name in NOT_RESPONDENT_COUNTS:
+        return False
+    if name in COUNT_COLUMNS:
+        return True
+    return any(r.search(name) for r in _COUNT_RE)
+
+
+def publish_counts(df: pd.DataFrame, columns: Iterable[str] | None = None, *,
+                   marker: str | None = SMALL_MARKER,
+                   dependent: dict[str, str | Sequence[str]] | None = None) -> pd.DataFrame:
+    """A copy of ``df`` whose counts of respondents are in published form (:func:`publish_count`).
+
+    Parameters
+    ----------
+    df : DataFrame
+    columns : iterable of str, optional
+        Count columns; default every column :func:`is_count_column` recognises.
+    marker : str or None
+        ``"<10"`` for display (object columns of ints and the marker), ``None`` for CSV
+        (nullable integers, small counts missing).
+    dependent : dict, optional
+        ``{statistic column: count column(s)}``: the statistic is blanked where one of its
+        counts is from 1 to K - 1 (e.g. a share of missing answers computed from a small count).
+    """
+    out = df.copy()
+    cols = [c for c in out.columns if (is_count_column(c) if columns is None else c in set(columns))]
+    small = {}
+    for c in cols:
+        if pd.api.types.is_bool_dtype(out[c]):
+            continue
+        raw = pd.to_numeric(out[c], errors="coerce")
+        text = out[c].notna() & raw.isna() & ~out[c].astype(str).str.strip().str.lower().isin(_HIDDEN_TOKENS)
+        if text.any():
+            continue  # words, not counts
+        if raw.notna().any() and not np.allclose(raw.dropna(), raw.dropna().round()):
+            continue  # not integer counts (e.g. a weighted total): left to the caller
+        small[c] = (raw > 0) & (raw < K)
+        pub = [publish_count(v, marker=marker) if pd.notna(v)
+               else (marker if str(o).strip().lower() == SMALL_MARKER.lower() else None)
+               for v, o in zip(raw, out[c])]
+        if marker is None:
+            out[c] = pd.array(pub, dtype="Int64")
+        else:  # display: Python ints, the marker, or None (shown as missing)
+            out[c] = pd.Series(pub, index=out.index, dtype=object)
+    for stat, cnts in (dependent or {}).items():
+        for cnt in ([cnts] if isinstance(cnts, str) else cnts):
+            if stat in out.columns and cnt in small:
+                out[stat] = out[stat].where(~small[cnt].to_numpy())
+    return out
+
+
+def count_interval(published, *, k: int = K, base: int = ROUNDING_BASE) -> tuple[int, int]:
+    """True counts consistent with a published one: ``(low, high)`` inclusive.
+
+    ``"<10"`` or blank-for-small gives (1, 9); 0 gives (0, 0); a rounded ``v`` gives
+    ``[max(k, v - base/2), v + base/2 - 1]``; any other integer is exact.
+    """
+    if isinstance(published, str):
+        s = published.strip().replace(",", "").replace("\u202f", "").replace("\u00a0", "")
+        if s.lower() in (SMALL_MARKER.lower(), "", "nan", "<na>"):
+            return (1, k - 1)
+        published = float(s)
+    if published is None or (isinstance(published, float) and math.isnan(published)):
+        return (1, k - 1)
+    v = int(round(float(published)))
+    if v == 0:
+        return (0, 0)
+    if v % base == 0 and v >= k:
+        return (max(k, v - base // 2), v + base // 2 - 1)
+    return (v, v)
+
+
+def feasibility_intervals(n_cells: int, constraints: Sequence[tuple[Sequence[int], tuple[int, int]]],
+                          targets: Sequence[int] | None = None) -> dict[int, tuple[int, int]]:
+    """The attacker's audit: the range of each hidden cell given published sums.
+
+    Cells are non-negative integers ``x_0 … x_{n-1}``; each constraint says the sum of the
+    cells whose indices are listed lies in ``[low, high]`` (what a published count tells,
+    :func:`count_interval`). For each target cell, integer linear programming (HiGHS) finds
+    its smallest and largest feasible values. A cell whose interval is a single value is
+    disclosed.
+
+    Returns
+    -------
+    dict
+        ``{cell: (low, high)}``.
+    """
+    from scipy.optimize import linprog
+
+    A, lo, hi = [], [], []
+    for idx, (a, b) in constraints:
+        row = np.zeros(n_cells)
+        row[list(idx)] = 1.0
+        A.append(row)
+        lo.append(a)
+        hi.append(b)
+    A = np.array(A)
+    A_ub = np.vstack([A, -A])
+    b_ub = np.concatenate([hi, -np.asarray(lo, dtype=float)])
+    out = {}
+    for t in (range(n_cells) if targets is None else targets):
+        c = np.zeros(n_cells)
+        c[t] = 1.0
+        ends = []
+        for sign in (1.0, -1.0):
+            res = linprog(sign * c, A_ub=A_ub, b_ub=b_ub, bounds=[(0, None)] * n_cells,
+                          integrality=np.ones(n_cells), method="highs")
+            if res.status != 0:
+                raise ValueError(f"feasibility_intervals: published constraints are inconsistent ({res.message})")
+            ends.append(int(round(sign * res.fun)))
+        out[t] = (ends[0], ends[1])
+    return out
+
+
+# ============================================================== secondary suppression
+def secondary_suppression(table: pd.DataFrame, *, part_col: str = "area_type",
+                          by: Sequence[str] = ("group", "wave", "indicator"),
+                          n_col: str = "n", flag: str = "suppressed", k: int = K) -> pd.Series:
+    """Complementary suppression of neighbourhood cells within each published aggregate.
+
+    Within every part of the city (``part_col``: pilot, comparison, other areas) and every
+    combination of ``by``, if a non-empty cell is suppressed, further published cells are
+    suppressed, smallest first, until the hidden cells together hold at least ``k``
+    respondents besides the largest primary-suppressed one. The aggregate of a part minus
+    its published cells then gives at most a statistic pooled over that many respondents.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per neighbourhood × ``by``, with ``n_col``, ``flag`` (primary suppression)
+        and ``part_col``. Rows of change (``wave == "change"``) are left to the caller.
+
+    Returns
+    -------
+    pandas.Series of bool
+        The new ``suppressed`` flag (primary or secondary), on ``table``'s index.
+    """
+    sup = table[flag].fillna(True).astype(bool).copy()
+    n = pd.to_numeric(table[n_col], errors="coerce").fillna(0)
+    part = table[part_col].fillna("other").astype(str)
+    part = part.where(part.isin(["pilot", "comparison"]), "other")
+    keys = [part, *(table[c] for c in by)]
+    for _, idx in table.groupby(keys, sort=False).groups.items():
+        idx = list(idx)
+        nonempty = [i for i in idx if n[i] > 0]
+        hidden = [i for i in nonempty if sup[i]]
+        if not hidden:
+            continue
+        primary_max = max(n[i] for i in hidden if n[i] < k) if any(n[i] < k for i in hidden) else 0
+        # Published candidates, smallest first; ties broken by row order (deterministic).
+        cand = sorted((i for i in nonempty if not sup[i]), key=lambda i: (n[i], idx.index(i)))
+        while sum(n[i] for i in hidden) - primary_max < k and cand:
+            nxt = cand.pop(0)
+            sup[nxt] = True
+            hidden.append(nxt)
+    return sup
+
+
+# ============================================================================ the check
+@dataclass(frozen=True)
+class Finding:
+    """One breach of the rule: where it is and which rule it breaks (never the value)."""
+
+    artefact: str
+    row: str
+    column: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.artefact}: row {self.row}, column {self.column!r}: {self.rule}"
+
+
+def _as_number(v) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return None if math.isnan(float(v)) else float(v)
+    s = str(v).strip().replace(",", "").replace("\u202f", "").replace("\u00a0", "").replace(" ", "")
+    if s.lower() in _HIDDEN_TOKENS:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _hidden(v) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    return str(v).strip().lower() in _HIDDEN_TOKENS
+
+
+def _count_rule(x: float) -> str | None:
+    if x != int(x) or x < 0:
+        return None  # not a count
+    if 0 < x < K:
+        return f"count from 1 to {K - 1} published (threshold rule)"
+    if x >= K and int(x) % ROUNDING_BASE:
+        return (f"count of respondents not rounded to base {ROUNDING_BASE}: with published parts and "
+                f"totals it lets a hidden cell be recovered by differencing")
+    return None
+
+
+def _row_key(df: pd.DataFrame, i, key_cols: Sequence[str]) -> str:
+    parts = [f"{c}={df.at[i, c]}" for c in key_cols if c in df.columns and not _hidden(df.at[i, c])]
+    return ", ".join(parts) if parts else f"#{i}"
+
+
+_KEY_COLUMNS = ("city", "dataset", "source_file", "neighbourhood", "code", "area_type", "pilot_area",
+                "population", "outcome", "group", "wave", "indicator", "variable", "index", "criterion",
+                "section", "key", "design")
+
+
+def _truthy(v) -> bool:
+    return str(v).strip().lower() in ("true", "1", "yes", "✓")
+
+
+def _header_aliases() -> dict[str, str]:
+    """Report headers in English and French (``locale/report.yml``, ``col.*``) → column names.
+
+    The HTML report shows translated headers ("Conservées", "Estimation"); the check maps
+    them back so the French report is checked like the English one.
+    """
+    global _ALIASES
+    if _ALIASES is None:
+        import yaml
+
+        aliases: dict[str, str] = {}
+        path = Path(__file__).with_name("locale") / "report.yml"
+        try:
+            catalogue = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            catalogue = {}
+        names = {str(key)[4:] for key in catalogue if str(key).startswith("col.")}
+        for key, labels in catalogue.items():
+            if str(key).startswith("col.") and isinstance(labels, dict):
+                for label in labels.values():
+                    if str(label).strip().lower() not in names:  # a column name is never an alias
+                        aliases.setdefault(str(label).strip().lower(), key[4:])
+        _ALIASES = aliases
+    return _ALIASES
+
+
+_ALIASES: dict[str, str] | None = None
+
+
+def _innermost(col) -> str:
+    names = [str(x) for x in (col if isinstance(col, tuple) else (col,)) if not str(x).startswith("Unnamed")]
+    return names[-1] if names else ""
+
+
+def check_table(df: pd.DataFrame, artefact: str) -> list[Finding]:
+    """Every breach in one published table (any source: CSV, notebook output, HTML, JSON).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table as published (values may be text).
+    artefact : str
+        Name used in findings (file, and output or table number).
+    """
+    df = df.copy()
+    if isinstance(df.columns, pd.MultiIndex):
+        # pandas' HTML of a crosstab: ("wave", "neighbourhood"), ("baseline", "Unnamed…"): keep the
+        # innermost real name of each column
+        df.columns = [_innermost(c) for c in df.columns]
+    aliases = _header_aliases()
+    df.columns = [aliases.get(str(c).strip().lower(), str(c).strip()) for c in df.columns]
+    if df.index.name is not None or not isinstance(df.index, pd.RangeIndex):
+        df = df.reset_index()
+    df = df.loc[:, ~pd.Index(df.columns).duplicated()].reset_index(drop=True)
+    keys = [c for c in _KEY_COLUMNS if c in df.columns]
+    if not keys and len(df.columns):
+        keys = [df.columns[0]]
+    out: list[Finding] = []
+    low = {c: c.lower() for c in df.columns}
+    count_cols = [c for c in df.columns if is_count_column(low[c])]
+    # A crosstab of counts (e.g. respondents by neighbourhood × wave): every column a count.
+    wave_cols = [c for c in df.columns if low[c] in ("baseline", "follow_up", "follow-up", "total")]
+    if wave_cols and not any(low[c] in STAT_COLUMNS for c in df.columns):
+        count_cols += [c for c in wave_cols if c not in count_cols]
+    for c in count_cols:
+        for i, v in df[c].items():
+            x = _as_number(v)
+            rule = None if x is None else _count_rule(x)
+            if rule:
+                out.append(Finding(artefact, _row_key(df, i, keys), c, rule))
+    # Long tables: "criterion" = "smallest design cell", "value" = a count.
+    labels = [c for c in df.columns if low[c] in _LABEL_COLUMNS]
+    values = [c for c in df.columns if low[c] in _VALUE_COLUMNS]
+    for lab in labels:
+        for val in values:
+            for i in df.index:
+                if _LABEL_COUNT_RE.search(str(df.at[i, lab])):
+                    x = _as_number(df.at[i, val])
+                    rule = None if x is None else _count_rule(x)
+                    if rule:
+                        out.append(Finding(artefact, _row_key(df, i, keys), val, rule))
+    out += _check_statistics(df, artefact, keys, low)
+    out += _check_singletons(df, artefact, low)
+    out += _check_fay_herriot(df, artefact, keys, low)
+    return out
+
+
+def _check_statistics(df, artefact, keys, low) -> list[Finding]:
+    out = []
+    stats = [c for c in df.columns if low[c] in STAT_COLUMNS]
+    if not stats:
+        return out
+    sup_col = next((c for c in df.columns if low[c] == "suppressed"), None)
+    for c in stats:
+        suffix = low[c].rsplit("_", 1)[-1] if low[c] in ("mean_a", "mean_b") else None
+        n_col = next((d for d in df.columns if low[d] == (f"n_{suffix}" if suffix else "n")), None)
+        for i, v in df[c].items():
+            if _hidden(v) or _as_number(v) is None:
+                continue
+            why = None
+            if sup_col is not None and _truthy(df.at[i, sup_col]):
+                why = "statistic published on a row flagged suppressed"
+            elif n_col is not None:
+                nv = df.at[i, n_col]
+                x = _as_number(nv)
+                if (x is not None and 0 < x < K) or str(nv).strip().lower() == SMALL_MARKER.lower():
+                    why = f"statistic published from fewer than {K} respondents"
+                elif x is None and _hidden(nv) and str(nv).strip() not in ("", "nan", "None", "<NA>"):
+                    why = f"statistic published where the count is hidden (fewer than {K})"
+            if why:
+                out.append(Finding(artefact, _row_key(df, i, keys), c, why))
+    return out
+
+
+def _check_singletons(df, artefact, low) -> list[Finding]:
+    """A lone suppressed cell in an aggregate whose other cells are published."""
+    need = {"area_type", "suppressed", "neighbourhood"}
+    cols = {low[c]: c for c in df.columns}
+    if not need <= set(cols) or "estimate" not in cols:
+        return []
+    by = [cols[c] for c in ("city", "group", "wave", "indicator") if c in cols]
+    part = df[cols["area_type"]].astype(str).where(df[cols["area_type"]].astype(str).isin(["pilot", "comparison"]), "other")
+    n = df[cols["n"]] if "n" in cols else pd.Series("", index=df.index)
+    sup = df[cols["suppressed"]].map(_truthy)
+    empty = n.map(lambda v: _as_number(v) == 0)
+    wave = df[cols["wave"]].astype(str) if "wave" in cols else pd.Series("", index=df.index)
+    out = []
+    for key, idx in df.groupby([part, *(df[b] for b in by)], sort=False).groups.items():
+        idx = [i for i in idx if not empty[i] and wave[i] != "change"]
+        hidden = [i for i in idx if sup[i]]
+        published = [i for i in idx if not sup[i]]
+        if len(hidden) == 1 and published:
+            i = hidden[0]
+            rk = ", ".join(f"{b}={df.at[i, b]}" for b in [*by, cols["neighbourhood"]])
+            out.append(Finding(artefact, rk, cols["estimate"],
+                               f"the only suppressed cell of the {key[0]} areas: the published aggregate "
+                               f"of these areas minus the published cells recovers it (secondary suppression missing)"))
+    return out
+
+
+def _check_fay_herriot(df, artefact, keys, low) -> list[Finding]:
+    """Shrunk estimates must come from a model of the published cells only."""
+    cols = {low[c]: c for c in df.columns}
+    if not {"estimate", "shrunk", "gamma"} <= set(cols):
+        return []
+    by = [cols[c] for c in ("city", "group", "wave", "indicator") if c in cols]
+    est = pd.to_numeric(df[cols["estimate"]], errors="coerce")
+    shr = pd.to_numeric(df[cols["shrunk"]], errors="coerce")
+    gam = pd.to_numeric(df[cols["gamma"]], errors="coerce")
+    # Half a unit of the last digit each value was published with (CSV keeps 6 significant
+    # digits, notebooks 3 decimals): the tolerance follows the published precision.
+    prec = {c: df[cols[c]].map(_half_last_digit) for c in ("estimate", "shrunk", "gamma")}
+    out = []
+    groups = df.groupby([df[b] for b in by], sort=False).groups.items() if by else [((), df.index)]
+    for key, idx in groups:
+        ok = [i for i in idx if np.isfinite(est[i]) and np.isfinite(shr[i]) and np.isfinite(gam[i])]
+        if len(ok) < 2:
+            continue
+        g, t, s = gam[ok].to_numpy(), est[ok].to_numpy(), shr[ok].to_numpy()
+        pt, ps, pg = (prec[c][ok].to_numpy() for c in ("estimate", "shrunk", "gamma"))
+        inner = g < 0.98  # the implied mean is ill-conditioned as gamma -> 1
+        if not inner.any() or g.sum() <= 0:
+            continue
+        gi, ti, si = g[inner], t[inner], s[inner]
+        mu_implied = (si - gi * ti) / (1 - gi)
+        mu_published = float((g * t).sum() / g.sum())
+        err_implied = ((ps[inner] + gi * pt[inner] + np.abs(ti) * pg[inner]) / (1 - gi)
+                       + np.abs(si - gi * ti) * pg[inner] / (1 - gi) ** 2)
+        err_published = (float((g * pt + np.abs(t) * pg).sum()) + abs(mu_published) * float(pg.sum())) / g.sum()
+        tol = 3 * (err_implied + err_published) + 1e-9
+        if np.any(np.abs(mu_implied - mu_published) > tol):
+            rk = ", ".join(f"{b}={v}" for b, v in zip(by, key if isinstance(key, tuple) else (key,)))
+            out.append(Finding(artefact, rk or "all", cols["shrunk"],
+                               "Fay–Herriot model mean is not the mean of the published cells: the model "
+                               "used suppressed cells, whose estimates the published shrunk/gamma give back"))
+    return out
+
+
+def _half_last_digit(v) -> float:
+    """Half a unit of the last published digit of ``v`` (5e-7 relative for binary floats)."""
+    if isinstance(v, (float, np.floating)):
+        return abs(float(v)) * 5e-7 + 1e-12
+    s = str(v).strip().lower()
+    if "e" in s:
+        mant, _, exp = s.partition("e")
+        dec = len(mant.split(".")[1]) if "." in mant else 0
+        try:
+            return 0.5 * 10.0 ** (int(exp) - dec)
+        except ValueError:
+            return 0.0
+    dec = len(s.split(".")[1]) if "." in s else 0
+    return 0.5 * 10.0 ** (-dec)
+
+
+def check_text(text: str, artefact: str) -> list[Finding]:
+    """Counts of people in sentences ("2379 resident interviews", "n = 7")."""
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for rx in _TEXT_COUNT_RES:
+            for m in rx.finditer(line):
+                x = _as_number(m.group(1))
+                rule = None if x is None else _count_rule(x)
+                if rule:
+                    out.append(Finding(artefact, f"text line {lineno}", "(text)", rule))
+    return out
+
+
+# ---------------------------------------------------------------------- artefact readers
+def _read_html_tables(html: str) -> list[pd.DataFrame]:
+    from io import StringIO
+
+    if "<table" not in html.lower():
+        return []
+    try:
+        return pd.read_html(StringIO(html), keep_default_na=False)
+    except ValueError:
+        return []
+
+
+def _html_text(html: str) -> str:
+    """Visible text of HTML outside tables (tables are checked as tables)."""
+    html = re.sub(r"(?is)<(script|style|table)\b.*?</\1>", " ", html)
+    html = re.sub(r"(?i)<br\s*/?>|</p>|</li>|</h\d>|</div>", "\n", html)
+    text = re.sub(r"<[^>]+>", " ", html)
+    import html as _html
+
+    return _html.unescape(text)
+
+
+def check_html(html: str, artefact: str) -> list[Finding]:
+    """Tables and text of an HTML document or fragment."""
+    out = []
+    for j, t in enumerate(_read_html_tables(html), 1):
+        out += check_table(t, f"{artefact} table {j}")
+    out += check_text(_html_text(html), artefact)
+    return out
+
+
+def check_notebook(path: Path, name: str) -> list[Finding]:
+    """The stored outputs of a notebook: HTML tables, plain text, streams."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    out = []
+    for ci, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        for oi, o in enumerate(cell.get("outputs", [])):
+            where = f"{name} cell {ci} output {oi}"
+            if "text" in o:
+                out += check_text("".join(o["text"]) if isinstance(o["text"], list) else o["text"], where)
+            data = o.get("data", {})
+            if "text/html" in data:
+                h = data["text/html"]
+                out += check_html("".join(h) if isinstance(h, list) else h, where)
+            elif "text/plain" in data:
+                p = data["text/plain"]
+                out += check_text("".join(p) if isinstance(p, list) else p, where)
+    return out
+
+
+def _json_tables(obj, path="$"):
+    """Every list of records / dict of columns inside a JSON document, and loose scalars."""
+    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj):
+        yield path, pd.DataFrame(obj)
+        for j, r in enumerate(obj):
+            for k_, v in r.items():
+                if isinstance(v, (dict, list)):
+                    yield from _json_tables(v, f"{path}[{j}].{k_}")
+    elif isinstance(obj, dict):
+        lists = {k_: v for k_, v in obj.items() if isinstance(v, list) and v and not isinstance(v[0], (dict, list))}
+        if len(lists) >= 2 and len({len(v) for v in lists.values()}) == 1:
+            yield path, pd.DataFrame(lists)
+        scal = {k_: v for k_, v in obj.items() if not isinstance(v, (dict, list))}
+        if scal:
+            yield path, pd.DataFrame([scal])
+        for k_, v in obj.items():
+            if isinstance(v, (dict, list)) and k_ not in lists:
+                yield from _json_tables(v, f"{path}.{k_}")
+    elif isinstance(obj, list):
+        for j, v in enumerate(obj):
+            yield from _json_tables(v, f"{path}[{j}]")
+
+
+def check_json(path: Path, name: str) -> list[Finding]:
+    """A figure's data sidecar: every table inside it, and its text fields."""
+    obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    out = []
+    for where, t in _json_tables(obj):
+        out += check_table(t, f"{name} {where}")
+    texts = []
+
+    def walk(o):
+        if isinstance(o, str):
+            texts.append(o)
+        elif isinstance(o, dict):
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(obj)
+    out += check_text("\n".join(texts), name)
+    return out
+
+
+def check_svg(path: Path, name: str) -> list[Finding]:
+    """Text drawn in an SVG figure (matplotlib writes labels as ``<text>`` elements)."""
+    import html as _html
+
+    svg = Path(path).read_text(encoding="utf-8")
+    texts = [_html.unescape(re.sub(r"<[^>]+>", "", t)) for t in re.findall(r"(?s)<text\b[^>]*>(.*?)</text>", svg)]
+    return check_text("\n".join(t.strip() for t in texts), name)
+
+
+def check_csv(path: Path, name: str) -> list[Finding]:
+    """A published CSV table."""
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return check_table(df, name)
+
+
+def published_artefacts(root: Path | None = None) -> list[Path]:
+    """Every artefact the check covers, under the project ``root``."""
+    root = Path(root) if root is not None else PATHS.root
+    reports = root / "reports"
+    found: list[Path] = []
+    if reports.is_dir():
+        found += sorted(p for p in reports.rglob("*.csv") if not p.name.startswith("."))
+        if (reports / "figures").is_dir():
+            found += sorted((reports / "figures").rglob("*.json"))
+            found += sorted((reports / "figures").rglob("*.svg"))
+        if (reports / "notebooks").is_dir():
+            found += sorted((reports / "notebooks").rglob("*.ipynb"))
+            found += sorted((reports / "notebooks").rglob("*.log"))  # papermill logs: printed text
+        found += sorted(reports.glob("report*.html"))
+        found += sorted(reports.glob("cities/*/report*.html"))  # cities' own reports
+    nbdir = root / "notebooks"
+    if nbdir.is_dir():
+        found += sorted(nbdir.glob("*.ipynb"))
+    return found
+
+
+def check_paths(paths: Iterable[Path], root: Path | None = None) -> list[Finding]:
+    """Check each artefact by its kind (CSV, JSON sidecar, notebook, HTML)."""
+    root = Path(root) if root is not None else PATHS.root
+    out: list[Finding] = []
+    for p in paths:
+        p = Path(p)
+        try:
+            name = str(p.resolve().relative_to(root.resolve()))
+        except ValueError:
+            name = p.name
+        suffix = p.suffix.lower()
+        try:
+            if suffix == ".csv":
+                out += check_csv(p, name)
+            elif suffix == ".json":
+                out += check_json(p, name)
+            elif suffix == ".svg":
+                out += check_svg(p, name)
+            elif suffix == ".ipynb":
+                out += check_notebook(p, name)
+            elif suffix in (".log", ".txt"):
+                out += check_text(p.read_text(encoding="utf-8", errors="replace"), name)
+            elif suffix in (".html", ".htm"):
+                out += check_html(p.read_text(encoding="utf-8"), name)
+        except (ValueError, json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            out.append(Finding(name, "-", "-", f"cannot be read for the disclosure check ({type(exc).__name__})"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m analysis.disclosure [PATH…]``: check every published artefact; exit 1 on a breach."""
+    parser = argparse.ArgumentParser(prog="python -m analysis.disclosure",
+                                     description="Disclosure check of every published artefact.")
+    parser.add_argument("paths", nargs="*", type=Path,
+                        help="files to check (default: every CSV, figure sidecar, notebook and HTML report)")
+    parser.add_argument("--max", type=int, default=50, help="findings to print (default 50)")
+    args = parser.parse_args(argv)
+    paths = args.paths or published_artefacts()
+    findings = check_paths(paths)
+    if findings:
+        print(f"disclosure check FAILED: {len(findings)} breach(es) in "
+              f"{len({f.artefact.split(' ')[0] for f in findings})} artefact(s); nothing may be published.",
+              file=sys.stderr)
+        for f in findings[:args.max]:
+            print(f"  {f}", file=sys.stderr)
+        if len(findings) > args.max:
+            print(f"  … and {len(findings) - args.max} more", file=sys.stderr)
+        return 1
+    print(f"disclosure check passed: {len(paths)} artefact(s), no count from 1 to {K - 1}, every count "
+          f"rounded to base {ROUNDING_BASE}, no statistic from fewer than {K} respondents.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
