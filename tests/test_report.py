@@ -643,3 +643,26 @@ def test_city_report_has_that_city_only_in_its_languages(project):
     # the full report still has both cities and the synthesis
     full = report.build_report("en").read_text(encoding="utf-8")
     assert 'id="city-brokenville"' in full and 'id="cross-city"' in full
+
+
+@pytest.mark.skipif(report.find_weasyprint() is None or shutil.which("pdftotext") is None,
+                    reason="weasyprint or pdftotext not installed")
+def test_print_css_puts_the_header_on_demo_pages_only(tmp_path):
+    """The report's own CSS: a real city's pages, continuation pages included, carry no header."""
+    import subprocess
+
+    css = (report.TEMPLATES / "report.css").read_text(encoding="utf-8")
+    long = "<p>x</p>" * 80  # more than one page
+    html = (f"<html><head><style>{css}</style></head><body>"
+            f'<section class="city synthetic" id="a"><div class="running-status">synthetic demonstration data</div>'
+            f"<h2>Demo city</h2>{long}</section>"
+            f'<section class="city real" id="b"><div class="running-status"></div><h2>Real city</h2>{long}</section>'
+            f"</body></html>")
+    pdf = tmp_path / "r.pdf"
+    report.find_weasyprint().HTML(string=html).write_pdf(str(pdf))
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")[:-1]
+    real_from = next(i for i, p in enumerate(pages) if "Real city" in p)
+    assert real_from >= 2 and len(pages) >= real_from + 2  # both parts run over several pages
+    for i, page in enumerate(pages):
+        assert ("SYNTHETIC DEMONSTRATION DATA" in page) == (i < real_from), f"page {i + 1}"
