@@ -160,9 +160,69 @@ def test_map_panels_are_the_published_maps(tmp_path, monkeypatch):
     meta = json.loads((folder / "maps-trust_police.json").read_text())
     # both waves' unsuppressed cells: (30 + 25 + 40) x 2
     assert "n = 190 respondents in 3 neighbourhoods" in meta["caption"]
-    assert "change, follow-up minus baseline" in meta["caption"] and "Synthetic data" in meta["caption"]
+    assert "bottom: change, follow-up minus baseline" in meta["caption"] and "Synthetic data" in meta["caption"]
     fr = json.loads((folder / "maps-trust_police.fr.json").read_text())
     assert "suivi moins début" in fr["caption"] and fr["lang"] == "fr"
+
+
+def _panel_table(codes, ci):
+    rows = []
+    for c, (lo, hi) in zip(codes, ci):
+        for w, e in (("baseline", 5.0), ("follow_up", 6.0)):
+            rows.append({"neighbourhood": c, "indicator": "trust_police", "wave": w, "group": "all",
+                         "estimate": e, "n": 40, "suppressed": False, "ci_low": e - 1, "ci_high": e + 1})
+        rows.append({"neighbourhood": c, "indicator": "trust_police", "wave": "change", "group": "all",
+                     "estimate": (lo + hi) / 2, "n": 40, "suppressed": False, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+def test_change_distinguishable_from_zero_is_marked():
+    geom = grid([0, 0, 0, 0])[["code", "area_type", "geometry"]]
+    # CI above 0, CI across 0, CI touching 0 (does not exclude it), CI below 0
+    table = _panel_table(["1", "2", "3", "4"], [(0.2, 1.0), (-0.5, 0.5), (0.0, 0.8), (-1.2, -0.1)])
+    f = maps.map_frame(geom, table, "trust_police", "change").set_index("code")
+    assert f["distinct"].tolist() == [True, False, False, True]
+    fig = maps.choropleth(f.reset_index(), "value", indicator="trust_police", kind="change")
+    hatched = [c for c in fig.axes[0].collections if isinstance(c, PatchCollection) and c.get_hatch() == "xx"]
+    assert len(hatched) == 1 and len(hatched[0].get_paths()) == 2
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("distinguishable" in lab for lab in labels)
+    named = f.reset_index().assign(name=["A", "B", "C", "D"])
+    assert maps.distinct_list(named, {"1": "1"}, "en").endswith("excludes 0): A (1), D.")
+    assert maps.distinct_list(named.assign(distinct=False), {}, "fr").endswith("exclut 0)\u00a0: aucune.")
+    plt.close("all")
+
+
+def test_pilot_and_comparison_areas_are_labelled_with_a_key():
+    g = grid([6.0, 7.0, 5.0, 6.5], area_type=["comparison", "pilot", "other", "pilot"])
+    g["name"] = ["Alpha", "Beta", "Gamma", "Delta"]
+    labels = maps.area_labels(g)
+    assert labels == {"2": "2", "4": "4", "1": "1"}  # pilot first; short codes are their own label
+    fig = maps.choropleth(g, "value", indicator="trust_police", labels=labels)
+    drawn = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert drawn == ["1", "2", "4"]
+    key = maps.area_key(g, labels, "en")
+    assert key == "Labelled areas — pilot: 2 Beta, 4 Delta; comparison: 1 Alpha."
+    long = g.assign(code=["110656", "110658", "110660", "110661"])
+    assert maps.area_labels(long) == {"110658": "1", "110661": "2", "110656": "3"}
+    assert maps.area_key(g, labels, "fr") == "Zones repérées — pilote\u00a0: 2 Beta, 4 Delta\u00a0; comparaison\u00a0: 1 Alpha."
+    plt.close("all")
+
+
+def test_map_panel_text_prints_at_7pt_without_enlarging(tmp_path, monkeypatch):
+    from analysis import figures
+
+    geom, table, prof = _testville(tmp_path, monkeypatch)
+    for lang in ("en", "fr"):
+        fig = maps.map_panel(geom, table, prof, "trust_police", lang=lang)
+        figures.stamp_synthetic(fig, lang)
+        smallest, scale = figures.smallest_printed_font(fig)
+        # the layout itself is readable in print: the save-time safety net has nothing to do
+        assert smallest >= figures.MIN_FONT_PT and scale == pytest.approx(1.0)
+        texts = [t.get_text() for t in figures._texts(fig)]
+        assert not any("Source" in t or "EPSG" in t for t in texts)  # the caption is not in the image
+        assert "1" in texts and "2" in texts  # pilot and comparison areas labelled
+        plt.close(fig)
 
 
 def test_committed_official_boundaries_draw_a_filled_map_captioned_official():

@@ -3,7 +3,6 @@ to a broken city, self-contained, and with recommendations that cite real source
 
 from __future__ import annotations
 
-import base64
 import functools
 import shutil
 import tempfile
@@ -18,6 +17,7 @@ import pandas as pd
 import pytest
 from conftest import make_profile, write_profile
 
+from analysis import manifest as manifest_mod
 from analysis import recommendations as rc
 from analysis import report
 from analysis.config import PATHS
@@ -201,14 +201,17 @@ def test_report_contains_every_figure_of_its_language(built):
     assert len(manifest) == 6  # 3 figures x 2 languages
     for lang, path in paths.items():
         html = path.read_text(encoding="utf-8")
+        sources = re.findall(r'data-source="([^"]+)"', html)
         for row in manifest[manifest["lang"] == lang].itertuples():
             assert f'id="{rc.figure_anchor(row.city, row.figure_id)}"' in html
-            data = base64.b64encode((root / row.png).read_bytes()).decode()
-            assert data in html, f"{row.png} not embedded in the {lang} report"
+            # the embedded copy (SVG or downscaled PNG) of this language's files
+            assert {row.png, row.svg} & set(sources), f"{row.png} not embedded in the {lang} report"
             assert row.caption.split(":")[0] in html
         other = "fr" if lang == "en" else "en"
         for row in manifest[manifest["lang"] == other].itertuples():
-            assert base64.b64encode((root / row.png).read_bytes()).decode() not in html
+            assert not {row.png, row.svg} & set(sources)
+        # every embedded copy is derived from its source, checked byte for byte
+        assert manifest_mod.check_embedded(path) == []
 
 
 def test_catalogue_complete_in_both_languages():
@@ -430,7 +433,7 @@ def test_html_is_self_contained(built):
         assert not re.search(r'(src|href)\s*=\s*["\']?\s*(https?:)?//', html, re.I)
         assert "<script" not in html.lower() and "<link" not in html.lower()
         assert "@import" not in html and "url(" not in html
-        assert "<style>" in html and html.count("data:image/png;base64,") == 3
+        assert "<style>" in html and len(re.findall(r'src="data:image/(png|svg\+xml);base64,', html)) == 3
         assert 'font-family: "DejaVu Sans"' in html  # CSS inlined verbatim, not HTML-escaped
 
 
@@ -443,15 +446,17 @@ def test_narrative_included_and_escaped(project):
 
 def test_pdf_without_chromium_says_how_to_get_it(built, monkeypatch, capsys):
     monkeypatch.setattr(report, "find_chromium", lambda: None)
+    monkeypatch.setattr(report, "find_weasyprint", lambda: None)
     assert report.build_pdf() is None
-    assert "apt-get install chromium" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "pip install weasyprint" in out and "apt-get install chromium" in out
     assert report.main(["--pdf"]) == 0
 
 
 @pytest.mark.skipif(report.find_chromium() is None, reason="chromium not installed")
 def test_pdf_with_chromium(built):
     root, _ = built
-    pdf = report.build_pdf()
+    pdf = report.build_pdf(engine="chromium")
     assert pdf == root / "reports" / "report.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
     assert not [p for p in pdf.parent.iterdir() if p.name.endswith(".tmp")]
@@ -533,6 +538,98 @@ def test_french_report_falls_back_to_english_pilot_texts(project):
     assert '<span lang="en">youth-police dialogue</span>' in html and '<p lang="en">test</p>' in html
 
 
+# ----------------------------------------------------------------------------- print: numbering, header, PDF
+def _status_by_section(html: str) -> dict[str, str]:
+    """The running-header text each part of the report carries, by the part's id."""
+    out = {}
+    for m in re.finditer(r'<(?:section|header)[^>]* id="([^"]+)">\s*<div class="running-status"[^>]*>(.*?)</div>',
+                         html, re.S):
+        out[m.group(1)] = m.group(2).strip()
+    return out
+
+
+def test_figures_and_tables_numbered_and_cross_referenced(built):
+    _, paths = built
+    for lang, word_fig, word_tab in (("en", "Figure", "Table"), ("fr", "Figure", "Tableau")):
+        html = paths[lang].read_text(encoding="utf-8")
+        figs = re.findall(rf'<figcaption><span class="num">{word_fig} (\d+)\.</span>', html)
+        assert figs == [str(i) for i in range(1, 4)]  # 3 figures, numbered in document order
+        assert html.count("<figcaption>") == len(figs)
+        tabs = re.findall(rf'<caption><span class="num">{word_tab} (\d+)\.</span>', html)
+        assert tabs == [str(i) for i in range(1, len(tabs) + 1)] and len(tabs) == html.count('<table class="data"')
+        # the link to the neighbourhood table reads that table's number
+        anchor = rc.table_anchor("testville", "neighbourhoods")
+        number = re.search(rf'<table class="data" id="{anchor}"><caption><span class="num">{word_tab} (\d+)\.', html)
+        assert number and f'href="#{anchor}" title="{anchor}">{word_tab} {number.group(1)}</a>' in html
+        # recommendations cite numbered figures and tables, not file names
+        recs = html[html.index('id="recommendations"'):]
+        assert re.search(rf'class="xref" href="#[^"]+" title="[^"]*">({word_fig}|{word_tab}) \d+</a>', recs)
+        # figures print at a width that keeps their text >= 7 pt, never wider than the column
+        widths = [float(w) for w in re.findall(r'<img [^>]*style="width: ([0-9.]+)in"', html)]
+        assert len(widths) == 3 and all(0 < w <= 7.0 for w in widths)
+
+
+def test_running_header_only_on_parts_made_from_demo_data(project):
+    populate(project, broken=False)
+    # a real city next to the demo one: its pages carry no "synthetic" header
+    write_profile(project, make_profile(city="realville", name="Realville", synthetic=False))
+    html = report.render_html("en")
+    status = _status_by_section(html)
+    assert status["city-testville"] == "synthetic demonstration data"
+    assert status["city-realville"] == ""
+    assert status["summary"] == "synthetic demonstration data"  # made from both: the demo city is in it
+    assert status["annex-codebook"] == ""  # text only, no data
+    fr = _status_by_section(report.render_html("fr"))
+    assert fr["city-testville"] == "données de démonstration synthétiques" and fr["city-realville"] == ""
+
+
+def test_no_running_header_for_real_data(project):
+    populate(project, synthetic=False, broken=False)
+    assert set(_status_by_section(report.render_html("en")).values()) == {""}
+
+
+@pytest.mark.skipif(report.find_weasyprint() is None, reason="weasyprint not installed")
+def test_pdf_in_both_languages_with_page_numbers_toc_bookmarks_and_header(built):
+    root, _ = built
+    pdfs = report.build_pdfs()
+    assert pdfs == [root / "reports" / "report.pdf", root / "reports" / "report.fr.pdf"]
+    for pdf in pdfs:
+        assert pdf.read_bytes()[:5] == b"%PDF-"
+    # bookmarks from the headings: the title, each part (h2), each section (h3); not h4
+    doc = report.find_weasyprint().HTML(filename=str(root / "reports" / "report.html")).render()
+    tree = doc.make_bookmark_tree()
+    labels = [b[0] for b in tree]  # (label, target, children, state)
+    assert "Executive summary" in labels and "Testville" in labels and len(labels) >= 8
+    sections = [b[0] for b in tree[labels.index("Testville")][2]]
+    assert "Effects on residents" in sections and "Cleaning" not in sections
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed: page text not checked")
+    import subprocess
+
+    for pdf, word, status in ((pdfs[0], "Executive summary", "SYNTHETIC DEMONSTRATION DATA"),
+                              (pdfs[1], "Synthèse", "DONNÉES DE DÉMONSTRATION SYNTHÉTIQUES")):
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        pages = text.split("\f")[:-1]
+        assert len(pages) > 3
+        assert re.search(rf"{word}[ .]+2\b", pages[0])  # table of contents with page numbers
+        for i, page in enumerate(pages[1:], start=2):
+            assert re.search(rf"\b{i} / {len(pages)}\b", page), f"page {i} has no page number"
+        assert status in pages[1]
+
+
+def test_list_of_figures_gives_every_figure_by_number(built):
+    _, paths = built
+    html = paths["en"].read_text(encoding="utf-8")
+    index = re.search(r'<ol class="figure-index">(.*?)</ol>', html, re.S).group(1)
+    entries = re.findall(r'<li data-page="#([^"]+)"><a class="xref" href="#\1" title="[^"]*">Figure (\d+)</a> — ([^<]+)</li>',
+                         index)
+    assert [n for _, n, _ in entries] == ["1", "2", "3"]
+    for anchor, n, title in entries:  # the same number and title as under the figure itself
+        assert re.search(rf'<figure id="{anchor}">.*?<span class="num">Figure {n}\.</span> <strong>{re.escape(title)}',
+                         html, re.S)
+
+
 def test_city_report_has_that_city_only_in_its_languages(project):
     """`make report CITY=x`: the city's own report, in its profile's languages, no synthesis."""
     populate(project)  # testville (profile languages: fr) and brokenville
@@ -546,3 +643,26 @@ def test_city_report_has_that_city_only_in_its_languages(project):
     # the full report still has both cities and the synthesis
     full = report.build_report("en").read_text(encoding="utf-8")
     assert 'id="city-brokenville"' in full and 'id="cross-city"' in full
+
+
+@pytest.mark.skipif(report.find_weasyprint() is None or shutil.which("pdftotext") is None,
+                    reason="weasyprint or pdftotext not installed")
+def test_print_css_puts_the_header_on_demo_pages_only(tmp_path):
+    """The report's own CSS: a real city's pages, continuation pages included, carry no header."""
+    import subprocess
+
+    css = (report.TEMPLATES / "report.css").read_text(encoding="utf-8")
+    long = "<p>x</p>" * 80  # more than one page
+    html = (f"<html><head><style>{css}</style></head><body>"
+            f'<section class="city synthetic" id="a"><div class="running-status">synthetic demonstration data</div>'
+            f"<h2>Demo city</h2>{long}</section>"
+            f'<section class="city real" id="b"><div class="running-status"></div><h2>Real city</h2>{long}</section>'
+            f"</body></html>")
+    pdf = tmp_path / "r.pdf"
+    report.find_weasyprint().HTML(string=html).write_pdf(str(pdf))
+    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")[:-1]
+    real_from = next(i for i, p in enumerate(pages) if "Real city" in p)
+    assert real_from >= 2 and len(pages) >= real_from + 2  # both parts run over several pages
+    for i, page in enumerate(pages):
+        assert ("SYNTHETIC DEMONSTRATION DATA" in page) == (i < real_from), f"page {i + 1}"

@@ -11,8 +11,14 @@ Every map goes through :func:`choropleth` (STYLE §9):
 - pilot areas outlined with a thick dark line, comparison areas with a dashed one, both in
   the legend;
 - axes off, drawn in the projected CRS :data:`analysis.geo.TARGET_CRS` (EPSG:3035);
+- pilot and comparison areas labelled with their code (or a number when codes are long),
+  the key (label → name) in the caption (:func:`area_key`);
+- on change maps, the neighbourhoods whose change is distinguishable from zero (95 % CI
+  of the change excludes 0) cross-hatched, with a legend entry;
 - a caption (:func:`map_caption`) with definition, scale, n, source, "approximate
-  boundaries" where so and "synthetic data" where so; labels in English or French.
+  boundaries" where so and "synthetic data" where so; labels in English or French. The
+  caption is the report's text under the figure, never drawn in the image: searchable,
+  translatable, readable aloud, and never printed at 3 pt.
 
 :func:`save_neighbourhood_maps` draws and saves the baseline, follow-up and change maps of
 an indicator in both languages with :func:`analysis.figures.save_figure`
@@ -22,14 +28,13 @@ an indicator in both languages with :func:`analysis.figures.save_figure`
 from __future__ import annotations
 
 import contextlib
-
-import textwrap
 from collections.abc import Sequence
 
 import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import patheffects
 from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -94,7 +99,12 @@ _TXT = {
            "supp": "neighbourhoods with fewer than {k} respondents are suppressed",
            "crs": "projection ETRS89-LAEA (EPSG:3035)",
            "source": "Source: IMPPULSE resident survey, {city}",
-           "synthetic": "Synthetic data"},
+           "synthetic": "Synthetic data",
+           "distinct": "change distinguishable\nfrom 0 (95 % CI)",
+           "distinct_note": "Cross-hatched on the change map, the areas whose change is distinguishable from 0 (95 % confidence interval excludes 0)",
+           "none": "none",
+           "key": "Labelled areas", "key_pilot": "pilot", "key_comparison": "comparison",
+           "areas": "Areas", "colon": ": ", "semi": "; "},
     "fr": {"suppressed": "masqué (n < {k})", "no_data": "pas de données", "pilot": "zone pilote",
            "comparison": "zone de comparaison", "change": "Évolution, suivi − début",
            "scale": "échelle {lo:g}–{hi:g}, plus haut = plus favorable",
@@ -106,7 +116,12 @@ _TXT = {
            "supp": "les quartiers de moins de {k} répondants sont masqués",
            "crs": "projection ETRS89-LAEA (EPSG:3035)",
            "source": "Source : enquête habitants IMPPULSE, {city}",
-           "synthetic": "Données synthétiques"},
+           "synthetic": "Données synthétiques",
+           "distinct": "évolution distincte\nde 0 (IC à 95 %)",
+           "distinct_note": "Quadrillées sur la carte d'évolution, les zones dont l'évolution se distingue de 0 (l'intervalle de confiance à 95 % exclut 0)",
+           "none": "aucune",
+           "key": "Zones repérées", "key_pilot": "pilote", "key_comparison": "comparaison",
+           "areas": "Zones", "colon": "\u00a0: ", "semi": "\u00a0; "},
 }
 
 
@@ -179,7 +194,8 @@ def map_caption(indicator: str, kind: str = "level", *, lang: str = "en", n: int
 def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str = "level",
                lang: str = "en", ax=None, outline_pilot: bool = True, caption: str | None = None,
                title: str | None = None, suppressed_col: str = "suppressed",
-               area_type_col: str = "area_type", k: int = K_SUPPRESS, legend: bool = True):
+               area_type_col: str = "area_type", k: int = K_SUPPRESS, legend: bool = True,
+               labels: dict[str, str] | None = None):
     """Draw a neighbourhood choropleth with the project's fixed breaks.
 
     Parameters
@@ -200,12 +216,15 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str 
     outline_pilot : bool
         Outline pilot (solid) and comparison (dashed) areas.
     caption : str, optional
-        Text under the map (:func:`map_caption`); drawn only on a new figure.
+        Not drawn: the caption is the report's text under the figure
+        (:func:`map_caption`, saved in the figure's sidecar). Kept for compatibility.
     title : str, optional
     suppressed_col, area_type_col : str
     k : int
         The suppression threshold shown in the legend.
     legend : bool
+    labels : dict, optional
+        ``{code: label}`` written on those polygons (``code`` column), e.g. from :func:`area_labels`.
 
     Returns
     -------
@@ -228,17 +247,19 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str 
             else np.zeros(len(data), dtype=bool))
     cls = classify(data[column], edges)
     nodata = (cls < 0) & ~supp
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots(figsize=(7.2, 6.2))
+    if ax is None:
+        # 6.8 in: printed at its own size in the report's 7-in column, so 8-pt legend text prints at 8 pt
+        fig, ax = plt.subplots(figsize=(6.8, 5.2))
     else:
         fig = ax.figure
     ax.set_axis_off()
     with _no_redraw(fig):
-        _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, indicator, lang,
-                     outline_pilot, area_type_col, title, legend)
-    if own and caption:
-        fig.text(0.02, 0.06, textwrap.fill(caption, 120), ha="left", va="top", fontsize=7, color="#333333")
+        handles = _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, indicator, lang,
+                               outline_pilot, area_type_col, title, legend)
+        if labels:
+            label_areas(ax, data, labels)
+    # the legend entries, for a figure of several maps that draws one shared legend (map_panel)
+    ax.legend_handles_imppulse = handles
     return fig
 
 
@@ -270,6 +291,14 @@ def _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, i
     handles.append(Patch(facecolor="#d9d9d9", edgecolor="#8c8c8c", hatch="////",
                          label=t["suppressed"].format(k=k)))
     handles.append(Patch(facecolor="#f2f2f2", edgecolor="#8c8c8c", hatch="...", label=t["no_data"]))
+    if kind == "change" and "distinct" in data:
+        distinct = data["distinct"].fillna(False).astype(bool).to_numpy() & shown
+        if distinct.any():
+            # thick hatch lines: thin ones vanish on small polygons at 150 dpi
+            data[distinct].plot(ax=ax, facecolor="none", edgecolor="#1b1b1b", hatch="xx", linewidth=0)
+            if hasattr(ax.collections[-1], "set_hatch_linewidth"):  # matplotlib >= 3.10
+                ax.collections[-1].set_hatch_linewidth(1.6)
+        handles.append(Patch(facecolor="white", edgecolor="#1b1b1b", hatch="xx", label=t["distinct"]))
     if outline_pilot and area_type_col in data:
         at = data[area_type_col].astype("str")
         if (at == "pilot").any():
@@ -286,7 +315,63 @@ def _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, i
     if legend:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
                   title=(t["points"] if kind == "change" else codebook.label(indicator, lang)),
-                  title_fontsize=8, handlelength=2.2)
+                  title_fontsize=8, fontsize=8, handlelength=2.2)
+    return handles
+
+
+def area_labels(frame: pd.DataFrame, area_type_col: str = "area_type") -> dict[str, str]:
+    """Labels of the pilot and comparison areas on a map: ``{code: label}``, pilot areas first.
+
+    The neighbourhood's own code when every such code is at most 4 characters (the
+    report's neighbourhood table shows codes), else 1, 2, 3… in that order.
+    """
+    if area_type_col not in frame:
+        return {}
+    at = frame[area_type_col].astype("str")
+    rows = frame[at.isin(["pilot", "comparison"])].assign(_o=at.map({"pilot": 0, "comparison": 1}))
+    rows = rows.sort_values(["_o", "code"], kind="stable",
+                            key=lambda c: c if c.name == "_o" else c.astype("str").str.zfill(8))
+    codes = [str(c) for c in rows["code"]]
+    short = all(len(c) <= 4 for c in codes)
+    return {c: (c if short else str(i)) for i, c in enumerate(codes, start=1)}
+
+
+def area_key(frame: pd.DataFrame, labels: dict[str, str], lang: str = "en",
+             area_type_col: str = "area_type") -> str:
+    """The key of the labelled areas, for the caption: "Labelled areas — pilot: 1 Name, …; comparison: …"."""
+    t = _t(lang)
+    if not labels:
+        return ""
+    names = frame.set_index(frame["code"].astype("str"))
+    parts = []
+    for kind in ("pilot", "comparison"):
+        items = [f"{lab} {names.loc[c, 'name'] if 'name' in names else c}"
+                 for c, lab in labels.items() if str(names.loc[c, area_type_col]) == kind]
+        if items:
+            parts.append(t["key_" + kind] + t["colon"] + ", ".join(items))
+    return f"{t['key']} — " + t["semi"].join(parts) + "."
+
+
+def distinct_list(frame: pd.DataFrame, labels: dict[str, str], lang: str = "en") -> str:
+    """Caption sentence naming the areas whose change is distinguishable from 0 (or saying there are none)."""
+    t = _t(lang)
+    if "distinct" not in frame:
+        return ""
+    rows = frame[frame["distinct"]]
+    names = [f"{r['name'] if 'name' in frame else r['code']}"
+             + (f" ({labels[str(r['code'])]})" if str(r["code"]) in labels else "")
+             for _, r in rows.sort_values("code", kind="stable").iterrows()]
+    return t["distinct_note"] + t["colon"] + (", ".join(names) if names else t["none"]) + "."
+
+
+def label_areas(ax, data: gpd.GeoDataFrame, labels: dict[str, str]) -> None:
+    """Write each label on its polygon (at a point inside it), dark on a white halo."""
+    halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
+    for code, geom in zip(data["code"].astype("str"), data.geometry):
+        if code in labels and geom is not None and not geom.is_empty:
+            pt = geom.representative_point()  # inside the polygon, unlike the centroid
+            ax.annotate(labels[code], (pt.x, pt.y), ha="center", va="center", fontsize=7,
+                        fontweight="bold", color="#111111", path_effects=halo)
 
 
 # --------------------------------------------------------------- from the table
@@ -297,20 +382,30 @@ def map_frame(geometry, table: pd.DataFrame, indicator: str, wave: str, *, group
     Returns
     -------
     GeoDataFrame
-        ``code``, ``name``, ``area_type``, ``value``, ``n``, ``suppressed``, ``geometry``;
-        polygons with no row in the table have ``value`` NaN and ``n`` 0 ("no data").
+        ``code``, ``name``, ``area_type``, ``value``, ``n``, ``suppressed``, ``geometry``, and
+        ``distinct`` (the 95 % CI excludes 0; False where suppressed) when the table has
+        ``ci_low``/``ci_high``; polygons with no row in the table have ``value`` NaN and
+        ``n`` 0 ("no data").
     """
     gdf = getattr(geometry, "gdf", geometry)
     sub = table[(table["indicator"] == indicator) & (table["wave"] == wave) & (table["group"] == group)]
-    sub = sub[["neighbourhood", value, "n", "suppressed"]].rename(columns={"neighbourhood": "code",
-                                                                           value: "value"})
+    ci = [c for c in ("ci_low", "ci_high") if c in sub.columns and value == "estimate"]
+    sub = sub[["neighbourhood", value, "n", "suppressed", *ci]].rename(columns={"neighbourhood": "code",
+                                                                                value: "value"})
     out = gdf.merge(sub, on="code", how="left")
+    if len(ci) == 2:
+        lo, hi = (pd.to_numeric(out[c], errors="coerce") for c in ci)
+        # strict inequalities: an interval touching 0 does not exclude it
+        out["distinct"] = ((lo > 0) | (hi < 0)).fillna(False).astype(bool)
+        out = out.drop(columns=ci)
     out["n"] = out["n"].fillna(0).astype("int64")
     out["suppressed"] = out["suppressed"].astype("boolean").fillna(False).astype(bool)
     # Suppression holds on the map whatever the table says: no value from fewer than K.
     small = out["n"] < K_SUPPRESS
     out.loc[small & out["value"].notna(), "suppressed"] = True
     out.loc[out["suppressed"], "value"] = np.nan
+    if "distinct" in out:
+        out.loc[out["suppressed"] | out["value"].isna(), "distinct"] = False
     out["suppressed"] = out["suppressed"] & (out["n"] > 0)  # nobody at all: "no data"
     return out
 
@@ -342,8 +437,12 @@ def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: s
             caption = map_caption(indicator, kind, lang=lang, n=int(shown["n"].sum()), areas=len(shown),
                                   city=profile.name, approximate=approximate,
                                   synthetic=profile.synthetic, value=value)
-            fig = choropleth(frame, "value", indicator=indicator, kind=kind, lang=lang,
-                             caption=caption, title=title)
+            labels = area_labels(frame)
+            caption = " ".join(x for x in (caption, area_key(frame, labels, lang),
+                                             distinct_list(frame, labels, lang) if kind == "change" else "")
+                               if x)
+            fig = choropleth(frame, "value", indicator=indicator, kind=kind, lang=lang, title=title,
+                             labels=labels)
             written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
                                        notebook=notebook, data_checksum=checksum,
                                        synthetic=profile.synthetic, lang=lang))
@@ -353,29 +452,52 @@ def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: s
 
 def map_panel(geometry, table: pd.DataFrame, profile, indicator: str, *, lang: str = "en",
               group: str = "all", value: str = "estimate", caption: str | None = None):
-    """Baseline, follow-up and change maps of one indicator side by side.
+    """Baseline, follow-up and change maps of one indicator, with their legends, on one A4 column.
 
-    The two level maps share the indicator's fixed breaks (so they compare with each
-    other and across cities); the change map uses the symmetric diverging breaks.
+    Layout for print (7 × 5.9 in, printed at its own size so its text is ≥ 7 pt): the two
+    level maps side by side with their shared legend, the change map under them with its
+    legend and the key of outlines and hatching. The two level maps share the indicator's
+    fixed breaks (so they compare with each other and across cities); the change map uses
+    the symmetric diverging breaks and cross-hatches changes whose 95 % CI excludes 0.
+    Pilot and comparison areas carry their label (:func:`area_labels`). ``caption`` is
+    not drawn (the report prints it under the figure).
     """
     apply_style()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2 if caption else 4.6))
-    for ax, wave in zip(axes, ("baseline", "follow_up", "change")):
-        frame = map_frame(geometry, table, indicator, wave, group=group, value=value)
-        choropleth(frame, "value", indicator=indicator, kind="change" if wave == "change" else "level",
-                   lang=lang, ax=ax, title=wave_label(wave, lang), legend=wave in ("follow_up", "change"))
-    fig.suptitle(f"{profile.name} — {codebook.label(indicator, lang)}", x=0.01, ha="left")
-    fig.subplots_adjust(wspace=0.45, bottom=0.16 if caption else 0.05)
-    if caption:
-        fig.text(0.01, 0.09, textwrap.fill(caption, 230), ha="left", va="top", fontsize=7, color="#333333")
+    t = _t(lang)
+    fig = plt.figure(figsize=(7.0, 5.9))
+    gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 0.78], wspace=0.04, hspace=0.12)
+    frames = {w: map_frame(geometry, table, indicator, w, group=group, value=value)
+              for w in ("baseline", "follow_up", "change")}
+    labels = area_labels(frames["baseline"])
+    handles = {}
+    for wave, cell in (("baseline", gs[0, 0]), ("follow_up", gs[0, 1]), ("change", gs[1, 0])):
+        ax = fig.add_subplot(cell)
+        kind = "change" if wave == "change" else "level"
+        choropleth(frames[wave], "value", indicator=indicator, kind=kind, lang=lang, ax=ax,
+                   title=wave_label(wave, lang), legend=False, labels=labels)
+        handles[kind] = ax.legend_handles_imppulse
+        ax.title.set_fontsize(9)
+    n_cls = {k: len(breaks(indicator, k)) - 1 for k in ("level", "change")}
+
+    def legend(cell, items, title):
+        lax = fig.add_subplot(cell)
+        lax.set_axis_off()
+        lax.legend(handles=items, loc="upper left", frameon=False, title=title, fontsize=7.5,
+                   title_fontsize=8, handlelength=1.8, borderaxespad=0.2, labelspacing=0.35,
+                   alignment="left")
+
+    level_title = codebook.label(indicator, lang).split(" (")[0]
+    legend(gs[0, 2], handles["level"][:n_cls["level"]], level_title)
+    legend(gs[1, 1], handles["change"][:n_cls["change"]], t["points"])
+    legend(gs[1, 2], handles["change"][n_cls["change"]:], t["areas"])
     return fig
 
 
 _PANEL_NOTE = {
-    "en": "Left and middle: level at baseline and at follow-up (the same class breaks in every city); "
-          "right: change, follow-up minus baseline, in scale points.",
-    "fr": "À gauche et au centre : niveau au début et au suivi (mêmes classes dans toutes les villes) ; "
-          "à droite : évolution, suivi moins début, en points d'échelle.",
+    "en": "Top: level at baseline and at follow-up (the same class breaks in every city); "
+          "bottom: change, follow-up minus baseline, in scale points.",
+    "fr": "En haut : niveau au début et au suivi (mêmes classes dans toutes les villes) ; "
+          "en bas : évolution, suivi moins début, en points d'échelle.",
 }
 
 
@@ -406,9 +528,10 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
         title = f"{profile.name} — {codebook.label(indicator, lang)}"
         caption = map_caption(indicator, "level", lang=lang, n=n, areas=areas, city=profile.name,
                               approximate=approximate, synthetic=profile.synthetic, value=value)
-        caption = f"{caption} {_PANEL_NOTE.get(lang, _PANEL_NOTE['en'])}"
-        fig = map_panel(geometry, table, profile, indicator, lang=lang, group=group, value=value,
-                        caption=caption)
+        key = area_key(frames["baseline"], area_labels(frames["baseline"]), lang)
+        distinct = distinct_list(frames["change"], area_labels(frames["baseline"]), lang)
+        caption = " ".join(x for x in (caption, _PANEL_NOTE.get(lang, _PANEL_NOTE["en"]), key, distinct) if x)
+        fig = map_panel(geometry, table, profile, indicator, lang=lang, group=group, value=value)
         written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
                                    notebook=notebook, data_checksum=checksum,
                                    synthetic=profile.synthetic, lang=lang))

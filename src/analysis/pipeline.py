@@ -670,7 +670,7 @@ def status() -> int:
 
 
 def build_report(langs: list[str]) -> bool:
-    """Manifest, HTML report per language, PDF; then the disclosure check, then the stamp.
+    """Manifest, HTML report and PDF per language (WeasyPrint, else Chromium); then the disclosure check, then the stamp.
 
     Every published artefact (tables, figure data, notebooks, the reports) passes
     :mod:`analysis.disclosure` before the report counts as built. On a breach the reports
@@ -687,8 +687,7 @@ def build_report(langs: list[str]) -> bool:
         path = report.build_report(lang=lang)
         outputs.append(_rel(path))
         print(f"[ ok ] report ({lang}) -> {path.relative_to(PATHS.root)}", flush=True)
-    pdf = report.build_pdf()
-    if pdf is not None:
+    for pdf in report.build_pdfs(langs):
         outputs.append(_rel(pdf))
     board = dashboard.build()
     outputs.append(_rel(board))

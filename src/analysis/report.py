@@ -3,9 +3,12 @@
 :func:`build_report` assembles what the pipeline published — the figure sidecars (through
 the manifest), ``reports/tables/<city>/*.csv``, the cleaning logs, the city profiles and
 the committee's narrative (``reports/narrative[.fr].md``) — into ``reports/report.html``
-(English) or ``reports/report.fr.html`` (French). Figures are embedded as base64 PNG and
-the CSS is inline, so the file opens anywhere, offline, and prints to PDF
-(:func:`build_pdf`, headless Chromium).
+(English) or ``reports/report.fr.html`` (French). Figures are embedded (base64 SVG, or a
+PNG downscaled to 150 dpi at printed size, whichever is smaller) and the CSS is inline, so
+the file opens anywhere, offline, and prints to PDF (:func:`build_pdf`, WeasyPrint: page
+numbers, table of contents with page numbers, bookmarks, running data-status header).
+Figures and tables are numbered in document order and cross-referenced
+(:func:`number_figures_and_tables`).
 
 Every label, heading and generated sentence comes from the catalogue
 ``analysis/locale/report.yml`` (``key: {en: …, fr: …}``) through :func:`tr`; figure titles
@@ -17,7 +20,7 @@ says "not available: <reason>", the reason naming the missing file or the failed
 Command line::
 
     python -m analysis.report --lang en|fr   # one language (default: both)
-    python -m analysis.report --pdf          # English HTML, then reports/report.pdf
+    python -m analysis.report --pdf          # both HTML reports, then report.pdf and report.fr.pdf
 """
 
 from __future__ import annotations
@@ -320,8 +323,29 @@ def failed_step(city: str) -> str | None:
 
 
 # ===================================================================== figures
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def _data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def embed_figure(rec: dict) -> dict:
+    """What the template needs to embed one figure of the manifest (``rec``).
+
+    The embedded copy is :func:`analysis.figures.embedded_copy` of the saved files: the SVG
+    when smaller, else a PNG downscaled to 150 dpi at the printed width. It is printed at
+    that width (``width_in``), so the figure's text prints at the size it was checked at
+    (:func:`analysis.figures.enforce_min_font`). The derivation and the source's checksum go
+    into the HTML (``data-*`` attributes) so the copy can be checked against its source.
+    """
+    from .figures import embedded_copy
+
+    png = PATHS.root / rec["png"]
+    if not png.is_file():
+        return {"uri": None, "missing": Reason("na.missing_file", {"path": rec["png"]})}
+    svg = PATHS.root / rec["svg"] if isinstance(rec.get("svg"), str) and rec["svg"] else None
+    copy = embedded_copy(png, svg)
+    return {"uri": _data_uri(copy["data"], copy["mime"]), "missing": None,
+            "derivation": copy["derivation"], "source": _rel(copy["source"]),
+            "source_sha256": copy["source_sha256"], "width_in": copy["width_in"]}
 
 
 def figures_for(manifest: pd.DataFrame, city: str, lang: str) -> list[dict]:
@@ -339,10 +363,8 @@ def figures_for(manifest: pd.DataFrame, city: str, lang: str) -> list[dict]:
         if row.empty:
             row = grp
         rec = row.iloc[0].to_dict()
-        png = PATHS.root / rec["png"]
         rec.update(anchor=figure_anchor(city, fig_id), fallback=fallback and lang != rec["lang"],
-                   uri=_data_uri(png) if png.is_file() else None,
-                   missing=None if png.is_file() else Reason("na.missing_file", {"path": rec["png"]}))
+                   **embed_figure(rec))
         out.append(rec)
     return out
 
@@ -997,6 +1019,7 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
     nb = c.tables.get("neighbourhoods")
     if nb is not None:
         v["nbhd_html"] = neighbourhood_table_html(nb, c, lang)
+        v["nbhd_anchor"] = table_anchor(c.city, "neighbourhoods")
     if c.cleaning is not None:
         s = cleaning_summary(c.cleaning)
         v["clean_files_html"] = table_html(s["files"], lang, code_cols=("file",)) if len(s["files"]) else None
@@ -1170,7 +1193,94 @@ def render_html(lang: str = "en", manifest: pd.DataFrame | None = None,
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    return env.get_template("report.html.j2").render(**build_context(lang, manifest, cities))
+    html = env.get_template("report.html.j2").render(**build_context(lang, manifest, cities))
+    return number_figures_and_tables(html, lang)
+
+
+_NUMBERED = re.compile(
+    r'<figure id="(?P<fid>[^"]+)"[^>]*>'
+    r'|<figcaption>'
+    r'|<table class="data"(?: id="(?P<tid>[^"]+)")?>(?P<cap><caption>)?'
+    r'|<h(?P<lvl>[234])\b[^>]*>(?P<head>.*?)</h(?P=lvl)>', re.S)
+_XREF = re.compile(r'<a class="xref" href="#(?P<id>[^"]+)">(?P<inner>.*?)</a>', re.S)
+
+
+def number_figures_and_tables(html: str, lang: str = "en") -> str:
+    """Number every figure and table of the report in document order, and fill in cross-references.
+
+    Each ``<figcaption>`` starts with "Figure N." and each ``<table class="data">`` gets a
+    caption starting with "Table N." (a table without a caption is named after the
+    heading it stands under). Every link ``<a class="xref" href="#id">…</a>`` to a numbered
+    figure or table then reads "Figure N" / "Table N" (its old text stays as a tooltip), so
+    text and recommendations can cite numbers that follow the layout. Numbering in Python,
+    not CSS counters: the numbers are the same on screen, in print and in both PDFs.
+    """
+    from markupsafe import escape
+
+    numbers: dict[str, str] = {}
+    out, pos = [], 0
+    n_fig = n_tab = 0
+    pending_fig: str | None = None
+    h2, sub = "", ""
+    for m in _NUMBERED.finditer(html):
+        out.append(html[pos:m.start()])
+        pos = m.end()
+        tag = m.group(0)
+        if m.group("fid"):
+            n_fig += 1
+            pending_fig = tr("num.figure", lang, n=n_fig)
+            numbers[m.group("fid")] = pending_fig
+            out.append(tag)
+        elif tag == "<figcaption>":
+            out.append(tag)
+            if pending_fig:
+                out.append(f'<span class="num">{pending_fig}.</span> ')
+                pending_fig = None
+        elif tag.startswith("<table"):
+            n_tab += 1
+            label = tr("num.table", lang, n=n_tab)
+            if m.group("tid"):
+                numbers[m.group("tid")] = label
+            head = tag[: -len("<caption>")] if m.group("cap") else tag
+            out.append(head)
+            if m.group("cap"):
+                out.append(f'<caption><span class="num">{label}.</span> ')
+            else:
+                context = " — ".join(x for x in (sub, h2) if x)
+                out.append(f'<caption><span class="num">{label}.</span> {escape(context)}</caption>')
+        else:
+            text = re.sub(r"<[^>]+>", "", m.group("head")).strip()
+            text = html_unescape(text)
+            if m.group("lvl") == "2":
+                h2, sub = text, ""
+            else:
+                sub = text
+            out.append(tag)
+    out.append(html[pos:])
+    html = "".join(out)
+    # the list of figures: number (a cross-reference, with its page in print) and title
+    items = []
+    for fid in (k for k in numbers if k.startswith("fig-")):
+        m = re.search(rf'<figure id="{re.escape(fid)}"[^>]*>.*?<figcaption><span class="num">[^<]*</span>\s*'
+                      r'<strong>(.*?)</strong>', html, re.S)
+        title = m.group(1).rstrip(".") if m else ""
+        items.append(f'<li data-page="#{fid}"><a class="xref" href="#{fid}">{fid}</a> — {title}</li>')
+    html = html.replace('<ol class="figure-index"></ol>', '<ol class="figure-index">' + "".join(items) + "</ol>", 1)
+
+    def xref(m: re.Match) -> str:
+        label = numbers.get(m.group("id"))
+        if label is None:
+            return m.group(0)
+        tip = re.sub(r"<[^>]+>", "", m.group("inner")).strip()
+        return f'<a class="xref" href="#{m.group("id")}" title="{escape(html_unescape(tip))}">{label}</a>'
+
+    return _XREF.sub(xref, html)
+
+
+def html_unescape(text: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(text)
 
 
 def report_path(lang: str = "en") -> Path:
@@ -1220,32 +1330,79 @@ def find_chromium() -> str | None:
     return None
 
 
-def build_pdf(html: Path | None = None, pdf: Path | None = None) -> Path | None:
-    """Print the English HTML report to ``reports/report.pdf`` with headless Chromium.
+def pdf_path(lang: str = "en") -> Path:
+    """``reports/report.pdf`` (English) or ``reports/report.<lang>.pdf``."""
+    return PATHS.reports / ("report.pdf" if lang == "en" else f"report.{lang}.pdf")
 
-    Returns the PDF path, or None (with a message saying how to install Chromium) when
-    Chromium is not installed or the HTML report was not built.
+
+def find_weasyprint():
+    """The ``weasyprint`` module, or None when it (or the Pango library it needs) is missing."""
+    try:
+        import weasyprint
+    except (ImportError, OSError):  # OSError: the module is there but Pango/HarfBuzz is not
+        return None
+    return weasyprint
+
+
+def build_pdf(html: Path | None = None, pdf: Path | None = None, *, lang: str = "en",
+              engine: str | None = None) -> Path | None:
+    """Print the HTML report in ``lang`` to ``reports/report[.<lang>].pdf``.
+
+    WeasyPrint (a pip dependency) does it: page numbers, a table of contents with page
+    numbers, PDF bookmarks from the headings and the running "synthetic demonstration data"
+    header come from the report's print CSS. Headless Chromium is the fallback when
+    WeasyPrint cannot be imported; it ignores those print features.
+
+    Parameters
+    ----------
+    html, pdf : Path, optional
+        Default :func:`report_path` and :func:`pdf_path` of ``lang``.
+    lang : {"en", "fr"}
+    engine : {"weasyprint", "chromium"}, optional
+        Force one engine; default WeasyPrint, else Chromium.
+
+    Returns
+    -------
+    Path or None
+        The PDF, or None (with a message saying what to install) when no engine is
+        available or the HTML report was not built.
     """
-    html = Path(html) if html is not None else report_path("en")
-    pdf = Path(pdf) if pdf is not None else PATHS.reports / "report.pdf"
-    exe = find_chromium()
-    if exe is None:
-        print("[skip] PDF: chromium is not installed. Install it with `apt-get install chromium` "
-              "(Debian/Ubuntu; `dnf install chromium` on Fedora), then run "
-              "`python -m analysis.report --pdf`.", flush=True)
+    html = Path(html) if html is not None else report_path(lang)
+    pdf = Path(pdf) if pdf is not None else pdf_path(lang)
+    wp = find_weasyprint() if engine in (None, "weasyprint") else None
+    exe = find_chromium() if wp is None and engine in (None, "chromium") else None
+    if wp is None and exe is None:
+        print("[skip] PDF: neither WeasyPrint nor Chromium is installed. Install WeasyPrint with "
+              "`pip install weasyprint` (it needs the Pango library: `brew install pango` on macOS, "
+              "`conda install -c conda-forge weasyprint` in conda), or Chromium with `apt-get install chromium`, "
+              "then run `python -m analysis.report --pdf`.", flush=True)
         return None
     if not html.is_file():
-        print(f"[skip] PDF: {_rel(html)} does not exist; build it first (python -m analysis.report --lang en)")
+        print(f"[skip] PDF: {_rel(html)} does not exist; build it first (python -m analysis.report --lang {lang})")
         return None
     with atomic_path(pdf) as tmp:
-        tmp.unlink()  # Chromium refuses nothing, but an empty file left over would look like a PDF
-        cmd = [exe, *CHROMIUM_FLAGS, f"--print-to-pdf={tmp}", html.resolve().as_uri()]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
-            raise RuntimeError(f"chromium failed to print {_rel(html)} (exit {proc.returncode}): "
-                               f"{proc.stderr.strip()[-800:]}")
-    print(f"[ ok ] report (pdf) -> {_rel(pdf)}", flush=True)
+        tmp.unlink()  # an empty file left over would look like a PDF
+        if wp is not None:
+            # base_url: the report is self-contained; nothing is fetched
+            wp.HTML(filename=str(html), base_url=str(html.parent)).write_pdf(str(tmp))
+        else:
+            cmd = [exe, *CHROMIUM_FLAGS, f"--print-to-pdf={tmp}", html.resolve().as_uri()]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+                raise RuntimeError(f"chromium failed to print {_rel(html)} (exit {proc.returncode}): "
+                                   f"{proc.stderr.strip()[-800:]}")
+    print(f"[ ok ] report (pdf, {lang}) -> {_rel(pdf)}", flush=True)
     return pdf
+
+
+def build_pdfs(langs: tuple[str, ...] | list[str] = LANGS) -> list[Path]:
+    """:func:`build_pdf` for each language whose HTML report exists; the PDFs written."""
+    out = []
+    for lang in langs:
+        path = build_pdf(lang=lang)
+        if path is not None:
+            out.append(path)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1253,16 +1410,15 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Build the recommendations report (HTML, PDF).")
     parser.add_argument("--lang", choices=LANGS, action="append",
                         help="language of the HTML report (repeatable; default: en and fr)")
-    parser.add_argument("--pdf", action="store_true", help="build the English HTML, then reports/report.pdf")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also print each language's HTML to reports/report[.fr].pdf")
     args = parser.parse_args(argv)
-    langs = args.lang or (["en"] if args.pdf else list(LANGS))
-    if args.pdf and "en" not in langs:
-        langs = ["en", *langs]
+    langs = args.lang or list(LANGS)
     for lang in langs:
         path = build_report(lang)
         print(f"[ ok ] report ({lang}) -> {_rel(path)}", flush=True)
     if args.pdf:
-        build_pdf()
+        build_pdfs(langs)
     return 0
 
 
