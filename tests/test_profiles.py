@@ -18,9 +18,26 @@ WITH_BOUNDARIES = ("nantes", "toulouse", "milan", "barcelona", "brussels", "lisb
 APPROXIMATE = ("amiens", "aubervilliers", "vilnius")
 
 
+#: Every profile in config/cities, the nine partners' and any city a user added.
+ALL_PROFILES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "config" / "cities").glob("*.yml"))
+
+
 @pytest.fixture(scope="module")
 def profiles():
-    return {c: load_profile(c) for c in CITIES}
+    return {c: load_profile(c) for c in ALL_PROFILES}
+
+
+def test_every_profile_is_checked():
+    assert set(CITIES) <= set(ALL_PROFILES)
+
+
+@pytest.mark.parametrize("city", ALL_PROFILES)
+def test_every_profile_loads_with_a_coherent_design(city, profiles):
+    """Whatever city it is: the profile validates, and its areas are declared units."""
+    p = profiles[city]
+    assert p.city == city and p.codes
+    assert set(p.pilot.pilot_areas) <= set(p.codes) and set(p.pilot.comparison_areas) <= set(p.codes)
+    assert p.waves["baseline"].end < p.waves["follow_up"].start
 
 
 @pytest.mark.parametrize("city", CITIES)
@@ -46,6 +63,7 @@ def test_pilot_design(city, profiles):
 
 
 def test_designs_differ(profiles):
+    profiles = {c: p for c, p in profiles.items() if c in CITIES}
     without = sorted(c for c, p in profiles.items() if not p.has_comparison)
     assert without == ["amiens", "vilnius"]
     assert {tuple(p.pilot.targeted_groups) for p in profiles.values()} >= {
@@ -87,7 +105,7 @@ def test_vilnius_has_the_21_elderships(profiles):
     assert "Senamiesčio seniūnija" in names and "Žvėryno seniūnija" in names
 
 
-@pytest.mark.parametrize("city", CITIES)
+@pytest.mark.parametrize("city", ALL_PROFILES)
 def test_value_maps_land_in_the_codebook(city, profiles):
     """Every mapped label gives a value the codebook allows (range or categories)."""
     p = profiles[city]

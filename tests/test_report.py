@@ -666,3 +666,18 @@ def test_print_css_puts_the_header_on_demo_pages_only(tmp_path):
     assert real_from >= 2 and len(pages) >= real_from + 2  # both parts run over several pages
     for i, page in enumerate(pages):
         assert ("SYNTHETIC DEMONSTRATION DATA" in page) == (i < real_from), f"page {i + 1}"
+
+
+def test_synthesis_names_the_cities_it_leaves_out(project):
+    """Every city with a profile is used when it has results; the others are named, with why."""
+    from analysis import synthesis
+
+    populate(project)  # testville has results, brokenville none
+    cov = synthesis.coverage()
+    assert cov.set_index("city").loc["brokenville", "reason"] == "no_results"
+    assert bool(cov.set_index("city").loc["testville", "included"])
+    write_table(cov, PATHS.tables / "cross-city" / "coverage.csv", synthetic=True)
+    en = visible_text(report.build_report("en").read_text(encoding="utf-8"))
+    assert "Cities in this synthesis: Testville. Left out: Brokenville (no impact results yet)." in en
+    fr = visible_text(report.build_report("fr").read_text(encoding="utf-8"))
+    assert "Laissées de côté : Brokenville (pas encore de résultats d'impact)" in fr

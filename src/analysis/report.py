@@ -1084,6 +1084,21 @@ def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | 
     return table_html(df, lang, columns=cols, caption=caption, anchor=table_anchor(c.city, "neighbourhoods"))
 
 
+def coverage_sentence(lang: str) -> str | None:
+    """Which cities the synthesis uses and which it leaves out, with the reason
+    (``reports/tables/cross-city/coverage.csv``, written by :func:`analysis.synthesis.coverage`)."""
+    from .recommendations import city_name
+
+    df, why = read_table(PATHS.tables / CROSS_CITY / "coverage.csv", "coverage")
+    if df is None:
+        return None
+    used = [city_name(c, lang) for c in df.loc[df["included"].astype(bool), "city"]]
+    out = [f"{city_name(c, lang)} ({tr('coverage.' + r, lang)})"
+           for c, r in zip(df.loc[~df["included"].astype(bool), "city"], df.loc[~df["included"].astype(bool), "reason"])]
+    return tr("coverage.sentence", lang, used=", ".join(used) or "—",
+              left_out=", ".join(out) or tr("coverage.none", lang))
+
+
 #: Columns of the weighting annex table (``reports/tables/<city>/weighting.csv``).
 WEIGHTING_COLUMNS: tuple[str, ...] = ("city", "wave", "weights_method", "n", "neighbourhoods_surveyed",
                                       "neighbourhoods_total", "max_abs_rel_diff", "max_weight_over_base",
@@ -1130,6 +1145,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
             cross["na"][name] = why.text(lang)
         else:
             cross[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(CROSS_CITY, name))
+    cross["coverage"] = coverage_sentence(lang)
     if only:  # a city's own report: the synthesis across cities belongs to the full report
         cross = {"tables": {name: None for name in CROSS_TABLES}, "na": {}, "figures": []}
     pooled = cross["tables"].get("pooled")
