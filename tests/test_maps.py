@@ -66,7 +66,9 @@ def test_suppressed_and_missing_hatched_with_legend_and_outlines():
     hatches = {c.get_hatch() for c in ax.collections if isinstance(c, PatchCollection)}
     assert {"////", "..."} <= hatches
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert f"suppressed (n < {K_SUPPRESS})" in labels and "no data" in labels
+    # secondary suppression hides cells of n >= k too: the legend must not say only "n < k"
+    assert f"suppressed (n < {K_SUPPRESS}, or hidden\nso that a small cell\ncannot be recovered)" in labels
+    assert "no data" in labels
     assert "pilot area" in labels and "comparison area" in labels
     styles = [c.get_linestyle() for c in ax.collections if c.get_linewidth()[0] in (2.2, 1.5)]
     assert len(styles) == 2 and styles[0] != styles[1]  # solid pilot, dashed comparison
