@@ -6,8 +6,11 @@ Every map goes through :func:`choropleth` (STYLE §9):
   (:data:`BREAKS`, declared once from each indicator's scale): maps of one indicator can be
   compared across cities. Never per-city natural breaks. Changes use symmetric diverging
   breaks around zero (blue = more favourable at follow-up);
-- suppressed (n < k) and missing neighbourhoods are **hatched grey**, each with a legend
-  entry;
+- suppressed neighbourhoods (n < k, or hidden by secondary suppression so that a small
+  cell cannot be recovered) and neighbourhoods without respondents ("no data") are
+  **hatched grey**, each with a legend entry;
+- the caption names the weighting actually used (:func:`weighting_words`: raked,
+  raked approximately, or unweighted when the city has no population margins);
 - pilot areas outlined with a thick dark line, comparison areas with a dashed one, both in
   the legend;
 - axes off, drawn in the projected CRS :data:`analysis.geo.TARGET_CRS` (EPSG:3035);
