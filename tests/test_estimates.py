@@ -192,8 +192,11 @@ def test_table_has_every_cell_and_no_published_cell_under_k(city):
     groups = ["all", *prof.pilot.targeted_groups]
     # every codebook outcome this city collected: the indicators and their items
     assert len(table) == len(prof.codes) * len(groups) * 3 * len(codebook.OUTCOMES)
-    assert set(table["status"]) == {"published", "suppressed"}
-    assert (table["status"] == "suppressed").equals(table["suppressed"].astype(bool))
+    assert set(table["status"]) == {"published", "suppressed", "no_data"}
+    assert table["status"].isin(["suppressed", "no_data"]).equals(table["suppressed"].astype(bool))
+    # no_data exactly where nobody answered; "suppressed" only for cells with respondents
+    assert (table["status"] == "no_data").equals(table["n"] == 0)
+    assert (table.loc[table["status"] == "suppressed", "n"] >= 1).all()
     shown = table["estimate"].notna() | table["ci_low"].notna() | table["shrunk"].notna()
     assert (table.loc[shown, "n"] >= K_SUPPRESS).all()
     assert table.loc[table["n"] < K_SUPPRESS, "suppressed"].all()
@@ -260,3 +263,26 @@ def test_published_csv_shows_no_count_below_k():
     assert out["n"].isna().tolist() == [False, True, True, False, False]
     assert out["n_baseline"].isna().tolist() == [False, True, False, False, False]
     assert out.loc[4, "n"] == 250 and out.loc[0, "n"] == 0
+
+
+def test_status_no_data_for_empty_cells_and_suppressed_for_small_or_complement_cells(city):
+    """n = 0 (neighbourhood not surveyed) is ``no_data``, 1..k-1 and secondary suppression
+    are ``suppressed``: the dashboard and the maps read the same code."""
+    prof, df, _, _ = city
+    empty, small = prof.codes[0], prof.codes[1]
+    keep = df["neighbourhood"] != empty
+    # five respondents per wave in `small`: a primary-suppressed cell with respondents
+    in_small = df.index[df["neighbourhood"] == small]
+    few = df.loc[in_small].groupby("wave").head(5).index
+    keep &= ~df.index.isin(in_small.difference(few))
+    sub = df[keep]
+    table = E.neighbourhood_estimates(sub, W.city_weights(sub, prof), prof)
+    allg = table[(table["group"] == "all") & (table["indicator"] == "trust_police")]
+    assert set(allg.loc[allg["neighbourhood"] == empty, "status"]) == {"no_data"}
+    base = allg[(allg["neighbourhood"] == small) & (allg["wave"] == "baseline")]
+    assert not (base["n"] == 0).any()  # respondents there: not "nobody answered"
+    assert set(base["status"]) == {"suppressed"}
+    # complements of n >= k hidden by secondary suppression stay "suppressed", never "no_data"
+    secondary = table[table["suppressed"].astype(bool) & (table["n"] >= K_SUPPRESS)]
+    assert (secondary["status"] == "suppressed").all()
+    assert set(table["status"]) <= set(E.STATUSES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 
 import geopandas as gpd
 import matplotlib
@@ -66,7 +67,9 @@ def test_suppressed_and_missing_hatched_with_legend_and_outlines():
     hatches = {c.get_hatch() for c in ax.collections if isinstance(c, PatchCollection)}
     assert {"////", "..."} <= hatches
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert f"suppressed (n < {K_SUPPRESS})" in labels and "no data" in labels
+    # secondary suppression hides cells of n >= k too: the legend must not say only "n < k"
+    assert f"suppressed (n < {K_SUPPRESS}, or hidden\nso that a small cell\ncannot be recovered)" in labels
+    assert "no data" in labels
     assert "pilot area" in labels and "comparison area" in labels
     styles = [c.get_linestyle() for c in ax.collections if c.get_linewidth()[0] in (2.2, 1.5)]
     assert len(styles) == 2 and styles[0] != styles[1]  # solid pilot, dashed comparison
@@ -247,4 +250,56 @@ def test_committed_official_boundaries_draw_a_filled_map_captioned_official():
     assert x0 <= b[0] and x1 >= b[2] and y0 <= b[1] and y1 >= b[3]  # the city is in view
     cap = maps.map_caption("trust_police", approximate=geom.approximate)
     assert "Official boundaries" in cap and "pproximate" not in cap
+    plt.close("all")
+
+
+@pytest.mark.parametrize("method, en_bits, fr_bits, en_absent", [
+    ("raked_population", ("Weighted mean", "raked to the profile's population margins"),
+     ("Moyenne pondérée", "calage sur les marges de population du profil"), ("approximately", "Unweighted")),
+    ("raked_population_approx", ("Weighted mean", "raked", "approximately"),
+     ("Moyenne pondérée", "approximativement"), ("Unweighted",)),
+    ("unweighted_no_margins", ("Unweighted mean", "no population margins"),
+     ("Moyenne non pondérée", "pas de marges de population"), ("raked", "Weighted mean")),
+])
+def test_caption_follows_the_weighting_method(method, en_bits, fr_bits, en_absent):
+    for kind in ("level", "change"):
+        en = maps.map_caption("trust_police", kind, weights_method=method)
+        fr = maps.map_caption("trust_police", kind, lang="fr", weights_method=method)
+        for bit in en_bits:
+            assert bit.lower() in en.lower(), (kind, bit)
+        for bit in fr_bits:
+            assert bit.lower() in fr.lower(), (kind, bit)
+        for bit in en_absent:
+            assert bit not in en, (kind, bit)
+        assert "census" not in en and "raked to population" not in en
+    # no method given: the caption claims no weighting at all
+    none = maps.map_caption("trust_police")
+    assert "raked" not in none and "eighted" not in none and "not stated" in none
+    with pytest.raises(ValueError, match="weights_method 'raking'"):
+        maps.map_caption("trust_police", weights_method="raking")
+
+
+def test_saved_panel_caption_says_unweighted_for_a_city_without_margins(tmp_path, monkeypatch):
+    """The caption written next to the map (EN and FR) takes the method from the call or
+    from the table's attrs: a city without margins is never captioned "raked"."""
+    captured = []
+    monkeypatch.setattr(maps, "save_figure", lambda fig, **kw: captured.append(kw) or kw)
+    monkeypatch.setattr(maps, "map_panel", lambda *a, **k: plt.figure())
+    g = grid([6.0, 7.0, 8.0, 5.0], n=[40, 40, 40, 40], suppressed=[False] * 4)
+    rows = []
+    for wave in ("baseline", "follow_up", "change"):
+        for code, v in zip(g["code"], (6.0, 7.0, 8.0, 5.0)):
+            rows.append({"neighbourhood": code, "indicator": "trust_police", "wave": wave, "group": "all",
+                         "estimate": v, "n": 40, "suppressed": False, "ci_low": v - 1, "ci_high": v + 1})
+    table = pd.DataFrame(rows)
+    prof = types.SimpleNamespace(name="Testville", city="testville", synthetic=True)
+    geom = g[["code", "area_type", "geometry"]]
+    maps.save_map_panels(geom, table, prof, "trust_police", weights_method="unweighted_no_margins")
+    table.attrs["weights_method"] = "unweighted_no_margins"
+    maps.save_map_panels(geom, table, prof, "trust_police")
+    caps = [c["caption"] for c in captured]
+    assert len(caps) == 4
+    for cap in caps:
+        assert "raked" not in cap and "calage" not in cap
+        assert ("Unweighted mean" in cap) or ("Moyenne non pondérée" in cap)
     plt.close("all")

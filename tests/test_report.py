@@ -681,3 +681,119 @@ def test_synthesis_names_the_cities_it_leaves_out(project):
     assert "Cities in this synthesis: Testville. Left out: Brokenville (no impact results yet)." in en
     fr = visible_text(report.build_report("fr").read_text(encoding="utf-8"))
     assert "Laissées de côté : Brokenville (pas encore de résultats d'impact)" in fr
+
+
+# ------------------------------------------------- labels that tell the truth (audit L1, L3, L4)
+def test_not_estimable_cell_is_worded_with_its_reason_never_as_na_numbers():
+    rows = pd.DataFrame([
+        dict(EFFECT, city="x", outcome="trust_police", group="all", design="pre_post", estimate=0.85,
+             ci_low=0.19, ci_high=1.53, status="estimated", not_estimable_reason=""),
+        dict(EFFECT, city="x", outcome="contact_satisfaction", group="all", design="pre_post",
+             estimate=float("nan"), ci_low=float("nan"), ci_high=float("nan"), status="not_estimable",
+             not_estimable_reason="ci_wider_than_scale", scale="1-5"),
+    ])
+    recs = rc.city_recommendations("x", rows, _evidence("x", 2))
+    assert {r.rule for r in recs} == {"evaluate_first", "not_estimable"}
+    for lang in ("en", "fr"):
+        text = " ".join(r.text(lang) for r in recs)
+        assert "n/a" not in text and "n.d." not in text
+    ne = next(r for r in recs if r.rule == "not_estimable")
+    assert "not estimable with this design (the 95 % interval is wider than the outcome's whole scale)" \
+        in ne.text("en")
+    assert "non estimable avec ce dispositif (l'intervalle à 95 % est plus large" in ne.text("fr")
+    ev = next(r for r in recs if r.rule == "evaluate_first")
+    assert "Satisfaction" not in ev.text("en") and "+0.85" in ev.text("en")
+    # a missing interval is not "an interval that includes 0": never "no large effect"
+    assert rc.classify({"estimate": float("nan"), "ci_low": float("nan"), "ci_high": float("nan")}, 3) \
+        == "not_estimable"
+    assert rc.classify({"status": "not_estimable", "ci_low": -0.2, "ci_high": 0.3}, 3) == "not_estimable"
+    # every reason code of impact.csv has words in both languages
+    from analysis import impact
+
+    for code in {c for codes in impact.REASONS.values() for c in codes}:
+        assert report.has_key(f"rec.reason.{code}"), code
+        row = {"outcome": "trust_police", "status": "not_estimable", "not_estimable_reason": code}
+        assert code not in rc.effect_text(row, "en") and code not in rc.effect_text(row, "fr")
+
+
+def test_no_large_effect_bounds_each_outcome_on_its_own_scale():
+    rows = pd.DataFrame([
+        dict(EFFECT, city="x", outcome="trust_police", group="all", estimate=0.7, ci_low=-0.3, ci_high=1.3),
+        dict(EFFECT, city="x", outcome="feel_safe_dark", group="all", estimate=0.1, ci_low=-0.14,
+             ci_high=0.41, scale="1-4"),
+    ])
+    rec = next(r for r in rc.city_recommendations("x", rows, _evidence("x", 3)) if r.rule == "no_large_effect")
+    en, fr = rec.text("en"), rec.text("fr")
+    assert "1.30 points on Trust in the police (0-10) (0–10 scale)" in en
+    assert "0.41 points on Feels safe walking alone after dark (1–4 scale)" in en
+    assert "0,41 points sur" in fr and "échelle 1–4" in fr
+    # the old sentence compared the largest bound across scales: one number for both
+    assert "effects larger than 1.30 points are unlikely" not in en
+
+
+def test_impact_captions_follow_the_weighting_method(monkeypatch):
+    from types import SimpleNamespace
+
+    from analysis import figures, impact
+    from analysis import implementation as imp
+
+    captions = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, **kw: captions.append((kw["fig_id"], kw["caption"])))
+    monkeypatch.setattr(impact, "plot_effects", lambda *a, **k: plt.figure())
+    monkeypatch.setattr(impact, "plot_group_effects", lambda *a, **k: plt.figure())
+    monkeypatch.setattr(imp, "plot_timeline", lambda *a, **k: plt.figure())
+    res = pd.DataFrame({"group": ["all"], "n": [800], "estimate": [0.1]})
+    for method, en_word, fr_word, absent in (
+            ("unweighted_no_margins", "unweighted", "non pondéré", ("raked", "calage")),
+            ("raked_population", "raked to the profile's population margins", "calage", ("unweighted",))):
+        captions.clear()
+        ev = SimpleNamespace(city="x", synthetic=True, design="did", weighting=method, residents=res,
+                             officers=pd.DataFrame(), impact=res, implementation={"table": pd.DataFrame()})
+        impact.save_impact_figures(ev, profile=None)
+        cap_en, cap_fr = [c for f, c in captions if f == "impact-residents"]
+        assert en_word in cap_en and fr_word in cap_fr
+        for word in absent:
+            assert word not in cap_en and word not in cap_fr
+        if method == "unweighted_no_margins":
+            assert "; weighted" not in cap_en and "; pondéré" not in cap_fr
+    plt.close("all")
+
+
+def test_narrative_says_officers_are_compared_trained_vs_untrained():
+    root = Path(__file__).resolve().parents[1] / "reports"
+    en = (root / "narrative.md").read_text(encoding="utf-8")
+    fr = (root / "narrative.fr.md").read_text(encoding="utf-8")
+    assert "without a comparison group of officers" not in en
+    assert "sans groupe de comparaison de policiers" not in fr
+    assert "untrained" in en and "clustered by officer" in en and "unit level" in en
+    assert "non formés" in fr and "grappes de policiers" in fr and "niveau des unités" in fr
+
+
+def test_interval_width_counts_a_main_indicator_not_estimable_against_confidence():
+    import numpy as np
+
+    from analysis import evidence, impact
+
+    def residents(not_estimable=()):
+        rows = []
+        for o in evidence.MAIN_INDICATORS:
+            scale, span = ("1-4", 3) if o == "feel_safe_dark" else ("0-10", 10)
+            ne = o in not_estimable
+            rows.append(dict(group="all", outcome=o, estimate=np.nan if ne else 0.4,
+                             ci_low=np.nan if ne else 0.4 - 0.05 * span, ci_high=np.nan if ne else 0.4 + 0.05 * span,
+                             p_value=np.nan if ne else 0.04, scale=scale, n_clusters=12, n_clusters_treated=6,
+                             min_cell=200, note="", status="not_estimable" if ne else "estimated",
+                             not_estimable_reason="ci_wider_than_scale" if ne else ""))
+        return pd.DataFrame(rows)
+
+    args = (pd.DataFrame({"variable": ["age"], "std_diff": [0.0], "used_in_rating": [True]}),
+            {"fidelity": 0.9}, impact.simulated_profile(12))
+    trends = pd.DataFrame({"variable": ["age"], "std_trend_diff": [0.01]})
+    main = list(evidence.MAIN_INDICATORS)
+    _, ok = evidence.rate_evidence(residents(), *args, trends=trends)
+    assert (ok["confidence"], ok["reasons"]) == ("high", [])  # every interval 10 % of its scale
+    # most main indicators not estimable: the median width is infinite, confidence drops
+    t, most = evidence.rate_evidence(residents(main[: len(main) // 2 + 1]), *args, trends=trends)
+    assert "wide_interval" in most["reasons"] and most["confidence"] != "high"
+    assert not t.loc[t["criterion"] == "interval_width", "met"].iloc[0]
+    # before the fix they were skipped: the median over the estimated ones alone was 10 %

@@ -61,11 +61,12 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "shrunk", "gamma", "suppressed", "status",
 )
 
-#: ``status`` of a row of the neighbourhood table: ``published``; ``suppressed`` (fewer than
-#: k respondents, or hidden by secondary suppression); ``not_collected`` (the city never
-#: asked the outcome, or too few of an index's items: nothing to estimate, which is not a
-#: small cell and is shown differently).
-STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected")
+#: ``status`` of a row of the neighbourhood table: ``published``; ``suppressed`` (1 to k − 1
+#: respondents, or hidden by secondary suppression); ``no_data`` (nobody answered: the
+#: neighbourhood was not surveyed or the group is absent, n = 0, for an outcome the city
+#: collected); ``not_collected`` (the city never asked the outcome, or too few of an
+#: index's items: nothing to estimate, which is not a small cell and is shown differently).
+STATUSES: tuple[str, ...] = ("published", "suppressed", "no_data", "not_collected")
 
 
 def table_outcomes(respondents: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -432,7 +433,7 @@ def neighbourhood_estimates(respondents: pd.DataFrame, weights: pd.DataFrame | p
         wave ("baseline", "follow_up", "change") × indicator (n = 0 where nobody answered),
         with every cell under ``k`` respondents suppressed. ``indicators`` default:
         :func:`table_outcomes` (main indicators, and every other item collected);
-        ``status`` says published, suppressed or not collected.
+        ``status`` says published, suppressed, no data (n = 0) or not collected.
     """
     not_collected: list[str] = []
     if indicators is None:
@@ -463,8 +464,12 @@ def neighbourhood_estimates(respondents: pd.DataFrame, weights: pd.DataFrame | p
                               (s.map({g: i for i, g in enumerate(["all", *groups])}) if s.name == "group" else
                                (s.map({x: i for i, x in enumerate(indicators)}) if s.name == "indicator" else
                                 s.map({x: i for i, x in enumerate(WAVES_OUT)})))).reset_index(drop=True)
-    table["status"] = np.where(table["indicator"].isin(not_collected), "not_collected",
-                               np.where(table["suppressed"].astype(bool), "suppressed", "published"))
+    # n = 0 is "no data", not a small cell (a change row's n is its smaller wave's, so a
+    # change with either wave empty is no data too); not_collected wins over both.
+    table["status"] = np.select(
+        [table["indicator"].isin(not_collected).to_numpy(), (table["n"] == 0).to_numpy(),
+         table["suppressed"].astype(bool).to_numpy()],
+        ["not_collected", "no_data", "suppressed"], default="published")
     return suppress(table[list(TABLE_COLUMNS)], k=k)[list(TABLE_COLUMNS)]
 
 

@@ -205,8 +205,11 @@ def rate_evidence(residents: pd.DataFrame, balance: pd.DataFrame, implementation
     if len(collected):
         crit("min_cell", publish_count(min_cell), MIN_CELL, min_cell >= MIN_CELL, "small_samples")
     # interval width, relative to each indicator's scale; median over the main indicators
-    # the city estimated (an outcome not collected is skipped, never counted against it)
-    rel = [(r["ci_high"] - r["ci_low"]) / _scale_span(r["scale"]) for r in estimated.to_dict("records")]
+    # the city collected (an outcome not collected is skipped, never counted against it);
+    # a collected main indicator without an interval (not estimable with this design, or
+    # suppressed) counts as infinitely wide: it lowers confidence, it is not skipped
+    rel = [(r["ci_high"] - r["ci_low"]) / _scale_span(r["scale"]) if pd.notna(r["estimate"]) else np.inf
+           for r in collected.to_dict("records")]
     rel = [x if np.isfinite(x) or x == np.inf else np.nan for x in rel]
     rel = [x for x in rel if not np.isnan(x)]
     if rel:

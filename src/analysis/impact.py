@@ -1213,12 +1213,24 @@ def save_impact_figures(ev: "CityEvaluation", profile, notebook: str = "03-impac
     n = publish_count(int(ev.residents.loc[ev.residents["group"] == "all", "n"].max()))
     design = {"did": ("difference-in-differences", "doubles différences"),
               "pre_post": ("pre/post, no comparison area", "avant/après, sans zone de comparaison")}[ev.design]
+    # the caption says what the weights were (analysis.weights method codes), never "weighted"
+    # for a city without margins
+    weighting = {"raked_population": ("weighted, raked to the profile's population margins",
+                                      "pondéré, calage sur les marges de population du profil"),
+                 "raked_population_approx": ("weighted, raked to the profile's population margins "
+                                             "(met approximately)",
+                                             "pondéré, calage approché sur les marges de population du profil"),
+                 "unweighted_no_margins": ("unweighted: no population margins for this city",
+                                           "non pondéré : pas de marges de population pour cette ville"),
+                 "given": ("weighted with the weights supplied with the data",
+                           "pondéré par les poids fournis avec les données")}.get(
+        getattr(ev, "weighting", None), ("weighting method not stated", "méthode de pondération non indiquée"))
     specs = [
         ("impact-residents", lambda lang: plot_effects(ev.impact, lang=lang), ev.residents,
          ("Effects of the pilot on residents", "Effets du pilote sur les habitants"),
-         (f"Pilot effect per indicator ({design[0]}; weighted, neighbourhood and wave fixed effects, "
+         (f"Pilot effect per indicator ({design[0]}; {weighting[0]}; neighbourhood and wave fixed effects, "
           f"age group and gender adjusted); 95% wild cluster bootstrap intervals; up to n = {n} respondents.",
-          f"Effet du pilote par indicateur ({design[1]} ; pondéré, effets fixes quartier et vague, "
+          f"Effet du pilote par indicateur ({design[1]} ; {weighting[1]} ; effets fixes quartier et vague, "
           f"ajusté sur âge et genre) ; intervalles à 95 % par bootstrap sauvage par grappes ; jusqu'à n = {n}.")),
         ("impact-groups", lambda lang: plot_group_effects(ev.impact, lang=lang), ev.residents,
          ("Effects by targeted group", "Effets par groupe ciblé"),

@@ -35,7 +35,7 @@ def neighbourhoods(city: str):
     table = estimates.neighbourhood_estimates(respondents, w, profile)
     estimates.write_outputs(table, geometry, profile)
     for ind in maps.MAIN_INDICATORS:
-        maps.save_map_panels(geometry, table, profile, ind)
+        maps.save_map_panels(geometry, table, profile, ind, weights_method=weights.weights_method(w))
     plt.close("all")
     return table
 

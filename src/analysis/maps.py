@@ -6,8 +6,11 @@ Every map goes through :func:`choropleth` (STYLE §9):
   (:data:`BREAKS`, declared once from each indicator's scale): maps of one indicator can be
   compared across cities. Never per-city natural breaks. Changes use symmetric diverging
   breaks around zero (blue = more favourable at follow-up);
-- suppressed (n < k) and missing neighbourhoods are **hatched grey**, each with a legend
-  entry;
+- suppressed neighbourhoods (n < k, or hidden by secondary suppression so that a small
+  cell cannot be recovered) and neighbourhoods without respondents ("no data") are
+  **hatched grey**, each with a legend entry;
+- the caption names the weighting actually used (:func:`weighting_words`: raked,
+  raked approximately, or unweighted when the city has no population margins);
 - pilot areas outlined with a thick dark line, comparison areas with a dashed one, both in
   the legend;
 - axes off, drawn in the projected CRS :data:`analysis.geo.TARGET_CRS` (EPSG:3035);
@@ -88,15 +91,17 @@ MAIN_INDICATORS: tuple[str, ...] = ("trust_police", "pj_index", "legitimacy_inde
 _CMAP = {"level": "YlGnBu", "change": "RdBu"}
 
 _TXT = {
-    "en": {"suppressed": "suppressed (n < {k})", "no_data": "no data", "pilot": "pilot area",
+    "en": {"suppressed": "suppressed (n < {k}, or hidden\nso that a small cell\ncannot be recovered)",
+           "no_data": "no data", "pilot": "pilot area",
            "comparison": "comparison area", "change": "Change, follow-up − baseline",
            "scale": "scale {lo:g}–{hi:g}, higher = more favourable",
            "points": "difference in scale points",
-           "def_level": "Weighted mean by neighbourhood (raked to population by age group and gender)",
-           "def_shrunk": "Empirical-Bayes (Fay–Herriot) estimate by neighbourhood, shrunk toward the city mean",
-           "def_change": "Change in the weighted mean by neighbourhood, follow-up minus baseline",
+           "def_level": "{mean} by neighbourhood{how}",
+           "def_shrunk": "Empirical-Bayes (Fay–Herriot) estimate by neighbourhood, shrunk toward the city mean{how}",
+           "def_change": "Change in the {mean_lc} by neighbourhood, follow-up minus baseline{how}",
            "n": "n = {n} respondents in {m} neighbourhoods",
-           "supp": "neighbourhoods with fewer than {k} respondents are suppressed",
+           "supp": "neighbourhoods with fewer than {k} respondents are suppressed, and some others hidden so that "
+                   "a small cell cannot be recovered; neighbourhoods nobody answered in show no data",
            "crs": "projection ETRS89-LAEA (EPSG:3035)",
            "source": "Source: IMPPULSE resident survey, {city}",
            "synthetic": "Synthetic data",
@@ -105,15 +110,17 @@ _TXT = {
            "none": "none",
            "key": "Labelled areas", "key_pilot": "pilot", "key_comparison": "comparison",
            "areas": "Areas", "colon": ": ", "semi": "; "},
-    "fr": {"suppressed": "masqué (n < {k})", "no_data": "pas de données", "pilot": "zone pilote",
+    "fr": {"suppressed": "masqué (n < {k}, ou caché\npour qu'une petite case\nne puisse être retrouvée)",
+           "no_data": "pas de données", "pilot": "zone pilote",
            "comparison": "zone de comparaison", "change": "Évolution, suivi − début",
            "scale": "échelle {lo:g}–{hi:g}, plus haut = plus favorable",
            "points": "différence en points d'échelle",
-           "def_level": "Moyenne pondérée par quartier (calage sur la population par âge et sexe)",
-           "def_shrunk": "Estimation bayésienne empirique (Fay–Herriot) par quartier, rapprochée de la moyenne de la ville",
-           "def_change": "Évolution de la moyenne pondérée par quartier, suivi moins début",
+           "def_level": "{mean} par quartier{how}",
+           "def_shrunk": "Estimation bayésienne empirique (Fay–Herriot) par quartier, rapprochée de la moyenne de la ville{how}",
+           "def_change": "Évolution de la {mean_lc} par quartier, suivi moins début{how}",
            "n": "n = {n} répondants dans {m} quartiers",
-           "supp": "les quartiers de moins de {k} répondants sont masqués",
+           "supp": "les quartiers de moins de {k} répondants sont masqués, et quelques autres cachés pour qu'une "
+                   "petite case ne puisse être retrouvée ; les quartiers sans aucun répondant sont sans données",
            "crs": "projection ETRS89-LAEA (EPSG:3035)",
            "source": "Source : enquête habitants IMPPULSE, {city}",
            "synthetic": "Données synthétiques",
@@ -124,6 +131,56 @@ _TXT = {
            "areas": "Zones", "colon": "\u00a0: ", "semi": "\u00a0; "},
 }
 
+
+#: How each weighting method code (:data:`analysis.weights.METHODS`, and ``"given"`` for
+#: weights supplied with the data) is worded in a caption: (mean, how it was weighted).
+#: The demo profiles' margins are placeholders, so no wording claims census population.
+_WEIGHTING = {
+    "en": {"raked_population": ("Weighted mean", " (raked to the profile's population margins by age group "
+                                                  "and gender)"),
+           "raked_population_approx": ("Weighted mean", " (raked to the profile's population margins by age "
+                                                         "group and gender, met only approximately within the "
+                                                         "weight bounds)"),
+           "unweighted_no_margins": ("Unweighted mean", " (no population margins for this city: respondents "
+                                                         "are not weighted)"),
+           "given": ("Weighted mean", " (weights supplied with the data)"),
+           None: ("Mean", " (weighting method not stated)")},
+    "fr": {"raked_population": ("Moyenne pondérée", " (calage sur les marges de population du profil, par âge "
+                                                     "et sexe)"),
+           "raked_population_approx": ("Moyenne pondérée", " (calage sur les marges de population du profil, "
+                                                            "par âge et sexe, atteintes seulement approximativement "
+                                                            "dans les bornes des poids)"),
+           "unweighted_no_margins": ("Moyenne non pondérée", " (pas de marges de population pour cette ville : "
+                                                              "les répondants ne sont pas pondérés)"),
+           "given": ("Moyenne pondérée", " (poids fournis avec les données)"),
+           None: ("Moyenne", " (méthode de pondération non indiquée)")},
+}
+
+
+def weighting_words(weights_method: str | None, lang: str = "en") -> tuple[str, str]:
+    """The caption's "mean" and its weighting note for a weighting method code.
+
+    Raises
+    ------
+    ValueError
+        For a code that is not a known weighting method (a caption must not guess).
+    """
+    words = _WEIGHTING.get(lang, _WEIGHTING["en"])
+    if weights_method not in words:
+        raise ValueError(f"map caption: unknown weights_method {weights_method!r}; expected one of "
+                         f"{sorted(k for k in words if k)}")
+    return words[weights_method]
+
+
+def _table_method(table: pd.DataFrame, weights_method: str | None) -> str | None:
+    """The method given, else the one the table carries in ``attrs`` or a ``weights_method`` column."""
+    if weights_method is not None:
+        return weights_method
+    method = (getattr(table, "attrs", {}) or {}).get("weights_method")
+    if method is None and "weights_method" in getattr(table, "columns", ()):
+        codes = table["weights_method"].dropna().unique()
+        method = str(codes[0]) if len(codes) == 1 else None
+    return method
 
 def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
@@ -169,11 +226,20 @@ def wave_label(wave: str, lang: str = "en") -> str:
 # ------------------------------------------------------------------- the map
 def map_caption(indicator: str, kind: str = "level", *, lang: str = "en", n: int | None = None,
                 areas: int | None = None, city: str | None = None, approximate: bool = False,
-                synthetic: bool = False, value: str = "estimate", k: int = K_SUPPRESS) -> str:
-    """The caption of a neighbourhood map: definition, scale, n, source, boundaries, data status."""
+                synthetic: bool = False, value: str = "estimate", k: int = K_SUPPRESS,
+                weights_method: str | None = None) -> str:
+    """The caption of a neighbourhood map: definition, scale, n, source, boundaries, data status.
+
+    ``weights_method`` is the weighting method code of the estimates
+    (:func:`analysis.weights.weights_method`): the caption says "weighted ... raked" only
+    when they were raked, "unweighted" when the city has no margins, and names no method
+    when none is given.
+    """
     t = _t(lang)
     lo, hi = codebook.scale_range(indicator)
-    definition = t["def_change"] if kind == "change" else (t["def_shrunk"] if value == "shrunk" else t["def_level"])
+    mean, how = weighting_words(weights_method, lang)
+    template = t["def_change"] if kind == "change" else (t["def_shrunk"] if value == "shrunk" else t["def_level"])
+    definition = template.format(mean=mean, mean_lc=mean[:1].lower() + mean[1:], how=how)
     parts = [f"{codebook.label(indicator, lang)}: {definition}; {t['scale'].format(lo=lo, hi=hi)}"
              + (f" ({t['points']})" if kind == "change" else "") + "."]
     if n is not None:
@@ -413,8 +479,12 @@ def map_frame(geometry, table: pd.DataFrame, indicator: str, wave: str, *, group
 def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: str, *,
                             waves: Sequence[str] = ("baseline", "follow_up", "change"),
                             langs: Sequence[str] = ("en", "fr"), group: str = "all",
-                            value: str = "estimate", notebook: str = "02-neighbourhoods.ipynb") -> list[dict]:
+                            value: str = "estimate", notebook: str = "02-neighbourhoods.ipynb",
+                            weights_method: str | None = None) -> list[dict]:
     """Draw and save the maps of one indicator, per wave and language.
+
+    ``weights_method``: the weighting method code of the estimates, worded in the caption
+    (default: the table's ``attrs["weights_method"]`` or ``weights_method`` column, else none).
 
     Figure ids ``map-<indicator>-<wave>`` (``-<group>`` appended for a targeted group), saved
     to ``reports/figures/<city>/`` as PNG + SVG + JSON sidecar. Figures are closed.
@@ -425,6 +495,7 @@ def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: s
         The paths written, one dict per figure.
     """
     approximate = bool(getattr(geometry, "approximate", False))
+    weights_method = _table_method(table, weights_method)
     written = []
     for wave in waves:
         kind = "change" if wave == "change" else "level"
@@ -436,7 +507,7 @@ def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: s
             title = f"{profile.name} — {codebook.label(indicator, lang)} — {wave_label(wave, lang)}"
             caption = map_caption(indicator, kind, lang=lang, n=int(shown["n"].sum()), areas=len(shown),
                                   city=profile.name, approximate=approximate,
-                                  synthetic=profile.synthetic, value=value)
+                                  synthetic=profile.synthetic, value=value, weights_method=weights_method)
             labels = area_labels(frame)
             caption = " ".join(x for x in (caption, area_key(frame, labels, lang),
                                              distinct_list(frame, labels, lang) if kind == "change" else "")
@@ -503,8 +574,11 @@ _PANEL_NOTE = {
 
 def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
                     langs: Sequence[str] = ("en", "fr"), group: str = "all", value: str = "estimate",
-                    notebook: str = "02-neighbourhoods.ipynb") -> list[dict]:
+                    notebook: str = "02-neighbourhoods.ipynb", weights_method: str | None = None) -> list[dict]:
     """Draw and save the baseline / follow-up / change panel of one indicator, per language.
+
+    ``weights_method``: the weighting method code of the estimates, worded in the caption
+    (default: the table's ``attrs["weights_method"]`` or ``weights_method`` column, else none).
 
     Figure id ``maps-<indicator>`` (``-<group>`` appended for a targeted group) in
     ``reports/figures/<city>/``: the published neighbourhood maps of the report.
@@ -515,6 +589,7 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
         The paths written, one dict per language.
     """
     approximate = bool(getattr(geometry, "approximate", False))
+    weights_method = _table_method(table, weights_method)
     frames = {w: map_frame(geometry, table, indicator, w, group=group, value=value)
               for w in ("baseline", "follow_up", "change")}
     shown = {w: f[~f["suppressed"] & f["value"].notna()] for w, f in frames.items()}
@@ -527,7 +602,8 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
     for lang in langs:
         title = f"{profile.name} — {codebook.label(indicator, lang)}"
         caption = map_caption(indicator, "level", lang=lang, n=n, areas=areas, city=profile.name,
-                              approximate=approximate, synthetic=profile.synthetic, value=value)
+                              approximate=approximate, synthetic=profile.synthetic, value=value,
+                              weights_method=weights_method)
         key = area_key(frames["baseline"], area_labels(frames["baseline"]), lang)
         distinct = distinct_list(frames["change"], area_labels(frames["baseline"]), lang)
         caption = " ".join(x for x in (caption, _PANEL_NOTE.get(lang, _PANEL_NOTE["en"]), key, distinct) if x)

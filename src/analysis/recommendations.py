@@ -15,8 +15,12 @@ difference-in-differences, 4-5 = stronger or randomised designs):
     followed by a relative deterioration; do not scale up without revising it.
 ``no_large_effect``
     Design level >= :data:`MIN_LEVEL` and the CI includes 0: do not expect the pilot alone
-    to move the indicator; the CI's upper bound says how large an effect is still
-    compatible with the data.
+    to move the indicator; each indicator's CI upper bound, on its own scale, says how
+    large an effect is still compatible with the data.
+``not_estimable``
+    The effect cell is not estimable with this design, suppressed or not collected
+    (``impact.csv`` ``status``, ``not_estimable_reason``): worded with its reason, never
+    as missing numbers, and never read as "no effect".
 ``evaluate_first``
     Design level < :data:`MIN_LEVEL` (or unrated) without comparison areas: whatever the
     before/after change, it cannot be attributed to the pilot; evaluate with a comparison
@@ -166,10 +170,44 @@ def scale_text(outcome: str, scale: str | None = None) -> str:
     return str(scale) if scale else "?"
 
 
+def estimable(row: dict) -> bool:
+    """Whether an effect row has an estimate and interval to quote.
+
+    False when ``impact.csv`` says the cell is ``not_estimable``, ``suppressed`` or
+    ``not_collected`` (``status``), or when the estimate or an interval bound is missing:
+    such a cell is worded, never printed as "n/a" numbers.
+    """
+    if _status(row) in ("not_estimable", "suppressed", "not_collected"):
+        return False
+    cols = ("estimate", "ci_low", "ci_high") if "estimate" in row else ("ci_low", "ci_high")
+    return all(row.get(c) is not None and pd.notna(row.get(c)) for c in cols)
+
+
+def _status(row: dict) -> str:
+    """An effect row's ``status`` code, lower case ("" when absent or missing)."""
+    status = row.get("status")
+    return "" if status is None or pd.isna(status) else str(status).strip().lower()
+
+
+def reason_text(row: dict, lang: str) -> str:
+    """The ``not_estimable_reason`` code of an effect row in words (``rec.reason.<code>``)."""
+    from .report import has_key, tr
+
+    code = row.get("not_estimable_reason")
+    code = "" if code is None or pd.isna(code) else str(code).strip()
+    if not code:
+        code = {"suppressed": "small_cell", "not_collected": "not_collected"}.get(_status(row), "unknown")
+    return tr(f"rec.reason.{code}", lang) if has_key(f"rec.reason.{code}") else code
+
+
 def effect_text(row: dict, lang: str) -> str:
-    """``label (+0.42; 95 % CI 0.10 to 0.74; 0–10 scale)`` for one effect."""
+    """``label (+0.42; 95 % CI 0.10 to 0.74; 0–10 scale)`` for one effect; for a cell
+    without an estimate, ``label: not estimable with this design (reason)``."""
     from .report import tr
 
+    if not estimable(row):
+        return tr("rec.effect_not_estimable", lang, outcome=outcome_label(row["outcome"], lang),
+                  reason=reason_text(row, lang))
     return tr("rec.effect", lang, outcome=outcome_label(row["outcome"], lang),
               est=fmt_num(row["estimate"], lang, signed=True),
               lo=fmt_num(row["ci_low"], lang), hi=fmt_num(row["ci_high"], lang),
@@ -195,6 +233,11 @@ def render_params(params: dict, lang: str) -> dict:
     for k, v in params.items():
         if k == "effects":
             out[k] = "; ".join(effect_text(r, lang) for r in v)
+        elif k == "bounds":
+            # each outcome's upper bound on its own scale: 0-10 and 1-5 bounds do not compare
+            out[k] = "; ".join(tr("rec.bound", lang, hi=fmt_num(r["ci_high"], lang),
+                                  outcome=outcome_label(r["outcome"], lang),
+                                  scale=scale_text(r["outcome"], r.get("scale"))) for r in v)
         elif k == "downgrades":
             out[k] = "; ".join(tr(f"evidence.downgrade.{d}", lang) if has_key(f"evidence.downgrade.{d}")
                                else _reason_word(d, lang) for d in v) or tr("evidence.downgrade", lang)
@@ -367,7 +410,13 @@ def _ci_excludes_zero(row) -> int:
 
 
 def classify(row: dict, level: int | None) -> str:
-    """The rule an effect on residents falls under (see the module docstring)."""
+    """The rule an effect on residents falls under (see the module docstring).
+
+    A cell without an estimate (:func:`estimable`) is ``not_estimable`` whatever the
+    design: a missing interval is not an interval that includes 0.
+    """
+    if not estimable(row):
+        return "not_estimable"
     if level is None or level < MIN_LEVEL:
         return "evaluate_first"
     return {1: "recommend", -1: "review", 0: "no_large_effect"}[_ci_excludes_zero(row)]
@@ -451,7 +500,7 @@ def city_recommendations(city: str, impact: pd.DataFrame, evidence: pd.DataFrame
         levels[row["outcome"]] = level
         design = design_kind(row.get("design", ""))
         buckets.setdefault(classify(row, level), []).append(row)
-    for rule in ("recommend", "review", "no_large_effect", "evaluate_first"):
+    for rule in ("recommend", "review", "no_large_effect", "evaluate_first", "not_estimable"):
         rows = buckets.get(rule)
         if not rows:
             continue
@@ -470,8 +519,7 @@ def city_recommendations(city: str, impact: pd.DataFrame, evidence: pd.DataFrame
             rule = "strengthen_first"
             params["downgrades"] = evidence_confidence(evidence)[1]
         if rule == "no_large_effect":
-            params["hi"] = max(float(r["ci_high"]) for r in rows if pd.notna(r["ci_high"])) \
-                if any(pd.notna(r["ci_high"]) for r in rows) else float("nan")
+            params["bounds"] = [r for r in rows if pd.notna(r["ci_high"])]
         recs.append(Recommendation(rule, city, params, _sources(city, ("impact", "evidence"), figs[:3])))
 
     # for whom: targeted groups whose effect differs from the rest's
