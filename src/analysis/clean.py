@@ -456,17 +456,42 @@ def _unknown(fd: _FileData, cb: str) -> np.ndarray:
     return mask
 
 
+#: An unknown label is quoted in an error only when this many rows of the column hold it:
+#: a recurring value is a label the profile lacks; a one-off is likely personal data
+#: (a name typed in an answer column) or a typo, so it is counted, not shown.
+MIN_QUOTED_LABEL_ROWS = 10
+
+#: Line numbers listed for unknown values that are not shown.
+MAX_LISTED_ROWS = 10
+
+
 def _raise_unknown(owner: str, name: str, spec: DatasetSpec, fd: _FileData, cb: str) -> None:
     where = np.flatnonzero(_unknown(fd, cb))
-    i = int(where[0])
     rc = spec.columns[cb]
-    value = fd.raw[rc].iloc[i]
+    values = fd.raw[rc].iloc[where].map(lambda x: "" if x is None else str(x)).to_numpy()
+    lines = fd.raw["raw_row_number"].iloc[where].to_numpy()
+    counts = pd.Series(values).value_counts()
+    frequent = set(counts.index[counts >= MIN_QUOTED_LABEL_ROWS])
+    rare_rows = [int(r) for v, r in zip(values, lines) if v not in frequent]
+    n_rare = int((counts < MIN_QUOTED_LABEL_ROWS).sum())
+    listed = ", ".join(str(r) for r in rare_rows[:MAX_LISTED_ROWS]) + (", ..." if len(rare_rows) > MAX_LISTED_ROWS else "")
+    rare = (f"{n_rare} distinct unknown value(s) occurring fewer than {MIN_QUOTED_LABEL_ROWS} times each "
+            f"(not shown), on row(s) {listed}") if n_rare else ""
     v = codebook.var(cb, name)
-    n_other = len(where) - 1
+    if frequent:
+        i = next(j for j, x in enumerate(values) if x in frequent)
+        row, value = int(lines[i]), fd.raw[rc].iloc[int(where[i])]
+        n_same = int(counts[values[i]])
+        others = len(frequent) - 1
+        problem = (f"label not known to {owner} for codebook column {cb!r}, in {n_same} rows of this file"
+                   + (f"; {others} other recurring unknown label(s) in this column" if others else "")
+                   + (f"; also {rare}" if rare else ""))
+    else:
+        # none recurs: quote nothing (a one-off may be a name), point to the lines instead
+        row, value = int(rare_rows[0]), None
+        problem = f"labels not known to {owner} for codebook column {cb!r}: {rare}"
     raise UnknownLabelError(
-        fd.source, row=int(fd.raw["raw_row_number"].iloc[i]), column=rc, value=value,
-        problem=(f"label not known to {owner} for codebook column {cb!r}"
-                 + (f" ({n_other} more row(s) in this file have unknown labels in this column)" if n_other else "")),
+        fd.source, row=row, column=rc, value=value, problem=problem,
         expected=(f"one of the known labels {_known_labels(spec, cb, v)}; add it under "
                   f"{name}.values.{cb} (or {name}.missing if it means don't know), "
                   f"or clean with strict=False to reject such rows"))

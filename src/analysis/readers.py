@@ -197,8 +197,47 @@ def _check_file(spec: FileSpec, path: Path) -> None:
 
 
 def _no_rows(spec: FileSpec, columns: list[str]) -> RawDataError:
-    return RawDataError(source_name(spec), problem=f"the file has no data rows (columns found: {columns})",
+    # The only line may be a data row (a headerless file): count the columns, never quote them.
+    return RawDataError(source_name(spec), problem=f"the file has no data rows ({len(columns)} column(s) on the header line)",
                         expected="at least one data row")
+
+
+#: Longest found column name an error message may quote (a header name, not a line of answers).
+MAX_QUOTED_NAME = 40
+
+
+def describe_found_columns(found: list[str], expected: Iterable[str]) -> str:
+    """What an error may say about the columns a file's header line holds.
+
+    When the first line is not the header (a title line the profile does not skip, a
+    headerless file, the wrong delimiter), the "names" are a person's answers or a
+    title naming someone: they are listed only when at least one expected column is
+    among them (so the line is a header) and every name is short; otherwise only
+    their number is given.
+
+    Parameters
+    ----------
+    found : list of str
+        The column names read from the header line.
+    expected : iterable of str
+        The raw column names the profile maps.
+
+    Returns
+    -------
+    str
+        The ``expected`` part of the error, e.g. ``"the mapped columns; 3 column(s) found,
+        none of them mapped (names not shown): is the first line the header? ..."``.
+    """
+    found = [str(c) for c in found]
+    keys = {_name_key(c) for c in found}
+    present = [e for e in expected if _name_key(e) in keys]
+    if present and all(len(c) <= MAX_QUOTED_NAME for c in found):
+        return f"one of the columns found: {found}"
+    if present:
+        return (f"the mapped columns; {len(found)} column(s) found, {len(present)} of them mapped "
+                f"(names not shown: some are long)")
+    return (f"the mapped columns; {len(found)} column(s) found, none of them mapped (names not shown): is the "
+            f"first line the header? check `skiprows` (title lines) and `delimiter` in the city profile")
 
 
 def _finish(df: pd.DataFrame, spec: FileSpec, rows: np.ndarray,
@@ -238,7 +277,8 @@ def _check_unique_names(spec: FileSpec, names: list[str], header_row: int) -> No
         k = _name_key(n)
         if k in seen:
             raise RawDataError(
-                source_name(spec), row=header_row, column=n,
+                # no name quoted: the "header" may be a data row (a headerless file)
+                source_name(spec), row=header_row,
                 problem=(f"column name repeated: columns {seen[k] + 1} and {i + 1} have the same name "
                          f"(ignoring case and spaces); which one the profile means is ambiguous"),
                 expected="unique column names in the header")
@@ -538,7 +578,8 @@ def _read_csv(spec: FileSpec, path: Path) -> pd.DataFrame:
     if ncols == 1 and data:
         guess = next((d for d in (";", ",", "\t", "|") if d != spec.delimiter and d in names[0]), None)
         if guess:
-            raise RawDataError(spec.path, row=header_row, value=names[0][:80],
+            # no value quoted: the line may be a data row (a headerless file)
+            raise RawDataError(spec.path, row=header_row,
                                problem=f"the header has a single column when split on {spec.delimiter!r}",
                                expected=f"`delimiter: {guess!r}` in the city profile")
     _check_unique_names(spec, names, header_row)
@@ -984,7 +1025,7 @@ def check_columns(df: pd.DataFrame, spec: FileSpec, required: dict[str, str]) ->
     others = f"; also missing: {[r for _, r in missing[1:]]}" if len(missing) > 1 else ""
     raise RawDataError(source_name(spec), column=raw,
                        problem=f"mapped column not found (it feeds codebook column {cb!r}){hint}{others}",
-                       expected=f"one of the columns found: {found}")
+                       expected=describe_found_columns(found, required.values()))
 
 
 def is_blank(v: Any) -> bool:
