@@ -1136,6 +1136,31 @@ def summary_tables(result: CleanResult, k: int = K_SUPPRESS) -> dict[str, pd.Dat
     return {"rows": rows, "missingness": missingness, "coverage": coverage, "reliability": rel}
 
 
+def rejection_counts(result: CleanResult) -> pd.DataFrame:
+    """Rejected rows by dataset, reason and column, in published form (no row-level detail).
+
+    The published notebook shows these counts instead of a sample of rejected rows: a
+    sample would show raw values (a name typed in a neighbourhood or date column), raw row
+    numbers, interview dates and pseudonyms equal to those of kept respondents.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``dataset``, ``reason``, ``column``, ``rejected``; ``rejected`` from 1 to 9
+        shown as "<10", the others rounded to base 10 (:func:`analysis.disclosure.publish_count`).
+    """
+    from .disclosure import publish_count
+
+    rej = result.rejected
+    cols = ["dataset", "reason", "column"]
+    if rej is None or len(rej) == 0:
+        return pd.DataFrame(columns=[*cols, "rejected"])
+    counts = (rej[cols].astype(object).fillna("").groupby(cols, sort=True).size()
+              .rename("rejected").reset_index())
+    counts["rejected"] = counts["rejected"].map(publish_count).astype(object)
+    return counts
+
+
 # ------------------------------------------------------------------------------ CLI
 def main(argv: list[str] | None = None) -> int:
     """``python -m analysis.clean CITY [CITY…]``: clean, write outputs, print a summary."""
