@@ -178,7 +178,7 @@ def test_recurring_unknown_label_is_quoted(project):
     with pytest.raises(RawDataError) as err:
         clean_city(load_profile("testville"), key=KEY)
     msg = str(err.value)
-    assert "'Parfois'" in msg and "in 12 rows" in msg and "row 2" in msg, msg
+    assert "'Parfois'" in msg and "in 12 row(s)" in msg and "row 2" in msg, msg
     assert "1 distinct unknown value(s)" in msg and "row(s) 22" in msg and "Quabblewick" not in msg, msg
 
 

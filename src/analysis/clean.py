@@ -46,6 +46,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -464,6 +465,17 @@ MIN_QUOTED_LABEL_ROWS = 10
 #: Line numbers listed for unknown values that are not shown.
 MAX_LISTED_ROWS = 10
 
+#: A short number-like text ("1e1", "1_0", "-3") cannot be a name and is quoted even when
+#: it occurs once; longer digit strings (a phone number, an id) are not.
+_NUMBER_LIKE = re.compile(r"[0-9.,_+\-\u2212eE ]{1,6}")
+
+
+def _quotable(raw: object, n_rows: int) -> bool:
+    """Whether an unknown value may be quoted in an error (see :data:`MIN_QUOTED_LABEL_ROWS`)."""
+    if n_rows >= MIN_QUOTED_LABEL_ROWS or isinstance(raw, UnlabelledCode):
+        return True  # a recurring label, or a stored SPSS/Stata code without a label
+    return isinstance(raw, (int, float, np.integer, np.floating)) or bool(_NUMBER_LIKE.fullmatch(str(raw)))
+
 
 def _raise_unknown(owner: str, name: str, spec: DatasetSpec, fd: _FileData, cb: str) -> None:
     where = np.flatnonzero(_unknown(fd, cb))
@@ -471,9 +483,10 @@ def _raise_unknown(owner: str, name: str, spec: DatasetSpec, fd: _FileData, cb: 
     values = fd.raw[rc].iloc[where].map(lambda x: "" if x is None else str(x)).to_numpy()
     lines = fd.raw["raw_row_number"].iloc[where].to_numpy()
     counts = pd.Series(values).value_counts()
-    frequent = set(counts.index[counts >= MIN_QUOTED_LABEL_ROWS])
+    raws = fd.raw[rc].iloc[where].tolist()
+    frequent = {v for v, x in zip(values, raws) if _quotable(x, int(counts[v]))}
     rare_rows = [int(r) for v, r in zip(values, lines) if v not in frequent]
-    n_rare = int((counts < MIN_QUOTED_LABEL_ROWS).sum())
+    n_rare = len({v for v in values if v not in frequent})
     listed = ", ".join(str(r) for r in rare_rows[:MAX_LISTED_ROWS]) + (", ..." if len(rare_rows) > MAX_LISTED_ROWS else "")
     rare = (f"{n_rare} distinct unknown value(s) occurring fewer than {MIN_QUOTED_LABEL_ROWS} times each "
             f"(not shown), on row(s) {listed}") if n_rare else ""
@@ -483,13 +496,13 @@ def _raise_unknown(owner: str, name: str, spec: DatasetSpec, fd: _FileData, cb: 
         row, value = int(lines[i]), fd.raw[rc].iloc[int(where[i])]
         n_same = int(counts[values[i]])
         others = len(frequent) - 1
-        problem = (f"label not known to {owner} for codebook column {cb!r}, in {n_same} rows of this file"
-                   + (f"; {others} other recurring unknown label(s) in this column" if others else "")
+        problem = (f"label not known to {owner} for codebook column {cb!r}, in {n_same} row(s) of this file"
+                   + (f"; {others} other unknown label(s) shown in this column's rows" if others else "")
                    + (f"; also {rare}" if rare else ""))
     else:
         # none recurs: quote nothing (a one-off may be a name), point to the lines instead
         row, value = int(rare_rows[0]), None
-        problem = f"labels not known to {owner} for codebook column {cb!r}: {rare}"
+        problem = f"label not known to {owner} for codebook column {cb!r}: {rare}"
     raise UnknownLabelError(
         fd.source, row=row, column=rc, value=value, problem=problem,
         expected=(f"one of the known labels {_known_labels(spec, cb, v)}; add it under "

@@ -271,18 +271,36 @@ def _name_key(name: Any) -> str:
     return unicodedata.normalize("NFC", str(name)).replace("\ufeff", "").strip().casefold()
 
 
+class _RepeatedName(RawDataError):
+    """A repeated column name; the name is kept out of the message (and of ``args``):
+    :func:`read_file` quotes it only when the line is plausibly a header."""
+
+    def __init__(self, *args, names: list[str], repeated: str, **kw):
+        super().__init__(*args, **kw)
+        self._names, self._repeated = names, repeated
+
+
 def _check_unique_names(spec: FileSpec, names: list[str], header_row: int) -> None:
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         k = _name_key(n)
         if k in seen:
-            raise RawDataError(
-                # no name quoted: the "header" may be a data row (a headerless file)
+            # no name quoted here: the "header" may be a data row (a headerless file)
+            raise _RepeatedName(
                 source_name(spec), row=header_row,
                 problem=(f"column name repeated: columns {seen[k] + 1} and {i + 1} have the same name "
                          f"(ignoring case and spaces); which one the profile means is ambiguous"),
-                expected="unique column names in the header")
+                expected="unique column names in the header", names=[str(x) for x in names], repeated=str(n))
         seen[k] = i
+
+
+def _plausible_header(names: list[str], columns: Iterable[str] | None) -> bool:
+    """True when ``names`` holds at least one mapped column and every name is short: then
+    the line is a header and its names may be quoted (otherwise it may be a person's answers)."""
+    if columns is None:
+        return False
+    keys = {_name_key(c) for c in names}
+    return any(_name_key(c) in keys for c in columns) and all(len(c) <= MAX_QUOTED_NAME for c in names)
 
 
 def _header_repeats(spec: FileSpec, names: list[str], df: pd.DataFrame, rows: np.ndarray,
@@ -983,12 +1001,18 @@ def read_file(spec: FileSpec, folder: str | Path, columns: Iterable[str] | None 
     """
     path = Path(folder) / spec.path
     _check_file(spec, path)
+    columns = None if columns is None else list(columns)
     try:
         if spec.format == "csv":
             return _read_csv(spec, path)
         if spec.format == "xlsx":
             return _read_xlsx(spec, path, columns)
         return _read_stat(spec, path)
+    except _RepeatedName as exc:
+        if _plausible_header(exc._names, columns):
+            raise RawDataError(exc.file, row=exc.row, column=exc._repeated, problem=exc.problem,
+                               expected=exc.expected) from None
+        raise RawDataError(exc.file, row=exc.row, problem=exc.problem, expected=exc.expected) from None
     except RawDataError:
         raise
     except Exception as exc:
