@@ -203,3 +203,16 @@ def test_name_in_rejected_column_not_in_published_rejections(project, col):
     assert list(pub.columns) == ["dataset", "reason", "column", "rejected"]
     assert pub["rejected"].tolist() == ["<10"]  # 1 rejected row: published as "<10"
     assert "Quabblewick" not in pub.to_json(force_ascii=False)
+
+
+def test_report_failure_note_has_no_message_counts(project):
+    """P4: a DataLossError's exact small counts stay in the .failed file, not the report."""
+    from analysis import pipeline, report
+
+    path = pipeline.failure_path("testville", "01-clean")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("01-clean, cell 5: DataLossError: residents.csv: 303 of 306 rows rejected "
+                    "(unknown_neighbourhood 300; impossible_age 2, duplicate 1)\n", encoding="utf-8")
+    note = report.failed_step("testville")
+    assert note == "step 01-clean: DataLossError (details in reports/.stamps/testville/01-clean.failed)"
+    assert "303" in pipeline.failure_reason("testville")  # the local file keeps the details
