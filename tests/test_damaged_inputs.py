@@ -214,5 +214,5 @@ def test_report_failure_note_has_no_message_counts(project):
     path.write_text("01-clean, cell 5: DataLossError: residents.csv: 303 of 306 rows rejected "
                     "(unknown_neighbourhood 300; impossible_age 2, duplicate 1)\n", encoding="utf-8")
     note = report.failed_step("testville")
-    assert note == "step 01-clean: DataLossError (details in reports/.stamps/testville/01-clean.failed)"
+    assert note == "01-clean: DataLossError (reports/.stamps/testville/01-clean.failed)"
     assert "303" in pipeline.failure_reason("testville")  # the local file keeps the details

@@ -352,7 +352,8 @@ def failure_note(step: str, reason: str, where: str) -> str:
     """
     m = _ERROR_KIND.search(reason or "")
     kind = m.group(1) if m else "error"
-    return f"step {step}: {kind} (details in {where})"
+    # no words: the note sits inside the English and the French sentence alike
+    return f"{step}: {kind} ({where})"
 
 
 # ===================================================================== figures
