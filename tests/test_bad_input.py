@@ -65,17 +65,34 @@ def test_wrong_delimiter_is_explained(city):
 
 def test_unknown_label_names_file_row_column_value_and_known_labels(city):
     _, raw = city
-    rows = [resident_row(i) for i in range(6)]
-    rows[4]["RESPECT"] = "Parfois"
+    # a label in 10 rows or more is a label the profile lacks: quoted
+    rows = [resident_row(i) for i in range(16)]
+    for i in range(4, 14):
+        rows[i]["RESPECT"] = "Parfois"
     write_csv(raw / "residents.csv", rows)
     with pytest.raises(UnknownLabelError) as err:
         _clean()
     e = err.value
     assert (e.file, e.row, e.column, e.value) == ("residents.csv", 6, "RESPECT", "Parfois")
     msg = str(e)
-    for part in ("residents.csv", "row 6", "'RESPECT'", "'Parfois'", "Très souvent", "NSP",
+    for part in ("residents.csv", "row 6", "'RESPECT'", "'Parfois'", "in 10 row(s)", "Très souvent", "NSP",
                  "residents.values.pj_respect"):
         assert part in msg, part
+
+
+def test_one_off_unknown_label_is_counted_not_quoted(city):
+    _, raw = city
+    rows = [resident_row(i) for i in range(16)]
+    for i in range(4, 13):  # 9 rows: below the threshold, could be a name typed 9 times
+        rows[i]["RESPECT"] = "Parfois"
+    write_csv(raw / "residents.csv", rows)
+    with pytest.raises(UnknownLabelError) as err:
+        _clean()
+    e = err.value
+    assert (e.file, e.row, e.column, e.value) == ("residents.csv", 6, "RESPECT", None)
+    msg = str(e)
+    assert "Parfois" not in msg and "1 distinct unknown value(s) occurring fewer than 10 times" in msg, msg
+    assert "row(s) 6, 7, 8, 9, 10, 11, 12, 13, 14" in msg and "residents.values.pj_respect" in msg, msg
 
 
 def test_out_of_range_value_is_rejected_with_row_column_and_value(city):

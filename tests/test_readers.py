@@ -178,7 +178,20 @@ def test_csv_repeated_column_name_is_an_error(tmp_path):
     (tmp_path / "d.csv").write_text("ID,AGE,X,AGE\n1,30,a,31\n", encoding="utf-8")
     with pytest.raises(RawDataError) as err:
         read_file(FileSpec(path="d.csv", format="csv"), tmp_path)
-    assert "d.csv" in str(err.value) and "columns 2 and 4" in str(err.value) and "'AGE'" in str(err.value)
+    # without the profile's columns the line may be a data row: positions, no name
+    assert "d.csv" in str(err.value) and "columns 2 and 4" in str(err.value) and "'AGE'" not in str(err.value)
+    with pytest.raises(RawDataError) as err:
+        read_file(FileSpec(path="d.csv", format="csv"), tmp_path, columns=["ID", "AGE"])
+    assert "columns 2 and 4" in str(err.value) and "'AGE'" in str(err.value)  # a header: the name is quoted
+
+
+def test_csv_headerless_repeated_value_is_not_quoted(tmp_path):
+    # a headerless file: the "header" is a person's answers, two of them equal
+    (tmp_path / "d.csv").write_text("Ada Lovelace,Oui,Oui,37\n2,Non,Oui,40\n", encoding="utf-8")
+    with pytest.raises(RawDataError) as err:
+        read_file(FileSpec(path="d.csv", format="csv"), tmp_path, columns=["ID", "AGE"])
+    assert "columns 2 and 3" in str(err.value)
+    assert "Oui" not in str(err.value) and "Lovelace" not in str(err.value) and "Lovelace" not in repr(err.value.args)
 
 
 def _xlsx(path, n=20):

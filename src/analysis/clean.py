@@ -46,6 +46,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
@@ -456,17 +457,54 @@ def _unknown(fd: _FileData, cb: str) -> np.ndarray:
     return mask
 
 
+#: An unknown label is quoted in an error only when this many rows of the column hold it:
+#: a recurring value is a label the profile lacks; a one-off is likely personal data
+#: (a name typed in an answer column) or a typo, so it is counted, not shown.
+MIN_QUOTED_LABEL_ROWS = 10
+
+#: Line numbers listed for unknown values that are not shown.
+MAX_LISTED_ROWS = 10
+
+#: A short number-like text ("1e1", "1_0", "-3") cannot be a name and is quoted even when
+#: it occurs once; longer digit strings (a phone number, an id) are not.
+_NUMBER_LIKE = re.compile(r"[0-9.,_+\-\u2212eE ]{1,6}")
+
+
+def _quotable(raw: object, n_rows: int) -> bool:
+    """Whether an unknown value may be quoted in an error (see :data:`MIN_QUOTED_LABEL_ROWS`)."""
+    if n_rows >= MIN_QUOTED_LABEL_ROWS or isinstance(raw, UnlabelledCode):
+        return True  # a recurring label, or a stored SPSS/Stata code without a label
+    return isinstance(raw, (int, float, np.integer, np.floating)) or bool(_NUMBER_LIKE.fullmatch(str(raw)))
+
+
 def _raise_unknown(owner: str, name: str, spec: DatasetSpec, fd: _FileData, cb: str) -> None:
     where = np.flatnonzero(_unknown(fd, cb))
-    i = int(where[0])
     rc = spec.columns[cb]
-    value = fd.raw[rc].iloc[i]
+    values = fd.raw[rc].iloc[where].map(lambda x: "" if x is None else str(x)).to_numpy()
+    lines = fd.raw["raw_row_number"].iloc[where].to_numpy()
+    counts = pd.Series(values).value_counts()
+    raws = fd.raw[rc].iloc[where].tolist()
+    frequent = {v for v, x in zip(values, raws) if _quotable(x, int(counts[v]))}
+    rare_rows = [int(r) for v, r in zip(values, lines) if v not in frequent]
+    n_rare = len({v for v in values if v not in frequent})
+    listed = ", ".join(str(r) for r in rare_rows[:MAX_LISTED_ROWS]) + (", ..." if len(rare_rows) > MAX_LISTED_ROWS else "")
+    rare = (f"{n_rare} distinct unknown value(s) occurring fewer than {MIN_QUOTED_LABEL_ROWS} times each "
+            f"(not shown), on row(s) {listed}") if n_rare else ""
     v = codebook.var(cb, name)
-    n_other = len(where) - 1
+    if frequent:
+        i = next(j for j, x in enumerate(values) if x in frequent)
+        row, value = int(lines[i]), fd.raw[rc].iloc[int(where[i])]
+        n_same = int(counts[values[i]])
+        others = len(frequent) - 1
+        problem = (f"label not known to {owner} for codebook column {cb!r}, in {n_same} row(s) of this file"
+                   + (f"; {others} other unknown label(s) shown in this column's rows" if others else "")
+                   + (f"; also {rare}" if rare else ""))
+    else:
+        # none recurs: quote nothing (a one-off may be a name), point to the lines instead
+        row, value = int(rare_rows[0]), None
+        problem = f"label not known to {owner} for codebook column {cb!r}: {rare}"
     raise UnknownLabelError(
-        fd.source, row=int(fd.raw["raw_row_number"].iloc[i]), column=rc, value=value,
-        problem=(f"label not known to {owner} for codebook column {cb!r}"
-                 + (f" ({n_other} more row(s) in this file have unknown labels in this column)" if n_other else "")),
+        fd.source, row=row, column=rc, value=value, problem=problem,
         expected=(f"one of the known labels {_known_labels(spec, cb, v)}; add it under "
                   f"{name}.values.{cb} (or {name}.missing if it means don't know), "
                   f"or clean with strict=False to reject such rows"))
@@ -1109,6 +1147,31 @@ def summary_tables(result: CleanResult, k: int = K_SUPPRESS) -> dict[str, pd.Dat
     coverage.index.name, coverage.columns.name = "neighbourhood", "wave"
     rel = codebook.reliability(resp) if len(resp) else pd.DataFrame(columns=["city", "wave", "index", "items", "n_complete", "alpha"])
     return {"rows": rows, "missingness": missingness, "coverage": coverage, "reliability": rel}
+
+
+def rejection_counts(result: CleanResult) -> pd.DataFrame:
+    """Rejected rows by dataset, reason and column, in published form (no row-level detail).
+
+    The published notebook shows these counts instead of a sample of rejected rows: a
+    sample would show raw values (a name typed in a neighbourhood or date column), raw row
+    numbers, interview dates and pseudonyms equal to those of kept respondents.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``dataset``, ``reason``, ``column``, ``rejected``; ``rejected`` from 1 to 9
+        shown as "<10", the others rounded to base 10 (:func:`analysis.disclosure.publish_count`).
+    """
+    from .disclosure import publish_count
+
+    rej = result.rejected
+    cols = ["dataset", "reason", "column"]
+    if rej is None or len(rej) == 0:
+        return pd.DataFrame(columns=[*cols, "rejected"])
+    counts = (rej[cols].astype(object).fillna("").groupby(cols, sort=True).size()
+              .rename("rejected").reset_index())
+    counts["rejected"] = counts["rejected"].map(publish_count).astype(object)
+    return counts
 
 
 # ------------------------------------------------------------------------------ CLI

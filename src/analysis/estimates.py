@@ -538,7 +538,11 @@ def write_outputs(table: pd.DataFrame, geometry, profile, *, group: str = "all")
     gdf = getattr(geometry, "gdf", geometry)
     wide = gdf.merge(wide_estimates(table, group), on="code", how="left")
     if profile.synthetic:
-        wide.insert(0, "data_status", SYNTHETIC_NOTE)
+        # built at once (concat, then the column order), not inserted into a frame of
+        # hundreds of columns: an insert there raises a PerformanceWarning that would carry
+        # this file's absolute path into the published notebook
+        status = pd.DataFrame({"data_status": SYNTHETIC_NOTE}, index=wide.index)
+        wide = pd.concat([wide, status], axis=1)[["data_status", *wide.columns]]
     gpkg = PATHS.processed_city(profile.city) / "neighbourhoods.gpkg"
     with atomic_path(gpkg) as tmp:
         # GDAL wants a .gpkg name and a file it creates itself: write beside, then move.

@@ -197,8 +197,47 @@ def _check_file(spec: FileSpec, path: Path) -> None:
 
 
 def _no_rows(spec: FileSpec, columns: list[str]) -> RawDataError:
-    return RawDataError(source_name(spec), problem=f"the file has no data rows (columns found: {columns})",
+    # The only line may be a data row (a headerless file): count the columns, never quote them.
+    return RawDataError(source_name(spec), problem=f"the file has no data rows ({len(columns)} column(s) on the header line)",
                         expected="at least one data row")
+
+
+#: Longest found column name an error message may quote (a header name, not a line of answers).
+MAX_QUOTED_NAME = 40
+
+
+def describe_found_columns(found: list[str], expected: Iterable[str]) -> str:
+    """What an error may say about the columns a file's header line holds.
+
+    When the first line is not the header (a title line the profile does not skip, a
+    headerless file, the wrong delimiter), the "names" are a person's answers or a
+    title naming someone: they are listed only when at least one expected column is
+    among them (so the line is a header) and every name is short; otherwise only
+    their number is given.
+
+    Parameters
+    ----------
+    found : list of str
+        The column names read from the header line.
+    expected : iterable of str
+        The raw column names the profile maps.
+
+    Returns
+    -------
+    str
+        The ``expected`` part of the error, e.g. ``"the mapped columns; 3 column(s) found,
+        none of them mapped (names not shown): is the first line the header? ..."``.
+    """
+    found = [str(c) for c in found]
+    keys = {_name_key(c) for c in found}
+    present = [e for e in expected if _name_key(e) in keys]
+    if present and all(len(c) <= MAX_QUOTED_NAME for c in found):
+        return f"one of the columns found: {found}"
+    if present:
+        return (f"the mapped columns; {len(found)} column(s) found, {len(present)} of them mapped "
+                f"(names not shown: some are long)")
+    return (f"the mapped columns; {len(found)} column(s) found, none of them mapped (names not shown): is the "
+            f"first line the header? check `skiprows` (title lines) and `delimiter` in the city profile")
 
 
 def _finish(df: pd.DataFrame, spec: FileSpec, rows: np.ndarray,
@@ -232,17 +271,36 @@ def _name_key(name: Any) -> str:
     return unicodedata.normalize("NFC", str(name)).replace("\ufeff", "").strip().casefold()
 
 
+class _RepeatedName(RawDataError):
+    """A repeated column name; the name is kept out of the message (and of ``args``):
+    :func:`read_file` quotes it only when the line is plausibly a header."""
+
+    def __init__(self, *args, names: list[str], repeated: str, **kw):
+        super().__init__(*args, **kw)
+        self._names, self._repeated = names, repeated
+
+
 def _check_unique_names(spec: FileSpec, names: list[str], header_row: int) -> None:
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         k = _name_key(n)
         if k in seen:
-            raise RawDataError(
-                source_name(spec), row=header_row, column=n,
+            # no name quoted here: the "header" may be a data row (a headerless file)
+            raise _RepeatedName(
+                source_name(spec), row=header_row,
                 problem=(f"column name repeated: columns {seen[k] + 1} and {i + 1} have the same name "
                          f"(ignoring case and spaces); which one the profile means is ambiguous"),
-                expected="unique column names in the header")
+                expected="unique column names in the header", names=[str(x) for x in names], repeated=str(n))
         seen[k] = i
+
+
+def _plausible_header(names: list[str], columns: Iterable[str] | None) -> bool:
+    """True when ``names`` holds at least one mapped column and every name is short: then
+    the line is a header and its names may be quoted (otherwise it may be a person's answers)."""
+    if columns is None:
+        return False
+    keys = {_name_key(c) for c in names}
+    return any(_name_key(c) in keys for c in columns) and all(len(c) <= MAX_QUOTED_NAME for c in names)
 
 
 def _header_repeats(spec: FileSpec, names: list[str], df: pd.DataFrame, rows: np.ndarray,
@@ -538,7 +596,8 @@ def _read_csv(spec: FileSpec, path: Path) -> pd.DataFrame:
     if ncols == 1 and data:
         guess = next((d for d in (";", ",", "\t", "|") if d != spec.delimiter and d in names[0]), None)
         if guess:
-            raise RawDataError(spec.path, row=header_row, value=names[0][:80],
+            # no value quoted: the line may be a data row (a headerless file)
+            raise RawDataError(spec.path, row=header_row,
                                problem=f"the header has a single column when split on {spec.delimiter!r}",
                                expected=f"`delimiter: {guess!r}` in the city profile")
     _check_unique_names(spec, names, header_row)
@@ -942,12 +1001,18 @@ def read_file(spec: FileSpec, folder: str | Path, columns: Iterable[str] | None 
     """
     path = Path(folder) / spec.path
     _check_file(spec, path)
+    columns = None if columns is None else list(columns)
     try:
         if spec.format == "csv":
             return _read_csv(spec, path)
         if spec.format == "xlsx":
             return _read_xlsx(spec, path, columns)
         return _read_stat(spec, path)
+    except _RepeatedName as exc:
+        if _plausible_header(exc._names, columns):
+            raise RawDataError(exc.file, row=exc.row, column=exc._repeated, problem=exc.problem,
+                               expected=exc.expected) from None
+        raise RawDataError(exc.file, row=exc.row, problem=exc.problem, expected=exc.expected) from None
     except RawDataError:
         raise
     except Exception as exc:
@@ -984,7 +1049,7 @@ def check_columns(df: pd.DataFrame, spec: FileSpec, required: dict[str, str]) ->
     others = f"; also missing: {[r for _, r in missing[1:]]}" if len(missing) > 1 else ""
     raise RawDataError(source_name(spec), column=raw,
                        problem=f"mapped column not found (it feeds codebook column {cb!r}){hint}{others}",
-                       expected=f"one of the columns found: {found}")
+                       expected=describe_found_columns(found, required.values()))
 
 
 def is_blank(v: Any) -> bool:

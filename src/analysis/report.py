@@ -311,15 +311,49 @@ def _cleaning_summary_walk(log: dict) -> dict[str, pd.DataFrame]:
 
 
 def failed_step(city: str) -> str | None:
-    """Why the pipeline failed for ``city`` in its last run (reports/.stamps/*.failed), if it did."""
+    """Which step failed for ``city`` in its last run, the error's kind and where to look.
+
+    The report names the step, the error kind (e.g. ``RawDataError``) and the local
+    ``reports/.stamps/CITY/STEP.failed`` file, never the message itself: a message may
+    carry exact small counts or, from a damaged file, raw content that is not for
+    publication. The details stay in the .failed file and on the console.
+    """
     try:
-        from .pipeline import failure_reason
+        from .pipeline import CROSS_STEP, STEPS, failure_path
     except ImportError:  # the runner is optional for the report
         return None
-    try:
-        return failure_reason(city)
-    except OSError:
-        return None
+    for name in [*STEPS, CROSS_STEP]:
+        path = failure_path(city, name)
+        try:
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            return None
+        return failure_note(name, text, f"reports/.stamps/{city}/{path.name}")
+    return None
+
+
+#: An exception's class name as the pipeline writes it ("01-clean, cell 5: RawDataError: ...").
+_ERROR_KIND = re.compile(r"(?:^|:\s)([A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt))\b")
+
+
+def failure_note(step: str, reason: str, where: str) -> str:
+    """The published note for a failed step: step, error kind and the local file to read.
+
+    Parameters
+    ----------
+    step : str
+        The step's name (``01-clean``).
+    reason : str
+        The failure reason the pipeline wrote (only the error's class name is kept).
+    where : str
+        The .failed file, relative to the project root.
+    """
+    m = _ERROR_KIND.search(reason or "")
+    kind = m.group(1) if m else "error"
+    # no words: the note sits inside the English and the French sentence alike
+    return f"{step}: {kind} ({where})"
 
 
 # ===================================================================== figures
