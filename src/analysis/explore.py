@@ -59,8 +59,10 @@ STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected", "no_dat
 #: Columns of the published area table, in order (``data_status`` is added first for synthetic data).
 AREA_COLUMNS: tuple[str, ...] = (
     "city", "area_type", "group", "wave", "indicator", "n", "n_baseline", "n_follow_up", "n_eff",
-    "estimate", "se", "ci_low", "ci_high", "df", "neighbourhoods_baseline", "neighbourhoods_follow_up",
+    "estimate", "se", "ci_low", "ci_high", "neighbourhoods_baseline", "neighbourhoods_follow_up",
     "same_neighbourhoods", "weighting", "suppressed")
+# No ``df``: the t degrees of freedom are the exact count minus a constant, and an exact area
+# total minus the published neighbourhood cells pinned hidden counts of 1-9 (audit D1).
 CATALOGUE = Path(__file__).resolve().parent / "locale" / "explore.yml"
 AREA_STYLE = {"pilot": ("#b2182b", "-"), "comparison": ("#2166ac", "--"), "other": ("#7f7f7f", ":")}
 
