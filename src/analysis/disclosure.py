@@ -135,11 +135,15 @@ _VALUE_COLUMNS = ("value",)
 
 #: A number directly followed by a noun for people (up to two words between), or "n = 7".
 _PEOPLE = (r"respondents?|residents?|interviews?|officers?|people|persons|individuals|"
-           r"participants?|répondants?|habitants?|personnes|entretiens?|agents?|questionnaires?")
+           r"participants?|répondants?|habitants?|personnes|entretiens?|agents?|questionnaires?|"
+           r"rows?|lignes?")
 _TEXT_COUNT_RES = (
     re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+(?:[A-Za-zÀ-ÿ'-]+\s+){0,2}?(?:"
                + _PEOPLE + r")\b", re.I),
     re.compile(r"\b[nN]\s*=\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?!\d|\.\d)"),
+    # a label then the number: "Raw rows: 2239; kept: 2209; rejected: 30" (rows are interviews)
+    re.compile(r"\b(?:rows?|lignes?(?:\s+brutes)?|raw|kept|rejected|conservées?|rejetées?|brutes)"
+               r"\s*(?:\(\w+\))?\s*[:=]\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)", re.I),
 )
 
 _HIDDEN_TOKENS = {"", "nan", "none", "<na>", "na", "—", "–", "-", SMALL_MARKER.lower(), "suppressed"}
@@ -482,9 +486,83 @@ def check_table(df: pd.DataFrame, artefact: str) -> list[Finding]:
                     rule = None if x is None else _count_rule(x)
                     if rule:
                         out.append(Finding(artefact, _row_key(df, i, keys), val, rule))
+    out += _check_exact_n_columns(df, artefact, keys, low)
     out += _check_statistics(df, artefact, keys, low)
     out += _check_singletons(df, artefact, low)
     out += _check_fay_herriot(df, artefact, keys, low)
+    return out
+
+
+#: Columns that are a count minus a constant (t degrees of freedom: n - 1, n - p).
+_DF_RE = re.compile(r"^(df|dof|ddof|degrees_of_freedom|df_[a-z_]+|[a-z_]+_df)$")
+#: Counts that are not of respondents and explain a ``df`` (cities, clusters): df = k - c.
+_DF_EXPLAINED_BY = ("k", "n_cities", "cities_pooled", "n_clusters", "clusters", "g")
+#: Columns whose product is a count: ``n_eff × deff = n`` (Kish).
+_PRODUCT_PAIRS = (("n_eff", "deff_kish"), ("n_eff", "deff"), ("n_eff_untrimmed", "deff_kish_untrimmed"))
+#: Officer rows (``population`` = officers): their clusters are officers, i.e. respondents.
+_OFFICER_CLUSTER_COLUMNS = ("n_clusters", "clusters")
+
+
+def _check_exact_n_columns(df, artefact, keys, low) -> list[Finding]:
+    """Columns that give an exact count back: ``df`` (= n - 1), ``n_eff × deff`` (= n), and
+    ``n_clusters`` of officer rows (clusters are officers there)."""
+    cols = {low[c]: c for c in df.columns}
+    out = []
+    for c in df.columns:
+        if not _DF_RE.match(low[c]):
+            continue
+        explain = [cols[e] for e in _DF_EXPLAINED_BY if e in cols]
+        for i, v in df[c].items():
+            x = _as_number(v)
+            if x is None or x <= 0:
+                continue
+            # "6,000" is six in a French table (decimal comma): read both ways
+            reads = {x}
+            t = str(v).strip().replace("\u202f", "").replace("\u00a0", "")
+            if "," in t and "." not in t:
+                try:
+                    reads.add(float(t.replace(",", ".")))
+                except ValueError:
+                    pass
+            if not any(r == int(r) for r in reads):
+                continue
+            ok = False
+            for e in explain:  # df of a pooling over k cities or G clusters: not a count of people
+                y = _as_number(df.at[i, e])
+                if y is not None and any(0 <= y - r <= 2 for r in reads):
+                    ok = True
+            if not ok:
+                out.append(Finding(artefact, _row_key(df, i, keys), c,
+                                   "degrees of freedom published: they are the exact count of respondents "
+                                   "minus a constant (drop the column; counts are published rounded)"))
+    for a, b in _PRODUCT_PAIRS:
+        if a not in cols or b not in cols:
+            continue
+        for i in df.index:
+            va, vb = df.at[i, cols[a]], df.at[i, cols[b]]
+            x, y = _as_number(va), _as_number(vb)
+            if x is None or y is None or x <= 0 or y <= 0:
+                continue
+            # the attacker's interval for the product, from the precision each was published with
+            ea, eb = _half_last_digit(va), _half_last_digit(vb)
+            if str(va).strip().lstrip("-").isdigit() and int(x) % ROUNDING_BASE == 0:
+                ea = max(ea, ROUNDING_BASE / 2)  # n_eff published rounded to the base of counts
+            width = 2 * (ea * y + eb * x + ea * eb)
+            if width < ROUNDING_BASE - 1:
+                out.append(Finding(artefact, _row_key(df, i, keys), cols[a],
+                                   f"{a} × {b} gives the exact count of respondents back: publish {a} "
+                                   f"rounded to base {ROUNDING_BASE} and {b} to 2 decimals"))
+    if "population" in cols:
+        off = df[cols["population"]].astype(str).str.strip().str.lower().isin(["officers", "officer", "agents"])
+        for e in _OFFICER_CLUSTER_COLUMNS:
+            if e not in cols:
+                continue
+            for i in df.index[off.to_numpy()]:
+                x = _as_number(df.at[i, cols[e]])
+                rule = None if x is None else _count_rule(x)
+                if rule:
+                    out.append(Finding(artefact, _row_key(df, i, keys), cols[e],
+                                       rule + " (officer rows: the clusters are officers)"))
     return out
 
 
@@ -612,11 +690,14 @@ def check_text(text: str, artefact: str) -> list[Finding]:
 def _read_html_tables(html: str) -> list[pd.DataFrame]:
     from io import StringIO
 
-    if "<table" not in html.lower():
-        return []
+    # scripts and styles hold no table of the page (the dashboard's data is checked as JSON)
+    html = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html)
+    if not re.search(r"(?is)<table\b.*?<t[dh]\b", html):
+        return []  # no table with cells (an empty <table> is filled by script at view time)
     try:
-        return pd.read_html(StringIO(html), keep_default_na=False)
-    except ValueError:
+        # lxml only: the bs4/html5lib fallback is not a dependency (ImportError on a table-free page)
+        return pd.read_html(StringIO(html), keep_default_na=False, flavor="lxml")
+    except (ValueError, ImportError):
         return []
 
 
@@ -636,6 +717,65 @@ def check_html(html: str, artefact: str) -> list[Finding]:
     for j, t in enumerate(_read_html_tables(html), 1):
         out += check_table(t, f"{artefact} table {j}")
     out += check_text(_html_text(html), artefact)
+    return out
+
+
+#: Tables of the dashboard's inline data given as lists of rows: their column names.
+def _dashboard_columns() -> dict[str, tuple[str, ...]]:
+    from .dashboard import AREA_COLUMNS as areas, ROW_COLUMNS as rows
+
+    return {"rows": tuple(rows), "areas": tuple(areas)}
+
+
+def _positional_tables(obj, path="$"):
+    """Lists of rows (lists) under a key with known column names, anywhere in ``obj``."""
+    known = _dashboard_columns()
+    if isinstance(obj, dict):
+        for k_, v in obj.items():
+            cols = known.get(str(k_))
+            if (cols and isinstance(v, list) and v and all(isinstance(r, list) for r in v)
+                    and all(len(r) == len(cols) for r in v)):
+                yield f"{path}.{k_}", pd.DataFrame(v, columns=list(cols))
+            elif isinstance(v, (dict, list)):
+                yield from _positional_tables(v, f"{path}.{k_}")
+    elif isinstance(obj, list):
+        for j, v in enumerate(obj):
+            if isinstance(v, (dict, list)):
+                yield from _positional_tables(v, f"{path}[{j}]")
+
+
+def check_json_data(obj, name: str) -> list[Finding]:
+    """A JSON document already parsed: its tables (records, columns, or rows of known columns)
+    and its text."""
+    out = []
+    for where, t in _json_tables(obj):
+        out += check_table(t, f"{name} {where}")
+    for where, t in _positional_tables(obj):
+        out += check_table(t, f"{name} {where}")
+    texts = []
+
+    def walk(o):
+        if isinstance(o, str):
+            texts.append(o)
+        elif isinstance(o, dict):
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(obj)
+    out += check_text("\n".join(texts), name)
+    return out
+
+
+def check_dashboard(html: str, artefact: str) -> list[Finding]:
+    """The dashboard page: its HTML, and the JSON data embedded in ``<script type="application/json">``
+    (the numbers the page draws its maps, trends and tables from)."""
+    out = check_html(html, artefact)
+    blocks = re.findall(r'(?is)<script\b[^>]*type=["\']application/json["\'][^>]*>(.*?)</script>', html)
+    for j, block in enumerate(blocks, 1):
+        obj = json.loads(block)
+        out += check_json_data(obj, f"{artefact} data {j}")
     return out
 
 
@@ -685,24 +825,7 @@ def _json_tables(obj, path="$"):
 
 def check_json(path: Path, name: str) -> list[Finding]:
     """A figure's data sidecar: every table inside it, and its text fields."""
-    obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    out = []
-    for where, t in _json_tables(obj):
-        out += check_table(t, f"{name} {where}")
-    texts = []
-
-    def walk(o):
-        if isinstance(o, str):
-            texts.append(o)
-        elif isinstance(o, dict):
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(obj)
-    out += check_text("\n".join(texts), name)
-    return out
+    return check_json_data(json.loads(Path(path).read_text(encoding="utf-8")), name)
 
 
 def check_svg(path: Path, name: str) -> list[Finding]:
@@ -735,6 +858,8 @@ def published_artefacts(root: Path | None = None) -> list[Path]:
             found += sorted((reports / "notebooks").rglob("*.log"))  # papermill logs: printed text
         found += sorted(reports.glob("report*.html"))
         found += sorted(reports.glob("cities/*/report*.html"))  # cities' own reports
+        found += sorted(reports.glob("dashboard*.html"))  # HTML and its inline JSON data
+        found += sorted(reports.glob("narrative*.md"))  # the narrative summaries (text)
     nbdir = root / "notebooks"
     if nbdir.is_dir():
         found += sorted(nbdir.glob("*.ipynb"))
@@ -761,8 +886,10 @@ def check_paths(paths: Iterable[Path], root: Path | None = None) -> list[Finding
                 out += check_svg(p, name)
             elif suffix == ".ipynb":
                 out += check_notebook(p, name)
-            elif suffix in (".log", ".txt"):
+            elif suffix in (".log", ".txt", ".md"):
                 out += check_text(p.read_text(encoding="utf-8", errors="replace"), name)
+            elif suffix in (".html", ".htm") and p.name.startswith("dashboard"):
+                out += check_dashboard(p.read_text(encoding="utf-8"), name)
             elif suffix in (".html", ".htm"):
                 out += check_html(p.read_text(encoding="utf-8"), name)
         except (ValueError, json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as exc:
