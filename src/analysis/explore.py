@@ -402,14 +402,15 @@ def coarse_intervals(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     from scipy import stats
 
     out = table.copy()
-    dfc = coarse_df(pd.to_numeric(out["df"], errors="coerce").to_numpy(dtype=float))
+    dfc = coarse_df(pd.to_numeric(out["df"], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan))
     ok = np.isfinite(dfc) & (dfc > 0)
     t = np.full(len(out), np.nan)
     t[ok] = stats.t.ppf(1 - alpha / 2, dfc[ok])
-    est = pd.to_numeric(out["estimate"], errors="coerce").to_numpy(dtype=float)
-    se = pd.to_numeric(out["se"], errors="coerce").to_numpy(dtype=float)
-    out["ci_low"] = np.where(ok, est - t * se, out["ci_low"])
-    out["ci_high"] = np.where(ok, est + t * se, out["ci_high"])
+    est = pd.to_numeric(out["estimate"], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan)
+    se = pd.to_numeric(out["se"], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan)
+    for col, sign in (("ci_low", -1.0), ("ci_high", 1.0)):
+        old = pd.to_numeric(out[col], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan)
+        out[col] = np.where(ok, est + sign * t * se, old)
     out["df"] = dfc
     return out
 
