@@ -42,11 +42,17 @@ artefact obeys:
    (n ≥ ``K`` and not suppressed), so its per-area outputs (``shrunk``, ``gamma``) are
    functions of published estimates only and reveal nothing about a hidden cell.
 
+6. **No exact count in disguise.** No published column is a count minus a constant (the
+   t degrees of freedom ``df`` = n - 1 are not published; the area table's intervals use
+   ``df + 1`` rounded down to base 10, so inverting their t quantile gives only the rounded
+   count), no pair of columns multiplies back to a count (``n_eff`` is published to base 10
+   and ``deff`` to 2 decimals), and the officers' clusters (officers) are rounded counts.
+
 Residual risks, accepted and documented: the t-based confidence interval of a *published*
-cell lets its exact n be inferred (df = n - 1), and a weight summary's ``n_eff`` × ``deff``
-gives a wave's total back approximately; both concern groups of 10 or more, and a hidden cell
-always sits beside at least one other hidden cell or rounded total, so its count stays
-uncertain. The shares of missing answers are blanked where their count is from 1 to 9.
+neighbourhood cell lets its exact n be inferred (df = n - 1); it concerns groups of 10 or
+more, and since area totals are known only to ±5 a hidden cell always sits beside at least
+one other hidden cell or rounded total, so its count stays uncertain (the audit's
+"area total minus published cells" attack is a test over the demo outputs). The shares of missing answers are blanked where their count is from 1 to 9.
 
 Scope: the rule covers counts of survey respondents. Counts of events and attendances from
 the pilot's activity log (``activities``, ``participants``), of areas (``n_clusters``,
@@ -59,12 +65,15 @@ The check
 every CSV under ``reports/``, the figures' JSON data sidecars, the stored outputs of the
 executed notebooks (``reports/notebooks/**``, and their papermill logs) and of the committed
 templates (``notebooks/*.ipynb``), the text drawn in the SVG figures (the PNGs are rasters
-of the same drawings), and the HTML reports (``reports/report*.html``; the PDF is printed
-from them) — and reports every breach as a :class:`Finding` naming the artefact, the row
+of the same drawings), the HTML reports (``reports/report*.html``; the PDF is printed
+from them), the dashboard (``reports/dashboard*.html``, with the JSON data it embeds) and the
+narratives (``reports/narrative*.md``) — and reports every breach as a :class:`Finding` naming the artefact, the row
 and the column. It detects the generic patterns, not only the known cases:
 
-- a count column (by name, :func:`is_count_column`) or a sentence ("57 officers", "n = 7")
-  holding a count from 1 to 9, or a count not rounded to base 10;
+- a count column (by name, :func:`is_count_column`) or a sentence ("57 officers", "n = 7",
+  "Raw rows: 2239; kept: 2209") holding a count from 1 to 9, or a count not rounded to base 10;
+- a column that gives an exact count back: ``df`` (unless it is a number of cities or
+  clusters minus a constant), ``n_eff`` × ``deff_kish``, ``n_clusters`` of officer rows;
 - a statistic published on a row whose count is below ``K`` or hidden, or flagged suppressed;
 - a suppressed cell left alone in an aggregate (area type × group × wave × indicator) next to
   published ones: recoverable by differencing;
