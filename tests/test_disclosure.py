@@ -678,3 +678,12 @@ def test_demo_weight_summaries_do_not_multiply_back_to_counts():
         p = PATHS.tables_city(city) / "weighting.csv"
         if p.is_file():
             assert not D.check_csv(p, f"{city}/weighting.csv"), city
+
+
+def test_table_row_notes_are_not_counts_of_people():
+    from analysis import report as R
+
+    for lang in ("en", "fr"):
+        assert not D.check_text(R.tr("table.more_rows", lang, n=23), "report.html"), lang
+    assert D.check_text("37 rejected rows", "t") and D.check_text("2239 lignes brutes", "t")
+    assert not D.check_text("30 rejected rows", "t")  # rounded: fine

@@ -144,12 +144,17 @@ _VALUE_COLUMNS = ("value",)
 
 #: A number directly followed by a noun for people (up to two words between), or "n = 7".
 _PEOPLE = (r"respondents?|residents?|interviews?|officers?|people|persons|individuals|"
-           r"participants?|répondants?|habitants?|personnes|entretiens?|agents?|questionnaires?|"
-           r"rows?|lignes?")
+           r"participants?|répondants?|habitants?|personnes|entretiens?|agents?|questionnaires?")
 _TEXT_COUNT_RES = (
     re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+(?:[A-Za-zÀ-ÿ'-]+\s+){0,2}?(?:"
                + _PEOPLE + r")\b", re.I),
     re.compile(r"\b[nN]\s*=\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?!\d|\.\d)"),
+    # rows of the survey files are interviews: "2239 rows", "30 rejected rows", "2239 lignes"
+    # (not "… and 23 more rows in the published CSV", which counts table rows)
+    re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+"
+               r"(?:(?:raw|rejected|kept|survey|data|input)\s+)?rows?\b", re.I),
+    re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+lignes?\b(?!\s+de\s+plus)",
+               re.I),
     # a label then the number: "Raw rows: 2239; kept: 2209; rejected: 30" (rows are interviews)
     re.compile(r"\b(?:rows?|lignes?(?:\s+brutes)?|raw|kept|rejected|conservées?|rejetées?|brutes)"
                r"\s*(?:\(\w+\))?\s*[:=]\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)", re.I),
