@@ -55,8 +55,8 @@ one other hidden cell or rounded total, so its count stays uncertain (the audit'
 "area total minus published cells" attack is a test over the demo outputs). The shares of missing answers are blanked where their count is from 1 to 9.
 
 Scope: the rule covers counts of survey respondents. Counts of events and attendances from
-the pilot's activity log (``activities``, ``participants``), of areas (``n_clusters``,
-``neighbourhoods``), of cities (``k``) and of table cells are not counts of respondents and
+the pilot's activity log (``activities``, ``participants``), of areas (``n_clusters``, except on
+officer rows, where the clusters are officers; ``neighbourhoods``), of cities (``k``) and of table cells are not counts of respondents and
 are listed in :data:`NOT_RESPONDENT_COUNTS`.
 
 The check
