@@ -71,7 +71,7 @@ env: $(ENV_STAMP) ## Build the project environment (.venv) from the pinned depen
 # A stamp exists only while its step's recorded input digest matches its inputs' content
 # (`analysis.pipeline prepare` retires the others), so make needs only the order of the
 # steps here; `python -m analysis.pipeline deps STEP CITY` lists what a step depends on.
-# A failed step withdraws what it and its downstream steps had published (reports/withdrawn/).
+# A failed step withdraws what it and its downstream steps had published (data/interim/withdrawn/).
 $(STAMPS)/%/01-clean: | $(ENV_STAMP)
 	@$(RUN_NB) 01-clean $*
 
@@ -224,7 +224,7 @@ questionnaire: $(ENV_STAMP) ## Export the codebook as a printable questionnaire 
 
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
-	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps reports/withdrawn \
+	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps reports/withdrawn data/interim/withdrawn \
 	  reports/report*.html reports/report*.pdf reports/figures.csv reports/dashboard.html reports/questionnaire
 
 .PHONY: distclean

@@ -67,7 +67,7 @@ def test_area_estimates_match_a_brute_force_weighted_mean():
     for (area, wave), g in df.assign(area=df["neighbourhood"].map(profile.area_type)).groupby(["area", "wave"]):
         row = out[(out.area_type == area) & (out.wave == wave) & (out.group == "all")].iloc[0]
         if len(g) < K_SUPPRESS:
-            assert np.isnan(row["estimate"]) and row["suppressed"] and np.isnan(row["n"])
+            assert np.isnan(row["estimate"]) and row["suppressed"] and pd.isna(row["n"])
             continue
         y, w = g["trust_police"].to_numpy(), g["w"].to_numpy()
         mean = (w * y).sum() / w.sum()

@@ -434,3 +434,256 @@ def test_demo_counts_by_subtraction_recover_nothing():
     if not audited:
         pytest.skip("no executed 01-clean / 03-impact notebooks with hidden cells to attack")
     assert not pinned, f"hidden counts recovered by subtraction: {pinned}"
+
+
+# ============================================ audit 2: exact n from df, products, rows, dashboard
+_NS = np.arange(2, 6000)
+_TQ = None
+
+
+def _n_from_interval(est, lo, se):
+    """The attacker's inversion of a 95 % t interval: every n with t(n - 1) = (est - lo) / se,
+    within half a unit of the 6 significant digits the CSVs carry."""
+    global _TQ
+    from scipy import stats
+
+    if _TQ is None:
+        _TQ = stats.t.ppf(0.975, _NS - 1)
+    if not (np.isfinite(est) and np.isfinite(lo) and np.isfinite(se)) or se <= 0:
+        return None
+    q = (est - lo) / se
+    err = (abs(est) + abs(lo)) * 5e-6 / se + q * 5e-6
+    c = _NS[np.abs(_TQ - q) <= err + 1e-12]
+    return {int(v) for v in c} or None
+
+
+def _difference_attack(nb: pd.DataFrame, areas: pd.DataFrame) -> list[tuple]:
+    """The audit's recovery (scratch audit/attack/diff_counts.py): each area's total (from ``df``
+    when published, else the rounded ``n`` narrowed by inverting its interval) minus its
+    neighbourhood cells (exact by interval inversion, else the interval of their published
+    count); every solution enumerated; a hidden cell with one feasible value is recovered."""
+    import itertools
+
+    pinned = []
+    for (part, g, w, ind), cells in nb[nb["wave"] != "change"].groupby(["area_type", "group", "wave", "indicator"]):
+        a = areas[(areas["area_type"] == part) & (areas["group"] == g) & (areas["wave"] == w)
+                  & (areas["indicator"] == ind)]
+        if a.empty:
+            continue
+        a = a.iloc[0]
+        if "df" in areas.columns and np.isfinite(a["df"]):
+            totals = {int(round(a["df"])) + 1}
+        else:
+            lo, hi = D.count_interval(a["n"] if np.isfinite(a["n"]) else None)
+            totals = set(range(lo, hi + 1))
+            c = _n_from_interval(a["estimate"], a["ci_low"], a["se"])
+            totals &= c or totals
+        ranges = []
+        for _, x in cells.iterrows():
+            c = _n_from_interval(x["estimate"], x["ci_low"], x["se"])
+            if c is None:
+                lo, hi = D.count_interval(x["n"] if np.isfinite(x["n"]) else None)
+                c = set(range(lo, hi + 1))
+            ranges.append((x["neighbourhood"], not np.isfinite(x["n"]) or str(x["suppressed"]) == "True", c))
+        unknown = [r for r in ranges if len(r[2]) > 1]
+        fixed = sum(next(iter(r[2])) for r in ranges if len(r[2]) == 1)
+        if not unknown or len(unknown) > 6 or not totals:
+            continue
+        sols = [s for s in itertools.product(*[sorted(r[2]) for r in unknown]) if sum(s) + fixed in totals]
+        for j, (code, hidden, _) in enumerate(unknown):
+            if sols and hidden and len({s[j] for s in sols}) == 1:
+                pinned.append((part, g, w, ind, code))
+    return pinned
+
+
+def _planted_area(n_pub_cells=(12, 14), hidden=(9, 9, 9), df_published=True, coarse=True):
+    """One area: two published cells and three hidden ones of 9 (total minus parts = 27 = 3 × 9)."""
+    from scipy import stats
+
+    from analysis.explore import coarse_df
+
+    rows = []
+    for i, n in enumerate(n_pub_cells):
+        se = 0.3
+        t = stats.t.ppf(0.975, n - 1)
+        rows.append({"neighbourhood": f"P{i}", "n": float(D.publish_count(n)), "estimate": 5.0, "se": se,
+                     "ci_low": float(f"{5.0 - t * se:.6g}"), "suppressed": False})
+    for i, _ in enumerate(hidden):
+        rows.append({"neighbourhood": f"H{i}", "n": np.nan, "estimate": np.nan, "se": np.nan, "ci_low": np.nan,
+                     "suppressed": True})
+    nb = pd.DataFrame(rows).assign(area_type="pilot", group="all", wave="baseline", indicator="x")
+    N = sum(n_pub_cells) + sum(hidden)
+    df = float(coarse_df(np.array([N - 1.0]))[0]) if coarse else N - 1.0
+    t = stats.t.ppf(0.975, df)
+    area = {"area_type": "pilot", "group": "all", "wave": "baseline", "indicator": "x",
+            "n": float(D.publish_count(N)), "estimate": 5.0, "se": 0.2, "ci_low": float(f"{5.0 - t * 0.2:.6g}")}
+    if df_published:
+        area["df"] = N - 1.0
+    return nb, pd.DataFrame([area])
+
+
+def test_difference_attack_pins_hidden_cells_through_df_or_an_exact_interval_and_not_after_the_fix():
+    # published df = n - 1 (the old areas.csv): 27 over three hidden cells of 1-9 pins 9, 9, 9
+    assert len(_difference_attack(*_planted_area(df_published=True, coarse=False))) == 3
+    # df dropped but the interval still built on n - 1: inverting t gives n back, same result
+    assert len(_difference_attack(*_planted_area(df_published=False, coarse=False))) == 3
+    # the fix: no df, and the interval's df from the count rounded down to base 10
+    assert _difference_attack(*_planted_area(df_published=False, coarse=True)) == []
+
+
+def test_coarse_df_reveals_only_the_rounded_count_and_never_narrows_the_interval():
+    from analysis.explore import coarse_df
+
+    n = np.arange(10, 400)
+    d = coarse_df(n - 1.0)
+    assert np.all(d <= n - 1) and np.all((d + 1) % D.ROUNDING_BASE == 0) and np.all(d + 1 >= D.K)
+    # every count of the same base-10 block gives the same df: the interval cannot tell them apart
+    for lo in range(10, 390, 10):
+        assert len(set(coarse_df(np.arange(lo, lo + 10) - 1.0))) == 1
+    assert np.isnan(coarse_df(np.array([np.nan]))[0]) and coarse_df(np.array([4.0]))[0] == 4.0
+
+
+def test_area_table_publishes_no_df():
+    from analysis import explore
+
+    assert "df" not in explore.AREA_COLUMNS
+    bad = pd.DataFrame({"area_type": ["pilot", "other"], "n": [30, 80], "estimate": [5.1, 4.9], "df": [26, 81]})
+    found = D.check_table(bad, "areas.csv")
+    assert {f.column for f in found} == {"df"} and len(found) == 2
+    assert not D.check_table(bad.drop(columns="df"), "areas.csv")
+
+
+def test_df_of_a_pooling_over_cities_is_not_a_count_of_people():
+    pooled = pd.DataFrame({"outcome": ["a", "b"], "k": [7, 2], "estimate": [0.4, 0.8], "df": [6, 1]})
+    assert not D.check_table(pooled, "pooled.csv")
+    fr = pd.DataFrame({"outcome": ["a"], "k (villes)": ["7"], "Estimation": ["0,421"], "ddl": ["6,000"]})
+    assert not D.check_table(fr, "report.fr.html table 1")
+    assert D.check_table(pooled.assign(df=[40, 1]), "pooled.csv")  # not k - c: a count in disguise
+
+
+def test_n_eff_times_deff_giving_the_exact_count_is_caught():
+    from analysis import weights as W
+
+    exact = pd.DataFrame({"city": ["x", "x"], "wave": ["baseline", "follow_up"], "n": [800, 790],
+                          "deff_kish": [1.41773, 1.39214], "n_eff": [560.754, 567.473]})
+    assert (exact["n_eff"] * exact["deff_kish"]).round().tolist() == [795, 790]  # exact counts back
+    found = D.check_table(exact, "weighting.csv")
+    assert {f.column for f in found} == {"n_eff"} and len(found) == 2
+    assert not D.check_table(W.publish_design(exact), "weighting.csv")
+    # an unrounded integer n_eff with 2-decimal deff still pins the count within ±3: caught
+    assert D.check_table(exact.assign(n_eff=[561, 567], deff_kish=[1.42, 1.39]), "weighting.csv")
+
+
+def test_officer_rows_publish_rounded_clusters():
+    rows = pd.DataFrame({"population": ["residents", "officers", "officers"], "outcome": ["a", "b", "c"],
+                         "n": [720, 120, 110], "n_clusters": [3, 85, 83], "estimate": [0.1, 0.2, 0.3]})
+    found = D.check_table(rows, "impact.csv")
+    assert [f.column for f in found] == ["n_clusters", "n_clusters"]  # the two officer rows, not the 3 areas
+    assert not D.check_table(rows.assign(n_clusters=[3, 80, 80]), "impact.csv")
+
+
+def test_officer_effects_round_the_officer_count():
+    from analysis import officers as O
+    rng = np.random.default_rng(5)
+    n_off = 83
+    ids = np.repeat([f"o{i}" for i in range(n_off)], 2)
+    df = pd.DataFrame({"officer_id": ids, "wave": np.tile(["baseline", "follow_up"], n_off),
+                       "trained_in_pilot": np.repeat(rng.integers(0, 2, n_off).astype(bool), 2)})
+    for ind in O.codebook.OFFICER_INDICATORS:
+        df[ind] = rng.integers(1, 6, len(df)).astype(float)
+    prof = type("P", (), {"city": "x"})()
+    out = O.officer_effects(df, prof)
+    got = pd.to_numeric(out["n_clusters"], errors="coerce").dropna()
+    assert len(got) and (got % D.ROUNDING_BASE == 0).all() and (got == 80).all()
+
+
+def test_row_totals_in_report_text_are_checked():
+    bad = ["Raw rows: 2239; kept: 2209; rejected: 30.", "Lignes brutes : 2239 ; conservées : 2209 ; rejetées : 7.",
+           "Rejected: 3", "2239 rows read", "1187 lignes"]
+    good = ["Raw rows: 2240; kept: 2210; rejected: 30.", "Lignes brutes : 2\u202f240 ; conservées : 2\u202f210 ; "
+            "rejetées : <10.", "Rejected: 0", "Every raw row is accounted for (raw = kept + rejected, per file)."]
+    for s in bad:
+        assert D.check_text(s, "t"), s
+    for s in good:
+        assert not D.check_text(s, "t"), s
+
+
+def test_report_cleaning_sentence_prints_rounded_totals():
+    from analysis import report as R
+
+    view_src = __import__("inspect").getsource(R)
+    assert 'v["clean_rows"] = ({k: publish_count(x)' in view_src  # the one place the sentence is fed
+    text = R.tr("city.rows", "en", raw=D.publish_count(2239), kept=D.publish_count(2209),
+                rejected=D.publish_count(30)) if hasattr(R, "tr") else ""
+    assert text and not D.check_text(text, "report.html")
+    raw = R.tr("city.rows", "fr", raw=2239, kept=2209, rejected=30)
+    assert D.check_text(raw, "report.fr.html")  # the old exact sentence is caught
+
+
+_DASH = """<!doctype html><html><body><h1>Dashboard</h1><table id="t"></table>
+<script id="data" type="application/json">{payload}</script><script>const x = 1;</script></body></html>"""
+
+
+def test_dashboard_inline_data_is_checked_and_a_table_free_page_does_not_crash():
+    from analysis import dashboard
+
+    cols = dashboard.ROW_COLUMNS
+
+    def row(n, est):
+        r = dict(zip(cols, [None] * len(cols)))
+        r.update(neighbourhood="A1", wave="baseline", indicator="x", group="all", n=n, estimate=est,
+                 ci_low=est, ci_high=est, status="published")
+        return [r[c] for c in cols]
+
+    bad = {"cities": {"x": {"rows": [row(7, 5.0), row(23, 4.0)], "areas": []}}}
+    found = D.check_dashboard(_DASH.format(payload=json.dumps(bad)), "reports/dashboard.html")
+    cols_found = {f.column for f in found}
+    assert {"n", "estimate"} <= cols_found and all("dashboard.html" in f.artefact for f in found)
+    good = {"cities": {"x": {"rows": [row(None, None), row(20, 4.0)], "areas": []}}}
+    assert not D.check_dashboard(_DASH.format(payload=json.dumps(good)), "reports/dashboard.html")
+    # no table with cells: no pd.read_html call (its bs4/html5lib fallback is not installed)
+    assert D._read_html_tables("<html><table id='t'></table><p>nothing</p></html>") == []
+
+
+def test_dashboard_and_narratives_are_published_artefacts(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "dashboard.html").write_text(_DASH.format(payload="{}"), encoding="utf-8")
+    (reports / "narrative.md").write_text("We kept 2379 resident interviews.\n", encoding="utf-8")
+    (reports / "narrative.fr.md").write_text("Nous avons gardé 2380 entretiens.\n", encoding="utf-8")
+    found = D.published_artefacts(tmp_path)
+    assert {p.name for p in found} >= {"dashboard.html", "narrative.md", "narrative.fr.md"}
+    findings = D.check_paths(found, root=tmp_path)
+    assert {f.artefact for f in findings} == {"reports/narrative.md"}
+
+
+def test_demo_difference_attack_recovers_nothing():
+    """The audit's recovery on the published demo tables: area totals minus published cells."""
+    pinned, audited = [], 0
+    for city in _demo():
+        areas = PATHS.tables_city(city) / "areas.csv"
+        if not areas.is_file():
+            continue
+        nb = pd.read_csv(PATHS.tables_city(city) / "neighbourhoods.csv", dtype={"neighbourhood": str})
+        audited += 1
+        pinned += [(city, *p) for p in _difference_attack(nb, pd.read_csv(areas))]
+    if not audited:
+        pytest.skip("no areas.csv beside the neighbourhood tables to attack")
+    assert not pinned, f"hidden counts recovered by area total minus cells: {pinned[:10]}"
+
+
+def test_demo_weight_summaries_do_not_multiply_back_to_counts():
+    cities = _demo()
+    for city in cities:
+        p = PATHS.tables_city(city) / "weighting.csv"
+        if p.is_file():
+            assert not D.check_csv(p, f"{city}/weighting.csv"), city
+
+
+def test_table_row_notes_are_not_counts_of_people():
+    from analysis import report as R
+
+    for lang in ("en", "fr"):
+        assert not D.check_text(R.tr("table.more_rows", lang, n=23), "report.html"), lang
+    assert D.check_text("37 rejected rows", "t") and D.check_text("2239 lignes brutes", "t")
+    assert not D.check_text("30 rejected rows", "t")  # rounded: fine

@@ -10,6 +10,7 @@ import statsmodels.api as sm
 
 from analysis import impact
 from analysis import officers as O
+from analysis.disclosure import publish_count
 
 
 class _Profile:
@@ -94,7 +95,8 @@ def test_officer_effects_are_clustered_by_officer_and_carry_a_caveat_code():
     row = tab.iloc[0]
     assert list(tab.columns) == impact.IMPACT_COLUMNS
     assert row["design"] == "did_trained" and row["note"] == O.CAVEAT_PANEL == "partial_panel_clustered"
-    assert row["n_clusters"] == df["officer_id"].nunique()
+    # officers are respondents: their number is published rounded to base 10 (audit D2)
+    assert row["n_clusters"] == publish_count(df["officer_id"].nunique())
     fit = sm.OLS(df["off_public_support"].to_numpy(), _did_matrix(df)).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(df["officer_id"])[0]}, use_t=True)
     assert row["std_error"] == pytest.approx(fit.bse[0], rel=1e-10)

@@ -210,11 +210,12 @@ def test_failed_rerun_withdraws_published_outputs_and_the_report_says_so(project
     try:
         rc, out, runs = _make(project, "impact", "CITY=aubervilliers")
         assert rc != 0 and ("01-clean", "aubervilliers") in runs
-        assert "withdrawn to reports/withdrawn/" in out
+        assert "withdrawn to data/interim/withdrawn/" in out
         assert not (stamps / "aubervilliers" / "01-clean").exists()
         assert not (stamps / "aubervilliers" / "03-impact").exists(), "downstream stamp invalidated"
         assert not list(tables.glob("*.csv")), "no stale table stays published"
-        withdrawn = project / "reports" / "withdrawn"
+        withdrawn = project / "data" / "interim" / "withdrawn"
+        assert not (project / "reports" / "withdrawn").exists(), "nothing withdrawn stays in the published folder"
         assert sorted(p.name for p in (withdrawn / "reports/tables/aubervilliers").glob("*.csv")) == published
         assert "01-clean failed" in (withdrawn / "aubervilliers" / "WITHDRAWN.txt").read_text(encoding="utf-8")
         assert not (project / "data/processed/aubervilliers/respondents.parquet").exists()

@@ -183,7 +183,7 @@ def test_kish_design_effect_and_effective_n():
     assert W.effective_n(w) == pytest.approx(64 / 22)
     frame = pd.DataFrame({"city": "c", "wave": "baseline", "weight": w, "weight_untrimmed": w,
                           "imputed": False})
-    row = W.weight_summary(frame).iloc[0]
+    row = W.weight_summary(frame, exact=True).iloc[0]
     assert row["deff_kish"] == pytest.approx(1 + cv2) and row["n_eff"] == pytest.approx(64 / 22)
     assert row["n"] == 4 and row["min"] == 1 and row["max"] == 4
 
@@ -400,7 +400,7 @@ def test_weighting_annex_reports_method_coverage_and_design_effect():
     df = survey(prof, codes[:4], n_per_nb=40, seed=3)
     df = df[~((df["wave"] == "follow_up") & (df["neighbourhood"] == "04"))]   # 3 surveyed at follow-up
     out = W.city_weights(df, prof)
-    annex = W.weighting_annex(df, out, prof).set_index("wave")
+    annex = W.weighting_annex(df, out, prof, exact=True).set_index("wave")
     assert list(annex.columns[:3]) == ["city", "weights_method", "n"]
     assert annex.loc["baseline", "neighbourhoods_surveyed"] == 4
     assert annex.loc["follow_up", "neighbourhoods_surveyed"] == 3
@@ -437,3 +437,28 @@ def test_annex_tables_stack_the_cities(project, monkeypatch):
     assert annex["weights_method"].iloc[:2].str.startswith("raked_population").all()
     assert list(annex["weights_method"].iloc[2:]) == ["unweighted_no_margins"] * 2
     assert set(margins["city"]) == {"aville"} and len(margins) == 2 * (6 + 10)
+
+
+def test_published_weight_summaries_do_not_multiply_back_to_the_exact_count():
+    """Audit D4: n_eff × deff_kish = n exactly. Published: n_eff to base 10, deff to 2 decimals,
+    so no pair of published columns gives a wave's count back."""
+    rng = np.random.default_rng(3)
+    for n in (37, 118, 791):
+        w = rng.lognormal(0, 0.6, n)
+        frame = pd.DataFrame({"city": "x", "wave": "baseline", "weight": w, "weight_untrimmed": w,
+                              "imputed": False, "weights_method": "raked_population"})
+        exact = W.weight_summary(frame, exact=True)
+        assert np.allclose(exact["n_eff"] * exact["deff_kish"], n)  # the leak being closed
+        pub = W.weight_summary(frame)
+        assert (pub["n_eff"] % 10 == 0).all()
+        assert np.allclose(pub["deff_kish"], pub["deff_kish"].round(2))
+        num = [c for c in pub.columns if c not in ("n", "n_imputed") and pd.api.types.is_numeric_dtype(pub[c])]
+        for a in num:
+            for b in num:
+                prod = pub[a].astype(float) * pub[b].astype(float)
+                assert not np.any(np.abs(prod - n) < 0.5), (a, b)
+        # the attacker's interval: n_eff ± 5 times deff ± 0.005 spans several integers
+        r = pub.iloc[-1]
+        lo = (r["n_eff"] - 5) * (r["deff_kish"] - 0.005)
+        hi = (r["n_eff"] + 5) * (r["deff_kish"] + 0.005)
+        assert hi - lo >= 9 and lo <= n <= hi

@@ -42,15 +42,21 @@ artefact obeys:
    (n ≥ ``K`` and not suppressed), so its per-area outputs (``shrunk``, ``gamma``) are
    functions of published estimates only and reveal nothing about a hidden cell.
 
+6. **No exact count in disguise.** No published column is a count minus a constant (the
+   t degrees of freedom ``df`` = n - 1 are not published; the area table's intervals use
+   ``df + 1`` rounded down to base 10, so inverting their t quantile gives only the rounded
+   count), no pair of columns multiplies back to a count (``n_eff`` is published to base 10
+   and ``deff`` to 2 decimals), and the officers' clusters (officers) are rounded counts.
+
 Residual risks, accepted and documented: the t-based confidence interval of a *published*
-cell lets its exact n be inferred (df = n - 1), and a weight summary's ``n_eff`` × ``deff``
-gives a wave's total back approximately; both concern groups of 10 or more, and a hidden cell
-always sits beside at least one other hidden cell or rounded total, so its count stays
-uncertain. The shares of missing answers are blanked where their count is from 1 to 9.
+neighbourhood cell lets its exact n be inferred (df = n - 1); it concerns groups of 10 or
+more, and since area totals are known only to ±5 a hidden cell always sits beside at least
+one other hidden cell or rounded total, so its count stays uncertain (the audit's
+"area total minus published cells" attack is a test over the demo outputs). The shares of missing answers are blanked where their count is from 1 to 9.
 
 Scope: the rule covers counts of survey respondents. Counts of events and attendances from
-the pilot's activity log (``activities``, ``participants``), of areas (``n_clusters``,
-``neighbourhoods``), of cities (``k``) and of table cells are not counts of respondents and
+the pilot's activity log (``activities``, ``participants``), of areas (``n_clusters``, except on
+officer rows, where the clusters are officers; ``neighbourhoods``), of cities (``k``) and of table cells are not counts of respondents and
 are listed in :data:`NOT_RESPONDENT_COUNTS`.
 
 The check
@@ -59,12 +65,15 @@ The check
 every CSV under ``reports/``, the figures' JSON data sidecars, the stored outputs of the
 executed notebooks (``reports/notebooks/**``, and their papermill logs) and of the committed
 templates (``notebooks/*.ipynb``), the text drawn in the SVG figures (the PNGs are rasters
-of the same drawings), and the HTML reports (``reports/report*.html``; the PDF is printed
-from them) — and reports every breach as a :class:`Finding` naming the artefact, the row
+of the same drawings), the HTML reports (``reports/report*.html``; the PDF is printed
+from them), the dashboard (``reports/dashboard*.html``, with the JSON data it embeds) and the
+narratives (``reports/narrative*.md``) — and reports every breach as a :class:`Finding` naming the artefact, the row
 and the column. It detects the generic patterns, not only the known cases:
 
-- a count column (by name, :func:`is_count_column`) or a sentence ("57 officers", "n = 7")
-  holding a count from 1 to 9, or a count not rounded to base 10;
+- a count column (by name, :func:`is_count_column`) or a sentence ("57 officers", "n = 7",
+  "Raw rows: 2239; kept: 2209") holding a count from 1 to 9, or a count not rounded to base 10;
+- a column that gives an exact count back: ``df`` (unless it is a number of cities or
+  clusters minus a constant), ``n_eff`` × ``deff_kish``, ``n_clusters`` of officer rows;
 - a statistic published on a row whose count is below ``K`` or hidden, or flagged suppressed;
 - a suppressed cell left alone in an aggregate (area type × group × wave × indicator) next to
   published ones: recoverable by differencing;
@@ -140,6 +149,15 @@ _TEXT_COUNT_RES = (
     re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+(?:[A-Za-zÀ-ÿ'-]+\s+){0,2}?(?:"
                + _PEOPLE + r")\b", re.I),
     re.compile(r"\b[nN]\s*=\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?!\d|\.\d)"),
+    # rows of the survey files are interviews: "2239 rows", "30 rejected rows", "2239 lignes"
+    # (not "… and 23 more rows in the published CSV", which counts table rows)
+    re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+"
+               r"(?:(?:raw|rejected|kept|survey|data|input)\s+)?rows?\b", re.I),
+    re.compile(r"(?<![\w.,-])(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)\s+lignes?\b(?!\s+de\s+plus)",
+               re.I),
+    # a label then the number: "Raw rows: 2239; kept: 2209; rejected: 30" (rows are interviews)
+    re.compile(r"\b(?:rows?|lignes?(?:\s+brutes)?|raw|kept|rejected|conservées?|rejetées?|brutes)"
+               r"\s*(?:\(\w+\))?\s*[:=]\s*(\d{1,3}(?:[,\u202f\u00a0 ]\d{3})+|\d+)(?![\w.,]\d)", re.I),
 )
 
 _HIDDEN_TOKENS = {"", "nan", "none", "<na>", "na", "—", "–", "-", SMALL_MARKER.lower(), "suppressed"}
@@ -482,9 +500,83 @@ def check_table(df: pd.DataFrame, artefact: str) -> list[Finding]:
                     rule = None if x is None else _count_rule(x)
                     if rule:
                         out.append(Finding(artefact, _row_key(df, i, keys), val, rule))
+    out += _check_exact_n_columns(df, artefact, keys, low)
     out += _check_statistics(df, artefact, keys, low)
     out += _check_singletons(df, artefact, low)
     out += _check_fay_herriot(df, artefact, keys, low)
+    return out
+
+
+#: Columns that are a count minus a constant (t degrees of freedom: n - 1, n - p).
+_DF_RE = re.compile(r"^(df|dof|ddof|degrees_of_freedom|df_[a-z_]+|[a-z_]+_df)$")
+#: Counts that are not of respondents and explain a ``df`` (cities, clusters): df = k - c.
+_DF_EXPLAINED_BY = ("k", "n_cities", "cities_pooled", "n_clusters", "clusters", "g")
+#: Columns whose product is a count: ``n_eff × deff = n`` (Kish).
+_PRODUCT_PAIRS = (("n_eff", "deff_kish"), ("n_eff", "deff"), ("n_eff_untrimmed", "deff_kish_untrimmed"))
+#: Officer rows (``population`` = officers): their clusters are officers, i.e. respondents.
+_OFFICER_CLUSTER_COLUMNS = ("n_clusters", "clusters")
+
+
+def _check_exact_n_columns(df, artefact, keys, low) -> list[Finding]:
+    """Columns that give an exact count back: ``df`` (= n - 1), ``n_eff × deff`` (= n), and
+    ``n_clusters`` of officer rows (clusters are officers there)."""
+    cols = {low[c]: c for c in df.columns}
+    out = []
+    for c in df.columns:
+        if not _DF_RE.match(low[c]):
+            continue
+        explain = [cols[e] for e in _DF_EXPLAINED_BY if e in cols]
+        for i, v in df[c].items():
+            x = _as_number(v)
+            if x is None or x <= 0:
+                continue
+            # "6,000" is six in a French table (decimal comma): read both ways
+            reads = {x}
+            t = str(v).strip().replace("\u202f", "").replace("\u00a0", "")
+            if "," in t and "." not in t:
+                try:
+                    reads.add(float(t.replace(",", ".")))
+                except ValueError:
+                    pass
+            if not any(r == int(r) for r in reads):
+                continue
+            ok = False
+            for e in explain:  # df of a pooling over k cities or G clusters: not a count of people
+                y = _as_number(df.at[i, e])
+                if y is not None and any(0 <= y - r <= 2 for r in reads):
+                    ok = True
+            if not ok:
+                out.append(Finding(artefact, _row_key(df, i, keys), c,
+                                   "degrees of freedom published: they are the exact count of respondents "
+                                   "minus a constant (drop the column; counts are published rounded)"))
+    for a, b in _PRODUCT_PAIRS:
+        if a not in cols or b not in cols:
+            continue
+        for i in df.index:
+            va, vb = df.at[i, cols[a]], df.at[i, cols[b]]
+            x, y = _as_number(va), _as_number(vb)
+            if x is None or y is None or x <= 0 or y <= 0:
+                continue
+            # the attacker's interval for the product, from the precision each was published with
+            ea, eb = _half_last_digit(va), _half_last_digit(vb)
+            if str(va).strip().lstrip("-").isdigit() and int(x) % ROUNDING_BASE == 0:
+                ea = max(ea, ROUNDING_BASE / 2)  # n_eff published rounded to the base of counts
+            width = 2 * (ea * y + eb * x + ea * eb)
+            if width < ROUNDING_BASE - 1:
+                out.append(Finding(artefact, _row_key(df, i, keys), cols[a],
+                                   f"{a} × {b} gives the exact count of respondents back: publish {a} "
+                                   f"rounded to base {ROUNDING_BASE} and {b} to 2 decimals"))
+    if "population" in cols:
+        off = df[cols["population"]].astype(str).str.strip().str.lower().isin(["officers", "officer", "agents"])
+        for e in _OFFICER_CLUSTER_COLUMNS:
+            if e not in cols:
+                continue
+            for i in df.index[off.to_numpy()]:
+                x = _as_number(df.at[i, cols[e]])
+                rule = None if x is None else _count_rule(x)
+                if rule:
+                    out.append(Finding(artefact, _row_key(df, i, keys), cols[e],
+                                       rule + " (officer rows: the clusters are officers)"))
     return out
 
 
@@ -612,11 +704,14 @@ def check_text(text: str, artefact: str) -> list[Finding]:
 def _read_html_tables(html: str) -> list[pd.DataFrame]:
     from io import StringIO
 
-    if "<table" not in html.lower():
-        return []
+    # scripts and styles hold no table of the page (the dashboard's data is checked as JSON)
+    html = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html)
+    if not re.search(r"(?is)<table\b.*?<t[dh]\b", html):
+        return []  # no table with cells (an empty <table> is filled by script at view time)
     try:
-        return pd.read_html(StringIO(html), keep_default_na=False)
-    except ValueError:
+        # lxml only: the bs4/html5lib fallback is not a dependency (ImportError on a table-free page)
+        return pd.read_html(StringIO(html), keep_default_na=False, flavor="lxml")
+    except (ValueError, ImportError):
         return []
 
 
@@ -636,6 +731,65 @@ def check_html(html: str, artefact: str) -> list[Finding]:
     for j, t in enumerate(_read_html_tables(html), 1):
         out += check_table(t, f"{artefact} table {j}")
     out += check_text(_html_text(html), artefact)
+    return out
+
+
+#: Tables of the dashboard's inline data given as lists of rows: their column names.
+def _dashboard_columns() -> dict[str, tuple[str, ...]]:
+    from .dashboard import AREA_COLUMNS as areas, ROW_COLUMNS as rows
+
+    return {"rows": tuple(rows), "areas": tuple(areas)}
+
+
+def _positional_tables(obj, path="$"):
+    """Lists of rows (lists) under a key with known column names, anywhere in ``obj``."""
+    known = _dashboard_columns()
+    if isinstance(obj, dict):
+        for k_, v in obj.items():
+            cols = known.get(str(k_))
+            if (cols and isinstance(v, list) and v and all(isinstance(r, list) for r in v)
+                    and all(len(r) == len(cols) for r in v)):
+                yield f"{path}.{k_}", pd.DataFrame(v, columns=list(cols))
+            elif isinstance(v, (dict, list)):
+                yield from _positional_tables(v, f"{path}.{k_}")
+    elif isinstance(obj, list):
+        for j, v in enumerate(obj):
+            if isinstance(v, (dict, list)):
+                yield from _positional_tables(v, f"{path}[{j}]")
+
+
+def check_json_data(obj, name: str) -> list[Finding]:
+    """A JSON document already parsed: its tables (records, columns, or rows of known columns)
+    and its text."""
+    out = []
+    for where, t in _json_tables(obj):
+        out += check_table(t, f"{name} {where}")
+    for where, t in _positional_tables(obj):
+        out += check_table(t, f"{name} {where}")
+    texts = []
+
+    def walk(o):
+        if isinstance(o, str):
+            texts.append(o)
+        elif isinstance(o, dict):
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(obj)
+    out += check_text("\n".join(texts), name)
+    return out
+
+
+def check_dashboard(html: str, artefact: str) -> list[Finding]:
+    """The dashboard page: its HTML, and the JSON data embedded in ``<script type="application/json">``
+    (the numbers the page draws its maps, trends and tables from)."""
+    out = check_html(html, artefact)
+    blocks = re.findall(r'(?is)<script\b[^>]*type=["\']application/json["\'][^>]*>(.*?)</script>', html)
+    for j, block in enumerate(blocks, 1):
+        obj = json.loads(block)
+        out += check_json_data(obj, f"{artefact} data {j}")
     return out
 
 
@@ -685,24 +839,7 @@ def _json_tables(obj, path="$"):
 
 def check_json(path: Path, name: str) -> list[Finding]:
     """A figure's data sidecar: every table inside it, and its text fields."""
-    obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    out = []
-    for where, t in _json_tables(obj):
-        out += check_table(t, f"{name} {where}")
-    texts = []
-
-    def walk(o):
-        if isinstance(o, str):
-            texts.append(o)
-        elif isinstance(o, dict):
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(obj)
-    out += check_text("\n".join(texts), name)
-    return out
+    return check_json_data(json.loads(Path(path).read_text(encoding="utf-8")), name)
 
 
 def check_svg(path: Path, name: str) -> list[Finding]:
@@ -735,6 +872,8 @@ def published_artefacts(root: Path | None = None) -> list[Path]:
             found += sorted((reports / "notebooks").rglob("*.log"))  # papermill logs: printed text
         found += sorted(reports.glob("report*.html"))
         found += sorted(reports.glob("cities/*/report*.html"))  # cities' own reports
+        found += sorted(reports.glob("dashboard*.html"))  # HTML and its inline JSON data
+        found += sorted(reports.glob("narrative*.md"))  # the narrative summaries (text)
     nbdir = root / "notebooks"
     if nbdir.is_dir():
         found += sorted(nbdir.glob("*.ipynb"))
@@ -761,8 +900,10 @@ def check_paths(paths: Iterable[Path], root: Path | None = None) -> list[Finding
                 out += check_svg(p, name)
             elif suffix == ".ipynb":
                 out += check_notebook(p, name)
-            elif suffix in (".log", ".txt"):
+            elif suffix in (".log", ".txt", ".md"):
                 out += check_text(p.read_text(encoding="utf-8", errors="replace"), name)
+            elif suffix in (".html", ".htm") and p.name.startswith("dashboard"):
+                out += check_dashboard(p.read_text(encoding="utf-8"), name)
             elif suffix in (".html", ".htm"):
                 out += check_html(p.read_text(encoding="utf-8"), name)
         except (ValueError, json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -59,8 +59,10 @@ STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected", "no_dat
 #: Columns of the published area table, in order (``data_status`` is added first for synthetic data).
 AREA_COLUMNS: tuple[str, ...] = (
     "city", "area_type", "group", "wave", "indicator", "n", "n_baseline", "n_follow_up", "n_eff",
-    "estimate", "se", "ci_low", "ci_high", "df", "neighbourhoods_baseline", "neighbourhoods_follow_up",
+    "estimate", "se", "ci_low", "ci_high", "neighbourhoods_baseline", "neighbourhoods_follow_up",
     "same_neighbourhoods", "weighting", "suppressed")
+# No ``df``: the t degrees of freedom are the exact count minus a constant, and an exact area
+# total minus the published neighbourhood cells pinned hidden counts of 1-9 (audit D1).
 CATALOGUE = Path(__file__).resolve().parent / "locale" / "explore.yml"
 AREA_STYLE = {"pilot": ("#b2182b", "-"), "comparison": ("#2166ac", "--"), "other": ("#7f7f7f", ":")}
 
@@ -373,9 +375,44 @@ def area_estimates(respondents: pd.DataFrame, weights, profile, *, indicators=co
     table["same_neighbourhoods"] = [b == f for b, f in zip(nb_b, nb_f)]
     table.insert(0, "city", profile.city)
     table["weighting"] = weighting
+    table = coarse_intervals(table)
     table = suppress(table, k=k, columns=("estimate", "se", "ci_low", "ci_high", "n_eff", "df"))
     table = blank_small_counts(table, k=k)
     return table[list(AREA_COLUMNS)]
+
+
+def coarse_df(df, *, base: int = 10, k: int = K_SUPPRESS) -> np.ndarray:
+    """Degrees of freedom that reveal only a rounded count: ``df + 1`` rounded *down* to ``base``.
+
+    A t interval's half-width over its standard error is ``t(df)``, so a published interval
+    gives its ``df`` (= n - 1) back by inverting the t quantile; with the area's total exact,
+    the area minus its published neighbourhood cells pinned hidden counts of 1-9 (audit D1).
+    Rounding ``df + 1`` down to a multiple of ``base`` makes the interval reveal the count only
+    to the base of published counts, and never narrower than the exact one (a smaller df gives
+    a larger t: conservative, by under 1 % of the width from 20 respondents on).
+    Values with ``df + 1 < base`` (suppressed cells) are left as they are.
+    """
+    df = np.asarray(df, dtype=float)
+    low = np.floor((df + 1) / base) * base - 1
+    return np.where(np.isfinite(df) & (df + 1 >= max(base, k)), low, df)
+
+
+def coarse_intervals(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """``ci_low``/``ci_high`` recomputed with :func:`coarse_df` (and ``df`` replaced by it)."""
+    from scipy import stats
+
+    out = table.copy()
+    dfc = coarse_df(pd.to_numeric(out["df"], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan))
+    ok = np.isfinite(dfc) & (dfc > 0)
+    t = np.full(len(out), np.nan)
+    t[ok] = stats.t.ppf(1 - alpha / 2, dfc[ok])
+    est = pd.to_numeric(out["estimate"], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan)
+    se = pd.to_numeric(out["se"], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan)
+    for col, sign in (("ci_low", -1.0), ("ci_high", 1.0)):
+        old = pd.to_numeric(out[col], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan)
+        out[col] = np.where(ok, est + sign * t * se, old)
+    out["df"] = dfc
+    return out
 
 
 def write_area_table(city: str) -> Path:

@@ -167,6 +167,7 @@ def officer_effects(officers: pd.DataFrame | None, profile, *, k_suppress: int =
         are CRV1 clustered by officer (t, G - 1 df), ``n_clusters`` the number of
         officers; ``note`` the caveat code (module docstring) or the suppression note.
     """
+    from .disclosure import publish_count
     from .impact import _order, scale_label
 
     if officers is None or len(officers) == 0:
@@ -187,7 +188,10 @@ def officer_effects(officers: pd.DataFrame | None, profile, *, k_suppress: int =
         lo, hi = fit.ci()
         row.update(estimate=fit.estimate, std_error=fit.se_crv1, ci_low=lo, ci_high=hi,
                    p_value=fit.p_value(), crv_ci_low=np.nan, crv_ci_high=np.nan,
-                   n_clusters=fit.n_clusters, inference=INFERENCE, note=caveat)
+                   # the clusters are officers, i.e. respondents: published rounded to base 10
+                   # like every count of respondents (outcome minus outcome gave 1-9, audit D2)
+                   n_clusters=publish_count(fit.n_clusters, marker=None), inference=INFERENCE,
+                   note=caveat)
         rows.append(row)
     return _order(pd.DataFrame(rows))
 

@@ -429,13 +429,22 @@ def _downstream(city: str, name: str) -> list[tuple[str, str]]:
     return later + [(REPORT, REPORT)]
 
 
+#: Where withdrawn files go, project-relative: outside ``reports/`` (nothing published).
+WITHDRAWN_DIR: str = "data/interim/withdrawn"
+
+
+def withdrawn_dir() -> Path:
+    """The folder withdrawn artefacts are moved to (``data/interim/withdrawn/``, git-ignored)."""
+    return PATHS.root / WITHDRAWN_DIR
+
+
 def withdraw(city: str, name: str, reason: str, written: Iterable[str] = ()) -> list[str]:
     """After ``name`` failed for ``city``: withdraw what it and its downstream steps published.
 
     Their stamps are deleted (so they rerun once the cause is fixed) and the files their
     last successful runs recorded (tables, figures, processed data) are moved to
-    ``reports/withdrawn/`` with a note of the reason: nothing stale stays beside the
-    other cities' results. A step whose own outputs were among those withdrawn loses its
+    ``data/interim/withdrawn/`` (outside the published folder) with a note of the reason:
+    nothing stale stays beside the other cities' results. A step whose own outputs were among those withdrawn loses its
     stamp too. ``written`` are the files the failed attempt itself wrote (half a step's
     outputs are no better than stale ones). An old stamp that recorded no outputs withdraws
     its city's whole output folders.
@@ -470,7 +479,8 @@ def withdraw(city: str, name: str, reason: str, written: Iterable[str] = ()) -> 
             if rec and files & set(rec.get("outputs", [])):
                 todo.append((c2, s2))
     moved = []
-    dest_root = PATHS.reports / "withdrawn"
+    # outside reports/: the published folder must hold nothing withdrawn (data/interim is git-ignored)
+    dest_root = withdrawn_dir()
     for rel in sorted(files):
         src = PATHS.root / rel
         if not src.is_file():
@@ -574,7 +584,7 @@ def _failed(label: str, reason: str, stamp: Path, failed: Path, out: Path,
     where = out.with_suffix(".failed.ipynb")
     hint = f"\n       see {where.relative_to(PATHS.root)}" if where.is_file() else ""
     if withdrawn:
-        hint += f"\n       {len(withdrawn)} previously published file(s) withdrawn to reports/withdrawn/"
+        hint += f"\n       {len(withdrawn)} previously published file(s) withdrawn to {WITHDRAWN_DIR}/"
     print(f"[FAIL] {label} {reason}{hint}", file=sys.stderr, flush=True)
     return False
 
@@ -674,7 +684,7 @@ def build_report(langs: list[str]) -> bool:
 
     Every published artefact (tables, figure data, notebooks, the reports) passes
     :mod:`analysis.disclosure` before the report counts as built. On a breach the reports
-    just written are withdrawn (``reports/withdrawn/``), no stamp is written, and the
+    just written are withdrawn (``data/interim/withdrawn/``), no stamp is written, and the
     breaches are listed by artefact and cell.
     """
     from . import dashboard, disclosure, manifest, report

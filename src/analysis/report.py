@@ -1064,7 +1064,13 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
             miss = miss.sort_values("missing", ascending=False, kind="stable").head(12)
             v["clean_missing_html"] = table_html(miss, lang)
         v["clean_ok"] = bool(len(s["files"])) and bool(s["files"]["check"].all())
-        v["clean_rows"] = s["files"][["raw", "kept", "rejected"]].sum().to_dict() if len(s["files"]) else None
+        # rows are interviews: the totals are published like every count of respondents
+        # (rounded to base 10, "<10" for 1-9), never exact (audit D3)
+        from .disclosure import publish_count
+
+        v["clean_rows"] = ({k: publish_count(x) for k, x in
+                            s["files"][["raw", "kept", "rejected"]].sum().to_dict().items()}
+                           if len(s["files"]) else None)
         if not len(s["files"]) and not len(miss):
             v["na"]["cleaning"] = tr("na.log_shape", lang)
     # the headline figure of a part first (overall effects before effects by group)

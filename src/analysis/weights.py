@@ -583,7 +583,37 @@ def effective_n(w) -> float:
     return float(w.sum() ** 2 / (w ** 2).sum())
 
 
-def weight_summary(weights: pd.DataFrame, by: tuple[str, ...] = ("city", "wave")) -> pd.DataFrame:
+#: Decimals of published design effects and coefficients of variation.
+DEFF_DECIMALS: int = 2
+
+
+def publish_design(table: pd.DataFrame) -> pd.DataFrame:
+    """Published form of a weight summary: ``n_eff`` to base 10, design effects to 2 decimals.
+
+    ``n_eff × deff_kish`` is the exact number of respondents (``n_eff = n / deff``): with
+    both exact, a wave's total (or a small group's count) comes back exactly. Rounding
+    ``n_eff`` to the base of published counts (error up to ±5) and ``deff``/``cv`` to 2
+    decimals leaves their product uncertain by several units, like a rounded count.
+    ``sum_weight`` of weights of 1 is the count itself: rounded to base 10 as well.
+    """
+    from .disclosure import ROUNDING_BASE
+
+    out = table.copy()
+    base = ROUNDING_BASE
+    for col in ("n_eff", "sum_weight"):
+        if col in out.columns:
+            x = pd.to_numeric(out[col], errors="coerce")
+            # integer arithmetic on the rounded value, halves up, so no float tie decides
+            out[col] = pd.array([None if pd.isna(v) else int((int(round(v)) + base // 2) // base * base)
+                                 for v in x], dtype="Int64")
+    for col in ("deff_kish", "deff_kish_untrimmed", "cv"):
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col], errors="coerce").round(DEFF_DECIMALS)
+    return out
+
+
+def weight_summary(weights: pd.DataFrame, by: tuple[str, ...] = ("city", "wave"), *,
+                   exact: bool = False) -> pd.DataFrame:
     """Design effects and weight ranges, before and after trimming.
 
     Parameters
@@ -599,7 +629,7 @@ def weight_summary(weights: pd.DataFrame, by: tuple[str, ...] = ("city", "wave")
         One row per group and ``stage`` ("untrimmed", "trimmed"): ``weights_method``
         (code, :func:`city_weights`), ``n``, ``n_imputed``, ``sum_weight``, ``min``,
         ``median``, ``max``, ``max_over_median``, ``cv``, ``deff_kish`` (1 + CV²) and
-        ``n_eff`` (n / deff).
+        ``n_eff`` (n / deff). Published form (:func:`publish_design`) unless ``exact``.
     """
     rows = []
     for key, grp in weights.groupby(list(by), sort=True, observed=True):
@@ -612,7 +642,8 @@ def weight_summary(weights: pd.DataFrame, by: tuple[str, ...] = ("city", "wave")
                          **_stats(grp[col].to_numpy(dtype=float))})
     cols = [*by, "stage", "weights_method", "n", "n_imputed", "sum_weight", "min", "median", "max", "max_over_median",
             "cv", "deff_kish", "n_eff"]
-    return pd.DataFrame(rows)[cols]
+    out = pd.DataFrame(rows)[cols]
+    return out if exact else publish_design(out)
 
 
 def weighted_margins(df: pd.DataFrame, weight: pd.Series, dim) -> pd.Series:
@@ -689,7 +720,7 @@ def achieved_margins(respondents: pd.DataFrame, weights: pd.DataFrame, profile, 
 
 
 def weighting_annex(respondents: pd.DataFrame, weights: pd.DataFrame, profile, *,
-                    dims=DEFAULT_DIMS) -> pd.DataFrame:
+                    dims=DEFAULT_DIMS, exact: bool = False) -> pd.DataFrame:
     """The methods-annex table: one row per city and wave, codes and numbers.
 
     Parameters
@@ -709,7 +740,9 @@ def weighting_annex(respondents: pd.DataFrame, weights: pd.DataFrame, profile, *
         ``population_share`` (of the city's), ``max_abs_rel_diff`` (largest
         ``|achieved / target − 1|`` over every margin category, :func:`achieved_margins`),
         ``converged``, ``cap``, ``max_weight_over_base``, ``deff_kish`` (trimmed weights,
-        1 + CV²), ``deff_kish_untrimmed`` and ``n_eff`` (n / deff).
+        1 + CV²), ``deff_kish_untrimmed`` and ``n_eff`` (n / deff); published form
+        (:func:`publish_design`: ``n_eff`` to base 10, design effects to 2 decimals) unless
+        ``exact``.
     """
     frame = population_margins(profile)
     ach = achieved_margins(respondents, weights, profile, dims=dims)
@@ -736,7 +769,8 @@ def weighting_annex(respondents: pd.DataFrame, weights: pd.DataFrame, profile, *
             "deff_kish_untrimmed": kish_deff(grp["weight_untrimmed"].to_numpy(dtype=float)),
             "n_eff": effective_n(w),
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    return out if exact else publish_design(out)
 
 
 def annex_tables(cities: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
