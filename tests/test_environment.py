@@ -41,8 +41,6 @@ RUNTIME_ONLY = {
     "pyarrow": "pandas' Parquet engine",
     # geopandas imports it itself for read_file/to_file (analysis.geo, analysis.estimates)
     "pyogrio": "geopandas' file engine (boundaries in, GeoPackage out)",
-    # papermill starts it in a subprocess for every notebook; `make env` registers its kernelspec
-    "ipykernel": "the Jupyter kernel that runs the notebook templates",
     # `make lab` runs `jupyter lab` on notebooks/explore.ipynb
     "jupyterlab": "JupyterLab, for `make lab` and the exploration notebook",
     # a pytest plugin, loaded by `pytest --nbval` in `make test`

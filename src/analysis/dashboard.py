@@ -59,17 +59,17 @@ import pandas as pd
 
 from . import codebook, explore
 from .config import K_SUPPRESS, PATHS
+from .published import DASHBOARD_AREA_COLUMNS, DASHBOARD_ROW_COLUMNS
 
 #: Geometries are simplified to this tolerance (metres): invisible at dashboard size.
 SIMPLIFY_M: float = 40.0
 # .j2 like the report template (the privacy guard allows templates/*.j2); filled by plain
 # replacement of two markers, not by Jinja: plotly.min.js must pass through untouched
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "dashboard.html.j2"
-#: Columns of the neighbourhood table the page embeds (all published, suppressed).
-ROW_COLUMNS: tuple[str, ...] = ("neighbourhood", "wave", "indicator", "group", "n", "estimate", "ci_low",
-                                "ci_high", "shrunk", "status")
-AREA_COLUMNS: tuple[str, ...] = ("area_type", "wave", "indicator", "group", "n", "estimate", "ci_low", "ci_high",
-                                 "neighbourhoods", "same_neighbourhoods", "status")
+#: Columns of the tables the page embeds (all published, suppressed): declared once for the
+#: disclosure check too.
+ROW_COLUMNS: tuple[str, ...] = DASHBOARD_ROW_COLUMNS
+AREA_COLUMNS: tuple[str, ...] = DASHBOARD_AREA_COLUMNS
 _UI_KEYS = ("ui.title", "ui.city", "ui.indicator", "ui.wave", "ui.group", "ui.language", "ui.map", "ui.trend",
             "ui.table", "dash.intro", "dash.no_rows", "trend.method", "shrunk.advice", "shrunk.flat",
             "col.name", "col.area_type", "col.n", "col.estimate", "col.ci_low", "col.ci_high", "col.shrunk",

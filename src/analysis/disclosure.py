@@ -99,6 +99,7 @@ import numpy as np
 import pandas as pd
 
 from .config import K_SUPPRESS, PATHS
+from .published import DASHBOARD_AREA_COLUMNS, DASHBOARD_ROW_COLUMNS
 
 #: Threshold: no count of respondents from 1 to K - 1, no statistic from fewer than K.
 K: int = K_SUPPRESS
@@ -736,9 +737,7 @@ def check_html(html: str, artefact: str) -> list[Finding]:
 
 #: Tables of the dashboard's inline data given as lists of rows: their column names.
 def _dashboard_columns() -> dict[str, tuple[str, ...]]:
-    from .dashboard import AREA_COLUMNS as areas, ROW_COLUMNS as rows
-
-    return {"rows": tuple(rows), "areas": tuple(areas)}
+    return {"rows": DASHBOARD_ROW_COLUMNS, "areas": DASHBOARD_AREA_COLUMNS}
 
 
 def _positional_tables(obj, path="$"):

@@ -963,7 +963,7 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
             write_table(annex, folder / "weighting.csv", synthetic=profile.synthetic)
         # area-level estimates (pilot, comparison, rest of the city), computed the same way
         # in both waves: the like-for-like trend of the exploration and the dashboard
-        from .explore import write_area_table
+        from .areas import write_area_table
 
         write_area_table(city)
     return result

@@ -699,9 +699,14 @@ def build_report(langs: list[str]) -> bool:
         print(f"[ ok ] report ({lang}) -> {path.relative_to(PATHS.root)}", flush=True)
     for pdf in report.build_pdfs(langs):
         outputs.append(_rel(pdf))
-    board = dashboard.build()
-    outputs.append(_rel(board))
-    print(f"[ ok ] dashboard -> {board.relative_to(PATHS.root)} ({board.stat().st_size / 1e6:.1f} MB)", flush=True)
+    if any(PATHS.tables.glob("*/neighbourhoods.csv")):
+        board = dashboard.build()
+        outputs.append(_rel(board))
+        print(f"[ ok ] dashboard -> {board.relative_to(PATHS.root)} ({board.stat().st_size / 1e6:.1f} MB)",
+              flush=True)
+    else:
+        (PATHS.reports / "dashboard.html").unlink(missing_ok=True)
+        print("[skip] dashboard: no city has a published neighbourhood table", flush=True)
     if disclosure.main([]) != 0:
         withdraw(REPORT, REPORT, "the disclosure check failed (see the list above)", written=outputs)
         print("[FAIL] report: the disclosure check failed; the reports were withdrawn, nothing is "
