@@ -518,7 +518,9 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
 
     if columns is not None:
         df = df[[c for c in columns if c in df.columns]]
-    df = df.drop(columns=[c for c in ("data_status",) if c in df.columns])
+    # degrees of freedom tell a reader nothing the interval does not, and next to a count they
+    # can give an exact n back: never shown in the report (k and n are)
+    df = df.drop(columns=[c for c in ("data_status", "df") if c in df.columns])
     from .disclosure import is_count_column, publish_counts  # counts of respondents in published form
 
     # "missing" is a share here (cleaning log), blanked when it stands on a count from 1 to 9
