@@ -123,6 +123,8 @@ def _scale_span(scale) -> float:
 
 
 def _not_collected(row) -> bool:
+    if row.get("status") == "not_collected":  # the impact table's code
+        return True
     note = str(row.get("note", "") or "").lower()
     return note.startswith("not collected") or "not collected" in note
 

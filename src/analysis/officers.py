@@ -50,7 +50,7 @@ CAVEAT_PANEL = "partial_panel_clustered"
 #: Caveat code when no officer answered in both waves.
 CAVEAT_INDEPENDENT = "independent_samples_clustered"
 #: Label of the published inference (``inference`` column).
-INFERENCE = "OLS, CRV1 standard errors clustered by officer (t, G-1 df)"
+INFERENCE = "OLS, CRV1 standard errors clustered by officer (t, df: officers rounded down to base 10, minus 1)"
 #: Fewest police units for the unit-level wild bootstrap.
 MIN_UNITS = 3
 
@@ -76,14 +76,25 @@ class ClusterFit:
     n_clusters: int
     df: int  # degrees of freedom of the CRV1 t test (G - 1)
 
-    def ci(self, alpha: float = 0.05) -> tuple[float, float]:
-        """CRV1 t interval with G - 1 degrees of freedom."""
-        q = stats.t.ppf(1 - alpha / 2, self.df)
+    @property
+    def published_df(self) -> int:
+        """Degrees of freedom of published intervals and p-values: ``G`` rounded *down* to
+        base 10, minus 1 (:func:`analysis.areas.coarse_df`). An exact ``G - 1`` lets a
+        published interval give the exact number of officers back, and two outcomes' counts
+        then differ by the few officers who skipped an item (audit D2); the coarser df is
+        conservative (a wider interval), by under 1 % of the width from 20 officers on."""
+        from .areas import coarse_df
+
+        return int(coarse_df(self.df))
+
+    def ci(self, alpha: float = 0.05, df: int | None = None) -> tuple[float, float]:
+        """CRV1 t interval with ``df`` (default ``G - 1``) degrees of freedom."""
+        q = stats.t.ppf(1 - alpha / 2, self.df if df is None else df)
         return self.estimate - q * self.se_crv1, self.estimate + q * self.se_crv1
 
-    def p_value(self, b0: float = 0.0) -> float:
-        """Two-sided CRV1 t test of ``beta_j = b0``."""
-        return float(2 * stats.t.sf(abs((self.estimate - b0) / self.se_crv1), self.df))
+    def p_value(self, b0: float = 0.0, df: int | None = None) -> float:
+        """Two-sided CRV1 t test of ``beta_j = b0`` (``df`` default ``G - 1``)."""
+        return float(2 * stats.t.sf(abs((self.estimate - b0) / self.se_crv1), self.df if df is None else df))
 
 
 def cluster_fit(X: np.ndarray, y: np.ndarray, clusters, j: int = 0) -> ClusterFit:
@@ -185,9 +196,9 @@ def officer_effects(officers: pd.DataFrame | None, profile, *, k_suppress: int =
             continue
         fit = cluster_fit(_design(d, design == "did_trained"), d[outcome].to_numpy(dtype=float),
                           d["officer_id"].astype(str).to_numpy())
-        lo, hi = fit.ci()
+        lo, hi = fit.ci(df=fit.published_df)
         row.update(estimate=fit.estimate, std_error=fit.se_crv1, ci_low=lo, ci_high=hi,
-                   p_value=fit.p_value(), crv_ci_low=np.nan, crv_ci_high=np.nan,
+                   p_value=fit.p_value(df=fit.published_df), crv_ci_low=np.nan, crv_ci_high=np.nan,
                    # the clusters are officers, i.e. respondents: published rounded to base 10
                    # like every count of respondents (outcome minus outcome gave 1-9, audit D2)
                    n_clusters=publish_count(fit.n_clusters, marker=None), inference=INFERENCE,
@@ -234,13 +245,14 @@ def officer_sensitivity(officers: pd.DataFrame | None, profile, *, k_suppress: i
         n_panel = int((ids.groupby(ids).transform("size") > 1).groupby(ids).first().sum())
         X, y = _design(d, design == "did_trained"), d[outcome].to_numpy(dtype=float)
         fit = cluster_fit(X, y, ids.to_numpy())
-        lo, hi = fit.ci(alpha)
+        lo, hi = fit.ci(alpha, df=fit.published_df)
         units = d["unit"] if "unit" in d.columns else pd.Series(pd.NA, index=d.index)
         n_units = int(units.nunique(dropna=True))
         row.update(n_officers=fit.n_clusters,
                    n_panel_officers=n_panel if n_panel == 0 or n_panel >= k_suppress else pd.NA,
                    n_units=n_units, estimate=fit.estimate, se_hc1=fit.se_hc1,
-                   se_crv1_officer=fit.se_crv1, ci_low=lo, ci_high=hi, p_value=fit.p_value())
+                   se_crv1_officer=fit.se_crv1, ci_low=lo, ci_high=hi,
+                   p_value=fit.p_value(df=fit.published_df))
         if n_units < MIN_UNITS or units.isna().any():
             rows.append({**row, "status": "too_few_units"})
             continue
