@@ -1271,6 +1271,21 @@ def dataset_of(tables: list[RawTable]) -> str | None:
     return best if scores[best] >= (3 if best == "officers" else 2) else None
 
 
+def _write_file_entries(w: _Writer, group: list[RawTable], file_waves, date_fmt: str | None, ind: int) -> None:
+    """The ``files:`` entries of a dataset: each file's reading options, wave and date format."""
+    for t, fw in zip(group, file_waves):
+        w.add(f"- path: {_y(t.spec['path'])}", ind)
+        for k in ("format", "encoding", "delimiter", "decimal", "sheet", "skiprows"):
+            v = t.spec.get(k)
+            if v is None or (k == "skiprows" and v == 0) or (k == "decimal" and v == "."):
+                continue
+            w.add(f"{k}: {_y(v)}", ind + 2)
+        if fw:
+            w.add(f"wave: {fw}", ind + 2)
+        if date_fmt:
+            w.add(f"date_format: {_y(date_fmt)}", ind + 2)
+
+
 def _write_other_dataset(w: _Writer, name: str, group: list[RawTable], units: list[Unit], ind: int = 2) -> set[str]:
     """Draft the ``officers`` or ``activities`` section (same rules as the residents, no design keys).
 
@@ -1300,17 +1315,7 @@ def _write_other_dataset(w: _Writer, name: str, group: list[RawTable], units: li
     date_fmt = date_problem = None
     if date_prop and not infos[date_prop.column].native_dates:
         date_fmt, date_problem = detect_date_format([v for v, _ in infos[date_prop.column].counts])
-    for t, fw in zip(group, file_waves):
-        w.add(f"- path: {_y(t.spec['path'])}", ind)
-        for k in ("format", "encoding", "delimiter", "decimal", "sheet", "skiprows"):
-            v = t.spec.get(k)
-            if v is None or (k == "skiprows" and v == 0) or (k == "decimal" and v == "."):
-                continue
-            w.add(f"{k}: {_y(v)}", ind + 2)
-        if fw:
-            w.add(f"wave: {fw}", ind + 2)
-        if date_fmt:
-            w.add(f"date_format: {_y(date_fmt)}", ind + 2)
+    _write_file_entries(w, group, file_waves, date_fmt, ind)
     if fw_todo:
         w.todo(f"{name}.files.wave", fw_todo, ind)
     if date_problem:
@@ -1603,19 +1608,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     # ---- residents
     w.add("residents:")
     w.add("files:", ind)
-    for t, fw in zip(group, file_waves):
-        spec = dict(t.spec)
-        spec.setdefault("decimal", None)
-        w.add(f"- path: {_y(spec['path'])}", ind)
-        for k in ("format", "encoding", "delimiter", "decimal", "sheet", "skiprows"):
-            v = spec.get(k)
-            if v is None or (k == "skiprows" and v == 0) or (k == "decimal" and v == "."):
-                continue
-            w.add(f"{k}: {_y(v)}", ind + 2)
-        if fw:
-            w.add(f"wave: {fw}", ind + 2)
-        if date_fmt:
-            w.add(f"date_format: {_y(date_fmt)}", ind + 2)
+    _write_file_entries(w, group, file_waves, date_fmt, ind)
     if file_waves_todo:
         w.todo("residents.files.wave", file_waves_todo, ind)
     if date_problem:
