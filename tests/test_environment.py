@@ -50,6 +50,8 @@ RUNTIME_ONLY = {
     "seaborn": "design card: planned for the exploration, imported nowhere yet",
     # analysis.dashboard inlines the package's plotly.min.js (found with importlib.util.find_spec)
     "plotly": "ships plotly.min.js, inlined into the offline dashboard",
+    # pandas.read_html's parser: analysis.disclosure reads the HTML reports' tables with it
+    "lxml": "pandas' HTML table parser, for the disclosure check of the reports",
 }
 # Folders whose Python files and notebooks are scanned for imports. Imports in src/ and in
 # the notebooks must be runtime dependencies; tests, benchmarks and tools may also use the
