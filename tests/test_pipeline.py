@@ -256,3 +256,27 @@ def test_rerunning_a_city_gives_identical_figures_and_tables(project):
     assert any(k.endswith(".svg") for k in runs[0]) and any(k.endswith("impact.csv") for k in runs[0])
     changed = [k for k in runs[0] if runs[0][k] != runs[1].get(k)]
     assert changed == [], f"not reproducible: {changed}"
+
+
+def test_a_template_digest_follows_its_cells_not_its_stored_outputs(tmp_path):
+    """Refreshing nbval's reference outputs reruns nothing; editing a cell reruns its step."""
+    import json
+
+    from analysis import pipeline
+
+    def write(path, source, outputs):
+        path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": source, "metadata": {},
+                                               "outputs": outputs, "execution_count": 1}],
+                                    "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+
+    a, b, c = tmp_path / "a.ipynb", tmp_path / "b.ipynb", tmp_path / "c.ipynb"
+    write(a, "print(1)", [{"output_type": "stream", "name": "stdout", "text": "1\n"}])
+    write(b, "print(1)", [{"output_type": "stream", "name": "stdout", "text": "2\n"}])
+    write(c, "print(2)", [{"output_type": "stream", "name": "stdout", "text": "1\n"}])
+    assert pipeline._file_sha(a) == pipeline._file_sha(b)
+    assert pipeline._file_sha(a) != pipeline._file_sha(c)
+    other = tmp_path / "x.csv"
+    other.write_text("a\n1\n")
+    before = pipeline._file_sha(other)
+    other.write_text("a\n2\n")
+    assert pipeline._file_sha(other) != before  # other inputs: every byte counts

@@ -271,13 +271,23 @@ _SHA_MEMO: dict[tuple, str] = {}
 
 
 def _file_sha(path: Path) -> str:
+    """SHA-256 of an input's content; of a notebook template, of its cells' code and text only.
+
+    A template's stored outputs are nbval's reference values: refreshing them changes no
+    step's behaviour, so it must not rerun every city (only a change of a cell does).
+    """
     st = path.stat()
     key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if key not in _SHA_MEMO:
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        if path.suffix == ".ipynb":
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+            h.update(json.dumps([[c.get("cell_type"), "".join(c.get("source", ""))] for c in cells],
+                                ensure_ascii=False).encode("utf-8"))
+        else:
+            with open(path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
         _SHA_MEMO[key] = h.hexdigest()
     return _SHA_MEMO[key]
 
