@@ -41,7 +41,7 @@ import pandas as pd
 import yaml
 
 from . import codebook
-from .config import CITIES, K_SUPPRESS, PATHS
+from .config import K_SUPPRESS, PATHS
 from .io import atomic_path, write_text
 
 LANGS: tuple[str, ...] = ("en", "fr")
