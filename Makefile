@@ -23,7 +23,7 @@ LAB_ARGS   ?=
 
 CITIES     := $(basename $(notdir $(wildcard config/cities/*.yml)))
 STAMPS     := reports/.stamps
-PIPE       := $(PY) -m analysis.pipeline
+PIPE       := $(PY) -m analysis.running.pipeline
 RUN_NB     := $(PIPE) run
 # One pipeline run at a time in a tree: the entry points re-enter make under a lock
 # (flock on reports/.stamps/.lock; a second run waits). Under the lock, `prepare` first
@@ -69,8 +69,8 @@ env: $(ENV_STAMP) ## Build the project environment (.venv) from the pinned depen
 
 # ------------------------------------------------------------------ per-city pipeline
 # A stamp exists only while its step's recorded input digest matches its inputs' content
-# (`analysis.pipeline prepare` retires the others), so make needs only the order of the
-# steps here; `python -m analysis.pipeline deps STEP CITY` lists what a step depends on.
+# (`analysis.running.pipeline prepare` retires the others), so make needs only the order of the
+# steps here; `python -m analysis.running.pipeline deps STEP CITY` lists what a step depends on.
 # A failed step withdraws what it and its downstream steps had published (data/interim/withdrawn/).
 $(STAMPS)/%/01-clean: | $(ENV_STAMP)
 	@$(RUN_NB) 01-clean $*
@@ -145,8 +145,8 @@ STAT_TESTS := tests/test_impact.py tests/test_synthesis.py tests/test_estimates.
 test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, disclosure check, nbval (twice for the statistics)
 	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
 	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
-	$(PY) -m analysis.privacy_guard
-	$(PY) -m analysis.disclosure
+	$(PY) -m analysis.inputs.privacy_guard
+	$(PY) -m analysis.publishing.disclosure
 	$(PY) -m pytest tests -q
 	$(PY) $(NBVAL) notebooks/01-clean.ipynb notebooks/02-neighbourhoods.ipynb \
 	  notebooks/03-impact.ipynb notebooks/04-compare-cities.ipynb
@@ -157,16 +157,16 @@ endif
 
 .PHONY: notebooks
 notebooks: $(ENV_STAMP) ## Re-execute the notebook templates in place on the demo city (refreshes nbval's reference outputs)
-	$(PY) -m analysis.pipeline refresh-templates
+	$(PY) -m analysis.running.pipeline refresh-templates
 
 .PHONY: demo-data
 demo-data: $(ENV_STAMP) ## Regenerate the synthetic demonstration data in data/raw (seeded, reproducible)
-	$(PY) -m analysis.synthetic
-	$(PY) -c "from analysis.privacy_guard import write_demo_checksums; write_demo_checksums()"
+	$(PY) -m analysis.demo.synthetic
+	$(PY) -c "from analysis.inputs.privacy_guard import write_demo_checksums; write_demo_checksums()"
 
 .PHONY: boundaries
 boundaries: $(ENV_STAMP) ## Download official neighbourhood boundaries into data/external/boundaries (needs internet)
-	$(PY) -m analysis.boundaries_cli
+	$(PY) -m analysis.geography.boundaries_cli
 
 .PHONY: lab
 lab: $(ENV_STAMP) ## Open JupyterLab on the project kernel (notebooks/explore.ipynb to explore)
@@ -174,12 +174,12 @@ lab: $(ENV_STAMP) ## Open JupyterLab on the project kernel (notebooks/explore.ip
 
 .PHONY: hooks
 hooks: ## Install the privacy guard as a git pre-commit hook
-	@printf '#!/bin/sh\nexec %s -m analysis.privacy_guard --staged\n' "$(abspath $(PY))" > .git/hooks/pre-commit
+	@printf '#!/bin/sh\nexec %s -m analysis.inputs.privacy_guard --staged\n' "$(abspath $(PY))" > .git/hooks/pre-commit
 	@chmod +x .git/hooks/pre-commit && echo "pre-commit hook installed"
 
 .PHONY: audit-history
 audit-history: ## Scan every commit of the git history with the privacy guard's rules (lists path@commit)
-	$(PY) -m analysis.privacy_guard --history
+	$(PY) -m analysis.inputs.privacy_guard --history
 
 .PHONY: bench
 bench: $(ENV_STAMP) ## Run the benchmarks (cleaning throughput, pipeline overhead); prints figures
@@ -196,7 +196,7 @@ COMPARISON ?= 3
 PER_CELL ?= 100
 .PHONY: design
 design: $(ENV_STAMP) ## Plan an evaluation: minimum detectable effect and power (PILOT= COMPARISON= PER_CELL= EFFECT=)
-	$(PY) -m analysis.planner --pilot $(PILOT) --comparison $(COMPARISON) --per-cell $(PER_CELL) \
+	$(PY) -m analysis.statistics.planner --pilot $(PILOT) --comparison $(COMPARISON) --per-cell $(PER_CELL) \
 	  $(if $(EFFECT),--effect $(EFFECT)) $(if $(OUTCOME),--outcome $(OUTCOME)) \
 	  $(if $(SD),--sd $(SD)) $(if $(ICC),--icc $(ICC)) $(if $(DEFF),--deff $(DEFF))
 
@@ -209,18 +209,18 @@ NEIGHBOURHOODS ?=
 .PHONY: new-city
 new-city: $(ENV_STAMP) ## Draft config/cities/CITY.yml from data/raw/CITY/ (NEIGHBOURHOODS=list.csv, OUT=file optional); TODOs mark guesses
 	@test -n "$(CITY)" || { echo "usage: make new-city CITY=<slug> [NEIGHBOURHOODS=units.csv] [OUT=file]" >&2; exit 2; }
-	$(PY) -m analysis.newcity $(CITY) $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS)) $(if $(OUT),--out $(OUT))
+	$(PY) -m analysis.inputs.newcity $(CITY) $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS)) $(if $(OUT),--out $(OUT))
 
 .PHONY: check
 check: $(ENV_STAMP) ## Check a profile against its raw files, listing every problem (CITY=name; no pipeline run)
 	@test -n "$(CITY)" || { echo "usage: make check CITY=<slug>" >&2; exit 2; }
-	$(PY) -m analysis.check $(CITY)
+	$(PY) -m analysis.inputs.check $(CITY)
 
 # questionnaire: make questionnaire [QUESTIONNAIRE_LANGS="en fr it"] [NEIGHBOURHOODS=units.csv]
 QUESTIONNAIRE_LANGS ?= en fr es ca it nl lt pt de
 .PHONY: questionnaire
 questionnaire: $(ENV_STAMP) ## Export the codebook as a printable questionnaire (HTML) and an XLSForm (KoboToolbox/ODK) in reports/questionnaire/
-	$(PY) -m analysis.questionnaire --langs "$(QUESTIONNAIRE_LANGS)" $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS))
+	$(PY) -m analysis.inputs.questionnaire --langs "$(QUESTIONNAIRE_LANGS)" $(if $(NEIGHBOURHOODS),--neighbourhoods $(NEIGHBOURHOODS))
 
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv

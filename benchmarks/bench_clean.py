@@ -1,8 +1,8 @@
 """Benchmark: cleaning throughput and peak memory for 10 k, 100 k and 1 M residents.
 
-For each size, the synthetic generator (:mod:`analysis.synthetic`) writes one city's raw
+For each size, the synthetic generator (:mod:`analysis.demo.synthetic`) writes one city's raw
 files to a scratch folder (not timed); then a *fresh* Python process cleans them
-(:func:`analysis.clean.clean_city`) and writes the outputs (:func:`write_outputs`), so
+(:func:`analysis.inputs.clean.clean_city`) and writes the outputs (:func:`write_outputs`), so
 that the memory figure is that of cleaning alone. Reported per size:
 
 - ``clean_s``: read + clean + validate + pseudonymise, seconds (wall clock), and
@@ -39,8 +39,8 @@ def _rss_mb() -> float:
 
 
 def _generate(city: str, n: int, folder: str) -> dict:
-    from analysis import synthetic
-    from analysis.profile import load_profile
+    from analysis.demo import synthetic
+    from analysis.inputs.profile import load_profile
 
     profile = load_profile(city)
     t = time.perf_counter()
@@ -50,9 +50,9 @@ def _generate(city: str, n: int, folder: str) -> dict:
 
 
 def _clean(city: str, folder: str) -> dict:
-    from analysis.clean import clean_city, write_outputs
-    from analysis.profile import load_profile
-    from analysis.pseudonymise import load_key
+    from analysis.inputs.clean import clean_city, write_outputs
+    from analysis.inputs.profile import load_profile
+    from analysis.inputs.pseudonymise import load_key
 
     profile = load_profile(city)
     base = _rss_mb()

@@ -54,7 +54,7 @@ def in_process(dest: Path, cities: list[str]) -> dict[str, float]:
 import time, json
 t = {{}}
 t0 = time.perf_counter()
-from analysis import inprocess
+from analysis.running import inprocess
 t['import'] = time.perf_counter() - t0
 t0 = time.perf_counter()
 for city in {cities!r}:

@@ -1,8 +1,8 @@
 """Check the evaluation planner against the project's own estimator (Monte Carlo).
 
-For a few planned designs, prints the power the planner predicts (analysis.planner) beside
+For a few planned designs, prints the power the planner predicts (analysis.statistics.planner) beside
 the rejection rate of the project's wild cluster bootstrap on pilots simulated to the same
-design (analysis.planner.simulate_power), with the Monte Carlo standard error. Run with
+design (analysis.statistics.planner.simulate_power), with the Monte Carlo standard error. Run with
 ``make design-check``; takes a few minutes on 2 cores.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from analysis.planner import Plan, simulate_power
+from analysis.statistics.planner import Plan, simulate_power
 
 SETTINGS = [  # pilot, comparison, respondents per cell, sd, icc, effect
     (5, 5, 60, 2.0, 0.02, 0.6),

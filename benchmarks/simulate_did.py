@@ -1,6 +1,6 @@
 """Monte Carlo check of the impact estimator with few clusters (not part of the test suite).
 
-Many made-up pilots (:func:`analysis.impact.simulate_respondents`) with a planted effect,
+Many made-up pilots (:func:`analysis.statistics.simulation.simulate_respondents`) with a planted effect,
 a common trend and neighbourhood-by-wave shocks (the reason inference must be clustered),
 for 4, 6, 10 and 20 neighbourhoods. For each setting it prints the bias and RMSE of the
 DiD estimate, the coverage of the nominal 95 % intervals — cluster-robust (CRV1, t with
@@ -14,10 +14,10 @@ to keep the run within minutes; B only adds Monte Carlo noise to each p-value an
 Pooled coverage (second table): many made-up sets of 5-10 cities with 6-10 neighbourhoods
 each (drawn at random per replication) and the *same* true effect everywhere (no real
 heterogeneity). Each city is estimated as above (CRV1 and WCR, auto weights, B as given);
-the cities are then pooled (:func:`analysis.synthesis.random_effects`) four ways: the old
+the cities are then pooled (:func:`analysis.statistics.synthesis.random_effects`) four ways: the old
 default (DerSimonian-Laird, normal interval, CRV1 variances) and the new one (REML, HKSJ
 with the max(1, q) floor, variances from each city's WCR interval,
-:func:`analysis.synthesis.within_std_error`), plus plain HKSJ and HKSJ on CRV1 variances.
+:func:`analysis.statistics.synthesis.within_std_error`), plus plain HKSJ and HKSJ on CRV1 variances.
 It prints the coverage of each pooled 95 % interval, its mean width, the coverage of the
 95 % prediction interval, the mean I² and the rate at which Cochran's Q rejects
 homogeneity at the 10 % level (nominal: 0.10).
@@ -40,7 +40,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: threads on
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis import impact, synthesis  # noqa: E402
+from analysis.statistics import impact, synthesis  # noqa: E402
+from analysis.statistics import simulation
 from analysis.config import SEED  # noqa: E402
 
 EFFECT = 0.5
@@ -49,7 +50,7 @@ SETTING = dict(n_per_cell=50, trend=0.3, cluster_sd=0.3, shock_sd=0.3, noise_sd=
 
 def one(args: tuple[int, int, int]) -> dict:
     G, rep, B = args
-    df = impact.simulate_respondents(G, SETTING["n_per_cell"], effect=EFFECT, trend=SETTING["trend"],
+    df = simulation.simulate_respondents(G, SETTING["n_per_cell"], effect=EFFECT, trend=SETTING["trend"],
                                      cluster_sd=SETTING["cluster_sd"], shock_sd=SETTING["shock_sd"],
                                      noise_sd=SETTING["noise_sd"], seed=SEED + 1000 * G + rep)
     # withhold=False: the raw intervals, unbounded ones included, are what coverage measures
@@ -99,7 +100,7 @@ def one_pool(args: tuple[int, int]) -> list[dict]:
     rows = []
     for c in range(k):
         G = int(rng.integers(POOL_CLUSTERS[0], POOL_CLUSTERS[1] + 1))
-        df = impact.simulate_respondents(G, SETTING["n_per_cell"], effect=EFFECT, trend=SETTING["trend"],
+        df = simulation.simulate_respondents(G, SETTING["n_per_cell"], effect=EFFECT, trend=SETTING["trend"],
                                          cluster_sd=SETTING["cluster_sd"], shock_sd=SETTING["shock_sd"],
                                          noise_sd=SETTING["noise_sd"], seed=SEED + 5_000_000 + 100 * rep + c)
         e = impact.fit_effect(df, "trust_police", B=B, seed=rep * 100 + c)

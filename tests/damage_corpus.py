@@ -10,7 +10,7 @@ Each :class:`Case` writes one damaged residents file of the test city (``testvil
     the same, except the damaged rows, rejected with the stated reason at the stated
     raw row numbers (raw = kept + rejected holds);
 ``error``
-    a :class:`~analysis.readers.RawDataError` (or ``ProfileError``) whose message names
+    a :class:`~analysis.inputs.readers.RawDataError` (or ``ProfileError``) whose message names
     the file and contains every string of ``expect`` (a line, a column, a cell, the kind
     of problem).
 

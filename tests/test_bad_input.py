@@ -7,10 +7,10 @@ import pytest
 from conftest import make_profile, resident_row, write_csv, write_profile
 from damage_corpus import CASES, SECRET
 
-from analysis.clean import UnknownLabelError, clean_city
-from analysis.clean import main as clean_main
-from analysis.profile import ProfileError, load_profile
-from analysis.readers import RawDataError
+from analysis.inputs.clean import UnknownLabelError, clean_city
+from analysis.inputs.clean import main as clean_main
+from analysis.inputs.profile import ProfileError, load_profile
+from analysis.inputs.readers import RawDataError
 
 KEY = b"test-key-0123456789abcdef"
 

@@ -12,10 +12,10 @@ import pyreadstat
 import pytest
 from conftest import make_profile, resident_row, write_csv, write_profile
 
-from analysis import codebook
-from analysis.clean import REASONS, clean_city, main, norm_label, run_cleaning, summary_tables
-from analysis.profile import load_profile
-from analysis.pseudonymise import DEMO_KEY
+from analysis.inputs import codebook
+from analysis.inputs.clean import REASONS, clean_city, main, norm_label, run_cleaning, summary_tables
+from analysis.inputs.profile import load_profile
+from analysis.inputs.pseudonymise import DEMO_KEY
 
 KEY = b"test-key-0123456789abcdef"
 
@@ -247,7 +247,7 @@ def test_run_cleaning_writes_outputs_log_and_no_raw_ids(city):
         assert json.loads(blob)["ID"].startswith("R-")
     assert rej.loc[rej["reason"] == "duplicate", "value"].str.startswith("R-").all()
     # the demo key was used: pseudonyms are reproducible on every machine
-    assert res.log["key_fingerprint"] == __import__("analysis.pseudonymise", fromlist=["x"]).key_fingerprint(DEMO_KEY)
+    assert res.log["key_fingerprint"] == __import__("analysis.inputs.pseudonymise", fromlist=["x"]).key_fingerprint(DEMO_KEY)
 
 
 def test_summary_tables_suppress_small_cells(city):
@@ -256,7 +256,7 @@ def test_summary_tables_suppress_small_cells(city):
     res = _clean(rows)
     t = summary_tables(res)
     cov = t["coverage"]
-    # published form (analysis.disclosure): 12 is shown rounded to base 10
+    # published form (analysis.publishing.disclosure): 12 is shown rounded to base 10
     assert cov.loc["101", "baseline"] == "10" and cov.loc["101", "follow_up"] == "10"
     assert cov.loc["102", "baseline"] == "<10" and cov.loc["103", "baseline"] == "0"
     assert t["rows"]["raw_rows"].tolist() == [27]
@@ -290,10 +290,10 @@ def test_large_city_vectorised_matches_small_rules(city):
 def test_synthetic_city_round_trip_recovers_generated_values(city_slug, tmp_path):
     """Generated data -> raw files (csv / sav / dta / xlsx sheets) -> cleaning gives back the
     generator's codebook values for every clean row, and rejects exactly its planted faults."""
-    synthetic = pytest.importorskip("analysis.synthetic")
-    from analysis.pseudonymise import pseudonymise
+    from analysis.demo import synthetic
+    from analysis.inputs.pseudonymise import pseudonymise
 
-    from analysis.profile import Quality
+    from analysis.inputs.profile import Quality
 
     # 60 rows per wave spread over up to 88 units may leave a comparison area empty in a wave
     profile = load_profile(city_slug).model_copy(update={"quality": Quality(
@@ -343,7 +343,7 @@ def test_two_files_file_level_wave_and_cross_file_duplicates(project):
 
 # ------------------------------------------------------------------ clean_table (no city)
 def _table_spec(**kw):
-    from analysis.profile import DatasetSpec
+    from analysis.inputs.profile import DatasetSpec
 
     base = {"files": [{"path": "t.csv", "format": "csv", "wave": "baseline"}],
             "columns": {"respondent_id": "ID", "neighbourhood": "NB", "age": "AGE", "gender": "SEX",
@@ -356,7 +356,7 @@ def _table_spec(**kw):
 
 
 def test_clean_table_applies_the_city_rules_without_a_city():
-    from analysis.clean import clean_table
+    from analysis.inputs.clean import clean_table
 
     frame = pd.DataFrame({
         "ID": ["a1", "a2", "a3", "a4", " ", "a1", "a7", "a8"],
@@ -390,8 +390,8 @@ def test_clean_table_applies_the_city_rules_without_a_city():
 
 
 def test_clean_table_reads_a_folder_and_checks_the_spec(tmp_path):
-    from analysis.clean import UnknownLabelError, check_table_spec, clean_table
-    from analysis.profile import ProfileError
+    from analysis.inputs.clean import UnknownLabelError, check_table_spec, clean_table
+    from analysis.inputs.profile import ProfileError
 
     (tmp_path / "t.csv").write_text("ID,NB,AGE,SEX,TRUST,RESP,DATE\nb1,Z,33,F,7,Jamais,2020-05-01\n"
                                     "b2,Z,44,?,7,Jamais,2020-05-01\n", encoding="utf-8")

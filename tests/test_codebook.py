@@ -7,7 +7,7 @@ import pandas as pd
 import pandera.errors
 import pytest
 
-from analysis import codebook
+from analysis.inputs import codebook
 
 
 def _items(**cols):

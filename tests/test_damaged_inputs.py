@@ -11,9 +11,9 @@ import pytest
 from conftest import make_profile, write_profile
 from damage_corpus import CASES, FILE, SECRET, base_rows, counts, csv_text
 
-from analysis.clean import clean_city
-from analysis.profile import ProfileError, load_profile
-from analysis.readers import RawDataError
+from analysis.inputs.clean import clean_city
+from analysis.inputs.profile import ProfileError, load_profile
+from analysis.inputs.readers import RawDataError
 
 KEY = b"test-key-0123456789abcdef"
 _BASELINE: dict[str, pd.DataFrame] = {}
@@ -133,7 +133,8 @@ def _as_pipeline_failure(project, exc: BaseException) -> str:
     import contextlib
     import io
 
-    from analysis import pipeline, report
+    from analysis.running import pipeline
+    from analysis.publishing import report
 
     path = pipeline.failure_path("testville", "01-clean")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +185,7 @@ def test_recurring_unknown_label_is_quoted(project):
 
 @pytest.mark.parametrize("col", ["QUARTIER", "DATE", "VAGUE"])
 def test_name_in_rejected_column_not_in_published_rejections(project, col):
-    from analysis.clean import rejection_counts
+    from analysis.inputs.clean import rejection_counts
 
     raw = project / "data" / "raw" / "testville"
     raw.mkdir(parents=True, exist_ok=True)
@@ -207,7 +208,8 @@ def test_name_in_rejected_column_not_in_published_rejections(project, col):
 
 def test_report_failure_note_has_no_message_counts(project):
     """P4: a DataLossError's exact small counts stay in the .failed file, not the report."""
-    from analysis import pipeline, report
+    from analysis.running import pipeline
+    from analysis.publishing import report
 
     path = pipeline.failure_path("testville", "01-clean")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import dashboard, explore
+from analysis.publishing import dashboard
+from analysis.publishing import explore
 from analysis.config import K_SUPPRESS, PATHS
 
 
 # --------------------------------------------------------------------- catalogue
 def test_explore_catalogue_has_both_languages_with_the_same_placeholders():
-    from analysis.report import placeholders
+    from analysis.publishing.report import placeholders
 
     for key, entry in explore.catalogue().items():
         assert set(entry) == {"en", "fr"}, key
@@ -188,7 +189,7 @@ def test_disclosure_check_catches_small_cells():
 
 def test_dashboard_labels_are_honest(page):
     for city, d in page.data["cities"].items():
-        from analysis.profile import load_profile
+        from analysis.inputs.profile import load_profile
 
         p = load_profile(city)
         assert d["synthetic"] == bool(p.synthetic)

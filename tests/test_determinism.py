@@ -29,9 +29,11 @@ import pytest
 import statsmodels.api as sm
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from analysis import clean, codebook, impact, weights
-from analysis.profile import load_profile
-from analysis.pseudonymise import DEMO_KEY
+from analysis.inputs import clean, codebook
+from analysis.statistics import impact, weights
+from analysis.statistics import bootstrap, simulation
+from analysis.inputs.profile import load_profile
+from analysis.inputs.pseudonymise import DEMO_KEY
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 KNOWN = dict(city="aubervilliers", outcome="legitimacy_index", group="migrant_background")
@@ -88,7 +90,7 @@ def test_known_case_counts_the_exact_ties(known):
     statsmodels over all 64 sign patterns, the patterns v = +1 and v = -1 (which
     rebuild the data, so reproduce |t| exactly) counted as reaching it."""
     X, y, w, cl, j = design_of_known_case(known)
-    wb = impact.wild_cluster_bootstrap(X, y, cl, j, weights=w, B=9999, ci=False)
+    wb = bootstrap.wild_cluster_bootstrap(X, y, cl, j, weights=w, B=9999, ci=False)
     assert wb.enumerated and wb.B == 64 and wb.weight_type == "rademacher"
     restricted = sm.WLS(y, np.delete(X, j, axis=1), weights=w).fit()
     fitted, resid = restricted.fittedvalues, restricted.resid
@@ -114,20 +116,20 @@ def test_known_case_same_under_perturbation_and_threads(known):
     """1e-12 relative perturbations of y and of the weights, and 1 or 2 BLAS threads,
     leave the published p-value and interval unchanged."""
     X, y, w, cl, j = design_of_known_case(known)
-    ref = impact.wild_cluster_bootstrap(X, y, cl, j, weights=w)
+    ref = bootstrap.wild_cluster_bootstrap(X, y, cl, j, weights=w)
     rng = np.random.default_rng(3)
     for _ in range(3):
         yp = y * (1 + 1e-12 * rng.uniform(-1, 1, len(y)))
         wp = w * (1 + 1e-12 * rng.uniform(-1, 1, len(w)))
         Xp = X * (1 + 1e-12 * rng.uniform(-1, 1, X.shape))
         for args in ((X, yp, w), (X, y, wp), (Xp, yp, wp)):
-            got = impact.wild_cluster_bootstrap(args[0], args[1], cl, j, weights=args[2])
+            got = bootstrap.wild_cluster_bootstrap(args[0], args[1], cl, j, weights=args[2])
             assert got.p_value == ref.p_value
             assert round(got.ci_low, 3) == round(ref.ci_low, 3)
             assert round(got.ci_high, 3) == round(ref.ci_high, 3)
     for threads in (1, 2):
         with threadpool_limits(limits=threads, user_api="blas"):
-            got = impact.wild_cluster_bootstrap(X, y, cl, j, weights=w)
+            got = bootstrap.wild_cluster_bootstrap(X, y, cl, j, weights=w)
         assert got.p_value == ref.p_value
         assert (round(got.ci_low, 3), round(got.ci_high, 3)) == (round(ref.ci_low, 3), round(ref.ci_high, 3))
 
@@ -154,8 +156,8 @@ import json, sys
 from threadpoolctl import threadpool_info
 sys.path.insert(0, {tests!r})
 from test_determinism import city_respondents, published, OUTCOMES, GROUPS, KNOWN
-from analysis import impact
-from analysis.profile import load_profile
+from analysis.statistics import impact
+from analysis.inputs.profile import load_profile
 
 resp = city_respondents(KNOWN["city"])
 tab = impact.resident_effects(resp, load_profile(KNOWN["city"]), indicators=OUTCOMES, groups=GROUPS)
@@ -216,7 +218,7 @@ def _inert_cluster_data(seed=0, G=7, n_per=40):
 
 def test_zero_influence_cluster_ties_counted_by_construction():
     X, y, cl = _inert_cluster_data()
-    wb = impact.wild_cluster_bootstrap(X, y, cl, 0, B=9999, weight_type="rademacher", ci=False)
+    wb = bootstrap.wild_cluster_bootstrap(X, y, cl, 0, B=9999, weight_type="rademacher", ci=False)
     assert wb.enumerated and wb.B == 2**7
     # four patterns tie by construction: +-1 on the six influential clusters, either sign
     # on the inert one
@@ -235,7 +237,7 @@ def test_zero_influence_cluster_ties_counted_by_construction():
     assert wb.p_value == np.mean(t_boot >= t_obs * (1 - 1e-9))
     for seed in range(3):
         rng = np.random.default_rng(seed)
-        got = impact.wild_cluster_bootstrap(X, y * (1 + 1e-12 * rng.uniform(-1, 1, len(y))), cl, 0,
+        got = bootstrap.wild_cluster_bootstrap(X, y * (1 + 1e-12 * rng.uniform(-1, 1, len(y))), cl, 0,
                                             B=9999, weight_type="rademacher", ci=False)
         assert got.p_value == wb.p_value and got.min_p == wb.min_p
 
@@ -245,10 +247,10 @@ def test_rademacher_at_four_clusters_gives_an_unbounded_interval():
     """2^4 = 16 patterns, 2 of which always tie: p >= 0.125 > 0.05, whatever the data.
     The interval is (-inf, inf), never a finite, absurd one."""
     for seed in range(6):
-        df = impact.simulate_respondents(4, 60, effect=0.5, seed=seed)
+        df = simulation.simulate_respondents(4, 60, effect=0.5, seed=seed)
         X = impact.design_matrix(impact.estimation_sample(df, "trust_police"))
         data = impact.estimation_sample(df, "trust_police")
-        wb = impact.wild_cluster_bootstrap(X.to_numpy(float), data["trust_police"].to_numpy(float),
+        wb = bootstrap.wild_cluster_bootstrap(X.to_numpy(float), data["trust_police"].to_numpy(float),
                                            data["neighbourhood"].to_numpy(), 0,
                                            weights=data["weight"].to_numpy(float), weight_type="rademacher")
         assert wb.min_p == 2 / 16 and wb.p_value >= 2 / 16
@@ -264,10 +266,10 @@ def test_webb_constant_patterns_always_tie():
     """Webb's six constant patterns rescale the data's own residuals: t* = +-t exactly, so
     they are always counted (6 of 6^G), and the test can reject from 3 clusters."""
     for G in (3, 4):
-        df = impact.simulate_respondents(G, 40, comparison=False, seed=G)
+        df = simulation.simulate_respondents(G, 40, comparison=False, seed=G)
         data = impact.estimation_sample(df, "trust_police", design="pre_post")
         X = impact.design_matrix(data, design="pre_post").to_numpy(float)
-        wb = impact.wild_cluster_bootstrap(X, data["trust_police"].to_numpy(float),
+        wb = bootstrap.wild_cluster_bootstrap(X, data["trust_police"].to_numpy(float),
                                            data["neighbourhood"].to_numpy(), 0, ci=False)
         assert wb.weight_type == "webb" and wb.enumerated and wb.B == 6**G
         assert wb.min_p == 6 / 6**G < 0.05

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import disclosure as D
-from analysis import estimates as E
+from analysis import sdc
+from analysis.publishing import disclosure as D
+from analysis.statistics import estimates as E
 from analysis.config import K_SUPPRESS, PATHS
 
 K = K_SUPPRESS
@@ -23,20 +24,20 @@ K = K_SUPPRESS
 
 # ======================================================================== publishing
 def test_publish_count_threshold_and_rounding():
-    assert D.publish_count(0) == 0
-    assert [D.publish_count(n) for n in range(1, 10)] == ["<10"] * 9
-    assert [D.publish_count(n, marker=None) for n in range(1, 10)] == [None] * 9
-    assert [D.publish_count(n) for n in (10, 14, 15, 24, 25, 364, 372, 2379)] == [10, 10, 20, 20, 30, 360, 370, 2380]
-    assert D.publish_count(np.int64(8)) == "<10" and D.publish_count(float("nan")) is None
-    assert D.publish_count("<10") == "<10"
+    assert sdc.publish_count(0) == 0
+    assert [sdc.publish_count(n) for n in range(1, 10)] == ["<10"] * 9
+    assert [sdc.publish_count(n, marker=None) for n in range(1, 10)] == [None] * 9
+    assert [sdc.publish_count(n) for n in (10, 14, 15, 24, 25, 364, 372, 2379)] == [10, 10, 20, 20, 30, 360, 370, 2380]
+    assert sdc.publish_count(np.int64(8)) == "<10" and sdc.publish_count(float("nan")) is None
+    assert sdc.publish_count("<10") == "<10"
 
 
 def test_count_interval_contains_every_true_value_brute_force():
     for n in range(0, 1001):
-        lo, hi = D.count_interval(D.publish_count(n))
+        lo, hi = sdc.count_interval(sdc.publish_count(n))
         assert lo <= n <= hi
         assert hi - lo <= 9
-        lo2, hi2 = D.count_interval(D.publish_count(n, marker=None))
+        lo2, hi2 = sdc.count_interval(sdc.publish_count(n, marker=None))
         assert lo2 <= n <= hi2 or n == 0  # CSV: 0 stays 0, blank means 1-9
 
 
@@ -44,23 +45,23 @@ def test_publish_counts_only_touches_counts_and_blanks_dependent_shares():
     df = pd.DataFrame({"variable": ["a", "b", "c"], "n": [2379, 2379, 2379], "missing": [0, 7, 143],
                        "missing_share": [0.0, 0.003, 0.06], "n_clusters": [3, 3, 3], "activities": [4, 5, 6],
                        "n_eff": [12.3, 4.2, 99.1]})
-    out = D.publish_counts(df, dependent={"missing_share": "missing"})
+    out = sdc.publish_counts(df, dependent={"missing_share": "missing"})
     assert out["n"].tolist() == [2380] * 3
     assert out["missing"].tolist() == [0, "<10", 140]
     assert np.isnan(out.loc[1, "missing_share"]) and out.loc[2, "missing_share"] == 0.06
     assert out["n_clusters"].tolist() == [3, 3, 3] and out["activities"].tolist() == [4, 5, 6]
     assert out["n_eff"].tolist() == [12.3, 4.2, 99.1]
-    csv = D.publish_counts(df, marker=None)
+    csv = sdc.publish_counts(df, marker=None)
     assert csv["missing"].isna().tolist() == [False, True, False] and csv.loc[2, "missing"] == 140
 
 
 def test_count_columns_by_name():
     for c in ("n", "n_a", "n_b", "n_baseline", "n_follow_up", "min_cell", "respondents", "kept",
               "rejected", "duplicate", "trust_police_baseline_n", "n_complete", "n_imputed"):
-        assert D.is_count_column(c), c
+        assert sdc.is_count_column(c), c
     for c in ("n_eff", "n_clusters", "n_clusters_treated", "k", "df", "activities", "participants",
               "estimate", "neighbourhoods", "cells", "suppressed", "raw_row_number"):
-        assert not D.is_count_column(c), c
+        assert not sdc.is_count_column(c), c
 
 
 # ================================================== attack 1: counts by subtraction
@@ -70,12 +71,12 @@ def _system(parts_pub, total_pub, exact=False):
     ``exact``: integers were published as they are (the old way), not rounded.
     """
     def interval(v):
-        return (v, v) if exact and not isinstance(v, str) else D.count_interval(v)
+        return (v, v) if exact and not isinstance(v, str) else sdc.count_interval(v)
 
     m = len(parts_pub)
     cons = [([i], interval(p)) for i, p in enumerate(parts_pub)]
     cons.append((list(range(m)), interval(total_pub)))
-    return D.feasibility_intervals(m, cons, targets=[m - 1])[m - 1]
+    return sdc.feasibility_intervals(m, cons, targets=[m - 1])[m - 1]
 
 
 def test_subtraction_attack_works_on_exact_totals_and_fails_on_published_ones():
@@ -88,7 +89,7 @@ def test_subtraction_attack_works_on_exact_totals_and_fails_on_published_ones():
     old = pd.DataFrame({"pilot_area": ["other"], "wave": ["follow_up"], "respondents": [str(total)]})
     assert any("rounded" in f.rule for f in D.check_table(old, "03-impact"))
     # Published form: every count rounded to base 10, small ones "<10".
-    lo, hi = _system([D.publish_count(p) for p in [*parts, hidden]], D.publish_count(total))
+    lo, hi = _system([sdc.publish_count(p) for p in [*parts, hidden]], sdc.publish_count(total))
     assert (lo, hi) == (1, 9)
 
 
@@ -99,8 +100,8 @@ def test_subtraction_attack_recovers_nothing_on_many_planted_tables():
         m = int(rng.integers(1, 6))
         parts = [int(x) for x in rng.integers(10, 300, size=m)]
         hidden = int(rng.integers(1, 10))
-        pub = [D.publish_count(p) for p in [*parts, hidden]]
-        lo, hi = _system(pub, D.publish_count(sum(parts) + hidden))
+        pub = [sdc.publish_count(p) for p in [*parts, hidden]]
+        lo, hi = _system(pub, sdc.publish_count(sum(parts) + hidden))
         assert lo <= hidden <= hi
         assert hi > lo, "a hidden count was pinned down"
         narrowest = min(narrowest, hi - lo + 1)
@@ -110,7 +111,7 @@ def test_subtraction_attack_recovers_nothing_on_many_planted_tables():
 
 def test_area_margin_attack_on_counts_88_minus_40_minus_40():
     assert _system([40, 40, "<10"], 88, exact=True) == (8, 8)
-    lo, hi = _system([D.publish_count(40), D.publish_count(40), "<10"], D.publish_count(88))
+    lo, hi = _system([sdc.publish_count(40), sdc.publish_count(40), "<10"], sdc.publish_count(88))
     assert hi > lo and lo <= 8 <= hi
 
 
@@ -193,10 +194,11 @@ def test_counts_printed_outright_are_caught_and_published_tables_carry_none(tmp_
 
 
 def test_balance_table_publishes_rounded_counts():
-    from analysis import impact
+    from analysis.statistics import impact
+    from analysis.statistics import simulation
 
-    prof = impact.simulated_profile(n_clusters=6)
-    df = impact.simulate_respondents(n_clusters=6, n_per_cell=13, seed=1)
+    prof = simulation.simulated_profile(n_clusters=6)
+    df = simulation.simulate_respondents(n_clusters=6, n_per_cell=13, seed=1)
     bal = impact.balance_table(df, prof, weights=None)
     for c in ("n_a", "n_b"):
         v = bal[c].dropna().astype(int)
@@ -290,7 +292,7 @@ def test_area_mean_attack_needs_secondary_suppression():
     primary = E.suppress(t)
     assert _margin_attack(primary[pilot], pop[pilot], area_mean) == pytest.approx(2.5)
     assert any("only suppressed cell" in f.rule for f in D.check_table(primary, "neighbourhoods.csv"))
-    t["suppressed"] = D.secondary_suppression(t)
+    t["suppressed"] = sdc.secondary_suppression(t)
     secondary = E.suppress(t)
     assert secondary.loc[pilot, "suppressed"].sum() == 2  # P3 and its smallest complement
     assert _margin_attack(secondary[pilot], pop[pilot], area_mean) is None
@@ -306,10 +308,10 @@ def test_secondary_suppression_pools_several_small_cells():
     t = pd.DataFrame({"area_type": ["other"] * 5, "group": "all", "wave": "follow_up", "indicator": "x",
                       "n": [3, 4, 11, 12, 200]})
     t["suppressed"] = t["n"] < K
-    sup = D.secondary_suppression(t)
+    sup = sdc.secondary_suppression(t)
     # 3 + 4 hidden: the pair's mean would be a statistic of 7; add cells until K besides the largest small one
     assert sup.tolist() == [True, True, True, False, False]
-    assert D.secondary_suppression(t.assign(n=[0, 40, 50, 60, 70], suppressed=False)).sum() == 0
+    assert sdc.secondary_suppression(t.assign(n=[0, 40, 50, 60, 70], suppressed=False)).sum() == 0
 
 
 # ====================================================================== demo outputs
@@ -343,8 +345,8 @@ def test_demo_fay_herriot_columns_reveal_nothing():
 
 def test_demo_area_means_cannot_isolate_a_hidden_neighbourhood():
     from analysis.io import read_processed
-    from analysis.profile import load_profile
-    from analysis.weights import city_weights
+    from analysis.inputs.profile import load_profile
+    from analysis.statistics.weights import city_weights
 
     for city in _demo():
         t = pd.read_csv(PATHS.tables_city(city) / "neighbourhoods.csv", dtype={"neighbourhood": str})
@@ -392,7 +394,7 @@ def _city_total_from_notebook(path):
 
 def test_demo_counts_by_subtraction_recover_nothing():
     """Attack 1 on the published demo: respondents by neighbourhood (01-clean) and by area (03-impact)."""
-    from analysis.profile import load_profile
+    from analysis.inputs.profile import load_profile
 
     pinned, audited = [], 0
     for city in _demo():
@@ -416,18 +418,18 @@ def test_demo_counts_by_subtraction_recover_nothing():
         cov["neighbourhood"] = cov["neighbourhood"].map(lambda c: canon.get(c.lstrip("0") or "0", c))
         cells = [(str(r["neighbourhood"]), w) for _, r in cov.iterrows() for w in ("baseline", "follow_up")]
         index = {c: i for i, c in enumerate(cells)}
-        cons = [([index[(str(r["neighbourhood"]), w)]], D.count_interval(str(r[w])))
+        cons = [([index[(str(r["neighbourhood"]), w)]], sdc.count_interval(str(r[w])))
                 for _, r in cov.iterrows() for w in ("baseline", "follow_up")]
         for _, r in summ.iterrows():
             members = [index[(nb, str(r["wave"]))] for nb, _ in cells[::2]
                        if prof.area_type(nb) == str(r["pilot_area"])]
-            cons.append((members, D.count_interval(str(r["respondents"]))))
+            cons.append((members, sdc.count_interval(str(r["respondents"]))))
         total = _city_total_from_notebook(nb01)
         if total is not None:  # "n" of the missingness table: every respondent, both waves
-            cons.append((list(range(len(cells))), D.count_interval(total)))
+            cons.append((list(range(len(cells))), sdc.count_interval(total)))
         hidden = [index[(str(r["neighbourhood"]), w)] for _, r in cov.iterrows()
                   for w in ("baseline", "follow_up") if str(r[w]) == "<10"]
-        for i, (lo, hi) in D.feasibility_intervals(len(cells), cons, hidden).items():
+        for i, (lo, hi) in sdc.feasibility_intervals(len(cells), cons, hidden).items():
             audited += 1
             if lo == hi:
                 pinned.append((city, cells[i]))
@@ -474,7 +476,7 @@ def _difference_attack(nb: pd.DataFrame, areas: pd.DataFrame) -> list[tuple]:
         if "df" in areas.columns and np.isfinite(a["df"]):
             totals = {int(round(a["df"])) + 1}
         else:
-            lo, hi = D.count_interval(a["n"] if np.isfinite(a["n"]) else None)
+            lo, hi = sdc.count_interval(a["n"] if np.isfinite(a["n"]) else None)
             totals = set(range(lo, hi + 1))
             c = _n_from_interval(a["estimate"], a["ci_low"], a["se"])
             totals &= c or totals
@@ -482,7 +484,7 @@ def _difference_attack(nb: pd.DataFrame, areas: pd.DataFrame) -> list[tuple]:
         for _, x in cells.iterrows():
             c = _n_from_interval(x["estimate"], x["ci_low"], x["se"])
             if c is None:
-                lo, hi = D.count_interval(x["n"] if np.isfinite(x["n"]) else None)
+                lo, hi = sdc.count_interval(x["n"] if np.isfinite(x["n"]) else None)
                 c = set(range(lo, hi + 1))
             ranges.append((x["neighbourhood"], not np.isfinite(x["n"]) or str(x["suppressed"]) == "True", c))
         unknown = [r for r in ranges if len(r[2]) > 1]
@@ -500,13 +502,13 @@ def _planted_area(n_pub_cells=(12, 14), hidden=(9, 9, 9), df_published=True, coa
     """One area: two published cells and three hidden ones of 9 (total minus parts = 27 = 3 × 9)."""
     from scipy import stats
 
-    from analysis.explore import coarse_df
+    from analysis.publishing.explore import coarse_df
 
     rows = []
     for i, n in enumerate(n_pub_cells):
         se = 0.3
         t = stats.t.ppf(0.975, n - 1)
-        rows.append({"neighbourhood": f"P{i}", "n": float(D.publish_count(n)), "estimate": 5.0, "se": se,
+        rows.append({"neighbourhood": f"P{i}", "n": float(sdc.publish_count(n)), "estimate": 5.0, "se": se,
                      "ci_low": float(f"{5.0 - t * se:.6g}"), "suppressed": False})
     for i, _ in enumerate(hidden):
         rows.append({"neighbourhood": f"H{i}", "n": np.nan, "estimate": np.nan, "se": np.nan, "ci_low": np.nan,
@@ -516,7 +518,7 @@ def _planted_area(n_pub_cells=(12, 14), hidden=(9, 9, 9), df_published=True, coa
     df = float(coarse_df(np.array([N - 1.0]))[0]) if coarse else N - 1.0
     t = stats.t.ppf(0.975, df)
     area = {"area_type": "pilot", "group": "all", "wave": "baseline", "indicator": "x",
-            "n": float(D.publish_count(N)), "estimate": 5.0, "se": 0.2, "ci_low": float(f"{5.0 - t * 0.2:.6g}")}
+            "n": float(sdc.publish_count(N)), "estimate": 5.0, "se": 0.2, "ci_low": float(f"{5.0 - t * 0.2:.6g}")}
     if df_published:
         area["df"] = N - 1.0
     return nb, pd.DataFrame([area])
@@ -532,11 +534,11 @@ def test_difference_attack_pins_hidden_cells_through_df_or_an_exact_interval_and
 
 
 def test_coarse_df_reveals_only_the_rounded_count_and_never_narrows_the_interval():
-    from analysis.explore import coarse_df
+    from analysis.publishing.explore import coarse_df
 
     n = np.arange(10, 400)
     d = coarse_df(n - 1.0)
-    assert np.all(d <= n - 1) and np.all((d + 1) % D.ROUNDING_BASE == 0) and np.all(d + 1 >= D.K)
+    assert np.all(d <= n - 1) and np.all((d + 1) % sdc.ROUNDING_BASE == 0) and np.all(d + 1 >= sdc.K)
     # every count of the same base-10 block gives the same df: the interval cannot tell them apart
     for lo in range(10, 390, 10):
         assert len(set(coarse_df(np.arange(lo, lo + 10) - 1.0))) == 1
@@ -544,7 +546,7 @@ def test_coarse_df_reveals_only_the_rounded_count_and_never_narrows_the_interval
 
 
 def test_area_table_publishes_no_df():
-    from analysis import explore
+    from analysis.publishing import explore
 
     assert "df" not in explore.AREA_COLUMNS
     bad = pd.DataFrame({"area_type": ["pilot", "other"], "n": [30, 80], "estimate": [5.1, 4.9], "df": [26, 81]})
@@ -562,7 +564,7 @@ def test_df_of_a_pooling_over_cities_is_not_a_count_of_people():
 
 
 def test_n_eff_times_deff_giving_the_exact_count_is_caught():
-    from analysis import weights as W
+    from analysis.statistics import weights as W
 
     exact = pd.DataFrame({"city": ["x", "x"], "wave": ["baseline", "follow_up"], "n": [800, 790],
                           "deff_kish": [1.41773, 1.39214], "n_eff": [560.754, 567.473]})
@@ -583,7 +585,7 @@ def test_officer_rows_publish_rounded_clusters():
 
 
 def test_officer_effects_round_the_officer_count():
-    from analysis import officers as O
+    from analysis.statistics import officers as O
     rng = np.random.default_rng(5)
     n_off = 83
     ids = np.repeat([f"o{i}" for i in range(n_off)], 2)
@@ -594,7 +596,7 @@ def test_officer_effects_round_the_officer_count():
     prof = type("P", (), {"city": "x"})()
     out = O.officer_effects(df, prof)
     got = pd.to_numeric(out["n_clusters"], errors="coerce").dropna()
-    assert len(got) and (got % D.ROUNDING_BASE == 0).all() and (got == 80).all()
+    assert len(got) and (got % sdc.ROUNDING_BASE == 0).all() and (got == 80).all()
 
 
 def test_row_totals_in_report_text_are_checked():
@@ -609,12 +611,12 @@ def test_row_totals_in_report_text_are_checked():
 
 
 def test_report_cleaning_sentence_prints_rounded_totals():
-    from analysis import report as R
+    from analysis.publishing import report as R
 
     view_src = __import__("inspect").getsource(R)
     assert 'v["clean_rows"] = ({k: publish_count(x)' in view_src  # the one place the sentence is fed
-    text = R.tr("city.rows", "en", raw=D.publish_count(2239), kept=D.publish_count(2209),
-                rejected=D.publish_count(30)) if hasattr(R, "tr") else ""
+    text = R.tr("city.rows", "en", raw=sdc.publish_count(2239), kept=sdc.publish_count(2209),
+                rejected=sdc.publish_count(30)) if hasattr(R, "tr") else ""
     assert text and not D.check_text(text, "report.html")
     raw = R.tr("city.rows", "fr", raw=2239, kept=2209, rejected=30)
     assert D.check_text(raw, "report.fr.html")  # the old exact sentence is caught
@@ -625,7 +627,7 @@ _DASH = """<!doctype html><html><body><h1>Dashboard</h1><table id="t"></table>
 
 
 def test_dashboard_inline_data_is_checked_and_a_table_free_page_does_not_crash():
-    from analysis import dashboard
+    from analysis.publishing import dashboard
 
     cols = dashboard.ROW_COLUMNS
 
@@ -681,7 +683,7 @@ def test_demo_weight_summaries_do_not_multiply_back_to_counts():
 
 
 def test_table_row_notes_are_not_counts_of_people():
-    from analysis import report as R
+    from analysis.publishing import report as R
 
     for lang in ("en", "fr"):
         assert not D.check_text(R.tr("table.more_rows", lang, n=23), "report.html"), lang

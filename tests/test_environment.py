@@ -39,7 +39,7 @@ PIP_ONLY_IN_CONDA = {
 RUNTIME_ONLY = {
     # pandas imports it itself for to_parquet/read_parquet (analysis.io); pandas does not require it
     "pyarrow": "pandas' Parquet engine",
-    # geopandas imports it itself for read_file/to_file (analysis.geo, analysis.estimates)
+    # geopandas imports it itself for read_file/to_file (analysis.geography.geo, analysis.statistics.estimates)
     "pyogrio": "geopandas' file engine (boundaries in, GeoPackage out)",
     # `make lab` runs `jupyter lab` on notebooks/explore.ipynb
     "jupyterlab": "JupyterLab, for `make lab` and the exploration notebook",
@@ -48,9 +48,9 @@ RUNTIME_ONLY = {
     # named in the design card for the exploration's distributions and trends; not used yet.
     # Delete this line when the exploration imports it (or drop seaborn from both files).
     "seaborn": "design card: planned for the exploration, imported nowhere yet",
-    # analysis.dashboard inlines the package's plotly.min.js (found with importlib.util.find_spec)
+    # analysis.publishing.dashboard inlines the package's plotly.min.js (found with importlib.util.find_spec)
     "plotly": "ships plotly.min.js, inlined into the offline dashboard",
-    # pandas.read_html's parser: analysis.disclosure reads the HTML reports' tables with it
+    # pandas.read_html's parser: analysis.publishing.disclosure reads the HTML reports' tables with it
     "lxml": "pandas' HTML table parser, for the disclosure check of the reports",
 }
 # Folders whose Python files and notebooks are scanned for imports. Imports in src/ and in
@@ -394,8 +394,8 @@ def test_licence_citation_and_version_agree():
 
 # ----------------------------------------------------------------------------- command line
 def test_inprocess_help_prints_help_and_runs_no_city(monkeypatch, capsys):
-    """``python -m analysis.inprocess --help`` used to clean a city called "--help"."""
-    from analysis import inprocess
+    """``python -m analysis.running.inprocess --help`` used to clean a city called "--help"."""
+    from analysis.running import inprocess
 
     def no_city(city):
         raise AssertionError(f"ran city {city!r}")
@@ -404,7 +404,7 @@ def test_inprocess_help_prints_help_and_runs_no_city(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         inprocess.main(["--help"])
     assert exit_.value.code == 0
-    assert "usage: python -m analysis.inprocess" in capsys.readouterr().out
+    assert "usage: python -m analysis.running.inprocess" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_:
         inprocess.main([])  # no city: a usage error, not a silent success
     assert exit_.value.code == 2

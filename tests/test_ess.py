@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import codebook, ess
+from analysis.inputs import codebook
+from analysis.statistics import ess
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_ess_missing_codes_become_missing_and_bad_values_raise(raw):
 
 def test_ess_goes_through_the_city_cleaning_code(raw, monkeypatch):
     """The benchmark calls clean.clean_table with the shipped spec: same DK and range rules."""
-    from analysis import clean
+    from analysis.inputs import clean
 
     calls = []
     real = clean.clean_table
@@ -82,7 +83,7 @@ def test_ess_goes_through_the_city_cleaning_code(raw, monkeypatch):
 
 
 def test_ess_spec_is_data_and_a_broken_one_names_file_and_key(tmp_path):
-    from analysis.profile import ProfileError
+    from analysis.inputs.profile import ProfileError
 
     spec = ess.load_spec()
     assert spec.columns["trust_police"] == "trstplc" and spec.item_missing == [77, 88, 99]
@@ -107,7 +108,7 @@ def test_national_levels_say_they_are_real_national_unweighted_2010(raw):
 
 def test_benchmark_csv_keeps_real_status_on_ess_rows(tmp_path):
     """Written as the pipeline writes it: the table-wide synthetic label must not overwrite the ESS rows."""
-    from analysis import synthesis
+    from analysis.statistics import synthesis
     from analysis.io import SYNTHETIC_NOTE, write_table
 
     levels = ess.national_levels(pd.DataFrame({"trust_police": [5.0, 6.0, 7.0] * 5, "eff_violence": 5.0}))

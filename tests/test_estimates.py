@@ -9,11 +9,12 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.weightstats import DescrStatsW
 
-from analysis import codebook, geo
-from analysis import estimates as E
-from analysis import weights as W
+from analysis.inputs import codebook
+from analysis.geography import geo
+from analysis.statistics import estimates as E
+from analysis.statistics import weights as W
 from analysis.config import K_SUPPRESS
-from analysis.profile import CityProfile
+from analysis.inputs.profile import CityProfile
 
 
 def make_profile(n_nb=8, seed=0):
@@ -200,9 +201,9 @@ def test_table_has_every_cell_and_no_published_cell_under_k(city):
     shown = table["estimate"].notna() | table["ci_low"].notna() | table["shrunk"].notna()
     assert (table.loc[shown, "n"] >= K_SUPPRESS).all()
     assert table.loc[table["n"] < K_SUPPRESS, "suppressed"].all()
-    # Cells of 10 or more are suppressed only as complements (analysis.disclosure rule 4):
+    # Cells of 10 or more are suppressed only as complements (analysis.publishing.disclosure rule 4):
     # no hidden cell is alone in its areas, and the Fay–Herriot columns use published cells only.
-    from analysis import disclosure
+    from analysis.publishing import disclosure
 
     found = [f.rule for f in disclosure.check_table(table, "table")]
     assert not [r for r in found if "only suppressed cell" in r or "Fay–Herriot" in r]
@@ -214,7 +215,7 @@ def test_table_has_every_cell_and_no_published_cell_under_k(city):
 def test_outcomes_not_collected_are_marked_and_single_items_estimated(city):
     """A city that asked one procedural-justice item: the item is estimated and mapped, the
     index and the outcomes it never asked are `not_collected` (not suppressed small cells)."""
-    from analysis import maps
+    from analysis.geography import maps
 
     prof, df, w, _ = city
     df = df.copy()
@@ -256,7 +257,7 @@ def test_written_outputs_respect_k(city, tmp_path, monkeypatch):
 
 
 def test_published_csv_shows_no_count_below_k():
-    from analysis.estimates import blank_small_counts
+    from analysis.statistics.estimates import blank_small_counts
 
     t = pd.DataFrame({"n": [0, 3, 9, 10, 250], "n_baseline": [0, 2, 12, 10, 100], "estimate": [1.0] * 5})
     out = blank_small_counts(t, k=10)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import evidence, impact
+from analysis.statistics import evidence
+from analysis.statistics import simulation
 
 
 def _residents(n_clusters=8, n_treated=4, width=1.0, outcomes=evidence.MAIN_INDICATORS, min_cell=200,
@@ -37,7 +38,7 @@ def _trends(x=0.05):
 
 
 def test_design_strength_comes_from_the_design_alone():
-    did, pre = impact.simulated_profile(4), impact.simulated_profile(4, comparison=False)
+    did, pre = simulation.simulated_profile(4), simulation.simulated_profile(4, comparison=False)
     # 4 clusters, one pilot neighbourhood, wide intervals, no activity log: still level 3
     t, r = evidence.rate_evidence(_residents(4, 1, width=5), _balance(0.9), {}, did, trends=_trends(0.6))
     assert r["level"] == 3 and r["design"] == "did"
@@ -60,7 +61,7 @@ def test_design_strength_comes_from_the_design_alone():
 ])
 def test_confidence_levels_and_reason_codes(kw, fidelity, trend, expected, reasons):
     t, r = evidence.rate_evidence(_residents(**kw), _balance(), {"fidelity": fidelity},
-                                  impact.simulated_profile(12), trends=_trends(trend))
+                                  simulation.simulated_profile(12), trends=_trends(trend))
     assert (r["confidence"], r["reasons"]) == (expected, reasons)
     summary = t[(t["rating"] == "confidence") & (t["criterion"] == "confidence")].iloc[0]
     assert summary["level"] == {"high": 3, "moderate": 2, "low": 1}[expected]
@@ -68,7 +69,7 @@ def test_confidence_levels_and_reason_codes(kw, fidelity, trend, expected, reaso
 
 
 def test_baseline_level_gap_lowers_nothing_but_is_shown():
-    prof = impact.simulated_profile(12)
+    prof = simulation.simulated_profile(12)
     t, r = evidence.rate_evidence(_residents(12, 6), _balance(0.9), {"fidelity": 0.9}, prof, trends=_trends())
     assert (r["level"], r["confidence"]) == (3, "high")
     gap = t[t["criterion"] == "baseline_gap"].iloc[0]
@@ -76,7 +77,7 @@ def test_baseline_level_gap_lowers_nothing_but_is_shown():
 
 
 def test_an_outcome_not_collected_never_lowers_a_rating():
-    prof = impact.simulated_profile(12)
+    prof = simulation.simulated_profile(12)
     full = evidence.rate_evidence(_residents(12, 6), _balance(), {"fidelity": 0.9}, prof, trends=_trends())[1]
     some = evidence.rate_evidence(_residents(12, 6, not_collected=("pj_index", "legitimacy_index")), _balance(),
                                   {"fidelity": 0.9}, prof, trends=_trends())
@@ -98,7 +99,7 @@ def test_effect_rating_direction_and_interval():
     assert evidence.effect_direction({"estimate": 0.5, "ci_low": -np.inf, "ci_high": np.inf}) == "no_detectable_change"
     assert evidence.effect_direction({"estimate": np.nan, "note": "suppressed: a design cell"}) == "suppressed"
     assert evidence.effect_direction({"estimate": np.nan, "note": "not estimable: 2 clusters"}) == "not_estimable"
-    t, _ = evidence.rate_evidence(_residents(12, 6), _balance(), {"fidelity": 0.9}, impact.simulated_profile(12),
+    t, _ = evidence.rate_evidence(_residents(12, 6), _balance(), {"fidelity": 0.9}, simulation.simulated_profile(12),
                                   trends=_trends())
     e = t[(t["rating"] == "effect") & (t["criterion"] == "trust_police")].iloc[0]
     assert (e["value"], e["ci_low"], e["ci_high"], e["scale"]) == (0.4, pytest.approx(-0.1), pytest.approx(0.9),
@@ -111,7 +112,7 @@ def test_table_holds_codes_and_numbers_only_and_values_agree_with_met():
                            "std_diff": [-0.161, -0.058, 0.242, 0.426],
                            "used_in_rating": [True, True, True, False]})
     t, _ = evidence.rate_evidence(_residents(8, 4, width=3), amiens, {"fidelity": 0.9},
-                                  impact.simulated_profile(8, comparison=False))
+                                  simulation.simulated_profile(8, comparison=False))
     assert list(t.columns) == list(evidence.EVIDENCE_COLUMNS)
     assert str(t["level"].dtype) == "Int64"
     for col in ("rating", "criterion", "reason"):
@@ -130,14 +131,14 @@ def test_table_holds_codes_and_numbers_only_and_values_agree_with_met():
     assert tb["value"] == pytest.approx(0.242) and tb["met"] and tb["reason"] == ""
     amiens.loc[2, "std_diff"] = 0.31
     t, r = evidence.rate_evidence(_residents(8, 4), amiens, {"fidelity": 0.9},
-                                  impact.simulated_profile(8, comparison=False))
+                                  simulation.simulated_profile(8, comparison=False))
     tb = t[t["criterion"] == "trend_balance"].iloc[0]
     assert tb["value"] == pytest.approx(0.31) and not tb["met"] and "trend_imbalance" in r["reasons"]
 
 
 def test_composition_trends_difference_out_a_constant_gap_and_catch_a_changing_one():
-    prof = impact.simulated_profile(8)
-    df = impact.simulate_respondents(8, 200, seed=4)
+    prof = simulation.simulated_profile(8)
+    df = simulation.simulate_respondents(8, 200, seed=4)
     pilot = df["pilot_area"] == "pilot"
     rng = np.random.default_rng(0)
     # a constant gap: pilot areas have many more migrants in both waves
@@ -162,7 +163,7 @@ def test_composition_trends_difference_out_a_constant_gap_and_catch_a_changing_o
 
 
 def test_reading_uses_labels_not_variable_names():
-    prof = impact.simulated_profile(8)
+    prof = simulation.simulated_profile(8)
     res = _residents(8, 4).assign(diff_p_value=np.nan, group="all")
     res.loc[res["outcome"] == "pj_index", ["estimate", "note"]] = [np.nan, "suppressed: a design cell has fewer"]
     _, rating = evidence.rate_evidence(res, _balance(), {"fidelity": 0.9}, prof, trends=_trends())
@@ -173,10 +174,10 @@ def test_reading_uses_labels_not_variable_names():
 
 
 def test_report_renders_three_ratings_side_by_side_in_both_languages():
-    from analysis import report
+    from analysis.publishing import report
 
     t, _ = evidence.rate_evidence(_residents(8, 4, not_collected=("pj_index",)), _balance(0.9),
-                                  {"fidelity": 0.9}, impact.simulated_profile(8), trends=_trends())
+                                  {"fidelity": 0.9}, simulation.simulated_profile(8), trends=_trends())
     t = t.astype({"met": "object"})
     csv = pd.read_csv(pd.io.common.StringIO(t.to_csv(index=False)))  # as the report reads it
     en = report.evidence_table_html(csv, "en")
@@ -194,7 +195,7 @@ def test_report_renders_three_ratings_side_by_side_in_both_languages():
 
 
 def test_balance_display_marks_what_it_shows():
-    from analysis import report
+    from analysis.publishing import report
 
     bal = pd.DataFrame({"city": "brussels", "comparison": "pilot vs comparison areas, baseline",
                         "variable": ["contact_satisfaction", "age"], "mean_a": [2.7, 38.0], "mean_b": [3.4, 36.0],

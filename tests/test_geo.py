@@ -11,8 +11,8 @@ import shapely
 import yaml
 from shapely.geometry import Polygon, box
 
-from analysis import boundaries_cli, geo
-from analysis.profile import CityProfile
+from analysis.geography import boundaries_cli, geo
+from analysis.inputs.profile import CityProfile
 
 #: The committed official boundary files (data/external/boundaries, with CHECKSUMS.sha256).
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "external" / "boundaries"
@@ -162,7 +162,7 @@ def test_city_geometry_falls_back_to_approximate_and_says_so(root):
 @pytest.mark.parametrize("city", OFFICIAL)
 def test_committed_official_boundaries_pass_every_check_and_rejoin_in_another_crs(city, tmp_path):
     """A fresh clone has the six files: read through the project, with checksum and profile."""
-    from analysis.profile import load_profile
+    from analysis.inputs.profile import load_profile
 
     path = COMMITTED / f"{city}.geojson"
     assert path.is_file(), f"{path} is not in the repository"
@@ -191,7 +191,7 @@ def test_checksum_manifest_lists_exactly_the_committed_files_and_they_match():
 
 
 def test_cities_without_boundaries_get_the_labelled_approximate_map():
-    from analysis.profile import load_profile
+    from analysis.inputs.profile import load_profile
 
     for city in ("amiens", "aubervilliers", "vilnius"):
         assert geo.boundary_file(city, COMMITTED) is None
@@ -210,7 +210,7 @@ def _copy_with_manifest(tmp_path, city="nantes"):
 
 
 def test_damaged_committed_file_is_refused_by_checksum(tmp_path):
-    from analysis.profile import load_profile
+    from analysis.inputs.profile import load_profile
 
     path = _copy_with_manifest(tmp_path)
     assert geo.read_boundaries("nantes", load_profile("nantes"), path=path).attrs["sha256"]

@@ -18,7 +18,11 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from analysis import codebook, evidence, impact, implementation, officers
+from analysis.publishing import tables
+from analysis.inputs import codebook
+from analysis.statistics import evidence, impact, implementation, officers
+from analysis.statistics import bootstrap, simulation
+from analysis.publishing import impact_figures
 from analysis.config import K_SUPPRESS
 
 
@@ -38,7 +42,7 @@ def test_wcr_matches_brute_force_enumeration():
     """Every one of the 2^G Rademacher draws refitted with statsmodels gives the same p."""
     X, y, cl, w = _toy(G=5)
     b0 = 0.25
-    wb = impact.wild_cluster_bootstrap(X, y, cl, 0, weights=w, B=999, weight_type="rademacher",
+    wb = bootstrap.wild_cluster_bootstrap(X, y, cl, 0, weights=w, B=999, weight_type="rademacher",
                                        b0=b0, ci=False)
     assert wb.enumerated and wb.B == 2**5
     full = sm.WLS(y, X, weights=w).fit(cov_type="cluster", cov_kwds={"groups": cl})
@@ -59,11 +63,11 @@ def test_wcr_matches_brute_force_enumeration():
 
 def test_wcr_interval_is_the_set_of_unrejected_nulls():
     X, y, cl, w = _toy(G=8, n=400, seed=5)
-    wb = impact.wild_cluster_bootstrap(X, y, cl, 0, weights=w, B=999, weight_type="webb", seed=7)
+    wb = bootstrap.wild_cluster_bootstrap(X, y, cl, 0, weights=w, B=999, weight_type="webb", seed=7)
     assert wb.ci_low < wb.estimate < wb.ci_high
-    inside = impact.wild_cluster_bootstrap(X, y, cl, 0, weights=w, B=999, seed=7, ci=False,
+    inside = bootstrap.wild_cluster_bootstrap(X, y, cl, 0, weights=w, B=999, seed=7, ci=False,
                                            b0=wb.ci_low + 0.02 * (wb.ci_high - wb.ci_low))
-    outside = impact.wild_cluster_bootstrap(X, y, cl, 0, weights=w, B=999, seed=7, ci=False,
+    outside = bootstrap.wild_cluster_bootstrap(X, y, cl, 0, weights=w, B=999, seed=7, ci=False,
                                             b0=wb.ci_low - 0.02 * (wb.ci_high - wb.ci_low))
     assert inside.p_value > 0.05 >= outside.p_value
 
@@ -77,7 +81,7 @@ def test_wcr_p_values_uniform_under_null():
         x = (cl % 2).astype(float) + rng.normal(0, 0.1, n)  # regressor constant-ish within cluster
         y = rng.normal(size=G)[cl] + rng.normal(size=n)
         X = np.column_stack([x, np.ones(n)])
-        ps.append(impact.wild_cluster_bootstrap(X, y, cl, 0, B=199, seed=int(rng.integers(1e9)),
+        ps.append(bootstrap.wild_cluster_bootstrap(X, y, cl, 0, B=199, seed=int(rng.integers(1e9)),
                                                 ci=False).p_value)
     ps = np.array(ps)
     assert stats.kstest(ps, "uniform").pvalue > 0.01
@@ -85,23 +89,23 @@ def test_wcr_p_values_uniform_under_null():
 
 
 def test_auto_weights_rademacher_enumerated_from_six_clusters_webb_below():
-    assert impact.resolve_weight_type("auto", 6) == "rademacher"
-    assert impact.resolve_weight_type("auto", 5) == "webb"
+    assert bootstrap.resolve_weight_type("auto", 6) == "rademacher"
+    assert bootstrap.resolve_weight_type("auto", 5) == "webb"
     X, y, cl, w = _toy(G=8, n=200)
-    wb = impact.wild_cluster_bootstrap(X, y, cl, 0, B=9999, ci=False)
+    wb = bootstrap.wild_cluster_bootstrap(X, y, cl, 0, B=9999, ci=False)
     assert wb.weight_type == "rademacher" and wb.enumerated and wb.B == 256
     assert wb.label == "wild cluster bootstrap (WCR, Rademacher, all 256 sign patterns)"
     X, y, cl, w = _toy(G=4, n=200)
-    wb = impact.wild_cluster_bootstrap(X, y, cl, 0, B=9999, ci=False)
+    wb = bootstrap.wild_cluster_bootstrap(X, y, cl, 0, B=9999, ci=False)
     assert wb.weight_type == "webb" and wb.enumerated and wb.B == 6**4
 
 
 def test_bad_weight_type_and_single_cluster_raise():
     X, y, cl, w = _toy()
     with pytest.raises(ValueError, match="weight_type"):
-        impact.wild_cluster_bootstrap(X, y, cl, 0, weight_type="mammen")
+        bootstrap.wild_cluster_bootstrap(X, y, cl, 0, weight_type="mammen")
     with pytest.raises(ValueError, match="at least 2 clusters"):
-        impact.wild_cluster_bootstrap(X, y, np.zeros(len(y)), 0)
+        bootstrap.wild_cluster_bootstrap(X, y, np.zeros(len(y)), 0)
 
 
 # ------------------------------------------------------------------------------- DiD
@@ -110,7 +114,7 @@ def test_did_recovers_planted_effect(planted):
     """30 seeded pilots (10 clusters, trend 0.6): unbiased, intervals cover the planted effect."""
     ests, cover_wb, cover_crv, reject = [], [], [], []
     for seed in range(30):
-        df = impact.simulate_respondents(10, 100, effect=planted, trend=0.6, seed=100 + seed)
+        df = simulation.simulate_respondents(10, 100, effect=planted, trend=0.6, seed=100 + seed)
         est = impact.fit_effect(df, "trust_police", B=199, seed=seed)
         ests.append(est.estimate)
         cover_wb.append(est.ci_low <= planted <= est.ci_high)
@@ -130,7 +134,7 @@ def test_did_recovers_planted_effect(planted):
 
 def test_did_single_dataset_known_answer():
     """One large, low-noise pilot: the estimate lies within 0.05 of the planted 0.5."""
-    df = impact.simulate_respondents(12, 200, effect=0.5, trend=1.0, shock_sd=0.0, noise_sd=0.3, seed=1)
+    df = simulation.simulate_respondents(12, 200, effect=0.5, trend=1.0, shock_sd=0.0, noise_sd=0.3, seed=1)
     est = impact.fit_effect(df, "trust_police", B=999)
     assert est.estimate == pytest.approx(0.5, abs=0.05)
     assert est.ci_low <= 0.5 <= est.ci_high and est.p_value < 0.01
@@ -140,7 +144,7 @@ def test_did_point_estimate_equals_statsmodels_formula():
     """The hand-built design matrix gives the estimate of the formula the brief states."""
     import statsmodels.formula.api as smf
 
-    df = impact.simulate_respondents(6, 40, effect=0.5, seed=2)
+    df = simulation.simulate_respondents(6, 40, effect=0.5, seed=2)
     est = impact.fit_effect(df, "trust_police", B=99)
     d = df.assign(tp=((df["pilot_area"] == "pilot") & (df["wave"] == "follow_up")).astype(float),
                   y=df["trust_police"].astype(float))
@@ -153,7 +157,7 @@ def test_did_point_estimate_equals_statsmodels_formula():
 def test_pre_post_is_biased_by_the_common_trend():
     """Without comparison areas the estimate is effect + trend; the DiD removes the trend."""
     effect, trend = 0.4, 1.0
-    df = impact.simulate_respondents(12, 150, effect=effect, trend=trend, shock_sd=0.0,
+    df = simulation.simulate_respondents(12, 150, effect=effect, trend=trend, shock_sd=0.0,
                                      noise_sd=0.3, seed=4)
     pre_post = impact.fit_effect(df, "trust_police", design="pre_post", B=99)
     did = impact.fit_effect(df, "trust_police", design="did", B=99)
@@ -165,7 +169,7 @@ def test_pre_post_is_biased_by_the_common_trend():
 
 
 def test_group_effect_and_difference_from_rest():
-    df = impact.simulate_respondents(10, 150, effect=0.0, group_effect=1.5, shock_sd=0.0,
+    df = simulation.simulate_respondents(10, 150, effect=0.0, group_effect=1.5, shock_sd=0.0,
                                      noise_sd=0.3, seed=8)
     within = impact.fit_effect(df, "trust_police", group="migrant_background", within_group=True, B=999)
     diff = impact.fit_effect(df, "trust_police", group="migrant_background", B=999)
@@ -178,7 +182,7 @@ def test_group_effect_and_difference_from_rest():
 
 
 def test_suppression_below_k():
-    df = impact.simulate_respondents(6, 40, seed=1)
+    df = simulation.simulate_respondents(6, 40, seed=1)
     young = df["age_group"] == "15-24"
     # keep only 3 young respondents per neighbourhood-wave: cells of the group fall below k
     keep = ~young | (df.groupby(["neighbourhood", "wave"]).cumcount() < 3)
@@ -193,7 +197,7 @@ def test_suppression_below_k():
 
 
 def test_bad_input_errors_name_the_column():
-    df = impact.simulate_respondents(4, 20, seed=1)
+    df = simulation.simulate_respondents(4, 20, seed=1)
     with pytest.raises(KeyError, match="weights column 'w2'"):
         impact.fit_effect(df, "trust_police", weights="w2")
     bad = df.copy()
@@ -205,10 +209,10 @@ def test_bad_input_errors_name_the_column():
 
 
 def test_resident_effects_table_and_balance():
-    prof = impact.simulated_profile(8)
-    df = impact.simulate_respondents(8, 80, effect=0.5, seed=9)
+    prof = simulation.simulated_profile(8)
+    df = simulation.simulate_respondents(8, 80, effect=0.5, seed=9)
     tab = impact.resident_effects(df, prof, indicators=("trust_police",), B=199)
-    assert list(tab.columns) == impact.IMPACT_COLUMNS
+    assert list(tab.columns) == tables.IMPACT_COLUMNS
     assert set(tab["group"]) == {"all", "young", "migrant_background", "police_contact"}
     assert (tab["design"] == "did").all() and (tab["scale"] == "0-10").all()
     published = tab[tab["estimate"].notna()]
@@ -226,8 +230,8 @@ def test_resident_effects_table_and_balance():
 
 
 def test_pre_post_city_and_evidence_rating():
-    prof = impact.simulated_profile(6, comparison=False)
-    df = impact.simulate_respondents(6, 60, effect=0.5, comparison=False, seed=3)
+    prof = simulation.simulated_profile(6, comparison=False)
+    df = simulation.simulate_respondents(6, 60, effect=0.5, comparison=False, seed=3)
     tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=[], B=199)
     assert tab["design"].tolist() == ["pre_post"]
     bal = impact.balance_table(df, prof)
@@ -241,8 +245,8 @@ def test_pre_post_city_and_evidence_rating():
 
 
 def test_did_city_rating_starts_at_level_3():
-    prof = impact.simulated_profile(12)
-    df = impact.simulate_respondents(12, 120, seed=3)
+    prof = simulation.simulated_profile(12)
+    df = simulation.simulate_respondents(12, 120, seed=3)
     tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=[], B=99)
     bal = impact.balance_table(df, prof)
     trends = evidence.composition_trends(df, prof)
@@ -269,7 +273,7 @@ def _officers(n=40, effect=0.8, seed=0):
 
 
 def test_officer_did_on_trained_by_wave():
-    prof = impact.simulated_profile(4)
+    prof = simulation.simulated_profile(4)
     tab = officers.officer_effects(_officers(effect=1.0), prof)
     row = tab.set_index("outcome").loc["off_youth_attitude"]
     assert row["design"] == "did_trained"  # ids link the waves: baseline of the trained is known
@@ -281,7 +285,7 @@ def test_officer_did_on_trained_by_wave():
 
 
 def test_implementation_summary():
-    prof = impact.simulated_profile(4)
+    prof = simulation.simulated_profile(4)
     acts = codebook.enforce_dtypes(pd.DataFrame({
         "city": "simulated", "source_file": "a.csv", "raw_row_number": [1, 2, 3, 4],
         "date": pd.to_datetime(["2014-10-01", "2014-11-15", "2015-01-10", "2016-01-01"]),
@@ -302,8 +306,8 @@ def test_implementation_summary():
 # ------------------------------------------------------------- the demo generator's cities
 @pytest.fixture(scope="module")
 def demo_cities():
-    synthetic = pytest.importorskip("analysis.synthetic")
-    from analysis.profile import load_profile
+    from analysis.demo import synthetic
+    from analysis.inputs.profile import load_profile
 
     out = {}
     for city in ("nantes", "brussels", "lisbon", "amiens"):
@@ -340,8 +344,8 @@ def test_demo_pre_post_city_carries_the_city_trend(demo_cities):
 
 
 def test_pre_post_balance_rates_composition_not_outcomes():
-    prof = impact.simulated_profile(6, comparison=False)
-    df = impact.simulate_respondents(6, 80, effect=2.0, comparison=False, seed=2)
+    prof = simulation.simulated_profile(6, comparison=False)
+    df = simulation.simulate_respondents(6, 80, effect=2.0, comparison=False, seed=2)
     bal = impact.balance_table(df, prof).set_index("variable")
     assert abs(bal.loc["trust_police", "std_diff"]) > 0.25  # the effect itself...
     assert not bal.loc["trust_police", "imbalanced"]  # ...is not an imbalance
@@ -350,8 +354,8 @@ def test_pre_post_balance_rates_composition_not_outcomes():
 
 def test_group_only_in_pilot_areas_falls_back_to_pre_post():
     """Tourists in a city centre: no comparison members, so the group gets a pre/post estimate."""
-    prof = impact.simulated_profile(8)
-    df = impact.simulate_respondents(8, 80, seed=4)
+    prof = simulation.simulated_profile(8)
+    df = simulation.simulate_respondents(8, 80, seed=4)
     df.loc[df["pilot_area"] == "comparison", "migrant_background"] = False
     tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=["migrant_background"], B=99)
     row = tab.set_index("group").loc["migrant_background"]
@@ -373,14 +377,14 @@ def test_wide_interval_is_not_estimable_and_prints_nothing():
     """3 clusters with large neighbourhood shocks: the interval is wider than the 1-4 scale,
     so the row is not estimable and no estimate, interval or p-value is given; with small
     shocks the same design is estimated."""
-    df = impact.simulate_respondents(3, 40, comparison=False, shock_sd=1.5, noise_sd=1.0, seed=0)
+    df = simulation.simulate_respondents(3, 40, comparison=False, shock_sd=1.5, noise_sd=1.0, seed=0)
     df["feel_safe_dark"] = df["trust_police"] / 3
     est = impact.fit_effect(df, "feel_safe_dark", design="pre_post")
     assert est.status == "not_estimable" and est.reason == "ci_wider_than_scale"
     assert np.isnan([est.estimate, est.std_error, est.ci_low, est.ci_high, est.p_value,
                      est.crv_ci_low, est.crv_p_value]).all()
     assert est.n == 240 and est.n_clusters == 3
-    calm = impact.simulate_respondents(3, 40, comparison=False, shock_sd=0.02, noise_sd=0.3, seed=0)
+    calm = simulation.simulate_respondents(3, 40, comparison=False, shock_sd=0.02, noise_sd=0.3, seed=0)
     calm["feel_safe_dark"] = calm["trust_police"] / 3
     ok = impact.fit_effect(calm, "feel_safe_dark", design="pre_post")
     assert ok.status == "estimated" and ok.reason == "" and ok.ci_high - ok.ci_low < 3
@@ -390,8 +394,8 @@ def test_group_in_one_comparison_area_falls_back_to_pre_post():
     """The group lives in the 4 pilot areas and one comparison area: a DiD on one control
     cluster cannot support inference (few_clusters_per_arm), so the row is the pre/post
     change in the pilot areas, labelled so."""
-    prof = impact.simulated_profile(8)
-    df = impact.simulate_respondents(8, 80, seed=4)
+    prof = simulation.simulated_profile(8)
+    df = simulation.simulate_respondents(8, 80, seed=4)
     df.loc[(df["pilot_area"] == "comparison") & (df["neighbourhood"] != "N04"), "migrant_background"] = False
     within = impact.fit_effect(df, "trust_police", group="migrant_background", within_group=True, B=99)
     assert within.status == "not_estimable" and within.reason == "few_clusters_per_arm"
@@ -405,8 +409,8 @@ def test_fallback_label_kept_when_pre_post_is_suppressed():
     """No group member in the comparison areas and only 5 in the pilot areas at follow-up:
     the DiD is suppressed and so is the pre/post fallback. The row keeps the DiD label
     and status; it never carries a DiD result under the pre_post label."""
-    prof = impact.simulated_profile(8)
-    df = impact.simulate_respondents(8, 80, seed=4)
+    prof = simulation.simulated_profile(8)
+    df = simulation.simulate_respondents(8, 80, seed=4)
     df.loc[df["pilot_area"] == "comparison", "migrant_background"] = False
     late = (df["pilot_area"] == "pilot") & (df["wave"] == "follow_up")
     members = df.index[late & df["migrant_background"].astype(bool)]
@@ -425,8 +429,8 @@ def test_fallback_label_kept_when_pre_post_is_suppressed():
 def test_small_counts_are_not_published():
     """A design cell of 5 respondents: the row is suppressed and neither min_cell (5) nor
     any count from 1 to 9 appears in the published row."""
-    prof = impact.simulated_profile(6)
-    df = impact.simulate_respondents(6, 40, seed=1)
+    prof = simulation.simulated_profile(6)
+    df = simulation.simulate_respondents(6, 40, seed=1)
     late = df.index[(df["pilot_area"] == "pilot") & (df["wave"] == "follow_up")]
     df.loc[late[5:], "trust_police"] = pd.NA
     tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=[], B=99)
@@ -441,8 +445,8 @@ def test_single_pj_item_is_estimated_on_its_own_scale():
     item is estimated (planted effect 0.4 recovered), the index and the items never
     asked are 'not_collected' (never an estimate), distinct from 'suppressed'; an item
     asked at baseline only is not estimable (one_wave_only)."""
-    prof = impact.simulated_profile(8)
-    df = _item(impact.simulate_respondents(8, 100, seed=2), "pj_respect", effect=0.4, seed=3)
+    prof = simulation.simulated_profile(8)
+    df = _item(simulation.simulate_respondents(8, 100, seed=2), "pj_respect", effect=0.4, seed=3)
     df = _item(df, "willing_report", seed=4)
     df.loc[df["wave"] == "follow_up", "willing_report"] = pd.NA
     df = codebook.compute_indices(df.assign(pj_fair=pd.NA, pj_explain=pd.NA, eff_violence=pd.NA,
@@ -472,8 +476,8 @@ def test_single_pj_item_is_estimated_on_its_own_scale():
 
 def test_not_collected_outcomes_do_not_change_the_rating():
     """Rows of outcomes a city never asked leave the evidence rating as it is."""
-    prof = impact.simulated_profile(12)
-    df = impact.simulate_respondents(12, 120, seed=3)
+    prof = simulation.simulated_profile(12)
+    df = simulation.simulate_respondents(12, 120, seed=3)
     tab = impact.resident_effects(df, prof, indicators=("trust_police", "pj_index", "feel_safe_dark"),
                                   groups=[], B=99)
     assert tab.set_index("outcome").loc["pj_index", "status"] == "not_collected"
@@ -505,11 +509,11 @@ def test_figure_words_each_status_differently():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    prof = impact.simulated_profile(6)
-    df = impact.simulate_respondents(6, 40, seed=1)
+    prof = simulation.simulated_profile(6)
+    df = simulation.simulate_respondents(6, 40, seed=1)
     tab = impact.resident_effects(df, prof, indicators=("trust_police", "pj_index"), groups=[], B=99)
     tab.loc[0, ["estimate", "status"]] = [np.nan, "not_estimable"]
-    fig = impact.plot_effects(tab)
+    fig = impact_figures.plot_effects(tab)
     texts = {t.get_text() for ax in fig.axes for t in ax.texts}
     assert texts == {"not estimable with this design", "not collected"}
     plt.close(fig)

@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from analysis import manifest
+from analysis.publishing import manifest
 from analysis.config import PATHS
-from analysis.figures import figure_paths, save_figure
+from analysis.publishing.figures import figure_paths, save_figure
 from analysis.io import SYNTHETIC_NOTE, write_json
 
 
@@ -75,7 +75,7 @@ def test_manifest_file_is_stable_and_readable(figures):
 
 
 def test_real_sidecar_is_read(project):
-    """The sidecars analysis.figures.save_figure writes: real data get an empty status."""
+    """The sidecars analysis.publishing.figures.save_figure writes: real data get an empty status."""
     _save("nantes", "real", "fr", synthetic=False)
     df = manifest.build_manifest(write=False)
     assert df["data_status"].tolist() == [""] and not df["synthetic"].any()
@@ -107,7 +107,7 @@ def test_empty_manifest(project):
 
 
 # ----------------------------------------------------------------- print size and embedded copies
-from analysis import figures as figmod  # noqa: E402
+from analysis.publishing import figures as figmod  # noqa: E402
 
 
 @pytest.mark.parametrize("w, h, printed", [

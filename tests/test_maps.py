@@ -16,9 +16,10 @@ import pytest  # noqa: E402
 from matplotlib.collections import PatchCollection  # noqa: E402
 from shapely.geometry import box  # noqa: E402
 
-from analysis import codebook, geo, maps  # noqa: E402
+from analysis.inputs import codebook  # noqa: E402
+from analysis.geography import geo, maps
 from analysis.config import K_SUPPRESS  # noqa: E402
-from analysis.profile import CityProfile  # noqa: E402
+from analysis.inputs.profile import CityProfile  # noqa: E402
 
 
 def grid(values, n=None, suppressed=None, area_type=None, crs=geo.TARGET_CRS):
@@ -213,7 +214,7 @@ def test_pilot_and_comparison_areas_are_labelled_with_a_key():
 
 
 def test_map_panel_text_prints_at_7pt_without_enlarging(tmp_path, monkeypatch):
-    from analysis import figures
+    from analysis.publishing import figures
 
     geom, table, prof = _testville(tmp_path, monkeypatch)
     for lang in ("en", "fr"):
@@ -230,7 +231,7 @@ def test_map_panel_text_prints_at_7pt_without_enlarging(tmp_path, monkeypatch):
 
 def test_committed_official_boundaries_draw_a_filled_map_captioned_official():
     """A fresh clone maps Nantes with its official quartiers (not blank, not approximate)."""
-    from analysis.profile import load_profile
+    from analysis.inputs.profile import load_profile
 
     prof = load_profile("nantes")
     geom = geo.city_geometry("nantes", prof)

@@ -12,9 +12,9 @@ import json
 import pytest
 from conftest import CODES, make_profile, resident_row, write_csv, write_profile
 
-from analysis.clean import DataLossError, clean_city, main, run_cleaning
+from analysis.inputs.clean import DataLossError, clean_city, main, run_cleaning
 from analysis.config import PATHS
-from analysis.profile import ProfileError, Quality, load_profile
+from analysis.inputs.profile import ProfileError, Quality, load_profile
 
 KEY = b"test-key-0123456789abcdef"
 N = 40  # rows per file: 10 per area, 5 per area and wave, 7 young (15-24) in each file
@@ -33,7 +33,7 @@ def _rows(n: int = N, start: int = 0) -> list[dict]:
 def _scratch_files_count_as_demo(monkeypatch):
     """These tests are about data loss, on scratch files under ``synthetic: true``; the
     refusal of the public demo key over non-demo files is tested in test_pseudonymise."""
-    import analysis.pseudonymise as pseudonymise
+    import analysis.inputs.pseudonymise as pseudonymise
 
     monkeypatch.setattr(pseudonymise, "check_synthetic_claim", lambda profile: None)
 
@@ -234,7 +234,7 @@ def test_lost_officers_file_stops_the_city(strict_city):
 
 
 def test_share_is_compared_exactly():
-    from analysis.clean import _over_share
+    from analysis.inputs.clean import _over_share
 
     assert not _over_share(3, 5, 0.6) and _over_share(4, 5, 0.6)
     assert not _over_share(1, 2, 0.5) and _over_share(501, 1000, 0.5)
@@ -253,7 +253,7 @@ DEMO_RESIDENTS = {
 
 @pytest.mark.parametrize("city", sorted(DEMO_RESIDENTS))
 def test_demo_city_passes_every_check_with_unchanged_counts(city):
-    from analysis.pseudonymise import load_key
+    from analysis.inputs.pseudonymise import load_key
 
     profile = load_profile(city)
     res = clean_city(profile, key=load_key(profile))
@@ -269,7 +269,7 @@ def test_demo_city_passes_every_check_with_unchanged_counts(city):
 
 def test_demo_toulouse_with_a_date_format_typo_stops(tmp_path):
     """The audit's case on the demonstration data: a two-digit year on the 2015 file."""
-    from analysis.pseudonymise import load_key
+    from analysis.inputs.pseudonymise import load_key
 
     text = PATHS.profile("toulouse").read_text(encoding="utf-8")
     assert text.count("date_format: '%d-%m-%Y'") == 2

@@ -1,4 +1,4 @@
-"""`make new-city` (analysis.newcity) and `make check` (analysis.check).
+"""`make new-city` (analysis.inputs.newcity) and `make check` (analysis.inputs.check).
 
 A tenth city as a new user brings it: one semicolon-separated cp1252 export with German
 labels, decimal commas, dates like 31.10.2014, district names instead of codes, a column of
@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import newcity
-from analysis.check import check_city
-from analysis.clean import clean_city, norm_label
-from analysis.newcity import (DraftError, detect_date_format, detect_delimiter, detect_encoding, draft_profile,
+from analysis.inputs import newcity
+from analysis.inputs.check import check_city
+from analysis.inputs.clean import clean_city, norm_label
+from analysis.inputs.newcity import (DraftError, detect_date_format, detect_delimiter, detect_encoding, draft_profile,
                               scale_value, write_draft)
-from analysis.profile import load_profile
+from analysis.inputs.profile import load_profile
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = b"test-key-for-newcity-0123456789"
@@ -271,7 +271,7 @@ def test_check_lists_every_problem_at_once(wien, capsys):
     # never a respondent's id or name, only labels and codes of mapped columns
     assert not any(n in text for n in planted["names"]) and "W2014-" not in text
     # the command exits non-zero and names the problems
-    from analysis.check import main
+    from analysis.inputs.check import main
 
     assert main(["wien"]) == 1
     out = capsys.readouterr()
@@ -280,7 +280,7 @@ def test_check_lists_every_problem_at_once(wien, capsys):
 
 def test_units_from_a_boundary_file(wien):
     """Codes, names, centroids and areas come from data/external/boundaries/<city>.geojson."""
-    gpd = pytest.importorskip("geopandas")
+    import geopandas as gpd
     from shapely.geometry import box
 
     root, planted, _ = wien
@@ -301,7 +301,7 @@ def test_units_from_a_boundary_file(wien):
 
 def test_spss_value_labels_propose_the_mapping(tmp_path):
     """Numeric codes are kept; their value labels propose the mapping, the units and the missing codes."""
-    pyreadstat = pytest.importorskip("pyreadstat")
+    import pyreadstat
     rng = np.random.default_rng(3)
     n = 200
     df = pd.DataFrame({"ident": np.arange(n, dtype=float), "vague": rng.choice([1.0, 2.0], n),

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from analysis import impact
-from analysis import officers as O
-from analysis.disclosure import publish_count
+from analysis.publishing import tables
+from analysis.statistics import bootstrap
+from analysis.statistics import officers as O
+from analysis.sdc import publish_count
 
 
 class _Profile:
@@ -93,7 +94,7 @@ def test_officer_effects_are_clustered_by_officer_and_carry_a_caveat_code():
     df = _panel(seed=5, effect=0.5)
     tab = O.officer_effects(df, _Profile(), indicators=("off_public_support",))
     row = tab.iloc[0]
-    assert list(tab.columns) == impact.IMPACT_COLUMNS
+    assert list(tab.columns) == tables.IMPACT_COLUMNS
     assert row["design"] == "did_trained" and row["note"] == O.CAVEAT_PANEL == "partial_panel_clustered"
     # officers are respondents: their number is published rounded to base 10 (audit D2)
     assert row["n_clusters"] == publish_count(df["officer_id"].nunique())
@@ -104,7 +105,7 @@ def test_officer_effects_are_clustered_by_officer_and_carry_a_caveat_code():
     # disguise): the statsmodels CRV1 interval with that df, never narrower than the exact one
     from scipy import stats as st
 
-    from analysis.areas import coarse_df
+    from analysis.statistics.areas import coarse_df
 
     G = df["officer_id"].nunique()
     q = st.t.ppf(0.975, coarse_df(G - 1))
@@ -136,7 +137,7 @@ def test_sensitivity_table_compares_the_three_inferences():
     row = sens.iloc[0]
     assert row["status"] == "ok" and row["n_units"] == 5 and row["unit_weight_type"] == "webb"
     X, y = _did_matrix(df), df["off_public_support"].to_numpy()
-    wb = impact.wild_cluster_bootstrap(X, y, df["unit"].to_numpy(), 0, B=999)
+    wb = bootstrap.wild_cluster_bootstrap(X, y, df["unit"].to_numpy(), 0, B=999)
     assert row["unit_p_value"] == pytest.approx(wb.p_value)
     assert (row["unit_ci_low"], row["unit_ci_high"]) == pytest.approx((wb.ci_low, wb.ci_high))
     fit = O.cluster_fit(X, y, df["officer_id"].to_numpy())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import pipeline
+from analysis.running import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ def test_broken_city_is_reported_and_others_finish(project):
     assert "enquete_habitants" in reason  # names the file
     assert "[FAIL] 01-clean" in out and "testville" in out
     assert (project / "data" / "processed" / "aubervilliers" / "respondents.parquet").is_file()
-    status = _py(project, "-m", "analysis.pipeline", "status").stdout
+    status = _py(project, "-m", "analysis.running.pipeline", "status").stdout
     assert re.search(r"testville\s+01-clean: FAILED", status)
 
 
@@ -121,24 +121,25 @@ def test_notebook_dependencies_are_the_modules_it_imports_transitively(project, 
     clean = pipeline.notebook_modules("01-clean")
     nbhd = pipeline.notebook_modules("02-neighbourhoods")
     impact = pipeline.notebook_modules("03-impact")
-    assert {"clean", "readers", "profile", "config", "__init__"} <= set(clean)
-    assert "maps" in nbhd and "geo" in nbhd  # geo through nothing but the notebook's import
-    assert not {"maps", "geo", "synthesis", "report"} & set(clean)
-    assert not {"maps", "geo", "report"} & set(impact)
+    assert {"inputs.clean", "inputs.readers", "inputs.profile", "inputs", "config", "__init__"} <= set(clean)
+    assert "geography.maps" in nbhd and "geography.geo" in nbhd  # geo through nothing but the notebook's import
+    assert not {"geography.maps", "geography.geo", "statistics.synthesis", "publishing.report"} & set(clean)
+    assert not {"geography.maps", "geography.geo", "publishing.report"} & set(impact)
     files = [pipeline._rel(p) for p in pipeline.step_inputs("aubervilliers", "02-neighbourhoods")]
-    assert "src/analysis/maps.py" in files and "config/cities/aubervilliers.yml" in files
+    assert "src/analysis/geography/maps.py" in files and "config/cities/aubervilliers.yml" in files
+    assert "src/analysis/geography/__init__.py" in files  # a subpackage's __init__ runs on import
     report_files = [pipeline._rel(p) for p in pipeline.step_inputs(pipeline.REPORT, pipeline.REPORT)]
-    assert "src/analysis/locale/report.yml" in report_files  # data files a module reads
-    assert "src/analysis/templates/report.html.j2" in report_files
+    assert "src/analysis/publishing/locale/report.yml" in report_files  # data files a module reads
+    assert "src/analysis/publishing/templates/report.html.j2" in report_files
 
 
 def test_editing_one_module_reruns_only_the_steps_that_import_it(project):
     _make(project, "clean-data")
-    maps = project / "src" / "analysis" / "maps.py"
+    maps = project / "src" / "analysis" / "geography" / "maps.py"
     maps.write_text(maps.read_text(encoding="utf-8") + "\n# a French label fixed\n", encoding="utf-8")
     rc, out, runs = _make(project, "clean-data")
     assert [c for _, c in runs] == ["testville"], "01-clean does not import maps"
-    readers = project / "src" / "analysis" / "readers.py"
+    readers = project / "src" / "analysis" / "inputs" / "readers.py"
     readers.write_text(readers.read_text(encoding="utf-8") + "\n# a reader comment\n", encoding="utf-8")
     rc, out, runs = _make(project, "clean-data")
     assert sorted(c for _, c in runs) == ["amiens", "aubervilliers", "testville"]
@@ -185,7 +186,7 @@ def test_lock_serialises_commands(project):
     log = project / "lock.log"
     code = ("import sys, time; f = open(sys.argv[1], 'a'); f.write(f'start {time.time()}\\n'); "
             "f.flush(); time.sleep(1.0); f.write(f'end {time.time()}\\n')")
-    procs = [subprocess.Popen([sys.executable, "-m", "analysis.pipeline", "locked", "--no-prepare",
+    procs = [subprocess.Popen([sys.executable, "-m", "analysis.running.pipeline", "locked", "--no-prepare",
                                "--", sys.executable, "-c", code, str(log)],
                               cwd=project, env=_env(project), stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
@@ -220,11 +221,11 @@ def test_failed_rerun_withdraws_published_outputs_and_the_report_says_so(project
         assert "01-clean failed" in (withdrawn / "aubervilliers" / "WITHDRAWN.txt").read_text(encoding="utf-8")
         assert not (project / "data/processed/aubervilliers/respondents.parquet").exists()
         # the report is rebuilt and says the city failed
-        proc = _py(project, "-m", "analysis.pipeline", "report", "--langs", "en")
+        proc = _py(project, "-m", "analysis.running.pipeline", "report", "--langs", "en")
         assert proc.returncode == 0, proc.stderr[-2000:]
         html = (project / "reports" / "report.html").read_text(encoding="utf-8")
         assert "the pipeline failed for this city" in html and "enquete_habitants" in html
-        status = _py(project, "-m", "analysis.pipeline", "status").stdout
+        status = _py(project, "-m", "analysis.running.pipeline", "status").stdout
         assert re.search(r"aubervilliers\s+01-clean: FAILED\s+02-neighbourhoods: -\s+03-impact: -", status)
     finally:
         raw.write_bytes(good)
@@ -240,7 +241,7 @@ def test_rerunning_a_city_gives_identical_figures_and_tables(project):
     stamps = project / "reports" / ".stamps" / "amiens" / "01-clean"
     if not stamps.is_file():
         _make(project, "clean-data")
-    code = ("from analysis import inprocess; inprocess.neighbourhoods('amiens'); "
+    code = ("from analysis.running import inprocess; inprocess.neighbourhoods('amiens'); "
             "inprocess.impact('amiens')")
 
     def digest():
@@ -262,7 +263,7 @@ def test_a_template_digest_follows_its_cells_not_its_stored_outputs(tmp_path):
     """Refreshing nbval's reference outputs reruns nothing; editing a cell reruns its step."""
     import json
 
-    from analysis import pipeline
+    from analysis.running import pipeline
 
     def write(path, source, outputs):
         path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": source, "metadata": {},

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import planner
-from analysis.impact import simulate_respondents
+from analysis.statistics import planner
+from analysis.statistics.simulation import simulate_respondents
 
 
 def test_standard_error_formula_known_case():

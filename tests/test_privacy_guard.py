@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import privacy_guard
+from analysis.inputs import privacy_guard
 from analysis.config import PATHS
 
 ROOT = PATHS.root
@@ -169,7 +169,7 @@ def test_demo_file_passes_and_edited_demo_file_is_refused(scratch):
     ("data/raw/README.md", (ROOT / "data/raw/README.md").read_bytes()),
     ("data/external/boundaries/.gitkeep", b""),
     ("docs/pseudonymisation-key.md", b"# Keys\n\nSet IMPPULSE_KEY outside the repository.\n"),
-    ("src/analysis/templates/key-figures.html.j2", b"<p>{{ value }}</p>\n"),
+    ("src/analysis/publishing/templates/key-figures.html.j2", b"<p>{{ value }}</p>\n"),
 ])
 def test_source_docs_and_profiles_pass(scratch, name, content):
     root, _ = scratch
@@ -333,7 +333,7 @@ def test_users_city_forced_into_git_is_refused(repo):
     _git(repo, "add", "-f", "data/raw/graz/umfrage_2014_2015.csv")
     refused, _, _ = privacy_guard.check_worktree(repo)
     assert [p.path for p in refused] == ["data/raw/graz/umfrage_2014_2015.csv"]
-    proc = subprocess.run([sys.executable, "-m", "analysis.privacy_guard", "--staged"], cwd=repo,
+    proc = subprocess.run([sys.executable, "-m", "analysis.inputs.privacy_guard", "--staged"], cwd=repo,
                           env={**os.environ, "IMPPULSE_ROOT": str(repo)}, capture_output=True, text=True)
     assert proc.returncode == 1
     assert "data/raw/graz/umfrage_2014_2015.csv: [data] " in proc.stderr
@@ -356,7 +356,7 @@ def test_untracked_unignored_files_are_warnings_not_failures(repo):
     (repo / "notes" / "export.xlsx").write_bytes(b"PK\x03\x04")
     refused, warnings, _ = privacy_guard.check_worktree(repo)
     assert refused == [] and [w.path for w in warnings] == ["notes/export.xlsx"]
-    proc = subprocess.run([sys.executable, "-m", "analysis.privacy_guard"], cwd=repo,
+    proc = subprocess.run([sys.executable, "-m", "analysis.inputs.privacy_guard"], cwd=repo,
                           env={**os.environ, "IMPPULSE_ROOT": str(repo)}, capture_output=True, text=True)
     assert proc.returncode == 0 and "warning: untracked, not ignored: notes/export.xlsx: [allow-list]" in proc.stderr
 
@@ -379,7 +379,7 @@ def test_audit_history_finds_a_planted_bad_commit(repo):
     got = {(p.path, p.rule, commit, count) for p, commit, count in findings}
     assert got == {("config/imppulse.txt", "key-content", bad_key, 2),
                    ("data/raw/graz/umfrage_2014_2015.csv", "data", bad_data, 1)}
-    proc = subprocess.run([sys.executable, "-m", "analysis.privacy_guard", "--history"], cwd=repo,
+    proc = subprocess.run([sys.executable, "-m", "analysis.inputs.privacy_guard", "--history"], cwd=repo,
                           env={**os.environ, "IMPPULSE_ROOT": str(repo)}, capture_output=True, text=True)
     assert proc.returncode == 1
     assert f"data/raw/graz/umfrage_2014_2015.csv@{bad_data[:12]}: [data]" in proc.stderr
@@ -394,4 +394,4 @@ def test_audit_history_of_a_clean_history_passes(repo):
 
 def test_make_audit_history_target_runs_the_history_mode():
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "audit-history:" in text and "analysis.privacy_guard --history" in text
+    assert "audit-history:" in text and "analysis.inputs.privacy_guard --history" in text

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import codebook
+from analysis.inputs import codebook
 from analysis.config import CITIES, PATHS
-from analysis.profile import ProfileError, load_profile
+from analysis.inputs.profile import ProfileError, load_profile
 
 GEO_CSV = Path(__file__).resolve().parents[1] / "data/external/boundaries/neighbourhoods.csv"
 WITH_BOUNDARIES = ("nantes", "toulouse", "milan", "barcelona", "brussels", "lisbon")
@@ -185,7 +185,7 @@ def test_pilot_texts_have_french_versions(city, profiles):
 
 
 def test_pilot_text_falls_back_to_english():
-    from analysis.profile import Pilot
+    from analysis.inputs.profile import Pilot
 
     p = Pilot(name="x", kind="community policing", description="d", start="2014-09-01", end="2015-02-28",
               pilot_areas=["1"], targeted_groups=["young"])
@@ -250,7 +250,7 @@ def test_duplicate_key_in_a_list_item_and_number_vs_text_key(tmp_path):
 
 
 def test_ess_spec_reader_refuses_duplicate_keys_too(tmp_path):
-    from analysis.profile import read_yaml_mapping
+    from analysis.inputs.profile import read_yaml_mapping
 
     path = tmp_path / "spec.yml"
     path.write_text("a: 1\nb:\n  c: 1\n  c: 2\n", encoding="utf-8")
@@ -259,7 +259,7 @@ def test_ess_spec_reader_refuses_duplicate_keys_too(tmp_path):
 
 
 def test_leading_zero_numbers_stay_codes(tmp_path):
-    from analysis.profile import load_yaml_strict
+    from analysis.inputs.profile import load_yaml_strict
 
     path = tmp_path / "x.yml"
     path.write_text("areas: [01, 010, 8, 0]\nn: 12\n", encoding="utf-8")
@@ -317,7 +317,7 @@ def test_neighbourhood_value_mapping_must_point_at_declared_codes(tmp_path):
 
 def test_codes_that_lost_their_leading_zero_are_the_declared_codes(tmp_path):
     """'01' declared; 1 (or '1', 1.0) in pilot areas, margins and mappings is that code."""
-    from analysis.profile import code_key
+    from analysis.inputs.profile import code_key
 
     text = """\
 neighbourhoods:

@@ -9,7 +9,7 @@ import types
 import pandas as pd
 import pytest
 
-from analysis.pseudonymise import (DEMO_KEY, KEY_FILE, PseudonymisationKeyError, load_key,
+from analysis.inputs.pseudonymise import (DEMO_KEY, KEY_FILE, PseudonymisationKeyError, load_key,
                                    pseudonymise)
 
 KEY = b"0123456789abcdef0123"
@@ -90,9 +90,9 @@ def test_synthetic_true_over_real_files_is_refused_even_with_a_key(city, monkeyp
     """
     from conftest import resident_row, write_csv
 
-    from analysis.clean import run_cleaning
-    from analysis.profile import load_profile
-    from analysis.pseudonymise import SyntheticClaimError
+    from analysis.inputs.clean import run_cleaning
+    from analysis.inputs.profile import load_profile
+    from analysis.inputs.pseudonymise import SyntheticClaimError
 
     project, raw = city
     monkeypatch.setenv("IMPPULSE_KEY", "a-real-secret-key-of-enough-bytes")
@@ -120,8 +120,8 @@ def test_synthetic_true_over_real_files_is_refused_even_with_a_key(city, monkeyp
 def test_synthetic_true_refused_without_a_demo_list(city):
     from conftest import resident_row, write_csv
 
-    from analysis.profile import load_profile
-    from analysis.pseudonymise import SyntheticClaimError
+    from analysis.inputs.profile import load_profile
+    from analysis.inputs.pseudonymise import SyntheticClaimError
 
     project, raw = city
     write_csv(raw / "residents.csv", [resident_row(i) for i in range(12)])
@@ -132,7 +132,7 @@ def test_synthetic_true_refused_without_a_demo_list(city):
 def test_real_profile_over_the_same_files_uses_the_users_key(city, monkeypatch):
     from conftest import make_profile, resident_row, write_csv, write_profile
 
-    from analysis.profile import load_profile
+    from analysis.inputs.profile import load_profile
 
     project, raw = city
     write_csv(raw / "residents.csv", [resident_row(i) for i in range(12)])
@@ -143,8 +143,8 @@ def test_real_profile_over_the_same_files_uses_the_users_key(city, monkeypatch):
 
 def test_shipped_demo_profiles_pass_the_synthetic_check():
     from analysis.config import PATHS
-    from analysis.profile import list_cities, load_profile
-    from analysis.pseudonymise import check_synthetic_claim
+    from analysis.inputs.profile import list_cities, load_profile
+    from analysis.inputs.pseudonymise import check_synthetic_claim
 
     checked = 0
     for c in list_cities():

@@ -17,12 +17,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from analysis import codebook
-from analysis.check import check_city
-from analysis.clean import clean_city
-from analysis.newcity import METADATA_ONLY, DraftError, Unit, draft_profile, write_draft
-from analysis.profile import load_profile
-from analysis.questionnaire import (LANG_NAMES, QUESTIONS, choices, export_all, questionnaire_html,
+from analysis.inputs import codebook
+from analysis.inputs.check import check_city
+from analysis.inputs.clean import clean_city
+from analysis.inputs.newcity import METADATA_ONLY, DraftError, Unit, draft_profile, write_draft
+from analysis.inputs.profile import load_profile
+from analysis.inputs.questionnaire import (LANG_NAMES, QUESTIONS, choices, export_all, questionnaire_html,
                                     synthetic_kobo_export, write_xlsform, xlsform_sheets)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,7 +190,7 @@ def test_without_metadata_only_what_no_file_can_tell_is_left(tmp_path, monkeypat
 
 def test_odk_central_column_names():
     """ODK Central joins groups with '-' and names its metadata differently; the same mapping follows."""
-    from analysis.newcity import column_info, is_form_export, propose_columns
+    from analysis.inputs.newcity import column_info, is_form_export, propose_columns
 
     frame = pd.DataFrame({"SubmissionDate": ["2014-10-02T10:00:00.000Z"] * 12, "today": ["2014-10-02"] * 12,
                           "g_police-trust_police": [str(k % 11) for k in range(12)],

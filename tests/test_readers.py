@@ -11,9 +11,9 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from analysis.profile import FileSpec
-from analysis import readers
-from analysis.readers import RawDataError, UnlabelledCode, check_columns, read_file, row_problems, strict_number
+from analysis.inputs.profile import FileSpec
+from analysis.inputs import readers
+from analysis.inputs.readers import RawDataError, UnlabelledCode, check_columns, read_file, row_problems, strict_number
 
 
 def test_csv_latin1_semicolon_keeps_text_and_counts_editor_lines(tmp_path):

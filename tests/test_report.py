@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 from conftest import make_profile, write_profile
 
-from analysis import manifest as manifest_mod
-from analysis import recommendations as rc
-from analysis import report
+from analysis.publishing import text as tx
+from analysis.publishing import manifest as manifest_mod
+from analysis.publishing import recommendations as rc
+from analysis.publishing import report
 from analysis.config import PATHS
-from analysis.figures import save_figure
+from analysis.publishing.figures import save_figure
 from analysis.io import write_json, write_table
 
 # ----------------------------------------------------------------------------- fixtures
@@ -46,7 +47,7 @@ def _impact(city: str) -> pd.DataFrame:
 
 
 def _evidence(city: str, level: int = 3) -> pd.DataFrame:
-    """The criteria table analysis.evidence.rate_evidence writes."""
+    """The criteria table analysis.statistics.evidence.rate_evidence writes."""
     return pd.DataFrame([
         dict(city=city, criterion="design", value="difference-in-differences with comparison areas",
              threshold="comparison areas (level 3) or not (level 2)", met=True, consequence="starting level 3"),
@@ -215,17 +216,17 @@ def test_report_contains_every_figure_of_its_language(built):
 
 
 def test_catalogue_complete_in_both_languages():
-    cat = report.catalogue()
+    cat = tx.catalogue()
     assert len(cat) > 100
     for key, texts in cat.items():
         assert set(texts) >= {"en", "fr"}, key
         assert texts["en"].strip() and texts["fr"].strip(), key
-        assert report.placeholders(texts["en"]) == report.placeholders(texts["fr"]), key
+        assert tx.placeholders(texts["en"]) == tx.placeholders(texts["fr"]), key
 
 
 def test_template_and_code_use_only_catalogue_keys():
     """Every t("…")/tr("…") key in the template and the code exists in the catalogue."""
-    cat = report.catalogue()
+    cat = tx.catalogue()
     sources = [report.TEMPLATES / "report.html.j2", report.HERE / "report.py", report.HERE / "recommendations.py"]
     used = set()
     for path in sources:
@@ -244,9 +245,9 @@ def test_french_report_has_no_untranslated_label(built):
     _, paths = built
     fr = visible_text(paths["fr"].read_text(encoding="utf-8"), labels_only=True)
     en = visible_text(paths["en"].read_text(encoding="utf-8"))
-    french = " ".join(t["fr"] for t in report.catalogue().values())
+    french = " ".join(t["fr"] for t in tx.catalogue().values())
     leaked = []
-    for key, texts in report.catalogue().items():
+    for key, texts in tx.catalogue().items():
         # the literal text before the first placeholder, when long enough to be telling
         head = re.split(r"\{[a-z_]+\}", texts["en"])[0].strip(" :;,.(")
         if len(head) < 4 or head in french:  # also a French word ("Sources", "Maryland … Scale")
@@ -479,12 +480,12 @@ def test_same_inputs_same_report(built):
 def test_empty_project_still_builds(project):
     html = report.build_report("fr").read_text(encoding="utf-8")
     assert "Non disponible" in html and 'id="synthetic-banner"' not in html
-    json.dumps(report.catalogue())  # the catalogue is plain data
+    json.dumps(tx.catalogue())  # the catalogue is plain data
 
 
 # ----------------------------------------------------------------------------- explorer
 def test_explore_reads_published_table_and_hides_small_cells(project):
-    from analysis import explore
+    from analysis.publishing import explore
 
     write_table(_neighbourhoods("testville"), PATHS.tables_city("testville") / "neighbourhoods.csv", synthetic=True)
     table = explore.load_table("testville")
@@ -501,7 +502,7 @@ def test_explore_reads_published_table_and_hides_small_cells(project):
 
 
 def test_explore_missing_table_says_which_step(project):
-    from analysis import explore
+    from analysis.publishing import explore
 
     with pytest.raises(FileNotFoundError, match="02-neighbourhoods.ipynb"):
         explore.load_table("nowhere")
@@ -670,7 +671,7 @@ def test_print_css_puts_the_header_on_demo_pages_only(tmp_path):
 
 def test_synthesis_names_the_cities_it_leaves_out(project):
     """Every city with a profile is used when it has results; the others are named, with why."""
-    from analysis import synthesis
+    from analysis.statistics import synthesis
 
     populate(project)  # testville has results, brokenville none
     cov = synthesis.coverage()
@@ -708,10 +709,10 @@ def test_not_estimable_cell_is_worded_with_its_reason_never_as_na_numbers():
         == "not_estimable"
     assert rc.classify({"status": "not_estimable", "ci_low": -0.2, "ci_high": 0.3}, 3) == "not_estimable"
     # every reason code of impact.csv has words in both languages
-    from analysis import impact
+    from analysis.statistics import impact
 
     for code in {c for codes in impact.REASONS.values() for c in codes}:
-        assert report.has_key(f"rec.reason.{code}"), code
+        assert tx.has_key(f"rec.reason.{code}"), code
         row = {"outcome": "trust_police", "status": "not_estimable", "not_estimable_reason": code}
         assert code not in rc.effect_text(row, "en") and code not in rc.effect_text(row, "fr")
 
@@ -734,13 +735,13 @@ def test_no_large_effect_bounds_each_outcome_on_its_own_scale():
 def test_impact_captions_follow_the_weighting_method(monkeypatch):
     from types import SimpleNamespace
 
-    from analysis import figures, impact
-    from analysis import implementation as imp
+    from analysis.publishing import figures, impact_figures
+    from analysis.statistics import implementation as imp
 
     captions = []
     monkeypatch.setattr(figures, "save_figure", lambda fig, **kw: captions.append((kw["fig_id"], kw["caption"])))
-    monkeypatch.setattr(impact, "plot_effects", lambda *a, **k: plt.figure())
-    monkeypatch.setattr(impact, "plot_group_effects", lambda *a, **k: plt.figure())
+    monkeypatch.setattr(impact_figures, "plot_effects", lambda *a, **k: plt.figure())
+    monkeypatch.setattr(impact_figures, "plot_group_effects", lambda *a, **k: plt.figure())
     monkeypatch.setattr(imp, "plot_timeline", lambda *a, **k: plt.figure())
     res = pd.DataFrame({"group": ["all"], "n": [800], "estimate": [0.1]})
     for method, en_word, fr_word, absent in (
@@ -749,7 +750,7 @@ def test_impact_captions_follow_the_weighting_method(monkeypatch):
         captions.clear()
         ev = SimpleNamespace(city="x", synthetic=True, design="did", weighting=method, residents=res,
                              officers=pd.DataFrame(), impact=res, implementation={"table": pd.DataFrame()})
-        impact.save_impact_figures(ev, profile=None)
+        impact_figures.save_impact_figures(ev, profile=None)
         cap_en, cap_fr = [c for f, c in captions if f == "impact-residents"]
         assert en_word in cap_en and fr_word in cap_fr
         for word in absent:
@@ -772,7 +773,7 @@ def test_narrative_says_officers_are_compared_trained_vs_untrained():
 def test_interval_width_counts_a_main_indicator_not_estimable_against_confidence():
     import numpy as np
 
-    from analysis import evidence, impact
+    from analysis.statistics import evidence, simulation
 
     def residents(not_estimable=()):
         rows = []
@@ -787,7 +788,7 @@ def test_interval_width_counts_a_main_indicator_not_estimable_against_confidence
         return pd.DataFrame(rows)
 
     args = (pd.DataFrame({"variable": ["age"], "std_diff": [0.0], "used_in_rating": [True]}),
-            {"fidelity": 0.9}, impact.simulated_profile(12))
+            {"fidelity": 0.9}, simulation.simulated_profile(12))
     trends = pd.DataFrame({"variable": ["age"], "std_trend_diff": [0.01]})
     main = list(evidence.MAIN_INDICATORS)
     _, ok = evidence.rate_evidence(residents(), *args, trends=trends)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import impact, synthesis
+from analysis.statistics import impact, synthesis
+from analysis.statistics import simulation
 
 # BCG vaccine trials (Colditz et al. 1994), as in metafor's dat.bcg:
 # vaccinated TB+, TB-, control TB+, TB-.
@@ -69,9 +70,9 @@ def test_homogeneous_effects_give_zero_tau2_and_edge_cases():
 def _impacts():
     rows = []
     for i, city in enumerate(["a", "b", "c", "d"]):
-        prof = impact.simulated_profile(8, comparison=city != "d")
+        prof = simulation.simulated_profile(8, comparison=city != "d")
         prof = prof.model_copy(update={"city": city})
-        df = impact.simulate_respondents(8, 60, effect=0.5, comparison=city != "d", seed=i)
+        df = simulation.simulate_respondents(8, 60, effect=0.5, comparison=city != "d", seed=i)
         rows.append(impact.resident_effects(df, prof, indicators=("trust_police",), groups=["young"], B=99))
     return pd.concat(rows, ignore_index=True)
 
@@ -260,7 +261,7 @@ def test_leave_one_out_recomputes_without_each_city_and_flags_a_changed_conclusi
 
 
 def test_pooled_recommendations_use_the_headline_pool_only():
-    from analysis import recommendations as rc
+    from analysis.publishing import recommendations as rc
 
     imp = _table([
         dict(city="a", design="did", estimate=0.5, std_error=0.2, ci_low=0.1, ci_high=0.9),
@@ -275,7 +276,7 @@ def test_pooled_recommendations_use_the_headline_pool_only():
 
 # ------------------------------------------------------------------ ESS benchmark status
 def test_benchmark_rows_carry_their_own_data_status():
-    from analysis import ess
+    from analysis.statistics import ess
     from analysis.io import SYNTHETIC_NOTE
 
     levels = pd.DataFrame([{"data_status": ess.DATA_STATUS, "source": "ESS R5 Belgium 2010 (national, unweighted)",
@@ -296,7 +297,7 @@ def test_benchmark_rows_carry_their_own_data_status():
 
 
 def test_pooled_sentence_gives_the_prediction_interval():
-    from analysis import recommendations as rc
+    from analysis.publishing import recommendations as rc
 
     imp = _table([dict(city=c, design="did", estimate=e, std_error=0.1, ci_low=e - 0.3, ci_high=e + 0.3)
                   for c, e in (("a", 0.2), ("b", 0.5), ("c", 0.9))])

@@ -12,10 +12,10 @@ import pyreadstat
 import pytest
 from scipy import stats
 
-from analysis import codebook
-from analysis import synthetic as S
+from analysis.inputs import codebook
+from analysis.demo import synthetic as S
 from analysis.config import CITIES, PATHS
-from analysis.profile import load_profile
+from analysis.inputs.profile import load_profile
 
 ITEMS = list(S.DK_RATE)
 
@@ -247,9 +247,9 @@ def test_shipped_raw_data_equal_a_fresh_regeneration(regenerated):
 @pytest.mark.slow
 @pytest.mark.parametrize("city", ["nantes", "lisbon"])
 def test_cleaning_recovers_the_generated_values(city):
-    """Contract with analysis.clean: every kept row, cleaned from the shipped raw files
+    """Contract with analysis.inputs.clean: every kept row, cleaned from the shipped raw files
     through the profile, equals the generator's codebook values."""
-    clean = pytest.importorskip("analysis.clean")
+    from analysis.inputs import clean
     p = load_profile(city)
     cleaned = clean.clean_city(p, key=b"contract-test-key").respondents
     gen = S.generate_city(p)["residents"]

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import codebook
-from analysis import weights as W
-from analysis.profile import CityProfile
+from analysis.inputs import codebook
+from analysis.statistics import weights as W
+from analysis.inputs.profile import CityProfile
 
 
 def make_profile(n_nb=6, seed=0, counts=None, margins="default"):
@@ -427,11 +427,9 @@ def test_weighting_annex_reports_method_coverage_and_design_effect():
 
 
 def test_annex_tables_stack_the_cities(project, monkeypatch):
-    from analysis import io, profile as profile_mod
-
     profs = {"aville": make_profile(), "bville": make_profile(margins=None)}
-    monkeypatch.setattr(profile_mod, "load_profile", lambda c: profs[c].model_copy(update={"city": c}))
-    monkeypatch.setattr(io, "read_processed", lambda c, d="respondents": make_respondents(profs[c]))
+    monkeypatch.setattr(W, "load_profile", lambda c: profs[c].model_copy(update={"city": c}))
+    monkeypatch.setattr(W, "read_processed", lambda c, d="respondents": make_respondents(profs[c]))
     annex, margins = W.annex_tables(["aville", "bville"])
     assert list(annex["city"]) == ["aville", "aville", "bville", "bville"]
     assert annex["weights_method"].iloc[:2].str.startswith("raked_population").all()

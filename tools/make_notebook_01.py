@@ -10,10 +10,10 @@ cells = [
        "harmonised codebook (ESS Round 5 *Trust in justice* wording), turns don't-know and refusal codes into "
        "missing values, derives the indices, validates every row, pseudonymises identifiers and writes "
        "`data/processed/<city>/`. Every raw row is either kept or rejected with a reason.\n\n"
-       "All the logic is in `analysis.clean` (tested in `tests/test_clean.py`)."),
+       "All the logic is in `analysis.inputs.clean` (tested in `tests/test_clean.py`)."),
     code('city = "aubervilliers"'),
-    code("from analysis import clean, nbtools\n"
-         "from analysis.profile import load_profile\n\n"
+    code("from analysis.inputs import clean\nfrom analysis.running import nbtools\n"
+         "from analysis.inputs.profile import load_profile\n\n"
          "nbtools.setup()\n"
          "profile = load_profile(city)\n"
          "print(nbtools.data_status(profile))"),

@@ -128,3 +128,14 @@ class Paths:
 
 
 PATHS = Paths()
+
+
+#: The per-city steps (notebook templates), in order, and the cross-city step after them.
+STEPS: tuple[str, ...] = ("01-clean", "02-neighbourhoods", "03-impact")
+CROSS_CITY: str = "cross-city"
+CROSS_STEP: str = "04-compare-cities"
+
+
+def failure_path(city: str, name: str) -> Path:
+    """Where a failed step leaves its reason (local, never published): ``reports/.stamps/CITY/STEP.failed``."""
+    return PATHS.reports / ".stamps" / city / f"{name}.failed"

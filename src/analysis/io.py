@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from .config import PATHS
+from analysis.config import PATHS
+from analysis.sdc import publish_counts
 
 #: Text stamped on every output made from the synthetic demonstration data.
 SYNTHETIC_NOTE = "SYNTHETIC demonstration data, not real survey results"
@@ -75,10 +76,9 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, synthetic: bool) -
     Tables made from the synthetic demonstration data carry a first column
     ``data_status`` that says so on every row, so the label survives any copy-paste.
     Every count of respondents is written in published form
-    (:func:`analysis.disclosure.publish_counts`: 1-9 blank, the rest rounded to base 10),
+    (:func:`analysis.publishing.sdc.publish_counts`: 1-9 blank, the rest rounded to base 10),
     whoever built the table: this is the one door published tables go through.
     """
-    from .disclosure import publish_counts
 
     out = publish_counts(df, marker=None)
     if synthetic:

@@ -1,0 +1,1410 @@
+"""The final recommendations report: one self-contained HTML file per language, and a PDF.
+
+:func:`build_report` assembles what the pipeline published — the figure sidecars (through
+the manifest), ``reports/tables/<city>/*.csv``, the cleaning logs, the city profiles and
+the committee's narrative (``reports/narrative[.fr].md``) — into ``reports/report.html``
+(English) or ``reports/report.fr.html`` (French). Figures are embedded (base64 SVG, or a
+PNG downscaled to 150 dpi at printed size, whichever is smaller) and the CSS is inline, so
+the file opens anywhere, offline, and prints to PDF (:func:`build_pdf`, WeasyPrint: page
+numbers, table of contents with page numbers, bookmarks, running data-status header).
+Figures and tables are numbered in document order and cross-referenced
+(:func:`number_figures_and_tables`).
+
+Every label, heading and generated sentence comes from the catalogue
+``analysis/publishing/locale/report.yml`` (``key: {en: …, fr: …}``) through :func:`tr`; figure titles
+and captions come from the figures' own sidecars in each language.
+
+A city whose outputs are missing or unreadable does not break the report: its section
+says "not available: <reason>", the reason naming the missing file or the failed step.
+
+Command line::
+
+    python -m analysis.publishing.report --lang en|fr   # one language (default: both)
+    python -m analysis.publishing.report --pdf          # both HTML reports, then report.pdf and report.fr.pdf
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.inputs import codebook
+from analysis.config import CROSS_CITY, CROSS_STEP, K_SUPPRESS, PATHS, STEPS, failure_path
+from analysis.io import atomic_path, write_text
+from analysis.publishing.figures import embedded_copy
+from analysis.publishing.recommendations import figure_anchor
+from analysis.publishing.recommendations import fmt_num, fmt_p, group_label, outcome_label
+from analysis.sdc import is_count_column, publish_counts
+from analysis.publishing.recommendations import design_kind
+from analysis.publishing.recommendations import evidence_level
+from analysis.publishing.manifest import city_order
+from analysis.inputs.profile import list_cities
+from analysis.inputs.profile import ProfileError, load_profile
+from analysis.publishing.recommendations import classify, effect_text, overall_rows
+from analysis.publishing.recommendations import evidence_confidence
+from analysis.publishing.recommendations import pooled_recommendations
+from analysis.publishing.recommendations import table_anchor
+from analysis.publishing.recommendations import city_name
+from analysis.publishing.manifest import collect_sidecars
+from analysis.publishing.recommendations import build_recommendations, criterion_key
+from analysis.publishing.manifest import build_manifest
+from analysis.statistics.evidence import MAX_STD_DIFF
+from analysis.sdc import publish_count
+from analysis.publishing.text import LANGS, catalogue, has_key, placeholders, tr
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+
+#: Tables each city publishes (reports/tables/<city>/<name>.csv).
+CITY_TABLES: tuple[str, ...] = ("impact", "evidence", "implementation", "balance", "neighbourhoods")
+#: Tables of the cross-city synthesis.
+CROSS_TABLES: tuple[str, ...] = ("pooled", "benchmark")
+#: Columns a table must have to be used (others are shown as they come).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "impact": ("outcome", "estimate", "ci_low", "ci_high"),
+    "neighbourhoods": ("neighbourhood", "wave", "indicator", "n", "estimate"),
+    "pooled": ("outcome", "estimate", "ci_low", "ci_high"),
+}
+
+
+# ===================================================================== reading inputs
+@dataclass(frozen=True)
+class Reason:
+    """Why something is not available, as a catalogue key and its values."""
+
+    key: str
+    params: dict = field(default_factory=dict, hash=False)
+
+    def text(self, lang: str) -> str:
+        return tr(self.key, lang, **self.params)
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(PATHS.root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_table(path: Path, name: str | None = None) -> tuple[pd.DataFrame | None, Reason | None]:
+    """Read a published CSV; ``(frame, None)`` or ``(None, reason)`` — never raises."""
+    path = Path(path)
+    name = name or path.stem
+    if not path.is_file():
+        return None, Reason("na.missing_file", {"path": _rel(path)})
+    try:
+        # codes are text ("05", "110601"): never let them become numbers
+        df = pd.read_csv(path, dtype={c: "str" for c in ("neighbourhood", "code", "city", "group", "wave")})
+    except Exception as exc:  # noqa: BLE001 — any unreadable file is reported, not raised
+        return None, Reason("na.unreadable", {"path": _rel(path), "error": str(exc).splitlines()[0][:200]})
+    missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in df.columns]
+    if missing:
+        return None, Reason("na.missing_columns", {"path": _rel(path), "columns": ", ".join(missing)})
+    return df, None
+
+
+def is_synthetic_table(df: pd.DataFrame | None) -> bool:
+    """A published table made from the synthetic demo data (its ``data_status`` says so)."""
+    return (df is not None and "data_status" in df.columns
+            and df["data_status"].astype("str").str.contains("SYNTH", case=False).any())
+
+
+def read_cleaning_log(city: str) -> tuple[dict | None, Reason | None]:
+    """A city's ``data/processed/<city>/cleaning_log.json``; ``(log, None)`` or ``(None, reason)``."""
+    path = PATHS.processed_city(city) / "cleaning_log.json"
+    if not path.is_file():
+        return None, Reason("na.missing_file", {"path": _rel(path)})
+    try:
+        log = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, Reason("na.unreadable", {"path": _rel(path), "error": str(exc)[:200]})
+    if not isinstance(log, dict):
+        return None, Reason("na.unreadable", {"path": _rel(path), "error": "not a JSON object"})
+    return log, None
+
+
+_RAW_KEYS = ("raw", "raw_rows", "rows_raw", "n_raw", "rows")
+_KEPT_KEYS = ("kept", "kept_rows", "rows_kept", "n_kept")
+_REJ_KEYS = ("rejected", "rejected_rows", "rows_rejected", "n_rejected")
+_REASON_KEYS = ("rejected_by_reason", "reasons", "rejections", "by_reason")
+
+
+def _first(d: dict, keys: tuple[str, ...]):
+    for k in keys:
+        if k in d:
+            return d[k]
+    return None
+
+
+def _count(v) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return int(v)
+    if isinstance(v, dict):  # {"n": …} or {"count": …}
+        return _count(_first(v, ("n", "count", "rows")))
+    if isinstance(v, list):
+        return len(v)
+    return None
+
+
+def cleaning_summary(log: dict) -> dict[str, pd.DataFrame]:
+    """Rows per file and rejections by reason, and missingness, from a cleaning log.
+
+    Reads the shape :mod:`analysis.inputs.clean` writes (``files``: one record per raw file with
+    ``raw_rows``, ``kept``, ``rejected``, ``rejected_by_reason``; ``missingness``:
+    ``{dataset: {variable: {missing_share, dont_know, blank, collected…}}}``). For other
+    shapes it falls back to a defensive walk: any object with raw and kept counts is a
+    file record, any mapping under a key containing "missing" is missingness.
+
+    Returns
+    -------
+    dict
+        ``files`` (dataset, file, raw, kept, rejected, check), ``reasons`` (dataset, file,
+        reason, rows), ``missingness`` (dataset, variable, missing, dont_know, blank);
+        empty frames when the log has none.
+    """
+    if isinstance(log.get("files"), list):
+        return _cleaning_summary_known(log)
+    return _cleaning_summary_walk(log)
+
+
+_FILE_COLS = ["dataset", "file", "raw", "kept", "rejected", "check"]
+_REASON_COLS = ["dataset", "file", "reason", "rows"]
+_MISS_COLS = ["dataset", "variable", "missing", "dont_know", "blank"]
+
+
+def _cleaning_summary_known(log: dict) -> dict[str, pd.DataFrame]:
+    files, reasons, missing = [], [], []
+    for f in log["files"]:
+        if not isinstance(f, dict):
+            continue
+        raw = _count(_first(f, _RAW_KEYS))
+        kept = _count(_first(f, _KEPT_KEYS))
+        if raw is None or kept is None:
+            continue
+        rej = _count(_first(f, _REJ_KEYS))
+        rej = raw - kept if rej is None else rej
+        name = str(_first(f, ("source_file", "file", "path", "name")) or "")
+        ds = str(f.get("dataset", ""))
+        files.append({"dataset": ds, "file": name, "raw": raw, "kept": kept, "rejected": rej,
+                      "check": raw == kept + rej})
+        by = _first(f, _REASON_KEYS)
+        for reason, n in (by.items() if isinstance(by, dict) else []):
+            c = _count(n)
+            if c:
+                reasons.append({"dataset": ds, "file": name, "reason": str(reason), "rows": c})
+    miss = log.get("missingness")
+    for ds, by_var in (miss.items() if isinstance(miss, dict) else []):
+        for var, m in (by_var.items() if isinstance(by_var, dict) else []):
+            if isinstance(m, dict):
+                # items the city never collected are 100 % missing by construction: not a quality signal
+                if m.get("collected") is not True and "collected" in m:
+                    continue
+                share = m.get("missing_share", m.get("share"))
+                if isinstance(share, (int, float)) and not isinstance(share, bool):
+                    missing.append({"dataset": str(ds), "variable": str(var), "missing": float(share),
+                                    "dont_know": m.get("dont_know"), "blank": m.get("blank")})
+            elif isinstance(m, (int, float)) and not isinstance(m, bool):
+                missing.append({"dataset": str(ds), "variable": str(var), "missing": float(m),
+                                "dont_know": None, "blank": None})
+    return {"files": pd.DataFrame(files, columns=_FILE_COLS),
+            "reasons": pd.DataFrame(reasons, columns=_REASON_COLS),
+            "missingness": pd.DataFrame(missing, columns=_MISS_COLS)}
+
+
+def _cleaning_summary_walk(log: dict) -> dict[str, pd.DataFrame]:
+    files, reasons, missing = [], [], []
+
+    def dataset_of(path: list[str]) -> str:
+        for p in path:
+            if p in ("residents", "officers", "activities", "respondents"):
+                return "residents" if p == "respondents" else p
+        return ""
+
+    def walk(node, path: list[str]):
+        if isinstance(node, dict):
+            raw, kept = _count(_first(node, _RAW_KEYS)), _count(_first(node, _KEPT_KEYS))
+            if raw is not None and kept is not None:
+                name = _first(node, ("file", "source_file", "path", "name"))
+                name = str(name) if name is not None else (path[-1] if path else "")
+                rej = _count(_first(node, _REJ_KEYS))
+                rej = raw - kept if rej is None else rej
+                ds = dataset_of(path) or str(node.get("dataset", ""))
+                files.append({"dataset": ds, "file": name, "raw": raw, "kept": kept, "rejected": rej,
+                              "check": raw == kept + rej})
+                by = _first(node, _REASON_KEYS)
+                if isinstance(by, dict):
+                    for reason, n in by.items():
+                        c = _count(n)
+                        if c:
+                            reasons.append({"dataset": ds, "file": name, "reason": str(reason), "rows": c})
+                elif isinstance(by, list):
+                    for item in by:
+                        if isinstance(item, dict) and "reason" in item:
+                            c = _count(_first(item, ("rows", "n", "count")))
+                            if c:
+                                reasons.append({"dataset": ds, "file": name, "reason": str(item["reason"]),
+                                                "rows": c})
+                return
+            for k, v in node.items():
+                if "missing" in str(k).lower() and isinstance(v, dict):
+                    for col, share in v.items():
+                        s = share
+                        if isinstance(s, dict):
+                            s = _first(s, ("missing_share", "share", "rate", "pct", "fraction"))
+                        if isinstance(s, (int, float)) and not isinstance(s, bool):
+                            missing.append({"dataset": dataset_of(path + [str(k)]), "variable": str(col),
+                                            "missing": float(s) / (100.0 if s > 1 else 1.0)})
+                        elif isinstance(share, dict):
+                            walk({col: share}, path + [str(k)])
+                elif "missing" in str(k).lower() and isinstance(v, list):
+                    for item in v:
+                        if isinstance(item, dict):
+                            col = _first(item, ("variable", "column", "name"))
+                            s = _first(item, ("missing_share", "share", "rate", "pct", "fraction"))
+                            if col is not None and isinstance(s, (int, float)):
+                                missing.append({"dataset": dataset_of(path) or str(item.get("dataset", "")),
+                                                "variable": str(col),
+                                                "missing": float(s) / (100.0 if s > 1 else 1.0)})
+                else:
+                    walk(v, path + [str(k)])
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, path)
+
+    walk(log, [])
+    return {"files": pd.DataFrame(files, columns=_FILE_COLS),
+            "reasons": pd.DataFrame(reasons, columns=_REASON_COLS),
+            "missingness": pd.DataFrame(missing, columns=_MISS_COLS).fillna({"dont_know": pd.NA})}
+
+
+def failed_step(city: str) -> str | None:
+    """Which step failed for ``city`` in its last run, the error's kind and where to look.
+
+    The report names the step, the error kind (e.g. ``RawDataError``) and the local
+    ``reports/.stamps/CITY/STEP.failed`` file, never the message itself: a message may
+    carry exact small counts or, from a damaged file, raw content that is not for
+    publication. The details stay in the .failed file and on the console.
+    """
+    for name in [*STEPS, CROSS_STEP]:
+        path = failure_path(city, name)
+        try:
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            return None
+        return failure_note(name, text, f"reports/.stamps/{city}/{path.name}")
+    return None
+
+
+#: An exception's class name as the pipeline writes it ("01-clean, cell 5: RawDataError: ...").
+_ERROR_KIND = re.compile(r"(?:^|:\s)([A-Z][A-Za-z0-9_]*(?:Error|Exception|Exit|Interrupt))\b")
+
+
+def failure_note(step: str, reason: str, where: str) -> str:
+    """The published note for a failed step: step, error kind and the local file to read.
+
+    Parameters
+    ----------
+    step : str
+        The step's name (``01-clean``).
+    reason : str
+        The failure reason the pipeline wrote (only the error's class name is kept).
+    where : str
+        The .failed file, relative to the project root.
+    """
+    m = _ERROR_KIND.search(reason or "")
+    kind = m.group(1) if m else "error"
+    # no words: the note sits inside the English and the French sentence alike
+    return f"{step}: {kind} ({where})"
+
+
+# ===================================================================== figures
+def _data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def embed_figure(rec: dict) -> dict:
+    """What the template needs to embed one figure of the manifest (``rec``).
+
+    The embedded copy is :func:`analysis.publishing.figures.embedded_copy` of the saved files: the SVG
+    when smaller, else a PNG downscaled to 150 dpi at the printed width. It is printed at
+    that width (``width_in``), so the figure's text prints at the size it was checked at
+    (:func:`analysis.publishing.figures.enforce_min_font`). The derivation and the source's checksum go
+    into the HTML (``data-*`` attributes) so the copy can be checked against its source.
+    """
+
+    png = PATHS.root / rec["png"]
+    if not png.is_file():
+        return {"uri": None, "missing": Reason("na.missing_file", {"path": rec["png"]})}
+    svg = PATHS.root / rec["svg"] if isinstance(rec.get("svg"), str) and rec["svg"] else None
+    copy = embedded_copy(png, svg)
+    return {"uri": _data_uri(copy["data"], copy["mime"]), "missing": None,
+            "derivation": copy["derivation"], "source": _rel(copy["source"]),
+            "source_sha256": copy["source_sha256"], "width_in": copy["width_in"]}
+
+
+def figures_for(manifest: pd.DataFrame, city: str, lang: str) -> list[dict]:
+    """The figures of ``city`` in ``lang`` (English where no translation exists), embedded."""
+
+    if manifest is None or manifest.empty:
+        return []
+    m = manifest[manifest["city"] == city]
+    out = []
+    for fig_id, grp in m.groupby("figure_id", sort=False):
+        row = grp[grp["lang"] == lang]
+        fallback = row.empty
+        row = (grp[grp["lang"] == "en"] if fallback else row)
+        if row.empty:
+            row = grp
+        rec = row.iloc[0].to_dict()
+        rec.update(anchor=figure_anchor(city, fig_id), fallback=fallback and lang != rec["lang"],
+                   **embed_figure(rec))
+        out.append(rec)
+    return out
+
+
+def figure_part(fig: dict) -> str:
+    """Which part of a city section a figure belongs in (by source notebook and id)."""
+    nb, fid = str(fig.get("notebook", "")), str(fig["figure_id"]).lower()
+    if "officer" in fid:
+        return "officers"
+    if nb.startswith("01") or any(w in fid for w in ("quality", "missing", "rows", "cleaning")):
+        return "quality"
+    if nb.startswith("02") or fid.startswith("map"):
+        return "maps"
+    if "implement" in fid or "activit" in fid:
+        return "implementation"
+    if nb.startswith("03") or any(w in fid for w in ("impact", "effect", "did", "trend", "balance")):
+        return "effects"
+    return "other"
+
+
+# ===================================================================== tables as HTML
+_P_COLS = {"p_value", "diff_p_value", "crv_p_value", "p", "diff_p"}
+_INT_COLS = {"n", "dont_know", "blank", "n_a_did", "n_b_did", "n_a_prepost", "n_b_prepost", "participants_police", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
+             "n_baseline", "n_follow_up", "participants", "activities", "n_cities"}
+
+
+def cell_text(col: str, value, lang: str) -> str:
+    """One table cell: numbers rounded, codes replaced by their labels in ``lang``."""
+
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    if isinstance(value, (bool,)) or col in ("shrunk", "suppressed", "check", "approximate", "met",
+                                              "imbalanced"):
+        truth = str(value).strip().lower() in ("true", "1", "yes")
+        return tr("value.yes" if truth else "value.no", lang)
+    if col in ("outcome", "indicator", "variable") and isinstance(value, str):
+        return outcome_label(value, lang) if col != "variable" or _known_var(value) else value
+    if col == "group" and isinstance(value, str):
+        return group_label(value, lang)
+    if col in ("design", "population", "wave", "area_type", "dataset") and isinstance(value, str):
+        key = f"{col if col != 'area_type' else 'area'}.{value}"
+        if col == "design":
+            key = f"design.{design_kind(value)}"
+        return tr(key, lang) if has_key(key) else value
+    if col == "note" and isinstance(value, str):
+        return note_text(value, lang)
+    if col == "reason" and isinstance(value, str) and has_key(f"reason.{value}"):
+        return tr(f"reason.{value}", lang)
+    if col in _P_COLS:
+        return fmt_p(float(value), lang)
+    if col == "i2" and isinstance(value, (int, float)):
+        # analysis.statistics.synthesis stores I² as a share; a value above 1 is already a percentage
+        return fmt_num(100 * float(value) if float(value) <= 1 else float(value), lang, 0)
+    if col in ("missing", "share"):
+        return fmt_num(100 * float(value), lang, 1) + " %"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if col in _INT_COLS or (float(value).is_integer() and abs(value) >= 100):
+            return f"{int(round(float(value))):,}".replace(",", "\u202f")
+        return fmt_num(float(value), lang, 3 if abs(float(value)) < 10 else 2)
+    return str(value)
+
+
+_NOTES = (  # (pattern of a note written by analysis.statistics.impact / analysis.statistics.officers, catalogue key)
+    (r"^difference vs rest suppressed", "note.diff_suppressed"),
+    (r"^suppressed: fewer than (?P<k>\d+) officers", "note.officers_suppressed"),
+    (r"^suppressed: a design cell has fewer than (?P<k>\d+)", "note.suppressed"),
+    (r"^difference vs rest not estimable", "note.diff_not_estimable"),
+    (r"^not estimable: (?P<n>\d+) neighbourhood", "note.few_clusters"),
+    (r"^not estimable", "note.not_estimable"),
+    (r"HC1 intervals are optimistic", "note.officers_caveat"),
+)
+
+
+def note_text(note: str, lang: str) -> str:
+    """A note of the impact table in ``lang`` (known notes translated, others as written)."""
+    if lang == "en" or not note.strip():
+        return note
+    for pattern, key in _NOTES:
+        m = re.search(pattern, note)
+        if m:
+            params = m.groupdict()
+            params.setdefault("k", str(K_SUPPRESS))
+            params.setdefault("n", "?")
+            return tr(key, lang, **{k: params[k] for k in report_placeholders(key)})
+    return note
+
+
+def report_placeholders(key: str) -> set[str]:
+    return placeholders(catalogue()[key]["en"])
+
+
+def _known_var(name: str) -> bool:
+    try:
+        return outcome_label(name) != name
+    except KeyError:
+        return False
+
+
+def column_label(col: str, lang: str) -> str:
+    """Header of a column: the catalogue's ``col.<name>`` when there is one."""
+    key = f"col.{col}"
+    return tr(key, lang) if has_key(key) else col
+
+
+def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
+               anchor: str | None = None, caption: str | None = None, max_rows: int | None = None,
+               code_cols: tuple[str, ...] = ()) -> str:
+    """An HTML table (escaped) with translated headers and formatted cells.
+
+    Columns without a catalogue header, and ``code_cols``, are identifiers: shown as
+    ``<code>``, as they are (not labels to translate).
+    """
+    from markupsafe import Markup, escape
+
+    if columns is not None:
+        df = df[[c for c in columns if c in df.columns]]
+    # degrees of freedom tell a reader nothing the interval does not, and next to a count they
+    # can give an exact n back: never shown in the report (k and n are)
+    df = df.drop(columns=[c for c in ("data_status", "df") if c in df.columns])
+
+    # "missing" is a share here (cleaning log), blanked when it stands on a count from 1 to 9
+    df = publish_counts(df, [c for c in df.columns if is_count_column(c) and c not in ("missing", "share")],
+                        dependent={"missing": ("blank", "dont_know")})
+    more = 0
+    if max_rows is not None and len(df) > max_rows:
+        more, df = len(df) - max_rows, df.head(max_rows)
+    parts = [f'<table class="data"{f" id={chr(34)}{escape(anchor)}{chr(34)}" if anchor else ""}>']
+    if caption:
+        parts.append(f"<caption>{escape(caption)}</caption>")
+    unknown = [c for c in df.columns if not has_key(f"col.{c}")]
+    parts.append("<thead><tr>" + "".join(
+        f'<th class="code"><code>{escape(c)}</code></th>' if c in unknown
+        else f"<th>{escape(column_label(c, lang))}</th>" for c in df.columns
+    ) + "</tr></thead><tbody>")
+    for row in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, row):
+            num = isinstance(v, (int, float)) and not isinstance(v, bool)
+            if c in code_cols:  # identifiers: as written, never relabelled
+                text = Markup("<code>{}</code>").format("—" if v is None or (not isinstance(v, str) and pd.isna(v))
+                                                       else str(v))
+            else:
+                text = escape(cell_text(c, v, lang))
+                if c in unknown and not num:
+                    text = f"<code>{text}</code>"
+            cells.append(f'<td{" class=num" if num else ""}>{text}</td>')
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
+    if more:
+        parts.append(f'<p class="note">{escape(tr("table.more_rows", lang, n=more))}</p>')
+    return "".join(parts)
+
+
+# ===================================================================== implementation
+_IMPL_KEYS = {"share of activities in pilot areas": "impl.fidelity_area",
+              "share of activities within the pilot period": "impl.fidelity_period",
+              "all activities": "impl.total", "no activity log": "impl.none"}
+
+
+def implementation_table_html(df: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
+    """Activities by type, fidelity and totals from ``implementation.csv`` (labels translated).
+
+    The long table (per neighbourhood, per month) stays in the CSV; the report shows the
+    rows a reader needs to judge implementation.
+    """
+    if not {"section", "key"} <= set(df.columns):
+        return table_html(df, lang, anchor=anchor, max_rows=40)
+    activity = codebook.var("activity_type", "activities")
+    rows = []
+    for r in df.to_dict("records"):
+        section, key = str(r["section"]), str(r["key"])
+        if section == "by_type":
+            labels = activity.category_labels.get(key)
+            label = (labels[1] if lang == "fr" else labels[0]) if labels else key
+        elif key in _IMPL_KEYS:
+            label = tr(_IMPL_KEYS[key], lang)
+        else:
+            continue
+        rows.append({"activity": label, "activities": r.get("activities"), "participants": r.get("participants"),
+                     "participants_police": r.get("participants_police"),
+                     "share": r.get("share")})
+    out = pd.DataFrame(rows, columns=["activity", "activities", "participants", "participants_police", "share"])
+    out = out.dropna(axis=1, how="all")
+    return table_html(out, lang, anchor=anchor)
+
+
+def balance_table_html(df: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
+    """Standardised differences of ``balance.csv`` with the groups compared named in ``lang``."""
+
+    if not {"variable", "mean_a", "mean_b"} <= set(df.columns):
+        return table_html(df, lang, anchor=anchor, max_rows=40)
+    prepost = "comparison" in df.columns and df["comparison"].astype("str").str.contains("follow").any()
+    suffix = "prepost" if prepost else "did"
+    out = df.drop(columns=[c for c in ("city", "comparison") if c in df.columns]).copy()
+    names = {"age": codebook.label("age", lang), "female": tr("balance.female", lang),
+             "migrant": codebook.label("migrant_background", lang)}
+    out["variable"] = [names.get(v, outcome_label(v, lang)) for v in out["variable"]]
+    if "std_diff" in out.columns:
+        # "Imbalanced" describes the number shown (|d| > 0.25), whatever the rating does
+        # with it: a -0.786 is imbalanced even where it is not rated (contact satisfaction,
+        # asked of a self-selected few) or where the DiD differences the gap out.
+        d = pd.to_numeric(out["std_diff"], errors="coerce")
+
+        out["imbalanced"] = [None if pd.isna(x) else bool(abs(x) > MAX_STD_DIFF) for x in d]
+    out = out.drop(columns=[c for c in ("used_in_rating",) if c in out.columns])
+    out = out.rename(columns={"variable": "characteristic", "mean_a": f"mean_a_{suffix}",
+                              "mean_b": f"mean_b_{suffix}", "n_a": f"n_a_{suffix}", "n_b": f"n_b_{suffix}"})
+    note_key = {"did": "balance.note_did", "prepost": "balance.note_prepost"}[suffix]
+    from markupsafe import escape
+
+    note = f'<p class="note">{escape(tr(note_key, lang))}</p>'
+    return note + table_html(out, lang, anchor=anchor, max_rows=40)
+
+
+# ===================================================================== evidence
+def is_three_ratings(ev: pd.DataFrame | None) -> bool:
+    """``evidence.csv`` in the three-ratings format (:func:`analysis.statistics.evidence.rate_evidence`)."""
+    return ev is not None and {"rating", "criterion", "level", "reason"} <= set(ev.columns)
+
+
+def _threshold_text(key: str, threshold, lang: str) -> str:
+
+    if threshold is None or pd.isna(threshold):
+        return "—"
+    t = float(threshold)
+    if key in ("interval_width",):
+        return "≤ " + fmt_num(100 * t, lang, 0) + " %"
+    if key in ("trend_balance", "baseline_gap"):
+        return "≤ " + fmt_num(t, lang, 2)
+    if key == "fidelity":
+        return "≥ " + fmt_num(100 * t, lang, 0) + " %"
+    return f"≥ {int(t)}"
+
+
+def reason_text(code: str, lang: str, value=None, threshold=None) -> str:
+    """A confidence reason code in ``lang`` (``evidence.reason.<code>``), with its numbers."""
+
+    kw = {"value": "—" if value is None or pd.isna(value) else
+          (fmt_num(float(value), lang, 3) if isinstance(value, float) and not float(value).is_integer()
+           else str(int(float(value))) if isinstance(value, (int, float)) else str(value)),
+          "threshold": "—" if threshold is None or pd.isna(threshold) else
+          (fmt_num(float(threshold), lang, 2) if not float(threshold).is_integer() else str(int(threshold)))}
+    if code in ("wide_interval", "low_fidelity"):  # shares: as percentages
+        kw = {k: (fmt_num(100 * float(x), lang, 0) + " %") if x is not None and not pd.isna(x) else "—"
+              for k, x in (("value", value), ("threshold", threshold))}
+    key = f"evidence.reason.{code}"
+    return tr(key, lang, **kw) if has_key(key) else code
+
+
+def evidence_ratings(ev: pd.DataFrame | None) -> dict:
+    """The three ratings read from a three-ratings ``evidence.csv``.
+
+    Returns ``design`` (code), ``sms`` (int), ``confidence`` (code), ``confidence_level``
+    (int), ``reasons`` (list of (code, value, threshold)) and ``effects`` (records).
+    Empty for an older table.
+    """
+    if not is_three_ratings(ev):
+        return {}
+    d = ev[ev["rating"] == "design"]
+    c = ev[ev["rating"] == "confidence"]
+    summary = c[c["criterion"] == "confidence"]
+    out = {"design": str(d["value"].iloc[0]) if len(d) else "unknown",
+           "sms": int(d["level"].iloc[0]) if len(d) and pd.notna(d["level"].iloc[0]) else None,
+           "confidence": str(summary["value"].iloc[0]) if len(summary) else None,
+           "confidence_level": int(summary["level"].iloc[0]) if len(summary) and pd.notna(summary["level"].iloc[0])
+           else None, "reasons": [], "effects": ev[ev["rating"] == "effect"].to_dict("records")}
+    for r in c[c["criterion"] != "confidence"].to_dict("records"):
+        code = r.get("reason")
+        if isinstance(code, str) and code and code != "not_assessed":
+            out["reasons"].append((code, r.get("value"), r.get("threshold")))
+    return out
+
+
+def _effect_cell(r: dict, lang: str) -> str:
+
+    direction = str(r.get("reason", ""))
+    word = tr(f"direction.{direction}", lang) if has_key(f"direction.{direction}") else direction
+    est = pd.to_numeric(pd.Series([r.get("value")]), errors="coerce").iloc[0]
+    if pd.isna(est):
+        return word
+    lo, hi = r.get("ci_low"), r.get("ci_high")
+    scale = r.get("scale") if isinstance(r.get("scale"), str) else ""
+    return tr("evidence.effect_cell", lang, direction=word, est=fmt_num(float(est), lang, 2, signed=True),
+              lo=fmt_num(float(lo), lang, 2) if pd.notna(lo) else "—",
+              hi=fmt_num(float(hi), lang, 2) if pd.notna(hi) else "—", scale=scale)
+
+
+def ratings_side_by_side_html(ev: pd.DataFrame, lang: str) -> str:
+    """Design strength | confidence | effect, side by side (one row per main indicator)."""
+
+    r = evidence_ratings(ev)
+    if not r:
+        return ""
+    design = tr("evidence.sms_value", lang, level=r["sms"] if r["sms"] else "?",
+                design=tr(f"design.{'did' if r['design'] == 'did' else 'prepost'}", lang))
+    conf = tr(f"confidence.{r['confidence']}", lang) if r["confidence"] else "—"
+    if r["reasons"]:
+        conf += " — " + "; ".join(reason_text(c, lang, v, t) for c, v, t in r["reasons"])
+    rows = [{"design_strength": design if i == 0 else "", "confidence": conf if i == 0 else "",
+             "outcome": e["criterion"], "effect": _effect_cell(e, lang)} for i, e in enumerate(r["effects"])]
+    if not rows:
+        rows = [{"design_strength": design, "confidence": conf, "outcome": "", "effect": ""}]
+    df = pd.DataFrame(rows)
+    df["outcome"] = [outcome_label(o, lang) if o else "" for o in df["outcome"]]
+    return table_html(df, lang)
+
+
+def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
+    """The three ratings side by side, then the criteria behind the confidence rating.
+
+    A three-ratings table (codes and numbers) is rendered from the catalogue in either
+    language; an older English criteria table is shown as before.
+    """
+    if is_three_ratings(ev):
+        rows = []
+        for r in ev[ev["rating"].isin(["confidence", "info"]) & (ev["criterion"] != "confidence")].to_dict("records"):
+            key = str(r["criterion"])
+            value = r.get("value")
+            num = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+            if key in ("interval_width", "fidelity") and pd.notna(num):
+
+                value = fmt_num(100 * float(num), lang, 0) + " %"
+            elif pd.notna(num) and key in ("clusters", "pilot_units", "comparison_units", "min_cell"):
+                value = str(int(num))  # counts
+            elif pd.notna(num):
+                value = float(num)
+            else:
+                value = tr("evidence.no_value", lang)
+            met = r.get("met")
+            met = None if met is None or (not isinstance(met, str) and pd.isna(met)) \
+                else str(met).strip().lower() in ("true", "1")
+            code = r.get("reason") if isinstance(r.get("reason"), str) else ""
+            if r["rating"] == "info":
+                consequence = tr("evidence.info_only", lang)
+            elif code == "not_assessed":
+                consequence = tr("evidence.reason.not_assessed", lang)
+            elif code:
+                consequence = reason_text(code, lang, r.get("value"), r.get("threshold"))
+            else:
+                consequence = "—"
+            rows.append({"criterion": tr(f"criterion.{key}", lang) if has_key(f"criterion.{key}") else key,
+                         "value": value, "threshold": _threshold_text(key, r.get("threshold"), lang),
+                         "met": met, "consequence": consequence})
+        crit = pd.DataFrame(rows)
+        crit["met"] = crit["met"].astype("object")  # None stays None: shown as "—"
+        from markupsafe import escape
+
+        intro = escape(tr("evidence.criteria_intro", lang))
+        return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{intro}</p>'
+                + table_html(crit, lang, anchor=anchor))
+    if lang == "en" or "criterion" not in ev.columns:
+        return table_html(ev.drop(columns=[c for c in ("city",) if c in ev.columns]), lang, anchor=anchor)
+
+    rows = []
+    for r in ev.to_dict("records"):
+        key = criterion_key(r.get("criterion", ""))
+        met = str(r.get("met", "")).strip().lower() in ("true", "1")
+        value, threshold = r.get("value", ""), r.get("threshold", "")
+        if key == "design":
+            value = tr(f"design.{design_kind(value)}", lang)
+        if key in ("design", "rating"):
+            threshold = tr(f"evidence.threshold.{key}", lang)
+        if key == "rating":
+            found = re.search(r"\d+", str(value))
+            value = tr("evidence.level_n", lang, level=found.group(0) if found else "?")
+            consequence = tr(f"strength.{str(r.get('consequence', '')).strip().replace(' ', '_')}", lang) \
+                if has_key(f"strength.{str(r.get('consequence', '')).strip().replace(' ', '_')}") \
+                else str(r.get("consequence", ""))
+        elif met:
+            consequence = "—"
+        else:
+            consequence = tr(f"evidence.downgrade.{key}", lang) if key and has_key(f"evidence.downgrade.{key}") \
+                else tr("evidence.downgrade", lang)
+        if isinstance(value, str) and value in ("n/a", "no activity log"):
+            value = tr("evidence.no_value", lang)
+        rows.append({"criterion": tr(f"criterion.{key}", lang) if key else r.get("criterion", ""),
+                     "value": value, "threshold": threshold, "met": met, "consequence": consequence})
+    return table_html(pd.DataFrame(rows), lang, anchor=anchor)
+
+
+def evidence_reasons(ev: pd.DataFrame, lang: str) -> str:
+    """Why confidence is not high (three-ratings table), or why the old level was lowered."""
+
+    if is_three_ratings(ev):
+        r = evidence_ratings(ev)
+        return "; ".join(reason_text(c, lang, v, t) for c, v, t in r["reasons"])
+    if lang == "en" or "criterion" not in ev.columns:
+        return evidence_level(ev)[1]
+    out = []
+    for r in ev.to_dict("records"):
+        key = criterion_key(r.get("criterion", ""))
+        if key in (None, "rating", "design"):
+            continue
+        if str(r.get("met", "")).strip().lower() not in ("true", "1"):
+            out.append(tr(f"evidence.downgrade.{key}", lang) if has_key(f"evidence.downgrade.{key}")
+                       else tr("evidence.downgrade", lang))
+    return "; ".join(out)
+
+
+# ===================================================================== cities
+@dataclass
+class CityData:
+    """Everything the report says about one city."""
+
+    city: str
+    name: str
+    profile: object | None = None
+    reason: Reason | None = None  # the whole city is not available
+    tables: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    missing: dict[str, Reason] = field(default_factory=dict)
+    cleaning: dict | None = None
+    figures: list[dict] = field(default_factory=list)
+    synthetic: bool = False
+    failed: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+
+def report_cities(manifest: pd.DataFrame | None = None) -> list[str]:
+    """Cities to report: every profile, and any city with published outputs, in report order."""
+
+    found = set(list_cities())
+    for folder in (PATHS.tables, PATHS.figures):
+        if folder.is_dir():
+            found |= {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    if manifest is not None and not manifest.empty:
+        found |= set(manifest["city"])
+    found.discard(CROSS_CITY)
+    return sorted(found, key=city_order)
+
+
+def load_city(city: str, manifest: pd.DataFrame | None, lang: str) -> CityData:
+    """Read one city's profile, tables, cleaning log and figures; never raises."""
+
+    data = CityData(city=city, name=city.capitalize(), failed=failed_step(city))
+    try:
+        prof = load_profile(city)
+        data.profile = prof
+        data.name = (prof.name_fr or prof.name) if lang == "fr" else prof.name
+        data.synthetic = bool(prof.synthetic)
+    except (ProfileError, OSError) as exc:
+        data.reason = Reason("na.profile", {"error": str(exc).splitlines()[0][:300]})
+    for name in CITY_TABLES:
+        df, why = read_table(PATHS.tables_city(city) / f"{name}.csv", name)
+        data.tables[name] = df
+        if why is not None:
+            data.missing[name] = why
+        data.synthetic |= is_synthetic_table(df)
+    data.cleaning, why = read_cleaning_log(city)
+    if why is not None:
+        data.missing["cleaning"] = why
+    elif data.cleaning.get("synthetic") is True:
+        data.synthetic = True
+    data.figures = figures_for(manifest, city, lang) if manifest is not None else []
+    if manifest is not None and not manifest.empty:
+        data.synthetic |= bool(manifest.loc[manifest["city"] == city, "synthetic"].any())
+    # a failed step comes first: its outputs were withdrawn, so "not found" would hide why
+    if data.reason is None and data.failed and data.tables.get("impact") is None:
+        data.reason = Reason("na.failed", {"error": data.failed[:300]})
+    if data.reason is None and data.tables.get("impact") is None and not data.figures \
+            and data.cleaning is None:
+        data.reason = data.missing.get("impact")
+    return data
+
+
+def data_period(cities: list[CityData]) -> tuple[str, str] | None:
+    """First and last fieldwork day over the cities' profiles (ISO dates)."""
+    starts, ends = [], []
+    for c in cities:
+        if c.profile is not None:
+            starts.append(min(w.start for w in c.profile.waves.values()))
+            ends.append(max(w.end for w in c.profile.waves.values()))
+    if not starts:
+        return None
+    return min(starts).isoformat(), max(ends).isoformat()
+
+
+# ===================================================================== summary sentences
+def city_summary(c: CityData, lang: str) -> dict:
+    """The executive-summary facts of one city: design, rating, headline effect."""
+
+    out = {"city": c.city, "name": c.name, "anchor": f"city-{c.city}", "available": c.available,
+           "reason": c.reason.text(lang) if c.reason else None, "text": "", "verdict": ""}
+    impact = c.tables.get("impact")
+    if not c.available or impact is None:
+        why = c.reason or c.missing.get("impact")
+        out["available"] = False
+        out["reason"] = why.text(lang) if why else tr("na.unknown", lang)
+        return out
+    overall = overall_rows(impact)
+    if overall.empty:
+        out["available"] = False
+        out["reason"] = tr("na.no_overall", lang)
+        return out
+    design = design_kind(overall["design"].iloc[0]) if "design" in overall.columns else "unknown"
+    level, _ = evidence_level(c.tables.get("evidence"))
+    rules = [classify(r, evidence_level(c.tables.get("evidence"), r["outcome"])[0])
+             for r in overall.to_dict("records")]
+
+    if evidence_confidence(c.tables.get("evidence"))[0] == "low":
+        # design level 3 but low confidence: nothing is attributed to the pilot yet
+        rules = ["evaluate_first" if k in ("recommend", "review") else k for k in rules]
+    head = overall.iloc[0].to_dict()
+    improved = [r for r, k in zip(overall.to_dict("records"), rules) if k == "recommend"]
+    worse = [r for r, k in zip(overall.to_dict("records"), rules) if k == "review"]
+    if "evaluate_first" in rules:
+        verdict = "weak"
+    elif improved:
+        verdict = "worked"
+    elif worse:
+        verdict = "harm"
+    else:
+        verdict = "null"
+    pilot = c.profile.pilot.text("kind", lang) if c.profile is not None else ""
+    out["text"] = tr("summary.city", lang, pilot=pilot, design=tr(f"design.{design}", lang),
+                     level=level if level else "?", effect=effect_text(head, lang))
+    out["verdict"] = tr(f"verdict.{verdict}", lang, n_improved=len(improved), n_total=len(rules),
+                        improved=", ".join(effect_text(r, lang) for r in improved) or "—")
+    out["verdict_kind"] = verdict
+    return out
+
+
+def pooled_summary(pooled: pd.DataFrame | None, lang: str) -> list[str]:
+    """One sentence per pooled outcome (residents, all)."""
+
+    return [r.text(lang) for r in pooled_recommendations(pooled) if r.rule != "heterogeneous"] \
+        if pooled is not None else []
+
+
+# ===================================================================== narrative
+def narrative_html(lang: str) -> tuple[str | None, str]:
+    """The committee's narrative (Markdown) as HTML, and its path; None when absent."""
+    import mistune
+
+    path = PATHS.reports / ("narrative.md" if lang == "en" else f"narrative.{lang}.md")
+    if not path.is_file():
+        return None, _rel(path)
+    # escape=True: raw HTML in the narrative is shown, not executed
+    md = mistune.create_markdown(escape=True, plugins=["table"])
+    html = md(path.read_text(encoding="utf-8"))
+    # headings of the narrative sit under the report's own h2
+    html = re.sub(r"<(/?)h([1-4])", lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}", html)
+    return html, _rel(path)
+
+
+# ===================================================================== assembly
+def _city_view(c: CityData, lang: str, recs: list) -> dict:
+    """What the template shows of one city."""
+
+    v = {"c": c, "anchor": f"city-{c.city}", "parts": {}, "na": {}}
+    for name, why in c.missing.items():
+        v["na"][name] = why.text(lang)
+    prof = c.profile
+    if prof is not None:
+        by_code = {n.code: n.name for n in prof.neighbourhoods}
+        name, name_lang, other, other_lang = pilot_names(prof, lang)
+        v["pilot"] = {
+            "name": name, "name_lang": name_lang, "name_local": other, "other_lang": other_lang,
+            # French texts of the profile (kind_fr…) in the French report, English otherwise
+            "kind": prof.pilot.text("kind", lang), "kind_lang": prof.pilot.text_lang("kind", lang),
+            "description": prof.pilot.text("description", lang),
+            "description_lang": prof.pilot.text_lang("description", lang),
+            "context": prof.pilot.text("published_context", lang),
+            "context_lang": prof.pilot.text_lang("published_context", lang),
+            "start": prof.pilot.start.isoformat(), "end": prof.pilot.end.isoformat(),
+            "areas": ", ".join(f"{by_code[a]} ({a})" for a in prof.pilot.pilot_areas),
+            "comparison": ", ".join(f"{by_code[a]} ({a})" for a in prof.pilot.comparison_areas),
+            "groups": ", ".join(group_label(g, lang) for g in prof.pilot.targeted_groups),
+            "unit": prof.boundaries.unit, "n_units": len(prof.neighbourhoods),
+            "waves": {w: f"{s.start.isoformat()} – {s.end.isoformat()}" for w, s in prof.waves.items()},
+            "design": "did" if prof.has_comparison else "prepost",
+        }
+    impact = c.tables.get("impact")
+    if impact is not None:
+        overall = overall_rows(impact)
+        cols = ["outcome", "design", "estimate", "ci_low", "ci_high", "p_value", "inference", "n",
+                "n_clusters", "scale", "note"]
+        v["impact_html"] = table_html(overall, lang, columns=[c for c in cols if c != "design"],
+                                      anchor=table_anchor(c.city, "impact"))
+        res = impact[impact.get("population", pd.Series("residents", index=impact.index))
+                     .astype("str").str.lower().eq("residents")]
+        groups = res[~res.get("group", pd.Series("all", index=res.index)).astype("str").isin(["all"])]
+        if len(groups):
+            v["groups_html"] = table_html(groups, lang, columns=[
+                "outcome", "group", "estimate", "ci_low", "ci_high", "n", "diff_vs_rest", "diff_p_value", "note"])
+        if "population" in impact.columns:
+            off = impact[impact["population"].astype("str").str.lower().eq("officers")]
+            if len(off):
+                v["officers_html"] = table_html(off, lang, columns=[
+                    "outcome", "estimate", "ci_low", "ci_high", "p_value", "inference", "n", "note"])
+                kinds = {design_kind(d) for d in off.get("design", pd.Series(dtype="str")).dropna()}
+                v["officers_design"] = "did_trained" if "did_trained" in kinds else "prepost"
+        if not overall.empty and "design" in overall.columns:
+            v["design_kind"] = design_kind(overall["design"].iloc[0])
+    ev = c.tables.get("evidence")
+    if ev is not None:
+        level, _ = evidence_level(ev)
+        reasons = evidence_reasons(ev, lang)
+        three = evidence_ratings(ev)
+        if three:
+            # the design level stands alone; confidence is a separate rating with its reasons
+            conf = tr(f"confidence.{three['confidence']}", lang) if three["confidence"] else "—"
+            said = tr("city.confidence", lang, confidence=conf,
+                      reasons=f" ({reasons})" if reasons else "")
+        else:
+            said = tr("city.downgraded", lang, reasons=reasons) if reasons else ""
+        v["evidence"] = {"level": level, "reasons": said,
+                         "html": evidence_table_html(ev, lang, anchor=table_anchor(c.city, "evidence"))}
+    if c.tables.get("implementation") is not None:
+        v["implementation_html"] = implementation_table_html(c.tables["implementation"], lang,
+                                                             anchor=table_anchor(c.city, "implementation"))
+    if c.tables.get("balance") is not None:
+        v["balance_html"] = balance_table_html(c.tables["balance"], lang, anchor=table_anchor(c.city, "balance"))
+    nb = c.tables.get("neighbourhoods")
+    if nb is not None:
+        v["nbhd_html"] = neighbourhood_table_html(nb, c, lang)
+        v["nbhd_anchor"] = table_anchor(c.city, "neighbourhoods")
+    if c.cleaning is not None:
+        s = cleaning_summary(c.cleaning)
+        v["clean_files_html"] = table_html(s["files"], lang, code_cols=("file",)) if len(s["files"]) else None
+        v["clean_reasons_html"] = table_html(s["reasons"], lang, max_rows=30, code_cols=("file",)) \
+            if len(s["reasons"]) else None
+        miss = s["missingness"]
+        if len(miss):
+            miss = miss.sort_values("missing", ascending=False, kind="stable").head(12)
+            v["clean_missing_html"] = table_html(miss, lang)
+        v["clean_ok"] = bool(len(s["files"])) and bool(s["files"]["check"].all())
+        # rows are interviews: the totals are published like every count of respondents
+        # (rounded to base 10, "<10" for 1-9), never exact (audit D3)
+
+        v["clean_rows"] = ({k: publish_count(x) for k, x in
+                            s["files"][["raw", "kept", "rejected"]].sum().to_dict().items()}
+                           if len(s["files"]) else None)
+        if not len(s["files"]) and not len(miss):
+            v["na"]["cleaning"] = tr("na.log_shape", lang)
+    # the headline figure of a part first (overall effects before effects by group)
+    lead = ("impact-residents", "maps-trust_police")
+    for fig in sorted(c.figures, key=lambda f: (f["figure_id"] not in lead, )):
+        v["parts"].setdefault(figure_part(fig), []).append(fig)
+    v["recs"] = [r for r in recs if r["city"] == c.city]
+    return v
+
+
+def pilot_names(prof, lang: str) -> tuple[str, str, str | None, str]:
+    """The pilot's name to show first in ``lang`` and its language, then the other name and its language.
+
+    Profiles give an English ``name`` and the local ``name_local``; a French report of a
+    French-speaking city leads with the local (French) name.
+    """
+    local_lang = prof.languages[0] if prof.languages else "en"
+    if lang != "en" and prof.pilot.name_local and lang in prof.languages:
+        return prof.pilot.name_local, lang, prof.pilot.name, "en"
+    return prof.pilot.name, "en", prof.pilot.name_local, local_lang
+
+
+def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | None:
+    """Pilot and comparison areas: the headline indicator by wave (all residents), suppressed cells shown as such."""
+
+    df = nb
+    if "group" in df.columns:
+        df = df[df["group"].astype("str").isin(["all"])]
+    indicators = [i for i in codebook.INDICATORS if i in set(df["indicator"])]
+    if not indicators:
+        return None
+    df = df[df["indicator"] == indicators[0]].copy()
+    if "area_type" in df.columns:
+        df = df[df["area_type"].isin(["pilot", "comparison"])]
+    if df.empty:
+        return None
+    sup = df["suppressed"].astype("str").str.lower().isin(["true", "1"]) if "suppressed" in df.columns \
+        else pd.Series(False, index=df.index)
+    # never show a cell under k, whatever the upstream flag says
+    sup |= pd.to_numeric(df["n"], errors="coerce").fillna(0) < K_SUPPRESS
+    df.loc[sup, ["estimate", "ci_low", "ci_high"] + (["shrunk"] if "shrunk" in df.columns else [])] = pd.NA
+    df.loc[sup, "n"] = pd.NA
+    df["estimate"] = df["estimate"].astype("object")
+    df.loc[sup, "estimate"] = tr("value.suppressed", lang, k=K_SUPPRESS)
+    cols = ["neighbourhood", "name", "area_type", "wave", "n", "estimate", "ci_low", "ci_high"]
+    caption = tr("city.nbhd_caption", lang, indicator=codebook.label(indicators[0], lang), k=K_SUPPRESS)
+    order = {"pilot": 0, "comparison": 1, "baseline": 0, "follow_up": 1, "change": 2}
+    df = df.sort_values([c for c in ("area_type", "neighbourhood", "wave") if c in df.columns], kind="stable",
+                        key=lambda s: s.map(order).fillna(9) if s.name != "neighbourhood" else s)
+    return table_html(df, lang, columns=cols, caption=caption, anchor=table_anchor(c.city, "neighbourhoods"))
+
+
+def coverage_sentence(lang: str) -> str | None:
+    """Which cities the synthesis uses and which it leaves out, with the reason
+    (``reports/tables/cross-city/coverage.csv``, written by :func:`analysis.statistics.synthesis.coverage`)."""
+
+    df, why = read_table(PATHS.tables / CROSS_CITY / "coverage.csv", "coverage")
+    if df is None:
+        return None
+    used = [city_name(c, lang) for c in df.loc[df["included"].astype(bool), "city"]]
+    out = [f"{city_name(c, lang)} ({tr('coverage.' + r, lang)})"
+           for c, r in zip(df.loc[~df["included"].astype(bool), "city"], df.loc[~df["included"].astype(bool), "reason"])]
+    return tr("coverage.sentence", lang, used=", ".join(used) or "—",
+              left_out=", ".join(out) or tr("coverage.none", lang))
+
+
+#: Columns of the weighting annex table (``reports/tables/<city>/weighting.csv``).
+WEIGHTING_COLUMNS: tuple[str, ...] = ("city", "wave", "weights_method", "n", "neighbourhoods_surveyed",
+                                      "neighbourhoods_total", "max_abs_rel_diff", "max_weight_over_base",
+                                      "deff_kish", "n_eff")
+
+
+def weighting_table_html(cities: list[str], lang: str) -> str | None:
+    """The methods annex's weighting table: achieved margins and Kish's design effect per
+    city and wave, from each city's published ``weighting.csv``."""
+    frames = []
+    for city in cities:
+        df, _ = read_table(PATHS.tables_city(city) / "weighting.csv", "weighting")
+        if df is not None:
+            frames.append(df)
+    if not frames:
+        return None
+    df = pd.concat(frames, ignore_index=True)
+    return table_html(df, lang, columns=list(WEIGHTING_COLUMNS), anchor="table-weighting",
+                      code_cols=("city", "weights_method"))
+
+
+def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
+                  cities: list[str] | None = None) -> dict:
+    """Everything the template needs for the report in ``lang``.
+
+    ``cities``: a city's own report (those cities only, no cross-city synthesis); default
+    the full report of every city.
+    """
+
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+    if manifest is None:
+        manifest, _ = collect_sidecars()
+    only = list(cities) if cities else None
+    cities = [load_city(c, manifest, lang) for c in (only or report_cities(manifest))]
+
+    cross = {"tables": {}, "na": {}, "figures": figures_for(manifest, CROSS_CITY, lang)}
+    for name in CROSS_TABLES:
+        df, why = read_table(PATHS.tables / CROSS_CITY / f"{name}.csv", name)
+        cross["tables"][name] = df
+        if why is not None:
+            cross["na"][name] = why.text(lang)
+        else:
+            cross[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(CROSS_CITY, name))
+    cross["coverage"] = coverage_sentence(lang)
+    if only:  # a city's own report: the synthesis across cities belongs to the full report
+        cross = {"tables": {name: None for name in CROSS_TABLES}, "na": {}, "figures": []}
+    pooled = cross["tables"].get("pooled")
+    is_forest = [bool(re.search(r"forest|pooled|heterog", f["figure_id"])) for f in cross["figures"]]
+    cross["forest"] = [f for f, k in zip(cross["figures"], is_forest) if k]
+    cross["rest"] = [f for f, k in zip(cross["figures"], is_forest) if not k]
+
+    results = {c.city: {"impact": c.tables.get("impact"), "evidence": c.tables.get("evidence")}
+               for c in cities if c.available and c.tables.get("impact") is not None}
+    pilots = {c.city: pilot_names(c.profile, lang)[0] for c in cities if c.profile is not None}
+    recs = build_recommendations(results, pooled, manifest, pilots)
+    known_anchors = {f["anchor"] for c in cities for f in c.figures} | {f["anchor"] for f in cross["figures"]}
+    rec_views = [{
+        "city": r.city, "rule": r.rule, "text": r.text(lang),
+        "sources": [{"label": s.ref, "anchor": s.anchor, "kind": s.kind,
+                     "linked": s.kind == "table" or s.anchor in known_anchors} for s in r.sources],
+    } for r in recs]
+
+    synthetic = any(c.synthetic for c in cities) or bool(manifest["synthetic"].any() if len(manifest) else False) \
+        or any(is_synthetic_table(df) for df in cross["tables"].values())
+    narrative, narrative_path = narrative_html(lang)
+    codebook_df = codebook.codebook_table(lang)
+    if lang == "fr":
+        codebook_df["allowed"] = codebook_df["allowed"].str.replace("mean of ", "moyenne de ", regex=False) \
+            .str.replace(" answered)", " renseignés)", regex=False)
+    figs_lang = manifest[manifest["lang"] == lang] if len(manifest) else manifest
+    return {
+        "lang": lang,
+        "t": lambda key, **kw: tr(key, lang, **kw),
+        "synthetic": synthetic,
+        "city_only": bool(only),
+        # the data status belongs to each city: named on the cover when real and demo mix
+        "real_cities": [c.name for c in cities if c.available and not c.synthetic],
+        "synthetic_cities": [c.name for c in cities if c.available and c.synthetic],
+        "period": data_period(cities),
+        "cities": [_city_view(c, lang, rec_views) for c in cities],
+        "summaries": [city_summary(c, lang) for c in cities],
+        "pooled_sentences": pooled_summary(pooled, lang),
+        "cross": cross,
+        "recs": rec_views,
+        "narrative": narrative,
+        "narrative_path": narrative_path,
+        "codebook_html": table_html(codebook_df, lang, code_cols=("variable", "type", "allowed", "ess")),
+        "figure_list_html": table_html(figs_lang, lang, columns=["city", "figure_id", "title", "notebook", "png",
+                                                                 "data_checksum"],
+                                       code_cols=("figure_id", "notebook", "png", "data_checksum"))
+        if len(figs_lang) else None,
+        "weighting_html": weighting_table_html([c.city for c in cities if c.available], lang),
+        "k": K_SUPPRESS,
+        "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
+        "other_lang_file": "report.fr.html" if lang == "en" else "report.html",
+    }
+
+
+def render_html(lang: str = "en", manifest: pd.DataFrame | None = None,
+                cities: list[str] | None = None) -> str:
+    """The report in ``lang`` as one HTML string."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]),
+                             trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    html = env.get_template("report.html.j2").render(**build_context(lang, manifest, cities))
+    return number_figures_and_tables(html, lang)
+
+
+_NUMBERED = re.compile(
+    r'<figure id="(?P<fid>[^"]+)"[^>]*>'
+    r'|<figcaption>'
+    r'|<table class="data"(?: id="(?P<tid>[^"]+)")?>(?P<cap><caption>)?'
+    r'|<h(?P<lvl>[234])\b[^>]*>(?P<head>.*?)</h(?P=lvl)>', re.S)
+_XREF = re.compile(r'<a class="xref" href="#(?P<id>[^"]+)">(?P<inner>.*?)</a>', re.S)
+
+
+def number_figures_and_tables(html: str, lang: str = "en") -> str:
+    """Number every figure and table of the report in document order, and fill in cross-references.
+
+    Each ``<figcaption>`` starts with "Figure N." and each ``<table class="data">`` gets a
+    caption starting with "Table N." (a table without a caption is named after the
+    heading it stands under). Every link ``<a class="xref" href="#id">…</a>`` to a numbered
+    figure or table then reads "Figure N" / "Table N" (its old text stays as a tooltip), so
+    text and recommendations can cite numbers that follow the layout. Numbering in Python,
+    not CSS counters: the numbers are the same on screen, in print and in both PDFs.
+    """
+    from markupsafe import escape
+
+    numbers: dict[str, str] = {}
+    out, pos = [], 0
+    n_fig = n_tab = 0
+    pending_fig: str | None = None
+    h2, sub = "", ""
+    for m in _NUMBERED.finditer(html):
+        out.append(html[pos:m.start()])
+        pos = m.end()
+        tag = m.group(0)
+        if m.group("fid"):
+            n_fig += 1
+            pending_fig = tr("num.figure", lang, n=n_fig)
+            numbers[m.group("fid")] = pending_fig
+            out.append(tag)
+        elif tag == "<figcaption>":
+            out.append(tag)
+            if pending_fig:
+                out.append(f'<span class="num">{pending_fig}.</span> ')
+                pending_fig = None
+        elif tag.startswith("<table"):
+            n_tab += 1
+            label = tr("num.table", lang, n=n_tab)
+            if m.group("tid"):
+                numbers[m.group("tid")] = label
+            head = tag[: -len("<caption>")] if m.group("cap") else tag
+            out.append(head)
+            if m.group("cap"):
+                out.append(f'<caption><span class="num">{label}.</span> ')
+            else:
+                context = " — ".join(x for x in (sub, h2) if x)
+                out.append(f'<caption><span class="num">{label}.</span> {escape(context)}</caption>')
+        else:
+            text = re.sub(r"<[^>]+>", "", m.group("head")).strip()
+            text = html_unescape(text)
+            if m.group("lvl") == "2":
+                h2, sub = text, ""
+            else:
+                sub = text
+            out.append(tag)
+    out.append(html[pos:])
+    html = "".join(out)
+    # the list of figures: number (a cross-reference, with its page in print) and title
+    items = []
+    for fid in (k for k in numbers if k.startswith("fig-")):
+        m = re.search(rf'<figure id="{re.escape(fid)}"[^>]*>.*?<figcaption><span class="num">[^<]*</span>\s*'
+                      r'<strong>(.*?)</strong>', html, re.S)
+        title = m.group(1).rstrip(".") if m else ""
+        items.append(f'<li data-page="#{fid}"><a class="xref" href="#{fid}">{fid}</a> — {title}</li>')
+    html = html.replace('<ol class="figure-index"></ol>', '<ol class="figure-index">' + "".join(items) + "</ol>", 1)
+
+    def xref(m: re.Match) -> str:
+        label = numbers.get(m.group("id"))
+        if label is None:
+            return m.group(0)
+        tip = re.sub(r"<[^>]+>", "", m.group("inner")).strip()
+        return f'<a class="xref" href="#{m.group("id")}" title="{escape(html_unescape(tip))}">{label}</a>'
+
+    return _XREF.sub(xref, html)
+
+
+def html_unescape(text: str) -> str:
+    import html as html_module
+
+    return html_module.unescape(text)
+
+
+def report_path(lang: str = "en") -> Path:
+    """``reports/report.html`` (English) or ``reports/report.<lang>.html``."""
+    return PATHS.reports / ("report.html" if lang == "en" else f"report.{lang}.html")
+
+
+def build_report(lang: str = "en") -> Path:
+    """Write the report in ``lang`` (and refresh ``reports/figures.csv``); return its path."""
+
+    manifest = build_manifest(write=True)
+    return write_text(report_path(lang), render_html(lang, manifest))
+
+
+def city_report_langs(profile) -> list[str]:
+    """The report languages of a city: those of its profile the catalogue has, else English."""
+    return [lang for lang in LANGS if lang in profile.languages] or ["en"]
+
+
+def build_city_report(city: str, langs: list[str] | None = None) -> list[Path]:
+    """A city's own report, ``reports/cities/<city>/report.<lang>.html``, in its profile's
+    languages (:func:`city_report_langs`): the city's sections, its recommendations and the
+    annexes, without the other cities or the cross-city synthesis."""
+
+    manifest = build_manifest(write=True)
+    langs = langs or city_report_langs(load_profile(city))
+    return [write_text(PATHS.reports / "cities" / city / f"report.{lang}.html",
+                       render_html(lang, manifest, cities=[city])) for lang in langs]
+
+
+# ===================================================================== PDF
+CHROMIUM_FLAGS: tuple[str, ...] = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+    "--disable-background-networking", "--disable-component-update", "--no-first-run",
+)
+
+
+def find_chromium() -> str | None:
+    """The Chromium executable, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def pdf_path(lang: str = "en") -> Path:
+    """``reports/report.pdf`` (English) or ``reports/report.<lang>.pdf``."""
+    return PATHS.reports / ("report.pdf" if lang == "en" else f"report.{lang}.pdf")
+
+
+def find_weasyprint():
+    """The ``weasyprint`` module, or None when it (or the Pango library it needs) is missing."""
+    try:
+        import weasyprint
+    except (ImportError, OSError):  # OSError: the module is there but Pango/HarfBuzz is not
+        return None
+    return weasyprint
+
+
+def build_pdf(html: Path | None = None, pdf: Path | None = None, *, lang: str = "en",
+              engine: str | None = None) -> Path | None:
+    """Print the HTML report in ``lang`` to ``reports/report[.<lang>].pdf``.
+
+    WeasyPrint (a pip dependency) does it: page numbers, a table of contents with page
+    numbers, PDF bookmarks from the headings and the running "synthetic demonstration data"
+    header come from the report's print CSS. Headless Chromium is the fallback when
+    WeasyPrint cannot be imported; it ignores those print features.
+
+    Parameters
+    ----------
+    html, pdf : Path, optional
+        Default :func:`report_path` and :func:`pdf_path` of ``lang``.
+    lang : {"en", "fr"}
+    engine : {"weasyprint", "chromium"}, optional
+        Force one engine; default WeasyPrint, else Chromium.
+
+    Returns
+    -------
+    Path or None
+        The PDF, or None (with a message saying what to install) when no engine is
+        available or the HTML report was not built.
+    """
+    html = Path(html) if html is not None else report_path(lang)
+    pdf = Path(pdf) if pdf is not None else pdf_path(lang)
+    wp = find_weasyprint() if engine in (None, "weasyprint") else None
+    exe = find_chromium() if wp is None and engine in (None, "chromium") else None
+    if wp is None and exe is None:
+        print("[skip] PDF: neither WeasyPrint nor Chromium is installed. Install WeasyPrint with "
+              "`pip install weasyprint` (it needs the Pango library: `brew install pango` on macOS, "
+              "`conda install -c conda-forge weasyprint` in conda), or Chromium with `apt-get install chromium`, "
+              "then run `python -m analysis.publishing.report --pdf`.", flush=True)
+        return None
+    if not html.is_file():
+        print(f"[skip] PDF: {_rel(html)} does not exist; build it first (python -m analysis.publishing.report --lang {lang})")
+        return None
+    with atomic_path(pdf) as tmp:
+        tmp.unlink()  # an empty file left over would look like a PDF
+        if wp is not None:
+            # base_url: the report is self-contained; nothing is fetched
+            wp.HTML(filename=str(html), base_url=str(html.parent)).write_pdf(str(tmp))
+        else:
+            cmd = [exe, *CHROMIUM_FLAGS, f"--print-to-pdf={tmp}", html.resolve().as_uri()]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+                raise RuntimeError(f"chromium failed to print {_rel(html)} (exit {proc.returncode}): "
+                                   f"{proc.stderr.strip()[-800:]}")
+    print(f"[ ok ] report (pdf, {lang}) -> {_rel(pdf)}", flush=True)
+    return pdf
+
+
+def build_pdfs(langs: tuple[str, ...] | list[str] = LANGS) -> list[Path]:
+    """:func:`build_pdf` for each language whose HTML report exists; the PDFs written."""
+    out = []
+    for lang in langs:
+        path = build_pdf(lang=lang)
+        if path is not None:
+            out.append(path)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.publishing.report",
+                                     description="Build the recommendations report (HTML, PDF).")
+    parser.add_argument("--lang", choices=LANGS, action="append",
+                        help="language of the HTML report (repeatable; default: en and fr)")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also print each language's HTML to reports/report[.fr].pdf")
+    args = parser.parse_args(argv)
+    langs = args.lang or list(LANGS)
+    for lang in langs:
+        path = build_report(lang)
+        print(f"[ ok ] report ({lang}) -> {_rel(path)}", flush=True)
+    if args.pdf:
+        build_pdfs(langs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Implementation of a pilot, from its activity log: what was done, where, when, for whom.
+
+Reported: activities and participants by type; reach per neighbourhood (resident
+participants per 1,000 residents of the population margins); a monthly timeline; and
+fidelity, the share of activities held in the pilot areas (activities elsewhere are
+spill-over or drift, and dilute the contrast the impact design relies on).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.inputs import codebook
+
+
+def implementation_summary(activities: pd.DataFrame | None, profile) -> dict:
+    """Summarise the activity log of a city.
+
+    Parameters
+    ----------
+    activities : pandas.DataFrame or None
+        Processed activities (codebook.ACTIVITY_VARS); ``None`` when there is no log.
+    profile : CityProfile
+
+    Returns
+    -------
+    dict
+        ``available`` (bool), ``n_activities``, ``participants``, ``fidelity`` (share in
+        pilot areas), ``in_window`` (share dated within the pilot period), and frames
+        ``by_type``, ``reach``, ``timeline`` and ``table`` (the long ``implementation.csv``).
+    """
+    empty = pd.DataFrame(columns=["city", "section", "key", "activities", "participants",
+                                  "participants_police", "population", "reach_per_1000", "share"])
+    if activities is None or len(activities) == 0:
+        return {"available": False, "n_activities": 0, "participants": 0, "fidelity": float("nan"),
+                "in_window": float("nan"), "by_type": empty, "reach": empty, "timeline": empty,
+                "table": empty.assign(section=["none"], key=["no activity log"], city=profile.city)}
+    df = activities.copy()
+    df["area_type"] = df["neighbourhood"].map(profile.area_type)
+    df["participants"] = df["participants"].astype("Float64")
+    df["participants_police"] = df["participants_police"].astype("Float64")
+    agg = dict(activities=("activity_type", "size"), participants=("participants", "sum"),
+               participants_police=("participants_police", "sum"))
+
+    by_type = df.groupby("activity_type", observed=True).agg(**agg).reset_index()
+    by_type["share"] = by_type["activities"] / len(df)
+    by_type = by_type.rename(columns={"activity_type": "key"})
+
+    pop = profile.margins_frame().groupby("neighbourhood")["population"].sum()
+    reach = df.groupby("neighbourhood", observed=True).agg(**agg)
+    reach = reach.reindex(sorted(set(reach.index) | set(profile.pilot.pilot_areas))).fillna(0)
+    reach["population"] = pop.reindex(reach.index).astype(float)
+    reach["reach_per_1000"] = reach["participants"].astype(float) / reach["population"] * 1000
+    reach["area_type"] = [profile.area_type(c) for c in reach.index]
+    reach = reach.reset_index().rename(columns={"neighbourhood": "key"})
+
+    month = df["date"].dt.to_period("M").dt.to_timestamp()
+    timeline = (df.assign(month=month).groupby(["month", "activity_type"], observed=True)
+                .size().rename("activities").reset_index())
+
+    fidelity = float((df["area_type"] == "pilot").mean())
+    start, end = pd.Timestamp(profile.pilot.start), pd.Timestamp(profile.pilot.end)
+    in_window = float(df["date"].between(start, end).mean())
+
+    table = pd.concat([
+        by_type.assign(section="by_type"),
+        reach.drop(columns="area_type").assign(section="reach_" + reach["area_type"]),
+        timeline.assign(section="timeline", key=timeline["month"].dt.strftime("%Y-%m") + " "
+                        + timeline["activity_type"]).drop(columns=["month", "activity_type"]),
+        pd.DataFrame([{"section": "fidelity", "key": "share of activities in pilot areas", "share": fidelity},
+                      {"section": "fidelity", "key": "share of activities within the pilot period",
+                       "share": in_window},
+                      {"section": "total", "key": "all activities", "activities": len(df),
+                       "participants": float(df["participants"].sum()),
+                       "participants_police": float(df["participants_police"].sum())}]),
+    ], ignore_index=True)
+    table.insert(0, "city", profile.city)
+    table = table[empty.columns]
+    return {"available": True, "n_activities": int(len(df)),
+            "participants": float(df["participants"].sum()), "fidelity": fidelity,
+            "in_window": in_window, "by_type": by_type, "reach": reach, "timeline": timeline,
+            "table": table}
+
+
+def implementation_view(summary: dict, lang: str = "en") -> pd.DataFrame:
+    """Readable table of activities by type (labels, counts, participants)."""
+    if not summary["available"]:
+        return pd.DataFrame({"note": ["no activity log delivered"]})
+    v = codebook.var("activity_type", "activities")
+    bt = summary["by_type"]
+    return pd.DataFrame({
+        "activity": [v.category_labels.get(k, (k, k))[1 if lang == "fr" else 0] for k in bt["key"]],
+        "activities": bt["activities"].astype(int).to_numpy(),
+        "participants": bt["participants"].astype(float).round(0).to_numpy(),
+        "police": bt["participants_police"].astype(float).round(0).to_numpy(),
+        "share": bt["share"].astype(float).round(3).to_numpy(),
+    })
+
+
+def plot_timeline(summary: dict, profile, lang: str = "en"):
+    """Monthly activities by type (stacked bars), pilot period and survey waves shaded."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    tl = summary["timeline"]
+    if summary["available"] and len(tl):
+        wide = tl.pivot_table(index="month", columns="activity_type", values="activities",
+                              aggfunc="sum", fill_value=0)
+        v = codebook.var("activity_type", "activities")
+        bottom = np.zeros(len(wide))
+        for i, col in enumerate(wide.columns):
+            lab = v.category_labels.get(col, (col, col))[1 if lang == "fr" else 0]
+            ax.bar(wide.index, wide[col].to_numpy(), width=25, bottom=bottom, label=lab,
+                   color=plt.cm.tab10(i % 10), align="edge")
+            bottom = bottom + wide[col].to_numpy()
+        ax.legend(ncol=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    else:
+        ax.text(0.5, 0.5, "no activity log" if lang == "en" else "pas de journal d'activités",
+                transform=ax.transAxes, ha="center")
+    for name, wave in profile.waves.items():
+        ax.axvspan(pd.Timestamp(wave.start), pd.Timestamp(wave.end), color="0.85", zorder=0)
+        mid = pd.Timestamp(wave.start) + (pd.Timestamp(wave.end) - pd.Timestamp(wave.start)) / 2
+        ax.annotate({"baseline": ("baseline survey", "enquête initiale"),
+                     "follow_up": ("follow-up survey", "enquête de suivi")}[name][lang == "fr"],
+                    (mid, 0.98), xycoords=("data", "axes fraction"), ha="center",
+                    fontsize=7, va="top", color="0.35")
+    ax.axvline(pd.Timestamp(profile.pilot.start), color="k", lw=0.8, ls="--")
+    ax.axvline(pd.Timestamp(profile.pilot.end), color="k", lw=0.8, ls="--")
+    ax.set_ylabel("activities per month" if lang == "en" else "activités par mois")
+    ax.set_title(("Pilot activities" if lang == "en" else "Activités du pilote") + " — "
+                 + (profile.name_fr or profile.name if lang == "fr" else profile.name))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig
