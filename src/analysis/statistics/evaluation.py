@@ -22,6 +22,8 @@ from analysis.io import read_processed, write_table
 from analysis.inputs.profile import load_profile
 from analysis.statistics.areas import write_area_table
 from analysis.statistics.weights import weighting_annex
+from analysis.inputs import codebook
+from analysis.statistics import placebo
 
 # ========================================================================= one city
 def design_summary(respondents: pd.DataFrame, profile) -> pd.DataFrame:
@@ -127,6 +129,26 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
         # in both waves: the like-for-like trend of the exploration and the dashboard
 
         write_area_table(city)
+        write_annex_tables(city, resp, profile, implementation, B=B, weight_type=weight_type, seed=seed)
     return result
+
+
+def write_annex_tables(city: str, resp: pd.DataFrame, profile, implementation: dict, *, B: int = B_DEFAULT,
+                       weight_type: str = "auto", seed: int = SEED) -> None:
+    """The methods annex's tables of ``city`` (issue 12 §5), beside its other tables.
+
+    ``placebo.csv`` (:func:`analysis.statistics.placebo.placebo_effects`: the impact estimator
+    on the comparison areas split in two, expected zero), ``reliability.csv`` (Cronbach's α of
+    each index per wave, :func:`analysis.inputs.codebook.reliability`; blank below k complete
+    answers) and ``cost.csv`` (:func:`analysis.statistics.implementation.cost_per_reach`).
+    """
+    folder = PATHS.tables_city(city)
+    write_table(placebo.placebo_effects(resp, profile, B=B, weight_type=weight_type, seed=seed),
+                folder / "placebo.csv", synthetic=profile.synthetic)
+    rel = codebook.reliability(resp)
+    if len(rel):  # no statistic from fewer than k respondents (analysis.sdc rule 3)
+        rel["alpha"] = rel["alpha"].where(rel["n_complete"] >= K_SUPPRESS)
+    write_table(rel, folder / "reliability.csv", synthetic=profile.synthetic)
+    write_table(imp.cost_per_reach(implementation, profile), folder / "cost.csv", synthetic=profile.synthetic)
 
 
