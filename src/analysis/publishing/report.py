@@ -1177,6 +1177,9 @@ def deff_rows(cities: list[CityData], lang: str) -> tuple[pd.DataFrame, list[str
             missing.append(f"{c.name} ({why.text(lang)})")
             continue
         df = df.assign(city=c.name)
+        for col in ("deff_kish", "deff_kish_untrimmed"):  # published to 2 decimals (analysis.sdc rule 6)
+            if col in df.columns:
+                df[col] = [fmt_num(v, lang, 2) for v in pd.to_numeric(df[col], errors="coerce")]
         frames.append(df[[col for col in ("city", "wave", "weights_method", "n", "deff_kish",
                                           "deff_kish_untrimmed", "n_eff") if col in df.columns]])
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), missing
@@ -1218,7 +1221,8 @@ def placebo_rows(cities: list[CityData], lang: str) -> tuple[pd.DataFrame, dict,
         if df is None:
             missing.append(f"{c.name} ({why.text(lang)})")
             continue
-        df = df.fillna({"placebo_pilot_areas": "", "placebo_comparison_areas": "", "reason": ""})
+        for col in ("placebo_pilot_areas", "placebo_comparison_areas", "reason"):  # codes: text, never NaN
+            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str) if col in df.columns else ""
         not_run = df["status"].astype(str).eq("not_applicable")
         if len(df) and not_run.all():
             reason = str(df["reason"].iloc[0])
