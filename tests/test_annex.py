@@ -319,3 +319,15 @@ def scratch_root(tmp_path, monkeypatch):
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
     monkeypatch.setenv("IMPPULSE_ROOT", str(root))
     return root
+
+
+def test_annex_of_a_real_city_never_says_synthetic(project):
+    """Annex values of a real profile are "as given by the city", and the demo note is left out."""
+    write_profile(project, _annex_profile(synthetic=False))
+    write_table(pd.DataFrame([dict(IMPACT, city="testville")]), PATHS.tables_city("testville") / "impact.csv",
+                synthetic=False)
+    for lang in ("en", "fr"):
+        html = report.render_html(lang)
+        rows = _annex_rows(html, "table-annex-sampling")
+        assert {"en": "as given by the city", "fr": "fournies par la ville"}[lang] in rows["Testville"]
+        assert "SYNTHETIC" not in html.upper().replace("SYNTHÉTIQUE", "")

@@ -1353,6 +1353,11 @@ def annex_context(cities: list[CityData], lang: str) -> dict:
     rtm, prepost = rtm_rows(avail, lang)
     out = {
         "sampling_html": html(sampling_rows(cities, lang), "table-annex-sampling"),
+        # the annex's own data status: a note only where a profile's annex values are demo values
+        "synthetic_values": any(c.profile is not None and c.profile.synthetic
+                                and (c.profile.sampling is not None or c.profile.pilot.cost is not None
+                                     or any(w.response_rate is not None for w in c.profile.waves.values()))
+                                for c in cities),
         "deff_html": html(deff, "table-annex-deff", code_cols=("weights_method",)),
         "deff_missing": missing_note(deff_missing),
         "reliability_html": html(rel, "table-annex-reliability"),

@@ -125,8 +125,8 @@ def placebo_effects(respondents: pd.DataFrame, profile, *, indicators: tuple[str
     rows = []
     if not comparison or len(comparison) < MIN_COMPARISON_AREAS:
         reason = "no_comparison_areas" if not comparison else "few_comparison_areas"
-        for outcome in indicators:
-            rows.append({**base, "outcome": outcome, "status": "not_applicable", "reason": reason})
+        for outcome in indicators:  # no split shown: none was made
+            rows.append({"city": profile.city, "outcome": outcome, "status": "not_applicable", "reason": reason})
         return _frame(rows)
     data = placebo_frame(respondents, comparison)
     for outcome in indicators:
