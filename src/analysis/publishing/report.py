@@ -1277,6 +1277,16 @@ def rtm_rows(cities: list[CityData], lang: str) -> tuple[pd.DataFrame, list[str]
     return pd.DataFrame(rows), prepost
 
 
+def _rtm_marked(rtm: pd.DataFrame, lang: str) -> str | None:
+    """The sentence naming the cities whose pilot areas start markedly lower (d < −0.25)."""
+    if rtm.empty:
+        return None
+    low = rtm[pd.to_numeric(rtm["std_diff"], errors="coerce") < -MAX_STD_DIFF]
+    if low.empty:
+        return tr("annex.rtm.none_marked", lang)
+    return tr("annex.rtm.marked", lang, cities=", ".join(dict.fromkeys(low["city"])))
+
+
 def officer_sensitivity_rows(cities: list[CityData], lang: str) -> pd.DataFrame:
     """Officer estimates with the interval by officer and by police unit (``officers_sensitivity.csv``)."""
     rows = []
@@ -1368,6 +1378,7 @@ def annex_context(cities: list[CityData], lang: str) -> dict:
         else tr("annex.trends.none", lang),
         "rtm_html": html(rtm, "table-annex-rtm"),
         "rtm_prepost": tr("annex.rtm.prepost", lang, cities=", ".join(prepost)) if prepost else None,
+        "rtm_marked": _rtm_marked(rtm, lang),
         "officers_html": html(officer_sensitivity_rows(avail, lang), "table-annex-officers"),
         "cost_html": html(cost_rows(cities, lang), "table-annex-cost"),
         "sdc_rules": [tr(f"annex.sdc.rule_{r}", lang, k=K_SUPPRESS, base=ROUNDING_BASE, half=ROUNDING_BASE // 2)
