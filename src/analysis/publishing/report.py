@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from babel.dates import format_date
+from babel.numbers import format_currency
 
 from analysis.inputs import codebook
 from analysis.config import CROSS_CITY, CROSS_STEP, K_SUPPRESS, PATHS, STEPS, failure_path
@@ -1109,15 +1111,11 @@ def _annex_table(city: str, name: str) -> tuple[pd.DataFrame | None, Reason | No
 
 def _annex_date(d, lang: str) -> str:
     """A date written out in ``lang`` (1 March 2014, 1 mars 2014), never ISO in prose."""
-    from babel.dates import format_date
-
     return format_date(d, format="long", locale=lang)
 
 
 def _annex_money(amount: float, currency: str, lang: str) -> str:
     """An amount of money in ``lang``'s conventions (€48,000.00, 48 000,00 €)."""
-    from babel.numbers import format_currency
-
     return format_currency(float(amount), currency, locale=lang)
 
 
