@@ -21,7 +21,9 @@ order (numbers by value, then text codes; :func:`natural_code_order`), the 1st, 
 labelled "placebo pilot", the 2nd, 4th… "placebo comparison". It runs only with at least
 :data:`MIN_COMPARISON_AREAS` comparison neighbourhoods (two per arm, the estimator's own
 minimum, :data:`analysis.statistics.impact.MIN_CLUSTERS_PER_ARM`); otherwise the row carries
-a reason code (:data:`REASONS`).
+a reason code (:data:`REASONS`). One fixed split rather than the average over every split:
+with equal arms each split has its mirror image (the arms swapped), whose estimate is the same
+number with the opposite sign, so that average is zero by construction and tests nothing.
 """
 
 from __future__ import annotations
