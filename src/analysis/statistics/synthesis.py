@@ -455,7 +455,7 @@ def brussels_benchmark(city: str = "brussels") -> pd.DataFrame:
 
     levels = ess.national_levels(ess.ess_to_codebook(ess.load_essbe5()))
     prof = load_profile(city)
-    resp, _ = with_weights(read_processed(city, "respondents"), prof)
+    resp, _ = with_weights(read_processed(city, "respondents"), read_processed(city, "weights"))
     years = sorted({w.start.year for w in prof.waves.values()} | {w.end.year for w in prof.waves.values()})
     period = f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
     return benchmark_table(levels, resp, city, synthetic=prof.synthetic, period=period)
