@@ -1,5 +1,8 @@
 """Atomic writes and reads of processed data and published tables.
 
+Owns atomic file writes, the processed datasets' paths and readers, and the one door published
+tables go through. Must not decide what is published: counts follow analysis.sdc, wording is elsewhere.
+
 Every file the pipeline writes goes through :func:`atomic_path`: it is written to a
 temporary file in the same folder and moved into place with ``os.replace``, so an
 interrupted run never leaves a half-written file behind.

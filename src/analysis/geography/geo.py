@@ -1,5 +1,8 @@
 """Neighbourhood geography: official boundaries, code joins and an approximate fallback map.
 
+Owns reading, checking and projecting boundary files, code joins and the approximate fallback
+map. Must not estimate nor draw: maps draw, statistics estimate.
+
 Maps use the cities' official neighbourhood units (DESIGN §5). The project reads them from
 ``data/external/boundaries/<city>.*`` (GeoJSON, GeoPackage or shapefile, in any CRS), a
 folder of the repository: the official files of six cities are committed there with their

@@ -1,5 +1,8 @@
 """Check a city profile against its raw files, without running the pipeline: ``make check CITY=x``.
 
+Owns ``make check``: every problem of a profile against its raw files, listed at once. Must not
+write anything nor convert values its own way: it runs the cleaning step's converters.
+
 :func:`check_city` reads every file the profile names, converts the mapped columns as the
 cleaning step does (:mod:`analysis.inputs.clean`, nothing is written) and lists **every** problem
 at once, where the cleaning step would stop at the first:

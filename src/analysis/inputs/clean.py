@@ -1,5 +1,8 @@
 """Clean one city's raw files into the harmonised codebook.
 
+Owns cleaning with row accounting: raw rows to codebook rows, each rejection with its reason.
+Must not weight, estimate or publish: it writes data/processed/<city>/ and its log only.
+
 Pipeline (one pass per dataset: residents, officers, activities)::
 
     read (analysis.inputs.readers) -> map columns -> normalise labels -> map values

@@ -1,5 +1,8 @@
 """The harmonised codebook: one declared schema every city is standardised to.
 
+Owns the harmonised codebook: every variable once, with its type, range, role and labels.
+Must not read city files nor hold a city's mapping: profiles map onto it.
+
 Modelled on the European Social Survey Round 5 "Trust in justice" module (ESS variable
 names are given in ``Var.ess``) so that city results can be set beside national ESS
 figures. Every column is declared once here, with its type, its allowed values or range,

@@ -1,5 +1,8 @@
 """Draft a city profile from a city's raw files: ``make new-city CITY=x``.
 
+Owns ``make new-city``: a draft profile from a city's raw files, with TODOs where it cannot
+tell. Must not clean nor guess silently: every guess is written into the draft for a human.
+
 :func:`draft_profile` reads every file in ``data/raw/<city>/`` and writes
 ``config/cities/<city>.yml``. The draft:
 

@@ -1,5 +1,8 @@
 """Keep personal data, keys and outputs made from real data out of git: an allow-list.
 
+Owns the allow-list of what may be committed (no personal data, keys or real-data outputs).
+Must not read survey contents beyond checksums and markers: it judges files, not rows.
+
 Survey microdata are personal data. The guard does not look for known bad files: a file may
 be committed only when a rule below allows it, and a refusal names the file and the rule.
 

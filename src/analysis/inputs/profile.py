@@ -1,5 +1,8 @@
 """City profiles: everything that differs between cities, as data.
 
+Owns the city profile schema and its loading: everything that differs between cities, as data.
+Must not read raw data nor clean: readers and the cleaning step use the profile.
+
 A profile ``config/cities/<city>.yml`` says which raw files a city delivered and how to
 read them, how its columns and labels map onto the codebook, its official neighbourhood
 units, its pilot design, its survey waves and the population margins used for weighting.

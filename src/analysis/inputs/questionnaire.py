@@ -1,5 +1,8 @@
 """Field a compatible survey: the codebook as a questionnaire and an XLSForm.
 
+Owns the codebook as a printable questionnaire and an XLSForm. Must not define items of
+its own: every question comes from analysis.inputs.codebook.
+
 The codebook (:mod:`analysis.inputs.codebook`) is the project's questionnaire. This module exports it
 
 * as a **printable questionnaire**, one self-contained HTML page per language

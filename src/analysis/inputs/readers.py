@@ -1,5 +1,8 @@
 """Read raw city files (CSV, XLSX, SPSS .sav, Stata .dta) without silent coercion.
 
+Owns reading raw files (CSV, XLSX, SAV, DTA) as raw values with independent row counts.
+Must not interpret values (decimal marks, labels, codes): the cleaning step does.
+
 Every reader returns the file's columns as raw values: CSV cells as text exactly as
 written (decimal commas, leading zeros, "NSP" and stray spaces all kept), XLSX cells as
 the value the spreadsheet stores (text, number or date), SPSS/Stata values as stored or,

@@ -1,5 +1,8 @@
 """The offline dashboard: ``reports/dashboard.html``, one file anyone can open.
 
+Owns the offline dashboard, reports/dashboard.html. Must not read respondents nor
+estimate: it embeds published, suppressed tables only.
+
 For committee members and city staff who will never start Jupyter: the same choices as
 ``notebooks/explore.ipynb`` (city, indicator, wave, group, language) and the same three
 views (the neighbourhood map, the like-for-like trend by area, the table), in one HTML file

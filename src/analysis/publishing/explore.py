@@ -1,5 +1,8 @@
 """Explore the published neighbourhood results: one city, indicator, wave, group and language.
 
+Owns the exploration views of published results (notebook and dashboard data). Must not
+read the respondent file: published, suppressed tables and polygons only.
+
 Behind ``notebooks/explore.ipynb`` (for the support committee's academics) and the offline
 dashboard (:mod:`analysis.publishing.dashboard`). Both read only published, suppressed outputs —
 ``reports/tables/<city>/neighbourhoods.csv``, ``reports/tables/<city>/areas.csv`` and the

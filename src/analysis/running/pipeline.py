@@ -1,5 +1,8 @@
 """Run the notebook templates with papermill, keep track of what ran, build the report.
 
+Owns the Makefile's entry points: running the templates, stamps and their inputs, failure
+withdrawal, the lock and the report build. Must not hold analysis: the steps do.
+
 The Makefile calls this module; it holds no analysis. ``python -m analysis.running.pipeline``:
 
 ``run NAME CITY``

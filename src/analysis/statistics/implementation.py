@@ -1,5 +1,8 @@
 """Implementation of a pilot, from its activity log: what was done, where, when, for whom.
 
+Owns the implementation summary from a pilot's activity log (volume, reach, fidelity).
+Must not rate the evidence nor estimate effects: evidence reads its fidelity.
+
 Reported: activities and participants by type; reach per neighbourhood (resident
 participants per 1,000 residents of the population margins); a monthly timeline; and
 fidelity, the share of activities held in the pilot areas (activities elsewhere are

@@ -1,5 +1,8 @@
 """Cross-city synthesis: forest plots, random-effects pooling, pilot types, benchmarks.
 
+Owns pooling the cities' effects (random effects, HKSJ, leave one out) and the benchmark.
+Must not re-estimate a city: it reads the cities' published impact tables.
+
 Each city's effect is its DiD (or pre/post) estimate from ``reports/tables/<city>/impact.csv``.
 Pooling does not overclaim:
 
