@@ -70,6 +70,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import yaml
+
 from analysis.config import PATHS
 from analysis.inputs.profile import load_profile
 from analysis.demo.synthetic import CITY_SETTINGS
@@ -200,8 +202,6 @@ class _Context:
 
 
 def _context(snap: Snapshot) -> _Context:
-    import yaml
-
     demo = _parse_checksums(snap.text(CHECKSUMS))
     boundaries = {}
     for name, digest in _parse_checksums(snap.text(BOUNDARY_MANIFEST)).items():

@@ -626,7 +626,8 @@ def read_yaml_mapping(path: Path, what: str) -> dict:
     return data
 
 
-def _format_error(path: Path, err: ValidationError, what: str = "city profile") -> str:
+def format_error(path: Path, err: ValidationError, what: str = "city profile") -> str:
+    """A validation error as a message naming the file and every offending key (never a row)."""
     lines = [f"{path}: invalid {what} ({err.error_count()} problem(s))"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<top level>"
@@ -634,6 +635,9 @@ def _format_error(path: Path, err: ValidationError, what: str = "city profile") 
         got_txt = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
         lines.append(f"  key {key}: {e['msg']}{got_txt}")
     return "\n".join(lines)
+
+
+_format_error = format_error  # the former name, still imported by analysis.inputs.newcity
 
 
 def load_profile(city_or_path: str | Path) -> CityProfile:
@@ -659,7 +663,7 @@ def load_profile(city_or_path: str | Path) -> CityProfile:
     try:
         profile = CityProfile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(_format_error(path, exc)) from None
+        raise ProfileError(format_error(path, exc)) from None
     if profile.city != path.stem:
         raise ProfileError(f"{path}: key city: {profile.city!r} does not match the file name {path.stem!r}")
     return profile

@@ -42,6 +42,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -631,8 +633,6 @@ def run_lock(*, wait: bool = True, quiet: bool = False):
 
 def locked(cmd: list[str], *, do_prepare: bool = True) -> int:
     """Run ``cmd`` under :func:`run_lock`, after :func:`prepare`; its exit code."""
-    import subprocess
-
     with run_lock():
         if do_prepare:
             prepare()
@@ -709,7 +709,6 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
                     )
                 except PapermillExecutionError:
                     # keep the executed copy, with the traceback in it, for inspection
-                    import shutil
                     shutil.copyfile(tmp, out.with_suffix(".failed.ipynb"))
                     raise
             break

