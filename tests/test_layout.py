@@ -268,6 +268,20 @@ def test_tests_never_skip_on_the_project_s_own_modules():
     assert not bad, f"importorskip of the project's own modules: {bad}"
 
 
+def test_no_fallback_for_the_package_s_own_modules():
+    """No ``try: from analysis… import …`` with an ``except``: a broken module must fail, loudly."""
+    bad = []
+    for path in [*modules().values(), *sorted((ROOT / "tests").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Try) and node.handlers:
+                for sub in (n for stmt in node.body for n in ast.walk(stmt)):
+                    name = (sub.module or "") if isinstance(sub, ast.ImportFrom) else (
+                        sub.names[0].name if isinstance(sub, ast.Import) else "")
+                    if name.split(".")[0] == "analysis":
+                        bad.append(f"{path.relative_to(ROOT)}:{sub.lineno}")
+    assert not bad, f"fallbacks for the package's own modules: {bad}"
+
+
 # -------------------------------------------------------------- one call sequence per step
 #: Each template and the step function it calls.
 STEP_OF = {"01-clean": "clean", "02-neighbourhoods": "neighbourhoods", "03-impact": "impact",
