@@ -229,6 +229,8 @@ class Wave(_Strict):
 class Pilot(_Strict):
     name: str
     name_local: str | None = None
+    #: the name in French when the local name is not French (for the French report)
+    name_fr: str | None = None
     kind: str  # short type, e.g. "youth-police dialogue", "reception training"
     kind_fr: str | None = None  # French text of kind, for the French report
     description: str
@@ -258,6 +260,19 @@ class Pilot(_Strict):
     def text_lang(self, field: str, lang: str = "en") -> str:
         """The language of :meth:`text`: ``lang`` when its text is used, else ``"en"``."""
         return localized_lang(self, field, lang)
+
+    def display_name(self, lang: str = "en", languages: list[str] | tuple[str, ...] = ()) -> tuple[str, str]:
+        """The pilot's name to show in ``lang`` and the language it is in.
+
+        ``name_<lang>`` when the profile gives it; else the local name when ``lang`` is one of
+        the city's ``languages``; else the English ``name``.
+        """
+        own = localized_lang(self, "name", lang)
+        if own == lang:
+            return localized(self, "name", lang), lang
+        if self.name_local and lang in languages:
+            return self.name_local, lang
+        return self.name, "en"
 
     @field_validator("pilot_areas", "comparison_areas", mode="before")
     @classmethod
