@@ -164,6 +164,17 @@ def pick(texts: Mapping[str, str] | Sequence[str], lang: str) -> str:
     return texts[i] if i < len(texts) and texts[i] else texts[0]
 
 
+def file_suffix(lang: str) -> str:
+    """The suffix of a file in ``lang`` before its extension: ``""`` for the source language
+    (``report.html``), ``".fr"`` otherwise (``report.fr.html``)."""
+    return "" if lang == SOURCE_LANG else f".{lang}"
+
+
+def other_langs(lang: str) -> tuple[str, ...]:
+    """The catalogue's languages other than ``lang`` (links to the other versions of a page)."""
+    return tuple(x for x in LANGS if x != lang)
+
+
 def localized(obj, field: str, lang: str):
     """The attribute ``<field>_<lang>`` of ``obj`` when set (e.g. a profile's ``name_fr``),
     else ``<field>``: the one place free texts of a city profile are picked by language."""
