@@ -358,3 +358,28 @@ def test_dashboard_numbers_use_the_language_decimal_mark():
     assert 'replace(".", W().decimal)' in tpl  # every number of the page goes through num()
     assert 'textposition: "middle right"' not in tpl.split("function drawTrend")[1].split("traces.push")[1]
     np.testing.assert_equal(text.decimal_mark("fr"), ",")
+
+
+def test_trend_n_labels_sit_beside_the_points_not_on_them():
+    """The exploration's trend: n labels off the points and intervals, and off each other."""
+    from analysis.publishing import explore
+
+    rows = []
+    for area, b, f in (("pilot", 5.50, 5.52), ("comparison", 5.55, 5.50), ("other", 5.48, 5.51)):
+        for wave, est in (("baseline", b), ("follow_up", f)):
+            rows.append({"area_type": area, "wave": wave, "estimate": est, "ci_low": est - 0.3,
+                         "ci_high": est + 0.3, "n": 120, "status": "published", "same_neighbourhoods": True,
+                         "neighbourhoods": 4})
+    fig, ax = plt.subplots(figsize=(5, 4))
+    explore.plot_trend(ax, pd.DataFrame(rows), "trust_police", "all", "fr")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [a.get_window_extent(renderer) for a in ax.texts]
+    points = [ax.transData.transform((xi, yi)) for line in ax.lines for xi, yi in line.get_xydata()]
+    plt.close(fig)
+    assert len(boxes) == 6
+    for box in boxes:
+        assert not any(box.x0 - 4 <= px <= box.x1 + 4 and box.y0 <= py <= box.y1 for px, py in points)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b)

@@ -59,6 +59,8 @@ STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected", "no_dat
 #: Columns of the published area table, in order (``data_status`` is added first for synthetic data).
 #: Distance (x units, a wave is 1 apart) between a wave's column of points and its n labels.
 N_LABEL_GAP = 0.12
+#: Smallest vertical distance between two n labels of one wave, as a share of the scale.
+N_LABEL_SEP = 0.045
 AREA_STYLE = {"pilot": ("#b2182b", "-"), "comparison": ("#2166ac", "--"), "other": ("#7f7f7f", ":")}
 
 
@@ -347,10 +349,19 @@ class View:
     notes: list[str] = field(default_factory=list)
 
 
+def spread(values: list[float], sep: float) -> list[float]:
+    """Sorted ``values`` pushed up where needed so that any two are at least ``sep`` apart."""
+    out: list[float] = []
+    for v in values:
+        out.append(v if not out else max(v, out[-1] + sep))
+    return out
+
+
 def plot_trend(ax, tr_: pd.DataFrame, indicator: str, group: str, lang: str = "en") -> None:
     """Baseline and follow-up of each area with 95 % CIs, on the indicator's whole scale."""
     lo, hi = codebook.scale_range(indicator)
     offsets = {"pilot": -0.06, "comparison": 0.0, "other": 0.06}  # side by side, intervals readable
+    labels = []
     for area in dict.fromkeys(tr_["area_type"]):
         g = tr_[(tr_["area_type"] == area) & (tr_["status"] == "published")]
         colour, style = AREA_STYLE.get(area, ("black", "-"))
@@ -359,12 +370,14 @@ def plot_trend(ax, tr_: pd.DataFrame, indicator: str, group: str, lang: str = "e
         err = np.vstack([y - g["ci_low"].astype(float).to_numpy(), g["ci_high"].astype(float).to_numpy() - y])
         ax.errorbar(x, y, yerr=err, marker="o", color=colour, linestyle=style, capsize=3,
                     label=area_label(area, lang))
-        for xi, yi, n, w in zip(x, y, g["n"], g["wave"]):
-            # outside the column of points: left of the baseline's, right of the follow-up's,
-            # so that no label sits on a point or an interval of another area
-            side = -1 if w == "baseline" else 1
-            ax.annotate(f"n = {n}", (round(xi) + side * N_LABEL_GAP, yi), ha="right" if side < 0 else "left",
-                        va="center", fontsize=7, color=colour)
+        labels += [(w, yi, f"n = {n}", colour) for yi, n, w in zip(y, g["n"], g["wave"])]
+    # n outside the column of points (left of the baseline's, right of the follow-up's), so
+    # that no label sits on a point or an interval; labels of one wave spread apart
+    for wave, side in (("baseline", -1), ("follow_up", 1)):
+        col = sorted((lab for lab in labels if lab[0] == wave), key=lambda lab: lab[1])
+        for (_, _, txt, colour), yl in zip(col, spread([lab[1] for lab in col], N_LABEL_SEP * (hi - lo))):
+            ax.annotate(txt, ((0 if wave == "baseline" else 1) + side * N_LABEL_GAP, yl),
+                        ha="right" if side < 0 else "left", va="center", fontsize=7, color=colour)
     ax.set_xticks([0, 1], [wave_label("baseline", lang), wave_label("follow_up", lang)])
     ax.set_xlim(-0.5, 1.5)
     ax.set_ylim(lo, hi)  # the whole scale: no cut axis to exaggerate a change
