@@ -4,6 +4,9 @@ Reported: activities and participants by type; reach per neighbourhood (resident
 participants per 1,000 residents of the population margins); a monthly timeline; and
 fidelity, the share of activities held in the pilot areas (activities elsewhere are
 spill-over or drift, and dilute the contrast the impact design relies on).
+
+Owns these summaries and the timeline figure; must not word anything itself: labels, titles
+and dates come from :mod:`analysis.publishing.text` in the figure's language.
 """
 
 from __future__ import annotations
