@@ -243,26 +243,26 @@ def _annex_rows(html: str, anchor: str) -> dict[str, str]:
     for tr in re.findall(r"<tr>(.*?)</tr>", table, re.S):
         cells = [html_module.unescape(re.sub(r"<[^>]+>", "", c)).strip()
                  for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S)]
-        rows[cells[0]] = " | ".join(cells[1:])
+        # spaces as a reader sees them: the locale's no-break and narrow no-break spaces are spaces
+        rows[cells[0]] = re.sub(r"[\u00a0\u202f]", " ", " | ".join(cells[1:]))
     return rows
 
 
 @pytest.mark.parametrize("lang, not_provided, rate, money, per", [
-    ("en", "not provided", "38 % (AAPOR RR1)", "€48,000.00", "€75.00"),
-    ("fr", "non communiqué", "38 % (AAPOR RR1)", "48\u202f000,00\u00a0€", "75,00\u00a0€"),
+    ("en", "not provided", "38% (AAPOR RR1)", "€48,000.00", "€75.00"),
+    ("fr", "non communiqué", "38 % (AAPOR RR1)", "48 000,00 €", "75,00 €"),
 ])
 def test_annex_shows_not_provided_and_the_given_numbers(project, lang, not_provided, rate, money, per):
     _annex_project(project)
     html = report.render_html(lang)
     sampling = _annex_rows(html, "table-annex-sampling")
     assert not_provided not in sampling["Testville"] and rate in sampling["Testville"]
-    assert "34 %" in sampling["Testville"]
+    assert {"en": "34%", "fr": "34 %"}[lang] in sampling["Testville"]
     assert {"en": "dwellings of the surveyed quartiers",
             "fr": "logements des quartiers enquêtés"}[lang] in sampling["Testville"]
     assert sampling["Otherville"].count(not_provided) >= 5  # frame, design, mode, two response rates
     cost = _annex_rows(html, "table-annex-cost")
-    assert money.replace("\u202f", " ").replace("\u00a0", " ") in cost["Testville"].replace("\u202f", " ").replace("\u00a0", " ")
-    assert per.replace("\u00a0", " ") in cost["Testville"].replace("\u00a0", " ")  # 48,000 / 640
+    assert money in cost["Testville"] and per in cost["Testville"]  # 48,000 / 640
     assert "640" in cost["Testville"] and not_provided in cost["Otherville"]
     placebo_rows = _annex_rows(html, "table-annex-placebo")
     assert {"en": "+0.12", "fr": "+0,12"}[lang] in placebo_rows["Testville"]

@@ -1,5 +1,8 @@
 """The final recommendations report: one self-contained HTML file per language, and a PDF.
 
+Owns the report's assembly: HTML per language from the published tables and figures, and
+the PDF. Must not estimate nor hold a statistic: it reads what the steps published.
+
 :func:`build_report` assembles what the pipeline published — the figure sidecars (through
 the manifest), ``reports/tables/<city>/*.csv``, the cleaning logs, the city profiles and
 the committee's narrative (``reports/narrative[.fr].md``) — into ``reports/report.html``
@@ -37,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from babel.dates import format_date
 from babel.numbers import format_currency
 
 from analysis.inputs import codebook
@@ -66,6 +68,7 @@ from analysis.publishing.text import LANGS, catalogue, has_key, placeholders, tr
 from analysis.sdc import ROUNDING_BASE
 from analysis.statistics.evidence import MAIN_INDICATORS
 from analysis.statistics.placebo import MIN_COMPARISON_AREAS
+from analysis.publishing.text import fmt_date, fmt_pct, localized
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -1109,20 +1112,9 @@ def _annex_table(city: str, name: str) -> tuple[pd.DataFrame | None, Reason | No
     return read_table(PATHS.tables_city(city) / f"{name}.csv", name)
 
 
-def _annex_date(d, lang: str) -> str:
-    """A date written out in ``lang`` (1 March 2014, 1 mars 2014), never ISO in prose."""
-    return format_date(d, format="long", locale=lang)
-
-
 def _annex_money(amount: float, currency: str, lang: str) -> str:
     """An amount of money in ``lang``'s conventions (€48,000.00, 48 000,00 €)."""
     return format_currency(float(amount), currency, locale=lang)
-
-
-def _annex_text(obj, field: str, lang: str) -> str | None:
-    """A profile's free text ``field`` in ``lang``: ``<field>_fr`` for French when given, else ``field``."""
-    other = getattr(obj, f"{field}_{lang}", None) if lang != "en" else None
-    return other or getattr(obj, field, None)
 
 
 def sampling_rows(cities: list[CityData], lang: str) -> pd.DataFrame:
@@ -1140,19 +1132,19 @@ def sampling_rows(cities: list[CityData], lang: str) -> pd.DataFrame:
             continue
         s = prof.sampling
         row = {"city": c.name,
-               "annex_frame": _annex_text(s, "frame", lang) if s else nothing,
+               "annex_frame": localized(s, "frame", lang) if s else nothing,
                "annex_sample_design": (tr(f"annex.design.{s.design}", lang)
-                                       + (f" — {_annex_text(s, 'design_detail', lang)}"
-                                          if _annex_text(s, "design_detail", lang) else "")) if s else nothing,
+                                       + (f" — {localized(s, 'design_detail', lang)}"
+                                          if localized(s, "design_detail", lang) else "")) if s else nothing,
                "annex_mode": tr(f"annex.mode.{s.mode}", lang) if s else nothing}
         given = s is not None
         for wave in codebook.WAVES:
             w = prof.waves[wave]
-            row[f"annex_fieldwork_{wave}"] = tr("annex.fieldwork", lang, start=_annex_date(w.start, lang),
-                                                end=_annex_date(w.end, lang))
+            row[f"annex_fieldwork_{wave}"] = tr("annex.fieldwork", lang, start=fmt_date(w.start, lang),
+                                                end=fmt_date(w.end, lang))
             if w.response_rate is not None:
                 given = True
-                rate = fmt_num(100 * w.response_rate, lang, 0) + " %"
+                rate = fmt_pct(w.response_rate, lang)
                 definition = s.response_rate_definition if s is not None else None
                 row[f"annex_rr_{wave}"] = (tr("annex.rr_value", lang, rate=rate, definition=definition)
                                            if definition else rate)
@@ -1320,8 +1312,8 @@ def cost_rows(cities: list[CityData], lang: str) -> pd.DataFrame:
                          "annex_cost_per_resident": nothing, "annex_values": "—"})
             continue
         row = {"city": c.name, "annex_cost": _annex_money(cost.amount, cost.currency, lang),
-               "period": tr("annex.fieldwork", lang, start=_annex_date(cost.start, lang), end=_annex_date(cost.end, lang)),
-               "annex_cost_covers": _annex_text(cost, "covers", lang), "participants": None,
+               "period": tr("annex.fieldwork", lang, start=fmt_date(cost.start, lang), end=fmt_date(cost.end, lang)),
+               "annex_cost_covers": localized(cost, "covers", lang), "participants": None,
                "annex_cost_per_participant": "—", "annex_cost_per_resident": "—",
                "annex_values": tr("annex.synthetic_values", lang) if prof.synthetic else tr("annex.given", lang)}
         df, why = _annex_table(c.city, "cost")
