@@ -331,3 +331,32 @@ def test_annex_of_a_real_city_never_says_synthetic(project):
         rows = _annex_rows(html, "table-annex-sampling")
         assert {"en": "as given by the city", "fr": "fournies par la ville"}[lang] in rows["Testville"]
         assert "SYNTHETIC" not in html.upper().replace("SYNTHÉTIQUE", "")
+
+
+def test_annex_tables_of_a_city_blank_alpha_below_k():
+    """evaluation.annex_tables: the three tables, α published only from k complete answers."""
+    from analysis.inputs import codebook
+    from analysis.statistics.evaluation import annex_tables
+
+    prof = simulated_profile(10)
+    df = simulate_respondents(10, 30, seed=5)
+    rng = np.random.default_rng(0)
+    pj = codebook.INDICES[0]
+    assert pj.name == "pj_index"
+    base = df["wave"].eq("baseline").to_numpy()
+    for i, item in enumerate(pj.items):  # baseline: every item answered; follow-up: 5 complete answers
+        values = pd.Series(rng.integers(1, 5, len(df)), index=df.index, dtype="Float64")
+        values[~base] = pd.NA
+        values[np.flatnonzero(~base)[:5]] = rng.integers(1, 5, 5)
+        df[item] = values
+    for ix in codebook.INDICES[1:]:  # processed respondents hold every codebook column, asked or not
+        for item in ix.items:
+            df[item] = pd.array([pd.NA] * len(df), dtype="Float64")
+    out = annex_tables(df, prof, {"available": True, "participants": 100.0}, B=99)
+    assert set(out) == {"placebo", "reliability", "cost"}
+    rel = out["reliability"].set_index(["wave", "index"])
+    assert rel.loc[("baseline", "pj_index"), "n_complete"] == base.sum()
+    assert np.isfinite(rel.loc[("baseline", "pj_index"), "alpha"])
+    assert rel.loc[("follow_up", "pj_index"), "n_complete"] == 5
+    assert pd.isna(rel.loc[("follow_up", "pj_index"), "alpha"])
+    assert out["cost"].iloc[0]["status"] == "no_cost"
