@@ -1088,7 +1088,7 @@ def _notes(profile: CityProfile, name: str, frame_cols: list[str]) -> list[str]:
         back = {raw: col for col, raw in spec.columns.items()}
         for raw in frame_cols:
             col = back.get(raw)
-            label = codebook.var(col, name).label_en if col else "not in the codebook"
+            label = codebook.var(col, name).label('en') if col else "not in the codebook"
             lines.append(f"{raw} | {col or '-'} | {label}")
     return lines
 

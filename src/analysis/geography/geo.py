@@ -49,6 +49,7 @@ import shapely
 from shapely.validation import explain_validity, make_valid
 
 from analysis.config import PATHS
+from analysis.publishing import text
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +58,6 @@ TARGET_CRS = "EPSG:3035"
 
 #: Boundary file formats, in order of preference when several are present.
 BOUNDARY_SUFFIXES: tuple[str, ...] = (".gpkg", ".geojson", ".json", ".shp")
-
-_NOTE = {
-    "approximate": {
-        "en": "approximate boundaries (Voronoi cells around official centroids), not official",
-        "fr": "limites approximatives (cellules de Voronoï autour des centroïdes officiels), non officielles",
-    },
-    "official": {
-        "en": "official boundaries",
-        "fr": "limites officielles",
-    },
-}
-
 
 #: Name of the checksum manifest beside the committed boundary files (``sha256sum`` format).
 CHECKSUMS_NAME = "CHECKSUMS.sha256"
@@ -648,7 +637,7 @@ class CityGeometry:
 
 def boundary_note(approximate: bool, lang: str = "en") -> str:
     """Caption text saying whether boundaries are official or approximate."""
-    return _NOTE["approximate" if approximate else "official"].get(lang, _NOTE["approximate" if approximate else "official"]["en"])
+    return text.tr("boundaries.approximate" if approximate else "boundaries.official", lang)
 
 
 def city_geometry(city: str, profile, *, repair: bool = False) -> CityGeometry:

@@ -105,6 +105,8 @@ ALLOWED = (
     # package
     "src/*.py", "src/*/py.typed", "src/analysis/publishing/templates/*.j2", "src/analysis/publishing/templates/*.css",
     "src/analysis/publishing/locale/*.yml", "src/analysis/publishing/locale/*.yaml",
+    # the fielding data of the questionnaire (wording and answer labels in the partners' languages)
+    "src/analysis/inputs/fielding.yml",
     # tests, benchmarks, tools: code only (test data are written by the tests)
     "tests/*.py", "tests/*.cfg", "tests/*.md", "benchmarks/*.py", "benchmarks/*.md",
     "tools/*.py", "tools/*.sh", "tools/*.md",

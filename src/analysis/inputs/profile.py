@@ -28,6 +28,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 from analysis.inputs import codebook
 from analysis.config import CITIES, PATHS
 from analysis.inputs.margins import read_margins_csv
+from analysis.publishing.text import localized, localized_lang
 
 Scalar = str | int | float | bool | None
 
@@ -231,6 +232,8 @@ class Wave(_Strict):
 class Pilot(_Strict):
     name: str
     name_local: str | None = None
+    #: the name in French when the local name is not French (for the French report)
+    name_fr: str | None = None
     kind: str  # short type, e.g. "youth-police dialogue", "reception training"
     kind_fr: str | None = None  # French text of kind, for the French report
     description: str
@@ -244,25 +247,35 @@ class Pilot(_Strict):
     published_context: str | None = None
     published_context_fr: str | None = None
 
-    #: free-text fields that may have a French version ``<field>_fr``
+    #: free-text fields that may have a version ``<field>_<lang>`` in another language
     TRANSLATED: ClassVar[tuple[str, ...]] = ("kind", "description", "published_context")
 
     def text(self, field: str, lang: str = "en") -> str | None:
         """The pilot's ``field`` (kind, description, published_context) in ``lang``.
 
-        The French text ``<field>_fr`` when ``lang == "fr"`` and it is set, else the English one.
+        The profile's ``<field>_<lang>`` when it is set, else the English text
+        (:func:`analysis.publishing.text.localized`).
         """
         if field not in self.TRANSLATED:
             raise ValueError(f"{field!r} has no translation; expected one of {self.TRANSLATED}")
-        if lang == "fr":
-            fr = getattr(self, f"{field}_fr")
-            if fr:
-                return fr
-        return getattr(self, field)
+        return localized(self, field, lang)
 
     def text_lang(self, field: str, lang: str = "en") -> str:
-        """The language of :meth:`text`: ``"fr"`` when the French text is used, else ``"en"``."""
-        return "fr" if lang == "fr" and getattr(self, f"{field}_fr", None) else "en"
+        """The language of :meth:`text`: ``lang`` when its text is used, else ``"en"``."""
+        return localized_lang(self, field, lang)
+
+    def display_name(self, lang: str = "en", languages: list[str] | tuple[str, ...] = ()) -> tuple[str, str]:
+        """The pilot's name to show in ``lang`` and the language it is in.
+
+        ``name_<lang>`` when the profile gives it; else the local name when ``lang`` is one of
+        the city's ``languages``; else the English ``name``.
+        """
+        own = localized_lang(self, "name", lang)
+        if own == lang:
+            return localized(self, "name", lang), lang
+        if self.name_local and lang in languages:
+            return self.name_local, lang
+        return self.name, "en"
 
     @field_validator("pilot_areas", "comparison_areas", mode="before")
     @classmethod
