@@ -202,6 +202,8 @@ def test_no_english_left_in_the_french_report(built):
     parser = _VisibleText()
     parser.feed((root / "reports" / "report.fr.html").read_text(encoding="utf-8"))
     text = "\n".join(parser.chunks)
+    french = re.findall(r"\b(?:les|des|du|dans|pour|avec)\b", text)
+    assert len(french) > 100, "the visible text was not read (no French found either)"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("IMPPULSE_ROOT", str(root))
         own = _profile_words(load_profile(CITY))
