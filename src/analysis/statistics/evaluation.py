@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis.config import K_SUPPRESS, PATHS, SEED
+from analysis.config import K_SUPPRESS, SEED
 from analysis.sdc import publish_count
 from analysis.statistics.bootstrap import B_DEFAULT
 from analysis.statistics.impact import balance_table, resident_effects
@@ -18,7 +18,8 @@ from analysis.statistics.weights import city_weights, weights_method
 from analysis.statistics import evidence as ev
 from analysis.statistics import implementation as imp
 from analysis.statistics import officers as off
-from analysis.io import read_processed, write_table
+from analysis.io import read_processed
+from analysis.publishing import tables
 from analysis.inputs.profile import load_profile
 from analysis.statistics.areas import write_area_table
 from analysis.statistics.weights import weighting_annex
@@ -111,18 +112,19 @@ def evaluate_city(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", s
                             balance=balance, residents=residents, officers=officers,
                             implementation=implementation, evidence=evidence, rating=rating)
     if write:
-        folder = PATHS.tables_city(city)
-        write_table(result.impact, folder / "impact.csv", synthetic=profile.synthetic)
-        write_table(evidence, folder / "evidence.csv", synthetic=profile.synthetic)
-        write_table(implementation["table"], folder / "implementation.csv", synthetic=profile.synthetic)
-        write_table(balance, folder / "balance.csv", synthetic=profile.synthetic)
-        write_table(sensitivity, folder / "officers_sensitivity.csv", synthetic=profile.synthetic)
+        # every table goes through the contract (analysis.publishing.tables): validated on write
+        synth = profile.synthetic
+        tables.write("impact", result.impact, city=city, synthetic=synth)
+        tables.write("evidence", evidence, city=city, synthetic=synth)
+        tables.write("implementation", implementation["table"], city=city, synthetic=synth)
+        tables.write("balance", balance, city=city, synthetic=synth)
+        tables.write("officers_sensitivity", sensitivity, city=city, synthetic=synth)
         if "weights" in resp.attrs:
 
             annex = weighting_annex(read_processed(city, "respondents"), resp.attrs["weights"], profile)
             # counts of imputed respondents are small by nature: published only from k up
             annex["n_imputed"] = annex["n_imputed"].where(annex["n_imputed"].eq(0) | annex["n_imputed"].ge(K_SUPPRESS))
-            write_table(annex, folder / "weighting.csv", synthetic=profile.synthetic)
+            tables.write("weighting", annex, city=city, synthetic=synth)
         # area-level estimates (pilot, comparison, rest of the city), computed the same way
         # in both waves: the like-for-like trend of the exploration and the dashboard
 

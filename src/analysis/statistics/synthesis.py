@@ -40,7 +40,7 @@ from analysis.io import SYNTHETIC_NOTE
 from analysis.statistics import ess
 from analysis.statistics.evaluation import with_weights
 from analysis.io import read_processed
-from analysis.publishing import figures
+from analysis.publishing import figures, tables
 from analysis import io
 from analysis.config import K_SUPPRESS
 
@@ -466,8 +466,8 @@ def plot_benchmark(bench: pd.DataFrame, *, lang: str = "en", indicator: str = "t
     import matplotlib.pyplot as plt
 
     d = bench[bench["indicator"] == indicator]
-    nat = d[d["source"].str.startswith("ESS")].iloc[0]
-    city = d[~d["source"].str.startswith("ESS")].dropna(subset=["mean"])
+    nat = d[d["source"] == ess.SOURCE_CODE].iloc[0]
+    city = d[d["source"] != ess.SOURCE_CODE].dropna(subset=["mean"])
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.axhspan(nat["ci_low"], nat["ci_high"], color="0.85")
     ax.axhline(nat["mean"], color="0.3", lw=1)
@@ -478,7 +478,7 @@ def plot_benchmark(bench: pd.DataFrame, *, lang: str = "en", indicator: str = "t
     colours = {"pilot": "#b2182b", "comparison": "#2166ac", "other": "0.5"}
     waves = {"baseline": 0, "follow_up": 1}
     for area, g in city.groupby("group"):
-        xs = [waves[s.split(", ")[1].split(" ")[0]] for s in g["source"]]
+        xs = [waves[w] for w in g["wave"]]
         ax.plot(xs, g["mean"], "o-", color=colours.get(area, "k"), label=area)
     ax.set_xticks([0, 1])
     ax.set_xticklabels(["baseline", "follow-up"] if lang == "en" else ["initial", "suivi"])
@@ -498,9 +498,8 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
 
 
     synthetic = any(load_profile(c).synthetic for c in cities)
-    folder = PATHS.tables / "cross-city"
-    io.write_table(pooled, folder / "pooled.csv", synthetic=synthetic)
-    io.write_table(coverage(), folder / "coverage.csv", synthetic=synthetic)
+    tables.write("pooled", pooled, synthetic=synthetic)
+    tables.write("coverage", coverage(), synthetic=synthetic)
     written = ["tables/cross-city/pooled.csv", "tables/cross-city/coverage.csv"]
     figures.apply_style()
     specs = [("forest-main", lambda lang: forest_panel(impacts, pooled, lang=lang), impacts,
@@ -514,11 +513,11 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
                "Jonkman, variances issues des intervalles bootstrap des villes), trait dessous : intervalle "
                "de prédiction à 95 % pour une nouvelle ville ; villes avant/après hors de cette combinaison."))]
     loo = leave_one_out(impacts)
-    io.write_table(loo, folder / "pooled-loo.csv", synthetic=synthetic)
+    tables.write("pooled_loo", loo, synthetic=synthetic)
     written.append("tables/cross-city/pooled-loo.csv")
     if bench is not None:
         # data_status is per row (ESS rows are real data): never overwritten for the table
-        io.write_table(bench, folder / "benchmark.csv", synthetic=False)
+        tables.write("benchmark", bench, synthetic=False)
         written.append("tables/cross-city/benchmark.csv")
         specs.append(("benchmark-ess-brussels", lambda lang: plot_benchmark(bench, lang=lang), bench,
                       ("Trust in the police: Brussels beside Belgium (ESS R5)",
@@ -551,7 +550,8 @@ def benchmark_table(ess_levels: pd.DataFrame, respondents: pd.DataFrame, city: s
     row, not to the table: the ESS rows are real microdata (:data:`analysis.statistics.ess.DATA_STATUS`)
     even when the city rows are synthetic (``synthetic``). ``area``, ``period`` and
     ``weighting`` say what is set side by side: a national, unweighted 2010 mean beside
-    the city's neighbourhoods in ``period`` (e.g. "2014-2015"), weighted.
+    the city's neighbourhoods in ``period`` (e.g. "2014-2015"), weighted. ``source`` is a
+    code (``ess_r5_belgium``, ``city_survey``) and ``wave`` a column of its own.
     """
 
     k = K_SUPPRESS if k is None else k
@@ -564,11 +564,11 @@ def benchmark_table(ess_levels: pd.DataFrame, respondents: pd.DataFrame, city: s
             x, ww = d.loc[ok, ind].astype(float), w[d.index][ok].astype(float)
             n = int(ok.sum())
             mean = float(np.average(x, weights=ww)) if n >= k else np.nan
-            rows.append(pd.DataFrame([{"data_status": status, "source": f"{city} survey, {wave} (weighted)",
-                                       "area": "neighbourhoods", "period": period, "weighting": "weighted",
+            rows.append(pd.DataFrame([{"data_status": status, "source": "city_survey", "city": city,
+                                       "wave": wave, "area": "neighbourhoods", "period": period, "weighting": "weighted",
                                        "indicator": ind, "group": area, "mean": mean, "ci_low": np.nan,
                                        "ci_high": np.nan, "n": n}]))
     out = pd.concat(rows, ignore_index=True)
     if "data_status" not in ess_levels.columns:  # levels from an older caller
-        out.loc[out["source"].str.startswith("ESS"), "data_status"] = ess.DATA_STATUS
+        out.loc[out["source"] == ess.SOURCE_CODE, "data_status"] = ess.DATA_STATUS
     return out
