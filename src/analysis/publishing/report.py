@@ -787,7 +787,7 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
         # rows are interviews: the totals are published like every count of respondents
         # (rounded to base 10, "<10" for 1-9), never exact (audit D3)
 
-        v["clean_rows"] = ({k: publish_count(int(x)) for k, x in
+        v["clean_rows"] = ({k: publish_count(x) for k, x in
                             s["files"][["raw", "kept", "rejected"]].sum().to_dict().items()}
                            if len(s["files"]) else None)
         if not len(s["files"]) and not len(miss):
