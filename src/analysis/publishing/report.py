@@ -40,7 +40,7 @@ import pandas as pd
 
 from analysis.inputs import codebook
 from analysis.config import CROSS_CITY, CROSS_STEP, K_SUPPRESS, PATHS, STEPS, failure_path
-from analysis.io import atomic_path, write_text
+from analysis.io import SYNTHETIC_NOTE, atomic_path, write_text
 from analysis.publishing.figures import embedded_copy
 from analysis.publishing.recommendations import figure_anchor
 from analysis.publishing.recommendations import fmt_num, fmt_p, group_label, outcome_label
@@ -107,7 +107,7 @@ def read_table(name: str, city: str | None = None) -> tuple[pd.DataFrame | None,
 def is_synthetic_table(df: pd.DataFrame | None) -> bool:
     """A published table made from the synthetic demo data (its ``data_status`` says so)."""
     return (df is not None and "data_status" in df.columns
-            and df["data_status"].astype("str").str.contains("SYNTH", case=False).any())
+            and df["data_status"].eq(SYNTHETIC_NOTE).any())
 
 
 def read_cleaning_log(city: str) -> tuple[dict | None, Reason | None]:
@@ -815,22 +815,18 @@ def pilot_names(prof, lang: str) -> tuple[str, str, str | None, str]:
 def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | None:
     """Pilot and comparison areas: the headline indicator by wave (all residents), suppressed cells shown as such."""
 
-    df = nb
-    if "group" in df.columns:
-        df = df[df["group"].astype("str").isin(["all"])]
+    df = nb[nb["group"] == "all"]
     indicators = [i for i in codebook.INDICATORS if i in set(df["indicator"])]
     if not indicators:
         return None
     df = df[df["indicator"] == indicators[0]].copy()
-    if "area_type" in df.columns:
-        df = df[df["area_type"].isin(["pilot", "comparison"])]
+    df = df[df["area_type"].isin(["pilot", "comparison"])]
     if df.empty:
         return None
-    sup = df["suppressed"].astype("str").str.lower().isin(["true", "1"]) if "suppressed" in df.columns \
-        else pd.Series(False, index=df.index)
+    sup = df["suppressed"].fillna(False).astype(bool)
     # never show a cell under k, whatever the upstream flag says
     sup |= pd.to_numeric(df["n"], errors="coerce").fillna(0) < K_SUPPRESS
-    df.loc[sup, ["estimate", "ci_low", "ci_high"] + (["shrunk"] if "shrunk" in df.columns else [])] = pd.NA
+    df.loc[sup, ["estimate", "ci_low", "ci_high", "shrunk"]] = pd.NA
     df.loc[sup, "n"] = pd.NA
     df["estimate"] = df["estimate"].astype("object")
     df.loc[sup, "estimate"] = tr("value.suppressed", lang, k=K_SUPPRESS)

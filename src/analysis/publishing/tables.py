@@ -110,7 +110,7 @@ def C(name, kind, codes=None, **kw) -> Column:  # noqa: N802 (a short constructo
 
 # ----------------------------------------------------------------------------- codes
 POPULATIONS = ("residents", "officers")
-#: Designs, one spelling each: ``pre_post`` (never "prepost").
+#: Designs, one spelling each (``pre_post``, with its underscore).
 DESIGNS = ("did", "pre_post", "did_trained")
 WAVES = ("baseline", "follow_up")
 AREA_TYPES = ("pilot", "comparison", "other")
@@ -295,8 +295,8 @@ def _shown(code: str) -> str:
     return repr(s) if CODE_RE.match(s) and len(s) <= 40 else "a value that is not a code"
 
 
-def _fail(where: str, col: str, line: int | None, what: str) -> TableError:
-    at = f" (line {line})" if line is not None else ""
+def _fail(where: str, col: str, line: str | None, what: str) -> TableError:
+    at = f" ({line})" if line is not None else ""
     return TableError(f"{where}: column {col!r}{at} {what}")
 
 
@@ -313,6 +313,7 @@ def validate(df: pd.DataFrame, name: str, *, where: str | None = None, on_read: 
     """
     s = schema(name)
     where = where or s.file
+    df = df.reset_index(drop=True)  # positions are the rows (and lines) the messages name
     cols = [c for c in df.columns if c != "data_status" or s.own_status]
     unknown = [c for c in cols if c not in s.names]
     if unknown:
@@ -324,10 +325,9 @@ def validate(df: pd.DataFrame, name: str, *, where: str | None = None, on_read: 
     out = pd.DataFrame(index=df.index)
     if "data_status" in df.columns and not s.own_status:
         out["data_status"] = df["data_status"]
-    offset = 2 if on_read else 0  # CSV line of a row: header is line 1
-
-    def line(i) -> int:
-        return int(np.flatnonzero(df.index == i)[0]) + offset if on_read else int(np.flatnonzero(df.index == i)[0])
+    def line(pos) -> str:
+        # on read, the CSV line (the header is line 1); on write, the frame's row
+        return f"line {pos + 2}" if on_read else f"row {pos}"
 
     for c in s.columns:
         if c.name not in df.columns:
@@ -344,9 +344,8 @@ def validate(df: pd.DataFrame, name: str, *, where: str | None = None, on_read: 
     if s.key:
         dup = out.duplicated(subset=list(s.key), keep=False)
         if dup.any():
-            raise TableError(f"{where}: key {list(s.key)} is not unique (line {line(dup[dup].index[0])})"
-                             if on_read else f"{where}: key {list(s.key)} is not unique (row {line(dup[dup].index[0])})")
-    return out.reset_index(drop=True)
+            raise TableError(f"{where}: key {list(s.key)} is not unique ({line(dup[dup].index[0])})")
+    return out
 
 
 def _dtype(c: Column):
@@ -366,6 +365,10 @@ def _convert(x: pd.Series, miss: pd.Series, c: Column, where: str, line) -> pd.S
             raise _fail(where, c.name, line(bad[bad].index[0]), f"has a value that is not a number; expected {c.kind}")
         full = pd.Series(np.nan, index=x.index, dtype="float64")
         full[~miss] = num.astype("float64")
+        if c.unit == "share":  # declared, so checked: a percentage in a share column is an error
+            out = full[(full < 0) | (full > 1)]
+            if len(out):
+                raise _fail(where, c.name, line(out.index[0]), "is a share: expected a number from 0 to 1")
         if c.kind == "float":
             return full
         fin = full.dropna()
@@ -408,7 +411,7 @@ def _convert(x: pd.Series, miss: pd.Series, c: Column, where: str, line) -> pd.S
     return full
 
 
-def _check_code(v: str, c: Column, where: str, line: int) -> None:
+def _check_code(v: str, c: Column, where: str, line: str) -> None:
     if not CODE_RE.match(v):
         raise _fail(where, c.name, line, f"has {_shown(v)}: expected a code (letters, digits, _ - .), "
                                          "not a sentence; words are made at render time")
