@@ -349,13 +349,13 @@ def ratings(evidence: pd.DataFrame) -> pd.DataFrame:
     for city, d in evidence.groupby("city", sort=False):
         design = d[d["rating"] == "design"].iloc[0]
         conf = d[(d["rating"] == "confidence") & (d["criterion"] == "confidence")].iloc[0]
-        row = {"city": city, "design": design["value"], "sms_level": int(design["level"]),
-               "confidence": conf["value"],
+        row = {"city": city, "design": design["code"], "sms_level": int(design["level"]),
+               "confidence": conf["code"],
                "confidence_reasons": "" if pd.isna(conf["reason"]) else str(conf["reason"])}
         for _, e in d[d["rating"] == "effect"].iterrows():
             est = pd.to_numeric(pd.Series([e["value"]]), errors="coerce").iloc[0]
-            row[e["criterion"]] = (f"{e['reason']} {est:+.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
-                                   if np.isfinite(est) else str(e["reason"]))
+            row[e["criterion"]] = (f"{e['code']} {est:+.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
+                                   if np.isfinite(est) else str(e["code"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
