@@ -179,14 +179,16 @@ def load_tables(name: str, cities: list[str] | None = None) -> pd.DataFrame:
 
     Default: every city with a profile in ``config/cities`` (not only the nine partners),
     so that a city added by profile enters the synthesis; :func:`coverage` says which
-    cities were left out and why.
+    cities were left out and why. Each table is read through the contract
+    (:func:`analysis.publishing.tables.read`: validated, codes as text); its integer
+    columns come back as floats (NaN where blank), as the estimators expect.
     """
 
     frames = []
     for city in cities or list_cities():
-        path = PATHS.tables_city(city) / f"{name}.csv"
-        if path.is_file():
-            frames.append(pd.read_csv(path, dtype={"neighbourhood": "str"}))
+        if tables.schema(name).path(city).is_file():
+            df = tables.read(name, city)
+            frames.append(df.astype({c: "float64" for c in df.columns if str(df[c].dtype) == "Int64"}))
     if not frames:
         raise FileNotFoundError(f"no reports/tables/<city>/{name}.csv found: run notebooks/03-impact.ipynb first")
     return pd.concat(frames, ignore_index=True).drop(columns=["data_status"], errors="ignore")
