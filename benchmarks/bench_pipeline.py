@@ -54,22 +54,22 @@ def in_process(dest: Path, cities: list[str]) -> dict[str, float]:
 import time, json
 t = {{}}
 t0 = time.perf_counter()
-from analysis.running import inprocess
+from analysis.running import steps
 t['import'] = time.perf_counter() - t0
 t0 = time.perf_counter()
 for city in {cities!r}:
-    inprocess.clean(city)
+    steps.clean(city)
 t['clean'] = time.perf_counter() - t0
 t0 = time.perf_counter()
 for city in {cities!r}:
-    inprocess.neighbourhoods(city)
+    steps.neighbourhoods(city)
 t['neighbourhoods'] = time.perf_counter() - t0
 t0 = time.perf_counter()
 for city in {cities!r}:
-    inprocess.impact(city)
+    steps.impact(city)
 t['impact'] = time.perf_counter() - t0
 t0 = time.perf_counter()
-inprocess.cross_city()
+steps.compare_cities()
 t['cross_city'] = time.perf_counter() - t0
 print(json.dumps(t))
 """

@@ -151,7 +151,7 @@ def test_every_code_has_words_in_every_language():
     for code in tables.DESIGNS:
         assert text.has_key(f"design.{code}"), code
     for code in ("in_pilot_areas", "in_pilot_period", "all", "no_log"):
-        assert text.has_key(f"impl.{code}"), code
+        assert text.has_key(f"implementation.key.{code}"), code
     for code in tables.BENCHMARK_SOURCES:
         assert text.has_key(f"benchmark.source.{code}"), code
     for code in tables.EVIDENCE_CRITERIA:

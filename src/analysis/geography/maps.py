@@ -1,5 +1,8 @@
 """Choropleth maps of neighbourhood estimates: one function, fixed breaks, honest captions.
 
+Owns the one choropleth, its fixed breaks and captions, and the map panels saved per language.
+Must not estimate anything: it draws the published, suppressed neighbourhood table.
+
 Every map goes through :func:`choropleth` (STYLE §9):
 
 - **fixed class breaks per indicator**, the same in all nine cities

@@ -1,5 +1,8 @@
 """Saving figures reproducibly, with the facts the figure manifest needs.
 
+Owns saving a figure: files, sidecar, style, minimum printed font, synthetic stamp. Must not
+import anything above analysis.io: every stage draws through it (a contract module).
+
 Every published figure goes through :func:`save_figure`, which
 
 - stamps "SYNTHETIC DATA" on figures drawn from the demonstration data;

@@ -1,5 +1,8 @@
 """The final recommendations report: one self-contained HTML file per language, and a PDF.
 
+Owns the report's assembly: HTML per language from the published tables and figures, and
+the PDF. Must not estimate nor hold a statistic: it reads what the steps published.
+
 :func:`build_report` assembles what the pipeline published — the figure sidecars (through
 the manifest), ``reports/tables/<city>/*.csv``, the cleaning logs, the city profiles and
 the committee's narrative (``reports/narrative[.fr].md``) — into ``reports/report.html``
@@ -61,7 +64,7 @@ from analysis.publishing import tables
 from analysis.publishing.manifest import build_manifest
 from analysis.statistics.evidence import MAX_STD_DIFF
 from analysis.sdc import publish_count
-from analysis.publishing.text import LANGS, has_key, placeholders, tr  # noqa: F401 (placeholders re-exported)
+from analysis.publishing.text import LANGS, category_label, has_key, placeholders, tr  # noqa: F401 (placeholders re-exported)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -382,17 +385,15 @@ def implementation_table_html(df: pd.DataFrame, lang: str, anchor: str | None = 
 
     The long table (per neighbourhood, per month) stays in the CSV; the report shows the
     rows a reader needs to judge implementation: ``by_type`` rows by their codebook label,
-    the ``fidelity``, ``total`` and ``none`` rows by their key code (``impl.<key>``).
+    the ``fidelity``, ``total`` and ``none`` rows by their key code (``implementation.key.<key>``).
     """
-    activity = codebook.var("activity_type", "activities")
     rows = []
     for r in df.to_dict("records"):
         section, key = r["section"], r["key"]
         if section == "by_type":
-            labels = activity.category_labels.get(key)
-            label = (labels[1] if lang == "fr" else labels[0]) if labels else key
+            label = category_label("activity_type", key, lang, default=key)
         elif section in ("fidelity", "total", "none"):
-            label = tr(f"impl.{key}", lang)
+            label = tr(f"implementation.key.{key}", lang)
         else:
             continue
         rows.append({"activity": label, "activities": r.get("activities"), "participants": r.get("participants"),

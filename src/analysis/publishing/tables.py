@@ -1,10 +1,10 @@
 """The results contract: every published table (``reports/tables``) declared as a schema.
 
-Owns each table's name, file, columns (types, allowed codes), key and what is required;
-producers write through :func:`write` and the report reads through :func:`read`, both
-validated. Must hold no statistic and no wording: tables carry codes and numbers, and
-words are made at render time (:mod:`analysis.publishing.text`). Imports only the bottom
-stage (config, io, sdc), so that every stage may write through it.
+Owns each published table's file, columns (types, allowed codes), key and what is required;
+producers write through :func:`write`, the report reads through :func:`read`. Must not hold
+a statistic or a word (tables carry codes and numbers; words are made at render time by
+:mod:`analysis.publishing.text`), nor import anything above analysis.inputs: every stage
+writes through it (a contract module).
 """
 
 from __future__ import annotations

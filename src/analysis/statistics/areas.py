@@ -19,7 +19,7 @@ from analysis.statistics.estimates import blank_small_counts, change_estimates, 
 from analysis.io import read_processed
 from analysis.publishing import tables
 from analysis.inputs.profile import load_profile
-from analysis.statistics.weights import city_weights, weights_method
+from analysis.statistics.weights import weights_method
 
 #: Waves in display order (the change last).
 WAVE_ORDER: tuple[str, ...] = ("baseline", "follow_up", "change")
@@ -142,10 +142,13 @@ def coarse_intervals(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def write_area_table(city: str) -> Path:
-    """Estimate :func:`area_estimates` for ``city`` and publish ``reports/tables/<city>/areas.csv``."""
+    """Estimate :func:`area_estimates` for ``city`` and publish ``reports/tables/<city>/areas.csv``.
+
+    Uses the weights ``01-clean`` saved (``data/processed/<city>/weights.parquet``).
+    """
 
     profile = load_profile(city)
     respondents = read_processed(city, "respondents")
-    w = city_weights(respondents, profile)
+    w = read_processed(city, "weights")
     table = area_estimates(respondents, w["weight"], profile, weighting=weights_method(w))
     return tables.write("areas", table, city=city, synthetic=profile.synthetic)
