@@ -163,7 +163,7 @@ def test_every_code_has_words_in_every_language():
 def test_notes_are_worded_at_render_time_in_each_language():
     row = {"note_key": "suppressed", "note_value": 10}
     assert report.note_text(row, "en") == "suppressed: a design cell has fewer than 10 respondents"
-    assert report.note_text(row, "fr").startswith("masqué : une cellule du dispositif compte moins de 10")
+    assert report.note_text(row, "fr").startswith("masqué : une cellule du protocole compte moins de 10")
     row = {"note_key": "not_estimable", "not_estimable_reason": "ci_wider_than_scale"}
     assert "interval is wider than the outcome's whole scale" in report.note_text(row, "en")
     assert "ci_wider_than_scale" not in report.note_text(row, "fr")
