@@ -438,6 +438,8 @@ def write(name: str, df: pd.DataFrame, *, city: str | None = None, synthetic: bo
     s = schema(name)
     path = Path(path) if path is not None else s.path(city)
     typed = validate(df, name, where=_rel(path))
+    if not s.own_status:  # the table-wide label is io.write_table's to add, from ``synthetic``
+        typed = typed.drop(columns=["data_status"], errors="ignore")
     return io.write_table(typed, path, synthetic=synthetic and not s.own_status)
 
 
