@@ -326,3 +326,12 @@ def test_the_report_reads_every_table_through_the_contract(project, monkeypatch)
     names = {n for n, _ in read}
     assert names >= set(report.CITY_TABLES) | set(report.CROSS_TABLES) | {"coverage", "weighting"}
     assert ("impact", "testville") in read and ("impact", "brokenville") in read
+
+
+def test_benchmark_codes_are_worded_in_the_report(produced):
+    df = tables.validate(produced["benchmark"], "benchmark")
+    fr = report.benchmark_view(df, "fr")
+    assert set(fr["area"]) == {"national", "quartiers de la ville"} and "non pondéré" in set(fr["weighting"])
+    html = report.table_html(fr, "fr")
+    for code in ("ess_r5_belgium", "city_survey", "neighbourhoods", "unweighted"):
+        assert code not in html, code

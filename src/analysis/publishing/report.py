@@ -64,7 +64,7 @@ from analysis.publishing import tables
 from analysis.publishing.manifest import build_manifest
 from analysis.statistics.evidence import MAX_STD_DIFF
 from analysis.sdc import publish_count
-from analysis.publishing.text import LANGS, category_label, has_key, placeholders, tr  # noqa: F401 (placeholders re-exported)
+from analysis.publishing.text import LANGS, area_label, category_label, has_key, placeholders, tr  # noqa: F401 (placeholders re-exported)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -303,6 +303,19 @@ def inference_text(row: dict, lang: str) -> str:
         return ""
     b = row.get("inference_B")
     return tr(f"inference.{code}", lang, B="?" if b is None or pd.isna(b) else str(int(b)))
+
+
+def benchmark_view(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Rows of ``benchmark.csv`` with their codes worded: the city's name, the area and
+    weighting codes (``benchmark.area.<code>``, ``benchmark.weighting.<code>``) and the city
+    rows' area type (``group``: pilot, comparison, other)."""
+    out = df.copy()
+    out["city"] = [city_name(c, lang) if isinstance(c, str) else c for c in df["city"]]
+    for col in ("area", "weighting"):
+        out[col] = [tr(f"benchmark.{col}.{v}", lang) if isinstance(v, str) else v for v in df[col]]
+    out["group"] = [(area_label(g, lang) if g in tables.AREA_TYPES else group_label(g, lang))
+                    if isinstance(g, str) else g for g in df["group"]]
+    return out
 
 
 def impact_view(df: pd.DataFrame, lang: str) -> pd.DataFrame:
@@ -896,7 +909,8 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
         if why is not None:
             cross["na"][name] = why.text(lang)
         else:
-            cross[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(CROSS_CITY, name))
+            shown = benchmark_view(df, lang) if name == "benchmark" else df
+            cross[f"{name}_html"] = table_html(shown, lang, anchor=table_anchor(CROSS_CITY, name))
     cross["coverage"] = coverage_sentence(lang)
     if only:  # a city's own report: the synthesis across cities belongs to the full report
         cross = {"tables": {name: None for name in CROSS_TABLES}, "na": {}, "figures": []}
