@@ -46,7 +46,6 @@ difference-in-differences, 4-5 = stronger or randomised designs):
 from __future__ import annotations
 
 import functools
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

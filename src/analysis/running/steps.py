@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis import io
-from analysis.config import K_SUPPRESS, PATHS, SEED
+from analysis.config import K_SUPPRESS, SEED
 from analysis.geography import geo, maps
 from analysis.inputs import clean as cleaning
 from analysis.inputs.profile import CityProfile, load_profile
