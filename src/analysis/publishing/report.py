@@ -98,6 +98,9 @@ def read_table(name: str, city: str | None = None) -> tuple[pd.DataFrame | None,
     """A published table through the contract (:func:`analysis.publishing.tables.read`):
     ``(typed frame, None)`` or ``(None, reason)`` — never raises. The reason names the file,
     and for a table that breaks its schema the column and line (never a row's content)."""
+    if not isinstance(name, str):
+        raise TypeError(f"read_table takes a table's name ({sorted(tables.SCHEMAS)}) and a city, "
+                        f"e.g. read_table('pooled') or read_table('impact', 'amiens'), not a path")
     path = tables.schema(name).path(city)
     try:
         return tables.read(name, city), None
