@@ -194,11 +194,11 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
         C("wave", "code", WAVES + ("change",), nullable=False), C("indicator", "code", nullable=False),
         C("n", "int"), C("n_baseline", "int"), C("n_follow_up", "int"), C("n_eff", "float"), *_RESULT[:1],
         C("se", "float"), *_RESULT[1:], C("shrunk", "float"), C("gamma", "float"), C("suppressed", "bool"),
-        C("status", "code", ("published", "suppressed", "no_data"))),
+        C("status", "code", ("published", "suppressed", "no_data", "not_collected"))),
         key=("neighbourhood", "group", "wave", "indicator"),
         doc="Small-area estimates per neighbourhood, group, wave and indicator (suppressed)."),
     Schema("areas", "areas.csv", (
-        _CITY, C("area_type", "code", AREA_TYPES + ("city",), nullable=False), C("group", "code", nullable=False),
+        _CITY, C("area_type", "code", AREA_TYPES, nullable=False), C("group", "code", nullable=False),
         C("wave", "code", WAVES + ("change",), nullable=False), C("indicator", "code", nullable=False),
         C("n", "int"), C("n_baseline", "int"), C("n_follow_up", "int"), C("n_eff", "float"), *_RESULT[:1],
         C("se", "float"), *_RESULT[1:], C("neighbourhoods_baseline", "int"), C("neighbourhoods_follow_up", "int"),
