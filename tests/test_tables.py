@@ -335,3 +335,15 @@ def test_benchmark_codes_are_worded_in_the_report(produced):
     html = report.table_html(fr, "fr")
     for code in ("ess_r5_belgium", "city_survey", "neighbourhoods", "unweighted"):
         assert code not in html, code
+
+
+def test_schema_codes_agree_with_the_producers_own_lists():
+    """A code a producer adds must be declared (and worded) before it can be published."""
+    assert set(tables.STATUSES) == set(impact.STATUSES)
+    assert set(tables.NOT_ESTIMABLE_REASONS) == {c for codes in impact.REASONS.values() for c in codes}
+    assert set(tables.CONFIDENCE_REASONS) == set(evidence.REASON_EN) | {"not_assessed"}
+    assert set(tables.CONFIDENCE_CODES) == set(evidence.CONFIDENCE.values())
+    assert set(evidence.SMS_LEVEL) <= set(tables.DESIGNS)
+    assert set(tables.AREA_TYPES) == set(areas.AREAS)
+    assert {officers.CAVEAT_PANEL, officers.CAVEAT_INDEPENDENT} <= set(tables.NOTE_KEYS)
+    assert officers.INFERENCE in tables.INFERENCES and ess.SOURCE_CODE in tables.BENCHMARK_SOURCES
