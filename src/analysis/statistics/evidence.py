@@ -57,9 +57,6 @@ SEVERE = ("one_pilot_unit", "few_comparison_units", "trend_imbalance")
 #: the confidence code or an effect's direction; ``value`` is always a number.
 EVIDENCE_COLUMNS = ("city", "rating", "criterion", "code", "value", "threshold", "met", "level", "reason",
                     "ci_low", "ci_high", "scale")
-#: Kept for callers of the old single rating (recommendations, report).
-LEVEL_WORDS = {3: "moderate", 2: "weak", 1: "very weak"}
-LEVEL_WORDS_FR = {3: "modéré", 2: "faible", 1: "très faible"}
 COVARIATES_RATED = ("age", "female", "migrant")
 
 
