@@ -83,11 +83,20 @@ def test_the_pipeline_writes_no_table_without_a_schema():
             assert "write_table(" not in text, path.name
     assert files == {"impact.csv", "evidence.csv", "implementation.csv", "balance.csv", "neighbourhoods.csv",
                      "areas.csv", "weighting.csv", "officers_sensitivity.csv", "pooled.csv", "pooled-loo.csv",
-                     "coverage.csv", "benchmark.csv"}
+                     "coverage.csv", "benchmark.csv", "placebo.csv", "reliability.csv", "cost.csv"}
+
+
+#: Tables declared for the methods annex, whose producer (evaluation.annex_tables) is on another branch.
+ANNEX = ("placebo", "reliability", "cost")
 
 
 @pytest.mark.parametrize("name", sorted(tables.SCHEMAS))
 def test_every_schema_round_trips_its_producers_output(produced, name, tmp_path):
+    from analysis.statistics import evaluation
+
+    if name in ANNEX and not hasattr(evaluation, "annex_tables"):
+        pytest.skip("the methods annex's producer is not in this tree yet")
+    assert name in produced, f"add the output of {name}.csv's producer to the `produced` fixture"
     df = produced[name]
     assert len(df), name
     path = tables.write(name, df, synthetic=True, path=tmp_path / tables.schema(name).file)

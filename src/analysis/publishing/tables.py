@@ -240,6 +240,27 @@ SCHEMAS: dict[str, Schema] = {s.name: s for s in (
     Schema("coverage", "coverage.csv", (
         _CITY, C("included", "bool", nullable=False), C("reason", "code", COVERAGE_REASONS)),
         key=("city",), cross_city=True, doc="Which cities the synthesis uses, and why others are left out."),
+    # the methods annex (issue 12 §5), produced on the annex branch by
+    # analysis.statistics.evaluation.annex_tables: declared here so that it publishes through the contract
+    Schema("placebo", "placebo.csv", (
+        _CITY, C("outcome", "code", nullable=False), C("placebo_pilot_areas", "codes", sep=" "),
+        C("placebo_comparison_areas", "codes", sep=" "),
+        C("status", "code", STATUSES + ("not_applicable",), nullable=False),
+        C("reason", "code", NOT_ESTIMABLE_REASONS + ("no_comparison_areas", "few_comparison_areas")),
+        *_RESULT, C("p_value", "float"), C("verdict", "code", ("differential_trend", "no_differential_trend_detected")),
+        C("inference", "code", INFERENCES), C("inference_B", "int", required=False), C("n", "int"),
+        C("n_clusters", "int"), C("n_clusters_treated", "int"), C("min_cell", "int")),
+        key=("outcome",), doc="Placebo DiD on the comparison areas split in two (expected zero)."),
+    Schema("reliability", "reliability.csv", (
+        _CITY, C("wave", "code", WAVES, nullable=False), C("index", "code", nullable=False), C("items", "int"),
+        C("n_complete", "int"), C("alpha", "float")),
+        key=("wave", "index"), doc="Cronbach's alpha of each index per wave (blank below k complete answers)."),
+    Schema("cost", "cost.csv", (
+        _CITY, C("status", "code", ("computed", "no_cost", "no_activity_log", "no_participants"), nullable=False),
+        C("amount", "float"), C("currency", "code"), C("start", "code"), C("end", "code"),
+        C("participants", "float"), C("cost_per_participant", "float"), C("population_pilot_areas", "float"),
+        C("cost_per_resident_pilot_areas", "float")),
+        key=("city",), doc="The pilot's cost per resident reached (EMMIE's economic dimension)."),
     Schema("benchmark", "benchmark.csv", (
         C("data_status", "text", nullable=False), C("source", "code", BENCHMARK_SOURCES, nullable=False),
         C("city", "code"), C("wave", "code", WAVES), C("area", "code", ("national", "neighbourhoods")),
