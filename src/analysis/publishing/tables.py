@@ -486,6 +486,19 @@ def read(name: str, city: str | None = None, *, path: str | Path | None = None) 
     return validate(raw, name, where=_rel(path), on_read=True)
 
 
+def plain(df: pd.DataFrame) -> pd.DataFrame:
+    """A typed table with numpy dtypes, for numeric code: integer columns as floats (NaN where
+    blank), boolean columns as ``bool`` when complete (else objects)."""
+    out = df.copy()
+    for c in out.columns:
+        dtype = str(out[c].dtype)
+        if dtype == "Int64":
+            out[c] = out[c].astype("float64")
+        elif dtype == "boolean":
+            out[c] = out[c].astype(bool) if out[c].notna().all() else out[c].astype(object)
+    return out
+
+
 def _rel(path: Path) -> str:
     try:
         return str(Path(path).resolve().relative_to(PATHS.root.resolve()))

@@ -190,8 +190,7 @@ def load_tables(name: str, cities: list[str] | None = None) -> pd.DataFrame:
     frames = []
     for city in cities or list_cities():
         if tables.schema(name).path(city).is_file():
-            df = tables.read(name, city)
-            frames.append(df.astype({c: "float64" for c in df.columns if str(df[c].dtype) == "Int64"}))
+            frames.append(tables.plain(tables.read(name, city)))
     if not frames:
         raise FileNotFoundError(f"no reports/tables/<city>/{name}.csv found: run notebooks/03-impact.ipynb first")
     return pd.concat(frames, ignore_index=True).drop(columns=["data_status"], errors="ignore")
