@@ -356,3 +356,11 @@ def test_schema_codes_agree_with_the_producers_own_lists():
     assert set(tables.AREA_TYPES) == set(areas.AREAS)
     assert {officers.CAVEAT_PANEL, officers.CAVEAT_INDEPENDENT} <= set(tables.NOTE_KEYS)
     assert officers.INFERENCE in tables.INFERENCES and ess.SOURCE_CODE in tables.BENCHMARK_SOURCES
+
+
+def test_only_the_contract_reads_published_tables():
+    """Outside the input readers, a CSV is read by tables.read (the disclosure check reads every
+    published file as text, on purpose: it must see what a reader sees, schema or not)."""
+    readers = sorted(p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")
+                     if "read_csv(" in p.read_text(encoding="utf-8") and p.parent.name != "inputs")
+    assert readers == ["publishing/disclosure.py", "publishing/tables.py"]
