@@ -383,3 +383,16 @@ def test_trend_n_labels_sit_beside_the_points_not_on_them():
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             assert not a.overlaps(b)
+
+
+def test_exploration_table_writes_french_decimal_commas():
+    from analysis.publishing import explore
+
+    rows = pd.DataFrame({"neighbourhood": ["01", "02"], "area_type": ["pilot", "other"], "n": [40, None],
+                         "estimate": [-0.4125, None], "ci_low": [-0.9, None], "ci_high": [0.1, None],
+                         "status": ["published", "suppressed"]})
+    fr = explore.display_table(rows, "fr")
+    en = explore.display_table(rows, "en")
+    assert fr[text.tr("col.estimate", "fr")].tolist() == ["−0,412", ""]
+    assert en[text.tr("col.estimate", "en")].tolist() == ["−0.412", ""]
+    assert fr[text.tr("col.area_type", "fr")].tolist() == ["pilote", "reste de la ville"]
