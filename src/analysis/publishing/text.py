@@ -304,6 +304,15 @@ def fmt_p(p, lang: str = "en") -> str:
     return fmt_num(p, lang, 3)
 
 
+def fmt_g(x, lang: str = "en") -> str:
+    """A number as short as it goes (Python's ``g``: ``0.5``, ``10``, ``-1.25``) with the locale's
+    decimal mark and a true minus sign: the class bounds of a map legend."""
+    if _missing(x):
+        return _na(lang)
+    out = f"{float(x):g}".replace(".", decimal_mark(lang))
+    return out.replace("-", "−")
+
+
 def decimal_mark(lang: str = "en") -> str:
     """The locale's decimal mark ("." or ",")."""
     return get_decimal_symbol(lang)
