@@ -236,6 +236,7 @@ def page_data(cities: list[str] | None = None) -> dict:
         w["dash.k_rule"] = tr("dash.k_rule", lang, k=K_SUPPRESS)
         w["lang.name"] = tr("lang.name", lang)
         w["decimal"] = text.decimal_mark(lang)
+        w["separators"] = text.decimal_mark(lang) + text.group_mark(lang)  # plotly's layout.separators
         w["wave"] = {x: explore.wave_label(x, lang) for x in explore.WAVE_ORDER}
         w["area"] = {x: explore.area_label(x, lang) for x in explore.AREAS}
         w["status"] = {x: explore.status_label(x, lang) for x in explore.STATUSES}

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from babel import Locale
 from babel.dates import format_date, format_skeleton
-from babel.numbers import format_decimal, format_percent, get_decimal_symbol
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
 
 HERE = Path(__file__).resolve().parent
 LOCALE_DIR = HERE / "locale"
@@ -316,6 +316,11 @@ def fmt_g(x, lang: str = "en") -> str:
 def decimal_mark(lang: str = "en") -> str:
     """The locale's decimal mark ("." or ",")."""
     return get_decimal_symbol(lang)
+
+
+def group_mark(lang: str = "en") -> str:
+    """The locale's thousands separator ("," in English, a narrow no-break space in French)."""
+    return get_group_symbol(lang)
 
 
 # ===================================================================== dates
