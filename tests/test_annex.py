@@ -15,11 +15,10 @@ import pandas as pd
 import pytest
 from conftest import make_profile, write_profile
 
-from analysis.config import PATHS
 from analysis.inputs.newcity import draft_profile
 from analysis.inputs.profile import ProfileError, load_profile
-from analysis.io import write_table
 from analysis.publishing import report
+from analysis.publishing import tables
 from analysis.publishing.disclosure import check_table
 from analysis.statistics import placebo
 from analysis.statistics.implementation import cost_per_reach
@@ -168,7 +167,7 @@ def test_placebo_table_passes_the_disclosure_check(tmp_path):
     prof = simulated_profile(10)
     df = simulate_respondents(10, 57, seed=4)  # counts that are not multiples of 10
     out = placebo.placebo_effects(df, prof, indicators=("trust_police",), B=199)
-    path = write_table(out, tmp_path / "placebo.csv", synthetic=True)
+    path = tables.write("placebo", out, synthetic=True, path=tmp_path / "placebo.csv")  # the contract holds it
     published = pd.read_csv(path, dtype=str)
     assert check_table(published, "placebo.csv") == []
     assert "df" not in published.columns
@@ -203,9 +202,15 @@ def load_cost():
 
 
 # ----------------------------------------------------------------- the annex in the report
-IMPACT = dict(population="residents", design="did", std_error=0.1, p_value=0.01, inference="wild cluster bootstrap",
-              n=800, n_clusters=12, scale="0-10", group="all", outcome="trust_police", estimate=0.6,
-              ci_low=0.2, ci_high=1.0)
+IMPACT = dict(population="residents", design="did", std_error=0.1, p_value=0.01, inference="wcr_webb_enumerated",
+              inference_B=4096, n=800, n_clusters=12, n_clusters_treated=6, min_cell=200, scale="0-10",
+              group="all", outcome="trust_police", estimate=0.6, ci_low=0.2, ci_high=1.0, status="estimated",
+              estimable=True)
+
+
+def _publish(name: str, rows: list[dict], city: str, synthetic: bool = True) -> None:
+    """A table through the results contract (validated as the pipeline's are)."""
+    tables.write(name, tables.order_columns(pd.DataFrame(rows), name), city=city, synthetic=synthetic)
 
 
 def _annex_project(root: Path) -> None:
@@ -213,26 +218,21 @@ def _annex_project(root: Path) -> None:
     write_profile(root, _annex_profile())
     write_profile(root, make_profile(city="otherville", name="Otherville"))
     for city in ("testville", "otherville"):
-        folder = PATHS.tables_city(city)
-        write_table(pd.DataFrame([dict(IMPACT, city=city)]), folder / "impact.csv", synthetic=True)
-    folder = PATHS.tables_city("testville")
+        _publish("impact", [dict(IMPACT, city=city)], city)
     prof = load_profile("testville")
-    write_table(cost_per_reach({"available": True, "participants": 640.0}, prof), folder / "cost.csv",
-                synthetic=True)
-    write_table(pd.DataFrame([dict(city="testville", outcome="trust_police", placebo_pilot_areas="102 104",
-                                   placebo_comparison_areas="103 105", status="estimated", reason="",
-                                   estimate=0.123, ci_low=-0.5, ci_high=0.75, p_value=0.61,
-                                   verdict="no_differential_trend_detected", n=600, n_clusters=4,
-                                   n_clusters_treated=2, min_cell=120)]), folder / "placebo.csv", synthetic=True)
-    write_table(pd.DataFrame([dict(city="testville", wave=w, index=ix, items=3, n_complete=300, alpha=a)
-                              for w in ("baseline", "follow_up")
-                              for ix, a in (("pj_index", 0.812), ("eff_index", 0.55), ("legitimacy_index", 0.61))]),
-                folder / "reliability.csv", synthetic=True)
-    other = PATHS.tables_city("otherville")
-    write_table(pd.DataFrame([dict(city="otherville", outcome=o, placebo_pilot_areas="102",
-                                   placebo_comparison_areas="", status="not_applicable",
-                                   reason="few_comparison_areas") for o in ("trust_police", "pj_index")]),
-                other / "placebo.csv", synthetic=True)
+    tables.write("cost", cost_per_reach({"available": True, "participants": 640.0}, prof), city="testville",
+                 synthetic=True)
+    _publish("placebo", [dict(city="testville", outcome="trust_police", placebo_pilot_areas="102 104",
+                              placebo_comparison_areas="103 105", status="estimated", estimate=0.123,
+                              ci_low=-0.5, ci_high=0.75, p_value=0.61, verdict="no_differential_trend_detected",
+                              inference="wcr_webb_enumerated", inference_B=1296, n=600, n_clusters=4,
+                              n_clusters_treated=2, min_cell=120)], "testville")
+    _publish("reliability", [dict(city="testville", wave=w, index=ix, items=3, n_complete=300, alpha=a)
+                             for w in ("baseline", "follow_up")
+                             for ix, a in (("pj_index", 0.812), ("eff_index", 0.55), ("legitimacy_index", 0.61))],
+             "testville")
+    _publish("placebo", [dict(city="otherville", outcome=o, status="not_applicable", reason="few_comparison_areas")
+                         for o in ("trust_police", "pj_index")], "otherville")
 
 
 def _annex_rows(html: str, anchor: str) -> dict[str, str]:
@@ -324,8 +324,7 @@ def scratch_root(tmp_path, monkeypatch):
 def test_annex_of_a_real_city_never_says_synthetic(project):
     """Annex values of a real profile are "as given by the city", and the demo note is left out."""
     write_profile(project, _annex_profile(synthetic=False))
-    write_table(pd.DataFrame([dict(IMPACT, city="testville")]), PATHS.tables_city("testville") / "impact.csv",
-                synthetic=False)
+    _publish("impact", [dict(IMPACT, city="testville")], "testville", synthetic=False)
     for lang in ("en", "fr"):
         html = report.render_html(lang)
         rows = _annex_rows(html, "table-annex-sampling")
@@ -354,6 +353,10 @@ def test_annex_tables_of_a_city_blank_alpha_below_k():
             df[item] = pd.array([pd.NA] * len(df), dtype="Float64")
     out = annex_tables(df, prof, {"available": True, "participants": 100.0}, B=99)
     assert set(out) == {"placebo", "reliability", "cost"}
+    for name, table in out.items():  # each holds to its declaration in the results contract
+        tables.validate(table, name)
+    with_cost = prof.model_copy(update={"pilot": prof.pilot.model_copy(update={"cost": load_cost()})})
+    tables.validate(annex_tables(df, with_cost, {"available": True, "participants": 100.0}, B=99)["cost"], "cost")
     rel = out["reliability"].set_index(["wave", "index"])
     assert rel.loc[("baseline", "pj_index"), "n_complete"] == base.sum()
     assert np.isfinite(rel.loc[("baseline", "pj_index"), "alpha"])

@@ -109,7 +109,9 @@ def annex_tables(respondents: pd.DataFrame, profile, implementation: dict, *, B:
     implementation : dict
         :func:`analysis.statistics.implementation.implementation_summary` of the city.
     """
-    rel = codebook.reliability(respondents)
+    # an index the city never asked has no α (its items are absent or empty: no complete answer)
+    absent = [i for ix in codebook.INDICES for i in ix.items if i not in respondents.columns]
+    rel = codebook.reliability(respondents.assign(**{i: pd.NA for i in absent}) if absent else respondents)
     if len(rel):
         rel["alpha"] = rel["alpha"].where(rel["n_complete"] >= K_SUPPRESS)
     return {"placebo": placebo.placebo_effects(respondents, profile, B=B, weight_type=weight_type, seed=seed),

@@ -46,8 +46,8 @@ REASONS: tuple[str, ...] = ("no_comparison_areas", "few_comparison_areas")
 
 #: Columns of ``placebo.csv``.
 COLUMNS: tuple[str, ...] = ("city", "outcome", "placebo_pilot_areas", "placebo_comparison_areas", "status",
-                            "reason", "estimate", "ci_low", "ci_high", "p_value", "verdict", "inference", "n",
-                            "n_clusters", "n_clusters_treated", "min_cell")
+                            "reason", "estimate", "ci_low", "ci_high", "p_value", "verdict", "inference",
+                            "inference_B", "n", "n_clusters", "n_clusters_treated", "min_cell")
 
 
 def natural_code_order(codes: list[str]) -> list[str]:
@@ -139,7 +139,7 @@ def placebo_effects(respondents: pd.DataFrame, profile, *, indicators: tuple[str
                "min_cell": est.min_cell}
         if est.status == "estimated":
             row.update(estimate=est.estimate, ci_low=est.ci_low, ci_high=est.ci_high, p_value=est.p_value,
-                       inference=est.inference,
+                       inference=est.inference, inference_B=est.inference_B,
                        verdict="differential_trend" if est.p_value < alpha else "no_differential_trend_detected")
         rows.append(row)
     return _frame(rows)
@@ -151,6 +151,6 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
         if c not in out.columns:
             out[c] = np.nan
     out = out[list(COLUMNS)]
-    for c in ("n", "min_cell", "n_clusters", "n_clusters_treated"):
+    for c in ("n", "min_cell", "n_clusters", "n_clusters_treated", "inference_B"):
         out[c] = pd.array(pd.to_numeric(out[c], errors="coerce").round(), dtype="Int64")
     return out
