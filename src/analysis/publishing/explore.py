@@ -247,21 +247,22 @@ def shrinkage_advice(rows: pd.DataFrame, lang: str = "en") -> str:
     return t("shrunk.flat" if shrinkage_is_flat(rows) else "shrunk.advice", lang)
 
 
-def _blank_missing(df: pd.DataFrame) -> pd.DataFrame:
-    """Numbers as text, missing ones blank: a cell without a number says why in ``status``, not "<NA>"."""
+def _blank_missing(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Numbers as text in ``lang`` (decimal comma in French), missing ones blank: a cell without
+    a number says why in ``status``, not "<NA>"."""
     out = df.copy()
     for c in ("n", "neighbourhoods"):
         if c in out.columns:
             out[c] = [("" if pd.isna(v) else str(int(v))) for v in out[c]]
     for c in ("estimate", "ci_low", "ci_high", "shrunk"):
         if c in out.columns:
-            out[c] = [("" if pd.isna(v) else f"{float(v):.3f}") for v in out[c]]
+            out[c] = [("" if pd.isna(v) else text.fmt_num(float(v), lang, 3)) for v in out[c]]
     return out
 
 
 def display_table(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """A selection with translated headers, area names and the one status vocabulary."""
-    out = _blank_missing(rows.drop(columns=[c for c in ("gamma",) if c in rows.columns]))
+    out = _blank_missing(rows.drop(columns=[c for c in ("gamma",) if c in rows.columns]), lang)
     if "area_type" in out.columns:
         out["area_type"] = [area_label(a, lang) for a in out["area_type"]]
     out["status"] = [status_label(s, lang) for s in out["status"]]
@@ -427,7 +428,7 @@ def show(city: str, indicator: str, wave: str, group: str = "all", lang: str = "
     plt.close(view.figure)
     print("\n".join(view.notes))
     display(Image(data=buf.getvalue(), format="png"))
-    tr_ = _blank_missing(view.trend).assign(area_type=[area_label(a, lang) for a in view.trend["area_type"]],
+    tr_ = _blank_missing(view.trend, lang).assign(area_type=[area_label(a, lang) for a in view.trend["area_type"]],
                             wave=[wave_label(w, lang) for w in view.trend["wave"]],
                             status=[status_label(s, lang) for s in view.trend["status"]])
     display(tr_.drop(columns=["same_neighbourhoods"]).rename(

@@ -62,6 +62,15 @@ def clean(city: str) -> CleanStep:
     and the survey weights of the processed respondents, ``weights.parquet`` (on the
     respondents' row order, with the method codes in its metadata), which ``02`` and ``03``
     read instead of raking again.
+
+    Parameters
+    ----------
+    city : str
+        City slug (``config/cities/<city>.yml``).
+
+    Returns
+    -------
+    CleanStep
     """
 
     profile = load_profile(city)
@@ -110,6 +119,10 @@ def neighbourhoods(city: str) -> NeighbourhoodsStep:
     Reads the processed respondents and the weights ``01-clean`` saved; writes
     ``data/processed/<city>/neighbourhoods.gpkg``, ``reports/tables/<city>/neighbourhoods.csv``
     and the map panels ``reports/figures/<city>/maps-<indicator>[.<lang>].*``.
+
+    Returns
+    -------
+    NeighbourhoodsStep
     """
 
     profile = load_profile(city)
@@ -152,6 +165,16 @@ def impact(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", seed: in
     draws), the officers' effects and their sensitivity, implementation and balance; rates
     the evidence; writes ``reports/tables/<city>/{impact,evidence,implementation,balance,
     officers_sensitivity,weighting,areas}.csv`` and the impact figures (en, fr).
+
+    Parameters
+    ----------
+    city : str
+    B, weight_type, seed
+        Of the wild cluster bootstrap (:func:`analysis.statistics.impact.resident_effects`).
+
+    Returns
+    -------
+    ImpactStep
     """
 
     profile = load_profile(city)
@@ -217,6 +240,10 @@ def compare_cities(cities: list[str] | None = None) -> CompareStep:
 
     ``cities``: default (None or empty) every city that has impact tables. Writes
     ``reports/tables/cross-city/`` and the cross-city figures (en, fr).
+
+    Returns
+    -------
+    CompareStep
     """
 
     cities = list(cities) if cities else None

@@ -95,7 +95,7 @@ def implementation_summary(activities: pd.DataFrame | None, profile) -> dict:
 def implementation_view(summary: dict, lang: str = "en") -> pd.DataFrame:
     """Readable table of activities by type (labels, counts, participants)."""
     if not summary["available"]:
-        return pd.DataFrame({"note": ["no activity log delivered"]})
+        return pd.DataFrame({"note": [text.tr("impl.no_log_delivered", lang)]})
     v = codebook.var("activity_type", "activities")
     bt = summary["by_type"]
     return pd.DataFrame({
