@@ -41,18 +41,12 @@ HEAVY = frozenset({
 # An entry that no longer matches a finding fails the test: delete it then.
 #: (module, imported name) imported inside a function although not heavy.
 ALLOW_FUNCTION_IMPORTS = {
-    ("inputs.profile", "pandas"): "profile.py owner",
-    ("publishing.disclosure", "html"): "disclosure.py owner (lead)",
-    ("publishing.disclosure", "io"): "disclosure.py owner (lead)",
-    ("publishing.disclosure", "yaml"): "disclosure.py owner (lead)",
     ("publishing.report", "html"): "report.py owner",
     ("publishing.report", "markupsafe"): "report.py owner",
-    ("publishing.explore", "io"): "explore.py owner",
     ("publishing.figures", "PIL"): "figures.py owner",
 }
 #: (module, module.private name) used across modules.
 ALLOW_PRIVATE = {
-    ("inputs.newcity", "inputs.profile._format_error"): "newcity.py owner: import profile.format_error",
     ("publishing.dashboard", "geography.maps._CMAP"): "dashboard.py / maps.py owners",
 }
 

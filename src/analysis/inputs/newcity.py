@@ -69,7 +69,7 @@ from pydantic import ValidationError
 from analysis.inputs import codebook
 from analysis.inputs.clean import norm_label, raw_text
 from analysis.config import K_SUPPRESS, PATHS
-from analysis.inputs.profile import CityProfile, FileSpec, _format_error
+from analysis.inputs.profile import CityProfile, FileSpec, format_error
 from analysis.inputs.readers import PROVENANCE, RawDataError, read_file
 
 LANGS: tuple[str, ...] = ("en", "fr", "it", "es", "ca", "nl", "lt", "pt", "de")
@@ -1653,7 +1653,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
         profile = CityProfile.model_validate(yaml.safe_load(text))
     except ValidationError as exc:  # a value of the metadata sheet, or a drafting bug
         where = f" (check the values of {meta.source})" if meta.source else ""
-        raise DraftError(_format_error(Path(f"{city}.yml"), exc, "drafted profile") + where) from None
+        raise DraftError(format_error(Path(f"{city}.yml"), exc, "drafted profile") + where) from None
     return Draft(city, text, w.todos, profile)
 
 

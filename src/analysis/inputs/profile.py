@@ -21,6 +21,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import pandas as pd
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
@@ -579,8 +580,6 @@ class CityProfile(_Strict):
         Empty (same columns) when the profile has no margins; read from the CSV when
         ``margins.file`` is given (:func:`analysis.inputs.margins.read_margins_csv`).
         """
-        import pandas as pd
-
         if self.margins is None:
             return pd.DataFrame(columns=["neighbourhood", "gender", "age_group", "population"])
         if self.margins.file is not None:
@@ -600,8 +599,6 @@ class CityProfile(_Strict):
 
     def neighbourhood_frame(self):
         """The neighbourhood table: code, name, lon, lat, area_km2, approximate, area_type."""
-        import pandas as pd
-
         df = pd.DataFrame([n.model_dump() for n in self.neighbourhoods])
         df["area_type"] = df["code"].map(self.area_type)
         return df
@@ -713,7 +710,6 @@ def format_error(path: Path, err: ValidationError, what: str = "city profile") -
     return "\n".join(lines)
 
 
-_format_error = format_error  # the former name, still imported by analysis.inputs.newcity
 
 
 def load_profile(city_or_path: str | Path) -> CityProfile:

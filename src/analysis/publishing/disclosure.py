@@ -31,18 +31,21 @@ that nothing is published (the Makefile stops before the report is written or re
 from __future__ import annotations
 
 import argparse
+import html as _html
 import json
 import math
 import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis.config import PATHS
+from analysis.publishing import text
 from analysis.publishing.tables import DASHBOARD_AREA_COLUMNS, DASHBOARD_ROW_COLUMNS
 from analysis.sdc import (HIDDEN_TOKENS, K, ROUNDING_BASE, SMALL_MARKER, STAT_COLUMNS,
                           is_count_column)
@@ -133,21 +136,16 @@ def _truthy(v) -> bool:
 
 
 def _header_aliases() -> dict[str, str]:
-    """Report headers in English and French (``locale/report.yml``, ``col.*``) → column names.
+    """Report headers in every language of the catalogue (``col.*`` keys of every
+    ``locale/*.yml``, :func:`analysis.publishing.text.catalogue`) → column names.
 
     The HTML report shows translated headers ("Conservées", "Estimation"); the check maps
     them back so the French report is checked like the English one.
     """
     global _ALIASES
     if _ALIASES is None:
-        import yaml
-
         aliases: dict[str, str] = {}
-        path = Path(__file__).with_name("locale") / "report.yml"
-        try:
-            catalogue = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            catalogue = {}
+        catalogue = text.catalogue()
         names = {str(key)[4:] for key in catalogue if str(key).startswith("col.")}
         for key, labels in catalogue.items():
             if str(key).startswith("col.") and isinstance(labels, dict):
@@ -415,8 +413,6 @@ def check_text(text: str, artefact: str) -> list[Finding]:
 
 # ---------------------------------------------------------------------- artefact readers
 def _read_html_tables(html: str) -> list[pd.DataFrame]:
-    from io import StringIO
-
     # scripts and styles hold no table of the page (the dashboard's data is checked as JSON)
     html = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", html)
     if not re.search(r"(?is)<table\b.*?<t[dh]\b", html):
@@ -433,8 +429,6 @@ def _html_text(html: str) -> str:
     html = re.sub(r"(?is)<(script|style|table)\b.*?</\1>", " ", html)
     html = re.sub(r"(?i)<br\s*/?>|</p>|</li>|</h\d>|</div>", "\n", html)
     text = re.sub(r"<[^>]+>", " ", html)
-    import html as _html
-
     return _html.unescape(text)
 
 
@@ -555,8 +549,6 @@ def check_json(path: Path, name: str) -> list[Finding]:
 
 def check_svg(path: Path, name: str) -> list[Finding]:
     """Text drawn in an SVG figure (matplotlib writes labels as ``<text>`` elements)."""
-    import html as _html
-
     svg = Path(path).read_text(encoding="utf-8")
     texts = [_html.unescape(re.sub(r"<[^>]+>", "", t)) for t in re.findall(r"(?s)<text\b[^>]*>(.*?)</text>", svg)]
     return check_text("\n".join(t.strip() for t in texts), name)

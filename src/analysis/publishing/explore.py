@@ -39,6 +39,7 @@ module: a language is a catalogue column.
 
 from __future__ import annotations
 
+import io
 import sys
 from dataclasses import dataclass, field
 
@@ -417,7 +418,6 @@ def draw(city: str, indicator: str, wave: str, group: str = "all", *, lang: str 
 
 def show(city: str, indicator: str, wave: str, group: str = "all", lang: str = "en") -> None:
     """Display the map, the trend, the notes and the table of one selection (notebook output)."""
-    import io
 
     from IPython.display import Image, display
 
