@@ -115,7 +115,7 @@ else
 	@$(LOCKED) $(MAKE) --no-print-directory _city_report
 endif
 
-# A city's own report: its three steps, then reports/cities/<city>/report.<lang>.html in the
+# A city's own report: its three steps, then reports/cities/<city>/report.<lang>.html (and brief) in the
 # languages of its profile, without the other cities or the synthesis.
 _city_report:
 	@status=0; \
@@ -225,7 +225,7 @@ questionnaire: $(ENV_STAMP) ## Export the codebook as a printable questionnaire 
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
 	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps reports/withdrawn data/interim/withdrawn \
-	  reports/report*.html reports/report*.pdf reports/figures.csv reports/dashboard.html reports/questionnaire
+	  reports/report*.html reports/report*.pdf reports/brief*.html reports/brief*.pdf reports/figures.csv reports/dashboard.html reports/questionnaire
 
 .PHONY: distclean
 distclean: clean ## Also delete the environment

@@ -552,7 +552,8 @@ def test_french_report_uses_the_profiles_french_pilot_texts(project):
     assert '<span lang="fr">dialogue jeunes-police</span>' in fr_html
     assert '<p lang="en">Monthly meetings between officers and young people.</p>' in en_html
     # the executive summary names the pilot kind in French too
-    assert "dialogue jeunes-police ;" in fr
+    summary = fr_html[fr_html.index('id="summary"'):fr_html.index('id="committee-reading"')]
+    assert "(dialogue jeunes-police)" in summary and "youth-police dialogue" not in summary
 
 
 def test_french_report_falls_back_to_english_pilot_texts(project):
@@ -747,7 +748,7 @@ def test_no_large_effect_bounds_each_outcome_on_its_own_scale():
     ])
     rec = next(r for r in rc.city_recommendations("x", rows, _evidence("x")) if r.rule == "no_large_effect")
     en, fr = rec.text("en"), rec.text("fr")
-    assert "1.30 points on Trust in the police (0-10) (0–10 scale)" in en
+    assert "1.30 points on Trust in the police (0–10 scale)" in en  # the scale once, not "(0-10) (0–10 scale)"
     assert "0.41 points on Feels safe walking alone after dark (1–4 scale)" in en
     assert "0,41 points sur" in fr and "échelle 1–4" in fr
     # the old sentence compared the largest bound across scales: one number for both

@@ -233,6 +233,11 @@ class Wave(_Strict):
         return self
 
 
+#: Themes a pilot can be filed under in the recommendations (``pilot.theme``; optional).
+PILOT_THEMES: tuple[str, ...] = ("reception_contact", "youth_dialogue", "local_partnership",
+                                 "neighbourhood_policing", "officer_training")
+
+
 class Cost(_Strict):
     """What the pilot cost (optional; EMMIE's economic dimension in the methods annex).
 
@@ -308,6 +313,8 @@ class Pilot(_Strict):
     published_context_fr: str | None = None
     #: optional: what the pilot cost (methods annex, cost per resident reached)
     cost: Cost | None = None
+    #: theme of the recommendations (:data:`PILOT_THEMES`); None: filed under "other pilots"
+    theme: Literal[PILOT_THEMES] | None = None
 
     #: free-text fields that may have a version ``<field>_<lang>`` in another language
     TRANSLATED: ClassVar[tuple[str, ...]] = ("kind", "description", "published_context")

@@ -9,7 +9,7 @@ The check
 every CSV under ``reports/``, the figures' JSON data sidecars, the stored outputs of the
 executed notebooks (``reports/notebooks/**``, and their papermill logs) and of the committed
 templates (``notebooks/*.ipynb``), the text drawn in the SVG figures (the PNGs are rasters
-of the same drawings), the HTML reports (``reports/report*.html``; the PDF is printed
+of the same drawings), the HTML reports and briefs (``reports/report*.html``, ``reports/brief*.html``; the PDFs are printed
 from them), the dashboard (``reports/dashboard*.html``, with the JSON data it embeds) and the
 narratives (``reports/narrative*.md``) — and reports every breach as a :class:`Finding` naming the artefact, the row
 and the column. It detects the generic patterns, not only the known cases:
@@ -575,6 +575,8 @@ def published_artefacts(root: Path | None = None) -> list[Path]:
             found += sorted((reports / "notebooks").rglob("*.log"))  # papermill logs: printed text
         found += sorted(reports.glob("report*.html"))
         found += sorted(reports.glob("cities/*/report*.html"))  # cities' own reports
+        found += sorted(reports.glob("brief*.html"))  # the policy briefs (the PDFs are printed from them)
+        found += sorted(reports.glob("cities/*/brief*.html"))
         found += sorted(reports.glob("dashboard*.html"))  # HTML and its inline JSON data
         found += sorted(reports.glob("narrative*.md"))  # the narrative summaries (text)
     nbdir = root / "notebooks"

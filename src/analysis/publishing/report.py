@@ -13,6 +13,12 @@ numbers, table of contents with page numbers, bookmarks, running data-status hea
 Figures and tables are numbered in document order and cross-referenced
 (:func:`number_figures_and_tables`).
 
+The executive summary (:func:`city_summary`) leads each city with what changed, clearest first,
+for whom and in plain words (scale and interval), what clearly did not, and the three evidence
+ratings side by side; the committee's narrative follows it as "The committee's reading"; the
+recommendations are grouped by theme, and the rules behind them are printed in an annex. The
+policy brief (:mod:`analysis.publishing.brief`) is built from the same summary.
+
 Every label, heading and generated sentence comes from the catalogue
 ``analysis/publishing/locale/report.yml`` (``key: {en: …, fr: …}``) through :func:`tr`; figure titles
 and captions come from the figures' own sidecars in each language.
@@ -57,6 +63,8 @@ from analysis.inputs.profile import list_cities
 from analysis.inputs.profile import ProfileError, load_profile
 from analysis.publishing.recommendations import classify, effect_text, overall_rows
 from analysis.publishing.recommendations import evidence_confidence
+from analysis.publishing.recommendations import by_theme, city_findings, plain_bounded, plain_effect, plain_label
+from analysis.publishing.recommendations import headline_pooled, plural_key, pooled_plain
 from analysis.publishing.recommendations import pooled_recommendations
 from analysis.publishing.recommendations import table_anchor
 from analysis.publishing.recommendations import city_name
@@ -660,55 +668,150 @@ def data_period(cities: list[CityData]) -> tuple[str, str] | None:
 
 
 # ===================================================================== summary sentences
-def city_summary(c: CityData, lang: str) -> dict:
-    """The executive-summary facts of one city: design, rating, headline effect."""
+#: At most this many findings lead a city's summary (the rest are counted, and in the city's section).
+SUMMARY_LEAD: int = 3
+
+
+def _effects_list(rows: list[dict], lang: str, design: str) -> str:
+    return tr("plain.sep", lang).join(plain_effect(r, lang, design) for r in rows)
+
+
+def group_phrase(group: str, lang: str) -> str:
+    """A targeted group as prose ("young people aged 15–24"); its label when no phrase is catalogued."""
+    key = f"plain.group.{group}"
+    return tr(key, lang) if has_key(key) else group_label(group, lang)
+
+
+def summary_ratings(c: CityData, lang: str) -> dict:
+    """The three ratings of a city side by side, as text: design (Maryland level), confidence
+    with its reasons, and the direction of each main indicator (``evidence.csv``)."""
+
+    r = evidence_ratings(c.tables.get("evidence"))
+    if not r:
+        level, _ = evidence_level(c.tables.get("evidence"))
+        none = tr("summary.ratings.none", lang)
+        return {"design": tr("brief.level", lang, level=level) if level else none,
+                "confidence": none, "effect": none}
+    design = tr("evidence.sms_value", lang, level=r["sms"] if r["sms"] else "?",
+                design=tr(f"design.{r['design']}" if has_key(f"design.{r['design']}") else "design.unknown", lang))
+    conf = tr(f"confidence.{r['confidence']}", lang) if r["confidence"] else tr("summary.ratings.none", lang)
+    if r["reasons"]:
+        conf += " — " + tr("plain.sep", lang).join(reason_text(code, lang, v, t) for code, v, t in r["reasons"])
+    by_direction: dict[str, list[str]] = {}
+    for e in r["effects"]:
+        d = str(e.get("code", ""))  # schema evidence: an effect row's direction code
+        by_direction.setdefault(d, []).append(plain_label(str(e["criterion"]), lang))
+    effect = tr("plain.sep", lang).join(
+        tr("plain.labelled", lang, label=tr(f"direction.{d}", lang) if has_key(f"direction.{d}") else d,
+           items=", ".join(labels)) for d, labels in by_direction.items())
+    return {"design": design, "confidence": conf, "effect": effect or tr("summary.ratings.none", lang)}
+
+
+def city_summary(c: CityData, lang: str, n_lead: int = SUMMARY_LEAD, n_group: int = 2, n_flat: int = 2) -> dict:
+    """The executive summary of one city: what changed (clearest first, in plain words, with
+    its scale and interval), for whom (the pilot's targeted groups), what clearly did not
+    change, how far the design lets us attribute it, and the three evidence ratings.
+
+    Returns a dict with ``lead``, ``for_whom`` (list), ``flat``, ``attribution``, ``ratings``
+    (design, confidence, effect), ``verdict_kind`` (:attr:`Findings.kind`) and ``text`` (the
+    sentences joined), or ``available`` False with a ``reason``. ``n_lead``, ``n_group`` and
+    ``n_flat`` cap the findings quoted in each sentence (the brief quotes fewer).
+    """
 
     out = {"city": c.city, "name": c.name, "anchor": f"city-{c.city}", "available": c.available,
-           "reason": c.reason.text(lang) if c.reason else None, "text": "", "verdict": ""}
+           "reason": c.reason.text(lang) if c.reason else None, "text": "", "verdict": "",
+           "synthetic": c.synthetic}
     impact = c.tables.get("impact")
     if not c.available or impact is None:
         why = c.reason or c.missing.get("impact")
         out["available"] = False
         out["reason"] = why.text(lang) if why else tr("na.unknown", lang)
         return out
-    overall = overall_rows(impact)
-    if overall.empty:
+    if overall_rows(impact).empty:
         out["available"] = False
         out["reason"] = tr("na.no_overall", lang)
         return out
-    design = design_kind(overall["design"].iloc[0]) if "design" in overall.columns else "unknown"
-    level, _ = evidence_level(c.tables.get("evidence"))
-    rules = [classify(r, evidence_level(c.tables.get("evidence"), r["outcome"])[0])
-             for r in overall.to_dict("records")]
-
-    if evidence_confidence(c.tables.get("evidence"))[0] == "low":
-        # design level 3 but low confidence: nothing is attributed to the pilot yet
-        rules = ["evaluate_first" if k in ("recommend", "review") else k for k in rules]
-    head = overall.iloc[0].to_dict()
-    improved = [r for r, k in zip(overall.to_dict("records"), rules) if k == "recommend"]
-    worse = [r for r, k in zip(overall.to_dict("records"), rules) if k == "review"]
-    if "evaluate_first" in rules:
-        verdict = "weak"
-    elif improved:
-        verdict = "worked"
-    elif worse:
-        verdict = "harm"
+    groups = list(c.profile.pilot.targeted_groups) if c.profile is not None else []
+    f = city_findings(impact, c.tables.get("evidence"), groups)
+    design = f.design
+    if f.moved:
+        # a deterioration is never hidden behind "and N more": the clearest one takes the last place
+        shown = f.moved[:n_lead] if not f.worsened or f.worsened[0] in f.moved[:n_lead] \
+            else f.improved[:n_lead - 1] + f.worsened[:1]
+        rest = len(f.moved) - len(shown)
+        more = tr(plural_key("summary.lead.more", rest, lang), lang, n=rest) if rest > 0 else ""
+        lead = tr("summary.lead.moved", lang, effects=_effects_list(shown, lang, design), more=more)
+    elif not f.n_estimated:
+        lead = tr("summary.lead.none_estimable", lang)
+    elif f.leaning_negative:
+        lead = tr(f"summary.lead.none_negative.{'pre_post' if design == 'pre_post' else 'did'}", lang,
+                  neg=f.n_negative, n=f.n_estimated)
     else:
-        verdict = "null"
-    pilot = c.profile.pilot.text("kind", lang) if c.profile is not None else ""
-    out["text"] = tr("summary.city", lang, pilot=pilot, design=tr(f"design.{design}", lang),
-                     level=level if level else "?", effect=effect_text(head, lang))
-    out["verdict"] = tr(f"verdict.{verdict}", lang, n_improved=len(improved), n_total=len(rules),
-                        improved=", ".join(effect_text(r, lang) for r in improved) or "—")
-    out["verdict_kind"] = verdict
+        # what the intervals still allow on the first headline indicator: a precise null and a
+        # wide one do not read alike (nor do two cities)
+        order = {o: i for i, o in enumerate(codebook.OUTCOMES)}
+        first = min(f.precise + f.unclear, key=lambda r: order.get(r["outcome"], len(order)))
+        lead = tr(f"summary.lead.none.{'pre_post' if design == 'pre_post' else 'did'}", lang, n=f.n_estimated,
+                  bounded=plain_bounded(first, lang))
+    for_whom = []
+    for g in groups:
+        if g not in f.group_rows:
+            continue  # not estimable for the group: its section says why
+        phrase = group_phrase(g, lang)
+        moved = f.groups.get(g, [])
+        if moved:
+            for_whom.append(tr("summary.for_whom.moved", lang, group=phrase,
+                               effects=_effects_list(moved[:n_group], lang, design)))
+        else:
+            for_whom.append(tr("summary.for_whom.none", lang, group=phrase))
+    flat = tr("summary.flat", lang, effects=tr("plain.sep", lang).join(plain_bounded(r, lang) for r in f.precise[:n_flat])) \
+        if f.precise else ""
+    reasons = tr("plain.sep", lang).join(reason_text(code, lang, v, t) for code, v, t
+                                         in evidence_ratings(c.tables.get("evidence")).get("reasons", [])) \
+        or tr("plain.sep", lang).join(f.reasons)
+    if design == "did":
+        conf = f.confidence if f.confidence in ("high", "moderate", "low") else "unknown"
+        attribution = tr(f"summary.attribution.did.{conf}", lang, reasons=reasons)
+    elif design == "pre_post":
+        attribution = tr("summary.attribution.pre_post", lang)
+    else:
+        attribution = tr("summary.attribution.unknown", lang)
+    out.update(lead=lead, for_whom=for_whom, flat=flat, attribution=attribution,
+               ratings=summary_ratings(c, lang), verdict_kind=f.kind,
+               tag=tr(f"summary.tag.{f.kind}", lang), findings=f,
+               pilot=pilot_names(c.profile, lang)[0] if c.profile is not None else "",
+               kind=c.profile.pilot.text("kind", lang) if c.profile is not None else "")
+    out["text"] = " ".join(x for x in (lead, *for_whom, flat, attribution) if x)
     return out
 
 
 def pooled_summary(pooled: pd.DataFrame | None, lang: str) -> list[str]:
-    """One sentence per pooled outcome (residents, all)."""
+    """One sentence per pooled outcome (residents, all): in plain words with the prediction
+    interval read for a new city (:func:`pooled_plain`), else the rule's statement."""
 
+    plain = [pooled_plain(r, lang) for r in headline_pooled(pooled)]
+    if plain:
+        return plain
     return [r.text(lang) for r in pooled_recommendations(pooled) if r.rule != "heterogeneous"] \
         if pooled is not None else []
+
+
+#: The rules printed in the annex, in the order of :mod:`analysis.publishing.recommendations`,
+#: each with the variants that word it to match its evidence.
+RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("recommend", ("recommend.moderate", "recommend.single")), ("review", ()),
+    ("no_large_effect", ("no_large_effect.rest", "no_large_effect.precise_rest", "no_large_effect.precise",
+                         "negative")),
+    ("evaluate_first", ("negative",)), ("strengthen_first", ("negative",)), ("not_estimable", ()),
+    ("for_whom", ()), ("officers_change", ()), ("pooled_effect", ()), ("heterogeneous", ()),
+    ("eval_comparison", ()), ("eval_clusters", ()),
+)
+
+
+def rule_annex(lang: str) -> list[dict]:
+    """The rules behind the recommendations, as the annex prints them: tag, condition, variants."""
+    return [{"rule": rule, "tag": tr(f"rule.{rule}", lang), "text": tr(f"rule_text.{rule}", lang),
+             "variants": [tr(f"variant.{v}", lang) for v in variants]} for rule, variants in RULES]
 
 
 # ===================================================================== narrative
@@ -1203,13 +1306,20 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
     results = {c.city: {"impact": c.tables.get("impact"), "evidence": c.tables.get("evidence")}
                for c in cities if c.available and c.tables.get("impact") is not None}
     pilots = {c.city: pilot_names(c.profile, lang)[0] for c in cities if c.profile is not None}
-    recs = build_recommendations(results, pooled, manifest, pilots)
+    themes = {c.city: c.profile.pilot.theme for c in cities if c.profile is not None}
+    recs = build_recommendations(results, pooled, manifest, pilots, themes)
     known_anchors = {f["anchor"] for c in cities for f in c.figures} | {f["anchor"] for f in cross["figures"]}
     rec_views = [{
-        "city": r.city, "rule": r.rule, "text": r.text(lang),
+        "city": r.city, "rule": r.rule, "variant": r.variant, "theme": r.theme, "text": r.text(lang),
+        # the tag follows the wording: a variant may have its own ("rethink", not "do not expect")
+        "tag": tr(f"rule.{r.rule}.{r.variant}", lang) if has_key(f"rule.{r.rule}.{r.variant}")
+        else tr(f"rule.{r.rule}", lang),
         "sources": [{"label": s.ref, "anchor": s.anchor, "kind": s.kind,
                      "linked": s.kind == "table" or s.anchor in known_anchors} for s in r.sources],
     } for r in recs]
+    views_by_id = {id(r): v for r, v in zip(recs, rec_views)}
+    rec_themes = [{"code": theme, "title": tr(f"theme.{theme}", lang),
+                   "recs": [views_by_id[id(r)] for r in group]} for theme, group in by_theme(recs)]
 
     synthetic = any(c.synthetic for c in cities) or bool(manifest["synthetic"].any() if len(manifest) else False) \
         or any(is_synthetic_table(df) for df in cross["tables"].values())
@@ -1233,6 +1343,8 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
         "pooled_sentences": pooled_summary(pooled, lang),
         "cross": cross,
         "recs": rec_views,
+        "rec_themes": rec_themes,
+        "rule_annex": rule_annex(lang),
         "narrative": narrative,
         "narrative_path": narrative_path,
         "codebook_html": table_html(codebook_df, lang, code_cols=("variable", "type", "allowed", "ess")),

@@ -27,7 +27,7 @@ The Makefile calls this module; it holds no analysis. ``python -m analysis.runni
 ``status``
     Print which steps ran, failed, are stale or are missing, per city.
 ``report [--langs "en fr"]``
-    Build the figure manifest, the HTML report in each language and the PDF.
+    Build the figure manifest, the HTML report in each language and the PDF, then the brief.
 ``refresh-templates``
     Re-execute the templates in place with their default parameters, so their stored
     outputs (what nbval compares) reflect the current code and demo data.
@@ -53,6 +53,7 @@ from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path
 from analysis.io import atomic_path, write_text
 from analysis.inputs.profile import list_cities
 from analysis.publishing import dashboard, disclosure, manifest, report
+from analysis.publishing import brief
 
 TEMPLATES = (*STEPS, CROSS_STEP)
 #: Longest a single notebook cell may run (seconds) before the run is failed, not left hanging.
@@ -321,7 +322,7 @@ def step_inputs(city: str, name: str) -> list[Path]:
     """
     if name == REPORT:
         modules = module_closure(["publishing.manifest", "publishing.report", "publishing.dashboard",
-                                  "publishing.disclosure"])
+                                  "publishing.disclosure", "publishing.brief"])
         files = [PATHS.reports / "narrative.md", *sorted(PATHS.reports.glob("narrative.*.md"))]
     else:
         modules = notebook_modules(name)
@@ -778,6 +779,7 @@ def build_report(langs: list[str]) -> bool:
         print(f"[ ok ] report ({lang}) -> {path.relative_to(PATHS.root)}", flush=True)
     for pdf in report.build_pdfs(langs):
         outputs.append(_rel(pdf))
+    outputs += [_rel(path) for path in brief.build_briefs(langs)]  # after the reports: it cites their numbers
     if any(PATHS.tables.glob("*/neighbourhoods.csv")):
         board = dashboard.build()
         outputs.append(_rel(board))
@@ -803,7 +805,7 @@ def build_city_reports(cities: list[str]) -> bool:
 
     written = []
     for city in cities:
-        for path in report.build_city_report(city):
+        for path in [*report.build_city_report(city), *brief.build_city_brief(city)]:
             written.append(path)
             print(f"[ ok ] {city} report -> {path.relative_to(PATHS.root)}", flush=True)
     if disclosure.main([]) != 0:
