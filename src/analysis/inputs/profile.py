@@ -12,6 +12,7 @@ naming the file and the key. See ``config/cities/README.md`` for a commented exa
 from __future__ import annotations
 
 import codecs
+import copy
 import datetime as dt
 import re
 import unicodedata
@@ -612,12 +613,23 @@ def load_yaml_strict(path: Path) -> Any:
         raise ProfileError(f"{path}: not a readable YAML file: {exc}") from exc
 
 
+#: Parsed YAML files by (path, inode, size, modification time): the report reads each
+#: profile several times (per language, for names and for the coverage note), and the
+#: strict pure-Python parse costs a quarter of a second a file.
+_PARSED: dict[tuple, Any] = {}
+
+
 def read_yaml_mapping(path: Path, what: str) -> dict:
     """Read a YAML file that must hold a mapping; :class:`ProfileError` naming the file otherwise.
 
-    Parsed with :func:`load_yaml_strict`: a key written twice is an error.
+    Parsed with :func:`load_yaml_strict`: a key written twice is an error. A file read
+    again unchanged is parsed once per process (the caller gets its own copy).
     """
-    data = load_yaml_strict(path)
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _PARSED:
+        _PARSED[key] = load_yaml_strict(path)
+    data = copy.deepcopy(_PARSED[key])
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: {what} must be a YAML mapping, got {type(data).__name__}")
     return data

@@ -23,8 +23,10 @@ The Makefile calls this module; it holds no analysis. ``python -m analysis.runni
     raw files or the boundary file.
 ``status``
     Print which steps ran, failed, are stale or are missing, per city.
-``report [--langs "en fr"]``
-    Build the figure manifest, the HTML report in each language and the PDF.
+``report [--langs "en fr"]``, ``city-report CITY ...``
+    Build the figure manifest, the HTML report in each language, the PDFs and the
+    dashboard: :mod:`analysis.running.publish` (this module hands over to it, so that
+    running a notebook never imports the report's stack).
 ``refresh-templates``
     Re-execute the templates in place with their default parameters, so their stored
     outputs (what nbval compares) reflect the current code and demo data.
@@ -47,7 +49,6 @@ from pathlib import Path
 from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path
 from analysis.io import atomic_path, write_text
 from analysis.inputs.profile import list_cities
-from analysis.publishing import dashboard, disclosure, manifest, report
 
 TEMPLATES = (*STEPS, CROSS_STEP)
 #: Longest a single notebook cell may run (seconds) before the run is failed, not left hanging.
@@ -93,6 +94,11 @@ def _rel(path: Path) -> str:
         return path.resolve().relative_to(PATHS.root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def relative(path: Path) -> str:
+    """``path`` relative to the project root (POSIX), as stamps record it."""
+    return _rel(path)
 
 
 def package_dir() -> Path:
@@ -244,6 +250,11 @@ def _data_files_of(module: str) -> list[Path]:
     return out
 
 
+def data_files_of(module: str) -> list[Path]:
+    """Data files a package module reads (see :func:`_data_files_of`)."""
+    return _data_files_of(module)
+
+
 def step_inputs(city: str, name: str) -> list[Path]:
     """The files whose content decides whether a step reruns.
 
@@ -253,8 +264,8 @@ def step_inputs(city: str, name: str) -> list[Path]:
     checksum manifest. ``report`` takes the narratives and the report's own modules.
     """
     if name == REPORT:
-        modules = module_closure(["publishing.manifest", "publishing.report", "publishing.dashboard",
-                                  "publishing.disclosure"])
+        modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",
+                                  "publishing.dashboard", "publishing.disclosure"])
         files = [PATHS.reports / "narrative.md", *sorted(PATHS.reports.glob("narrative.*.md"))]
     else:
         modules = notebook_modules(name)
@@ -308,6 +319,16 @@ def _retire_stamp(city: str, name: str) -> None:
     path = stamp_path(city, name)
     if path.is_file():
         os.replace(path, _previous_path(city, name))
+
+
+def retire_stamp(city: str, name: str) -> None:
+    """Take a step's "ok" away, keeping its record (see :func:`_retire_stamp`)."""
+    _retire_stamp(city, name)
+
+
+def read_stamp(city: str, name: str, *, previous: bool = False) -> dict | None:
+    """A stamp's record, or None (see :func:`_read_stamp`)."""
+    return _read_stamp(city, name, previous=previous)
 
 
 def _read_stamp(city: str, name: str, *, previous: bool = False) -> dict | None:
@@ -425,11 +446,17 @@ def _snapshot(city: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-def write_stamp(city: str, name: str, digest: str, outputs: list[str]) -> None:
-    """Record a successful step: its input digest and the files it wrote."""
-    write_text(stamp_path(city, name), json.dumps(
-        {"inputs": digest, "outputs": sorted(outputs),
-         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1) + "\n")
+def write_stamp(city: str, name: str, digest: str, outputs: list[str], *, parts: dict | None = None) -> None:
+    """Record a successful step: its input digest and the files it published.
+
+    ``parts``: what the step needs to know next time to skip a part whose inputs did not
+    change (the report step's PDFs and dashboard, :mod:`analysis.running.publish`).
+    """
+    record = {"inputs": digest, "outputs": sorted(set(outputs)),
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if parts:
+        record["parts"] = parts
+    write_text(stamp_path(city, name), json.dumps(record, indent=1, sort_keys=True) + "\n")
     _previous_path(city, name).unlink(missing_ok=True)
 
 
@@ -629,6 +656,7 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
     # the digest of the inputs as they are when the run starts; the "ok" goes while it runs,
     # so an interrupted run leaves no stamp
     digest, _ = input_digest(city, name)
+    previous = _read_stamp(city, name, previous=True)
     _retire_stamp(city, name)
     before = _snapshot(city)
     log = out.with_suffix(".log")
@@ -660,7 +688,10 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
     failed.unlink(missing_ok=True)
     out.with_suffix(".failed.ipynb").unlink(missing_ok=True)
     after = _snapshot(city)
-    outputs = [f for f, sig in after.items() if before.get(f) != sig] + [_rel(out)]
+    # what it wrote, and what its previous run published and it left as it was (a figure
+    # whose bytes did not change is not rewritten): a later failure withdraws both
+    kept = [f for f in (previous or {}).get("outputs", []) if f in after]
+    outputs = [f for f, sig in after.items() if before.get(f) != sig] + kept + [_rel(out)]
     write_stamp(city, name, digest, outputs)
     if not quiet:
         print(f"[ ok ] {label} {time.perf_counter() - t0:5.1f} s", flush=True)
@@ -691,61 +722,6 @@ def status() -> int:
         if reason:
             print(f"  {'':<14} reason: {reason}")
     return failures
-
-
-def build_report(langs: list[str]) -> bool:
-    """Manifest, HTML report and PDF per language (WeasyPrint, else Chromium); then the disclosure check, then the stamp.
-
-    Every published artefact (tables, figure data, notebooks, the reports) passes
-    :mod:`analysis.publishing.disclosure` before the report counts as built. On a breach the reports
-    just written are withdrawn (``data/interim/withdrawn/``), no stamp is written, and the
-    breaches are listed by artefact and cell.
-    """
-
-    digest, _ = input_digest(REPORT, REPORT)
-    _retire_stamp(REPORT, REPORT)
-    manifest.build_manifest()
-    outputs = [_rel(PATHS.reports / "figures.csv")]
-    for lang in langs:
-        path = report.build_report(lang=lang)
-        outputs.append(_rel(path))
-        print(f"[ ok ] report ({lang}) -> {path.relative_to(PATHS.root)}", flush=True)
-    for pdf in report.build_pdfs(langs):
-        outputs.append(_rel(pdf))
-    if any(PATHS.tables.glob("*/neighbourhoods.csv")):
-        board = dashboard.build()
-        outputs.append(_rel(board))
-        print(f"[ ok ] dashboard -> {board.relative_to(PATHS.root)} ({board.stat().st_size / 1e6:.1f} MB)",
-              flush=True)
-    else:
-        (PATHS.reports / "dashboard.html").unlink(missing_ok=True)
-        print("[skip] dashboard: no city has a published neighbourhood table", flush=True)
-    if disclosure.main([]) != 0:
-        withdraw(REPORT, REPORT, "the disclosure check failed (see the list above)", written=outputs)
-        print("[FAIL] report: the disclosure check failed; the reports were withdrawn, nothing is "
-              "published", file=sys.stderr, flush=True)
-        return False
-    write_stamp(REPORT, REPORT, digest, outputs)
-    return True
-
-
-def build_city_reports(cities: list[str]) -> bool:
-    """Each city's own report (``reports/cities/<city>/``), then the disclosure check.
-
-    On a breach the cities' reports are deleted and nothing is published.
-    """
-
-    written = []
-    for city in cities:
-        for path in report.build_city_report(city):
-            written.append(path)
-            print(f"[ ok ] {city} report -> {path.relative_to(PATHS.root)}", flush=True)
-    if disclosure.main([]) != 0:
-        for path in written:
-            path.unlink(missing_ok=True)
-        print("[FAIL] city report: the disclosure check failed; nothing is published", file=sys.stderr, flush=True)
-        return False
-    return True
 
 
 def refresh_templates(names: list[str] | None = None) -> None:
@@ -784,6 +760,7 @@ def main(argv: list[str] | None = None) -> int:
     p_dep.add_argument("city", nargs="?", default=CROSS_CITY)
     p_rep = sub.add_parser("report", help="manifest, HTML reports and PDF")
     p_rep.add_argument("--langs", default="en fr")
+    p_rep.add_argument("--jobs", type=int, default=0, help="languages built at once (default: the cores)")
     p_city = sub.add_parser("city-report", help="a city's own report, in its profile's languages")
     p_city.add_argument("cities", nargs="+")
     p_ref = sub.add_parser("refresh-templates", help="re-execute templates in place")
@@ -805,10 +782,14 @@ def main(argv: list[str] | None = None) -> int:
         for path in step_inputs(args.city, args.name):
             print(_rel(path))
         return 0
-    if args.cmd == "city-report":
-        return 0 if build_city_reports(args.cities) else 1
-    if args.cmd == "report":
-        return 0 if build_report(args.langs.split()) else 1
+    if args.cmd in ("report", "city-report"):
+        # the report's stack (pandas, WeasyPrint, the publishing modules) is imported by
+        # analysis.running.publish alone: this process becomes it
+        rest = (["--langs", args.langs] + (["--jobs", str(args.jobs)] if args.jobs else [])
+                if args.cmd == "report" else args.cities)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "analysis.running.publish", args.cmd, *rest])
     if args.cmd == "refresh-templates":
         refresh_templates(args.names or None)
         return 0
