@@ -545,11 +545,13 @@ def unmappable_columns(spec: DatasetSpec, dataset: str) -> str | None:
     return None
 
 
-class _ProfileLoader(yaml.SafeLoader):
+class _ProfileLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """Safe YAML loader for profiles: a number written with a leading zero stays text.
 
     YAML 1.1 reads ``01`` as the integer 1 and ``010`` as the octal number 8; in a profile
     such a value is always a code (``pilot_areas: [01, 010]``), so it is kept as written.
+    Built on libyaml's parser when PyYAML has it (ten times faster than the pure-Python
+    one, the same nodes and line marks for the duplicate-key check).
     """
 
 
