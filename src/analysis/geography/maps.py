@@ -31,6 +31,8 @@ an indicator in both languages with :func:`analysis.publishing.figures.save_figu
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Sequence
 
 import geopandas as gpd
@@ -44,7 +46,7 @@ from matplotlib.patches import Patch
 
 from analysis.inputs import codebook
 from analysis.config import K_SUPPRESS
-from analysis.publishing.figures import apply_style, save_figure
+from analysis.publishing.figures import apply_style, is_current, save_figure, style_digest
 from analysis.publishing.text import LANGS, tr
 from analysis.geography.geo import TARGET_CRS, boundary_note
 from analysis.io import sha256_frame
@@ -522,13 +524,16 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
     (default: the table's ``attrs["weights_method"]`` or ``weights_method`` column, else none).
 
     Figure id ``maps-<indicator>`` (``-<group>`` appended for a targeted group) in
-    ``reports/figures/<city>/``: the published neighbourhood maps of the report.
+    ``reports/figures/<city>/``: the published neighbourhood maps of the report. A panel
+    whose saved files were drawn from the same data, polygons, words and code
+    (:func:`panel_key`) is not drawn again: its files are what drawing it would write.
 
     Returns
     -------
     list of dict
         The paths written, one dict per language.
     """
+    apply_style()  # before the figures' keys are computed: they include the settings in force
     approximate = bool(getattr(geometry, "approximate", False))
     weights_method = _table_method(table, weights_method)
     frames = {w: map_frame(geometry, table, indicator, w, group=group, value=value)
@@ -539,6 +544,7 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
     checksum = sha256_frame(pd.concat([pd.DataFrame(f.drop(columns="geometry")).assign(wave=w)
                                        for w, f in frames.items()], ignore_index=True))
     fig_id = f"maps-{indicator}" + ("" if group == "all" else f"-{group}")
+    shapes = geometry_checksum(geometry)
     written = []
     for lang in langs:
         title = f"{profile.name} — {codebook.label(indicator, lang)}"
@@ -548,12 +554,42 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
         key = area_key(frames["baseline"], area_labels(frames["baseline"]), lang)
         distinct = distinct_list(frames["change"], area_labels(frames["baseline"]), lang)
         caption = " ".join(x for x in (caption, tr("map.panel_note", lang), key, distinct) if x)
+        content = panel_key(checksum, shapes, indicator, lang, title=title, caption=caption,
+                            synthetic=profile.synthetic, group=group, value=value)
+        same = is_current(profile.city, fig_id, lang, content)
+        if same is not None:  # drawn from exactly this before: its files are what drawing writes
+            written.append(same)
+            continue
         fig = map_panel(geometry, table, profile, indicator, lang=lang, group=group, value=value)
         written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
                                    notebook=notebook, data_checksum=checksum,
-                                   synthetic=profile.synthetic, lang=lang))
+                                   synthetic=profile.synthetic, lang=lang, content_key=content))
         plt.close(fig)
     return written
+
+
+def geometry_checksum(geometry) -> str:
+    """SHA-256 of the polygons drawn (their WKB, in order) and their CRS."""
+    gdf = getattr(geometry, "gdf", geometry)
+    h = hashlib.sha256(str(gdf.crs).encode())
+    for code, geom in zip(gdf["code"].astype("str"), gdf.geometry):
+        h.update(code.encode() + b"\0" + (geom.wkb if geom is not None else b"") + b"\0")
+    return h.hexdigest()
+
+
+def panel_key(checksum: str, shapes: str, indicator: str, lang: str, **facts) -> str:
+    """Everything a map panel is drawn from, as one digest: the data (``checksum`` of the
+    three frames), the polygons (``shapes``), every word it can show in ``lang`` (the map
+    words, the labels of the indicator and waves, the class labels, the stamp), the
+    title, caption and other ``facts``, and the code that draws it
+    and the settings it is drawn with (:func:`analysis.publishing.figures.style_digest`)."""
+    words = {**_t(lang), "indicator": codebook.label(indicator, lang),
+             "waves": [wave_label(w, lang) for w in ("baseline", "follow_up", "change")],
+             "classes": [class_labels(breaks(indicator, k), k) for k in ("level", "change")],
+             "stamp": tr("figure.stamp_synthetic", lang), "note": tr("figure.synthetic_note", lang)}
+    record = {"data": checksum, "shapes": shapes, "indicator": indicator, "lang": lang, "words": words,
+              "facts": facts, "code": style_digest()}
+    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def indicators_to_map(table: pd.DataFrame, main: Sequence[str] = MAIN_INDICATORS) -> list[str]:

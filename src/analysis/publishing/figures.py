@@ -282,6 +282,13 @@ def render_environment() -> str:
     return h.hexdigest()
 
 
+def style_digest() -> str:
+    """:func:`render_environment` and the matplotlib settings in force (a notebook's inline
+    backend sets some of its own): what besides a figure's data and words decides its pixels."""
+    rc = sorted((k, repr(v)) for k, v in matplotlib.rcParams.items())
+    return hashlib.sha256((render_environment() + repr(rc)).encode()).hexdigest()
+
+
 def _unchanged(path: Path, data: bytes) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
@@ -299,6 +306,23 @@ def _previous_sidecar(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def is_current(city: str, fig_id: str, lang: str, content_key: str) -> dict[str, Path] | None:
+    """The figure's paths when its saved files were drawn from ``content_key`` and are intact, else None.
+
+    Intact: the sidecar records ``content_key`` and the checksums the PNG and SVG still
+    have. The caller's key must cover everything the figure shows (see :func:`save_figure`);
+    then the saved files are those drawing it again would write, and drawing is skipped.
+    """
+    paths = figure_paths(city, fig_id, lang)
+    before = _previous_sidecar(paths["json"])
+    if before.get("content_key") != content_key:
+        return None
+    for kind in ("png", "svg"):
+        if not paths[kind].is_file() or before.get(f"{kind}_sha256") != sha256_file(paths[kind]):
+            return None
+    return paths
+
+
 def save_figure(
     fig: plt.Figure,
     *,
@@ -310,6 +334,7 @@ def save_figure(
     data_checksum: str,
     synthetic: bool,
     lang: str = "en",
+    content_key: str | None = None,
 ) -> dict[str, Path]:
     """Save ``fig`` as PNG and SVG with its manifest sidecar.
 
@@ -337,6 +362,10 @@ def save_figure(
     synthetic : bool
         Drawn from the synthetic demonstration data: stamped, and said in the caption.
     lang : {"en", "fr"}
+    content_key : str, optional
+        A digest of everything the figure is drawn from (data, geometry, words, and
+        :func:`render_environment`), recorded in the sidecar: a caller that computes it
+        before drawing can skip an unchanged figure altogether (:func:`is_current`).
 
     Returns
     -------
@@ -354,7 +383,7 @@ def save_figure(
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", bbox_inches=bbox, metadata={"Date": None, "Creator": None})
     svg = buf.getvalue()
-    env = render_environment()
+    env = style_digest()
     before = _previous_sidecar(paths["json"])
     keep_png = (_unchanged(paths["svg"], svg) and before.get("render_environment") == env
                 and paths["png"].is_file() and before.get("png_sha256") == sha256_file(paths["png"]))
@@ -378,6 +407,8 @@ def save_figure(
         "min_font_pt_printed": min_font,
         "render_environment": env,
     }
+    if content_key is not None:
+        sidecar["content_key"] = content_key
     if sidecar != before:
         write_json(paths["json"], sidecar)
     return paths
