@@ -163,3 +163,19 @@ def test_the_report_step_does_not_import_the_statistics_stack():
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_report_s_copy_of_a_figure_is_kept_by_content_and_checked(project):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(rng.random(3000), rng.random(3000), c=rng.random(3000), s=6)  # PNG smaller than SVG
+    paths = _save(fig, fig_id="dots")
+    derived = figures._derive_copy(paths["png"], paths["svg"], paths["svg"].read_bytes())
+    copy = figures.embedded_copy(paths["png"], paths["svg"])
+    assert copy["derivation"] == derived["derivation"] == "png@150dpi" and copy["data"] == derived["data"]
+    kept = list((project / "data" / "interim" / "embedded").glob("*.png"))
+    assert len(kept) == 1, "derived when the figure was saved, kept by content"
+    kept[0].write_bytes(b"\x89PNG tampered")
+    assert figures.embedded_copy(paths["png"], paths["svg"])["data"] == derived["data"]

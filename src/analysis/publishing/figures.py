@@ -214,7 +214,10 @@ def embedded_copy(png: Path, svg: Path | None = None) -> dict:
     the figure prints at its own size, else downscaled).
 
     Deterministic: the same source files give the same bytes, so the copy in a report can
-    be checked against its sources by deriving it again.
+    be checked against its sources by deriving it again. Kept by content in
+    ``data/interim/embedded/`` (keyed on the sources' bytes and this code, checked
+    by its own checksum when read): a report rebuilt over unchanged figures does not
+    derive them again.
 
     Returns
     -------
@@ -223,9 +226,48 @@ def embedded_copy(png: Path, svg: Path | None = None) -> dict:
         ``source`` (the file it was made from), ``source_sha256``, ``width_in`` (printed)
         and ``height_in``.
     """
+    png = Path(png)
+    svg = Path(svg) if svg is not None and Path(svg).is_file() else None
+    png_bytes = png.read_bytes()
+    svg_bytes = svg.read_bytes() if svg is not None else None
+    # derived from the bytes alone: kept by content (the report embeds every figure in
+    # each language at every build; deriving the copy is most of that)
+    key = hashlib.sha256(b"\0".join([_derivation_version().encode(), png_bytes, svg_bytes or b""])).hexdigest()
+    cache = PATHS.root / "data" / "interim" / "embedded" / key
+    try:
+        meta = json.loads(cache.with_suffix(".json").read_text(encoding="utf-8"))
+        data = svg_bytes if meta["derivation"] == "svg" else cache.with_suffix(".png").read_bytes()
+        if data is not None and hashlib.sha256(data).hexdigest() == meta["sha256"]:
+            source = svg if meta["derivation"] == "svg" else png
+            return {"mime": meta["mime"], "data": data, "derivation": meta["derivation"], "source": source,
+                    "source_sha256": sha256_file(source), "width_in": meta["width_in"],
+                    "height_in": meta["height_in"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    best = _derive_copy(png, svg, svg_bytes)
+    try:
+        if best["derivation"] != "svg":
+            _write_bytes(cache.with_suffix(".png"), best["data"])
+        write_json(cache.with_suffix(".json"), {
+            "mime": best["mime"], "derivation": best["derivation"], "width_in": best["width_in"],
+            "height_in": best["height_in"], "sha256": hashlib.sha256(best["data"]).hexdigest()})
+    except OSError:  # a read-only tree: derived again next time
+        pass
+    return best
+
+
+@functools.lru_cache(maxsize=1)
+def _derivation_version() -> str:
+    """What decides an embedded copy besides its sources: this module's code and Pillow."""
+    import PIL
+
+    return hashlib.sha256(Path(__file__).read_bytes() + PIL.__version__.encode()).hexdigest()
+
+
+def _derive_copy(png: Path, svg: Path | None, svg_bytes: bytes | None) -> dict:
+    """:func:`embedded_copy` without its cache."""
     from PIL import Image
 
-    png = Path(png)
     px_w, px_h = png_size(png)
     w_in, h_in = px_w / DPI, px_h / DPI
     pw = printed_width(w_in, h_in)
@@ -244,10 +286,8 @@ def embedded_copy(png: Path, svg: Path | None = None) -> dict:
     small.save(buf, format="PNG", optimize=True, dpi=(EMBED_DPI, EMBED_DPI))
     best = {"mime": "image/png", "data": buf.getvalue(), "derivation": f"png@{EMBED_DPI}dpi",
             "source": png}
-    if svg is not None and Path(svg).is_file():
-        svg_bytes = Path(svg).read_bytes()
-        if len(svg_bytes) <= SVG_PREFERENCE * len(best["data"]):
-            best = {"mime": "image/svg+xml", "data": svg_bytes, "derivation": "svg", "source": Path(svg)}
+    if svg_bytes is not None and len(svg_bytes) <= SVG_PREFERENCE * len(best["data"]):
+        best = {"mime": "image/svg+xml", "data": svg_bytes, "derivation": "svg", "source": svg}
     best.update(source_sha256=sha256_file(best["source"]), width_in=round(pw, 3), height_in=round(ph, 3))
     return best
 
@@ -411,4 +451,7 @@ def save_figure(
         sidecar["content_key"] = content_key
     if sidecar != before:
         write_json(paths["json"], sidecar)
+    # the report's copy, derived here (a city's step, in parallel with the others) rather
+    # than in the report step every build: kept by content (a no-op when already there)
+    embedded_copy(paths["png"], paths["svg"])
     return paths
