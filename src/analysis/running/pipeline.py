@@ -178,17 +178,48 @@ def _notebook_source(path: Path) -> list[str]:
     return cells
 
 
-_PARSED: dict[tuple, tuple[frozenset, frozenset]] = {}
+_PARSED: dict[str, tuple[frozenset, frozenset]] = {}
+#: What the last runs found in each module, by the SHA-256 of its content, kept beside the
+#: stamps: every ``make`` and every notebook run works out the steps' dependencies, and
+#: parsing the package's modules again each time cost more than half a second.
+_SCAN_CACHE = ".module-scan.json"
+_scan_state = {"loaded": None, "dirty": False}
+
+
+def _scan_cache() -> dict:
+    path = PATHS.reports / ".stamps" / _SCAN_CACHE
+    if _scan_state["loaded"] != str(path):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        _PARSED.update({sha: (frozenset(v[0]), frozenset(v[1])) for sha, v in data.get("modules", {}).items()})
+        _scan_state.update(loaded=str(path), dirty=False)
+    return _PARSED
+
+
+def _save_scan_cache() -> None:
+    """Keep what was parsed (atomically; a run that loses a race only parses again next time)."""
+    if not _scan_state["dirty"] or not (PATHS.reports / ".stamps").is_dir():
+        return
+    with contextlib.suppress(OSError):
+        write_text(PATHS.reports / ".stamps" / _SCAN_CACHE, json.dumps(
+            {"version": STATE_VERSION,
+             "modules": {sha: [sorted(v[0]), sorted(v[1])] for sha, v in list(_PARSED.items())[-400:]}}) + "\n")
+    _scan_state["dirty"] = False
 
 
 def _module_info(path: Path, module: str) -> tuple[frozenset, frozenset]:
     """(package modules imported, string literals) of one module; parsed once per content."""
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    if key not in _PARSED:
+    cache = _scan_cache()
+    key = _file_sha(path)
+    if key not in cache:
         found, literals = _scan(path.read_text(encoding="utf-8"), module)
-        _PARSED[key] = (frozenset(found), frozenset(literals))
-    return _PARSED[key]
+        cache[key] = (frozenset(found), frozenset(literals))
+        _scan_state["dirty"] = True
+    return cache[key]
 
 
 def module_closure(modules: Iterable[str]) -> list[str]:
@@ -206,6 +237,7 @@ def module_closure(modules: Iterable[str]) -> list[str]:
         path = module_path(name)
         if path is not None:
             todo.extend(_module_info(path, name)[0] - seen)
+    _save_scan_cache()
     return sorted(seen)
 
 
@@ -225,12 +257,23 @@ def notebook_modules(name: str) -> list[str]:
     return module_closure(direct)
 
 
-def _data_files_of(module: str) -> list[Path]:
+def _data_candidates() -> list[tuple[Path, Path]]:
+    """The files a module may read as data: the package's non-Python files, ``config/``
+    but the city profiles; as (base folder, file)."""
+    candidates = [(package_dir(), p) for p in package_dir().rglob("*")
+                  if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    candidates += [(PATHS.config, p) for p in PATHS.config.rglob("*")
+                   if p.is_file() and p.relative_to(PATHS.config).parts[0] != "cities"]
+    return candidates
+
+
+def _data_files_of(module: str, candidates: list[tuple[Path, Path]] | None = None) -> list[Path]:
     """Data files a module reads: those whose name, or whose folder's name, is a string
     literal in the module (``HERE / "templates"``, ``"benchmarks" / "ess-be5.yml"``).
 
     Looked for among the package's non-Python files and ``config/`` (except the city
-    profiles, which are inputs of their own city's steps only).
+    profiles, which are inputs of their own city's steps only): ``candidates``, default
+    :func:`_data_candidates` (a caller asking for several modules lists them once).
     """
     path = module_path(module)
     if path is None:
@@ -239,11 +282,7 @@ def _data_files_of(module: str) -> list[Path]:
     for lit in list(literals):  # "config/benchmarks/ess-be5.yml" names its parts too
         literals.update(p for p in re.split(r"[\\/]", lit) if p)
     out = []
-    candidates = [(package_dir(), p) for p in package_dir().rglob("*")
-                  if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
-    candidates += [(PATHS.config, p) for p in PATHS.config.rglob("*")
-                   if p.is_file() and p.relative_to(PATHS.config).parts[0] != "cities"]
-    for base, p in candidates:
+    for base, p in (candidates if candidates is not None else _data_candidates()):
         rel = p.relative_to(base).parts
         if p.name in literals or any(part in literals for part in rel[:-1]):
             out.append(p)
@@ -271,8 +310,9 @@ def step_inputs(city: str, name: str) -> list[Path]:
         modules = notebook_modules(name)
         files = [PATHS.notebooks / f"{name}.ipynb"]
     files += [path for path in map(module_path, modules) if path is not None]
+    candidates = _data_candidates()
     for m in modules:
-        files += _data_files_of(m)
+        files += _data_files_of(m, candidates)
     if city not in (CROSS_CITY, REPORT):
         files.append(PATHS.profile(city))
         if name == "01-clean":
