@@ -202,18 +202,24 @@ def fix_french_label(project: Path) -> tuple[str, str]:
 # ------------------------------------------------------------------ the fair floor
 _WORKER = """
 import json, sys, time
-from analysis.running import inprocess
+from analysis.running import steps
 t = {"clean": 0.0, "neighbourhoods": 0.0, "impact": 0.0}
 for city in sys.argv[1:]:
-    for step in t:
-        t0 = time.process_time()
-        getattr(inprocess, step)(city)
-        t[step] += time.process_time() - t0
+    t0 = time.process_time()
+    steps.clean(city)
+    t1 = time.process_time()
+    steps.neighbourhoods(city)
+    t2 = time.process_time()
+    steps.impact(city)
+    t["clean"] += t1 - t0
+    t["neighbourhoods"] += t2 - t1
+    t["impact"] += time.process_time() - t2
 print("STEP-CPU " + json.dumps(t))
 """
+_SYNTHESIS = "from analysis.running import steps; steps.compare_cities()"
 
 
-def fair_floor(project: Path, jobs: int, cities: list[str], langs: str) -> dict:
+def in_process(project: Path, jobs: int, cities: list[str], langs: str) -> dict:
     """The pipeline's computation without notebooks, make or stamps, on ``jobs`` processes.
 
     The cities are shared among ``jobs`` processes (largest raw data first, each to the
@@ -242,7 +248,7 @@ def fair_floor(project: Path, jobs: int, cities: list[str], langs: str) -> dict:
         for k, v in json.loads(out.split("STEP-CPU ")[-1]).items():
             steps[k] += v
     cities_wall = time.perf_counter() - t0
-    cross = run([py, "-c", "from analysis.running import inprocess; inprocess.cross_city()"], project)
+    cross = run([py, "-c", _SYNTHESIS], project)
     rep = run([py, "-m", "analysis.running.publish", "report", "--langs", langs, "--jobs", str(jobs)], project)
     return {"wall": time.perf_counter() - t0, "cpu": _children_cpu() - cpu0, "cities_wall": cities_wall,
             "cross_wall": cross["wall"], "report_wall": rep["wall"], "groups": groups, "step_cpu": steps,
@@ -331,7 +337,7 @@ def main() -> int:
         if not args.skip_floor:
             floor_project = scratch_project(tmp / "floor", uncommitted=args.uncommitted, venv=venv)
             _only(floor_project, args.cities)
-            fl = fair_floor(floor_project, args.jobs, cities, langs)
+            fl = in_process(floor_project, args.jobs, cities, langs)
             res["floor"] = fl
             res["ratio"] = {"wall": res["cold"]["wall"] / fl["wall"], "cpu": None, "rc": fl.get("rc", 0)}
             notes.append(f"floor: cities {fl['cities_wall']:.1f} s on {args.jobs} processes {fl['groups']}, "

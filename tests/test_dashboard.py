@@ -14,6 +14,7 @@ import pytest
 
 from analysis.publishing import dashboard
 from analysis.publishing import explore
+from analysis.publishing import text
 from analysis.config import K_SUPPRESS, PATHS
 
 
@@ -195,8 +196,10 @@ def test_dashboard_labels_are_honest(page):
         assert d["synthetic"] == bool(p.synthetic)
         assert ("SYNTHETIC" in d["status_line"]["en"]) == bool(p.synthetic)
         assert ("approximate" in d["boundaries"]["en"]) == d["approximate"]
+        assert d["name"] == {lang: text.city_name(p, lang) for lang in text.LANGS}  # "Bruxelles" in French
     for lang in ("en", "fr"):
         words = page.data["words"][lang]
+        assert words["decimal"] == text.decimal_mark(lang)
         assert set(words["indicator"].values()).isdisjoint(words["indicator"])  # labels, not codes
 
 
@@ -236,14 +239,20 @@ def test_dashboard_in_a_real_browser(page, tmp_path):
         # the page's visible title (the embedded data hold both languages, so not the whole DOM)
         return re.search(r'<h1 id="title">(.*?)</h1>', html, flags=re.S).group(1)
 
-    first = sorted(page.data["cities"], key=lambda c: page.data["cities"][c]["name"])[0]
+    first = sorted(page.data["cities"], key=lambda c: page.data["cities"][c]["name"]["en"])[0]
     default = dom("")
     assert f'data-ready="{first}|en"' in default
-    assert heading(default) == "Explore the neighbourhood results — " + page.data["cities"][first]["name"]
+    assert heading(default) == "Explore the neighbourhood results — " + page.data["cities"][first]["name"]["en"]
     changed = dom(f"#city={city}&lang=fr&indicator=trust_police&wave=change&group=all")
     assert f'data-ready="{city}|fr"' in changed
-    assert heading(changed) == "Explorer les résultats par quartier — " + page.data["cities"][city]["name"]
+    assert heading(changed) == "Explorer les résultats par quartier — " + page.data["cities"][city]["name"]["fr"]
     assert '<html lang="fr"' in changed
+    # the French table writes decimal commas, the English one decimal points
+    table = lambda html: re.search(r'<table id="table".*?</table>', html, flags=re.S).group(0)  # noqa: E731
+    fr_cells = re.findall(r"<td>(−?-?\d+[.,]\d+)</td>", table(changed))
+    assert fr_cells and all("," in c for c in fr_cells), fr_cells[:5]
+    en_cells = re.findall(r"<td>(−?-?\d+[.,]\d+)</td>", table(dom(f"#city={city}&lang=en&indicator=trust_police&wave=change&group=all")))
+    assert en_cells and all("." in c for c in en_cells), en_cells[:5]
     assert 'class="main-svg"' in changed, "plotly drew the figures"
     shot = tmp_path / "dashboard.png"
     out = subprocess.run([browser, *base, "--window-size=1400,1500", f"--screenshot={shot}",

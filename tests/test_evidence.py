@@ -188,7 +188,7 @@ def test_report_renders_three_ratings_side_by_side_in_both_languages():
     assert "<td>Clusters (neighbourhoods)</td><td>8</td><td>≥ 10</td><td>no</td>" in en
     assert "<td>Quartiers pilotes</td><td>4</td><td>≥ 2</td><td>oui</td>" in fr
     assert "<td class=num>0,900</td><td>≤ 0,25</td><td>—</td><td>pour information" in fr  # gap: no verdict
-    assert "Solidité du dispositif" in fr and "niveau 3 sur 5" in fr and "moyenne — peu de grappes" in fr
+    assert "Solidité du protocole d&#39;évaluation" in fr and "niveau 3 sur 5" in fr and "moyenne — peu de grappes" in fr
     assert "non recueilli par cette ville" in fr and "few clusters" not in fr
     assert "shown for information: lowers no rating" in en
     assert report.evidence_reasons(csv, "fr").startswith("peu de grappes")

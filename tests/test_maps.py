@@ -167,7 +167,7 @@ def test_map_panels_are_the_published_maps(tmp_path, monkeypatch):
     assert "n = 190 respondents in 3 neighbourhoods" in meta["caption"]
     assert "bottom: change, follow-up minus baseline" in meta["caption"] and "Synthetic data" in meta["caption"]
     fr = json.loads((folder / "maps-trust_police.fr.json").read_text())
-    assert "suivi moins début" in fr["caption"] and fr["lang"] == "fr"
+    assert "suivi moins enquête initiale" in fr["caption"] and fr["lang"] == "fr"
 
 
 def _panel_table(codes, ci):

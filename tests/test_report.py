@@ -701,7 +701,7 @@ def test_not_estimable_cell_is_worded_with_its_reason_never_as_na_numbers():
     ne = next(r for r in recs if r.rule == "not_estimable")
     assert "not estimable with this design (the 95 % interval is wider than the outcome's whole scale)" \
         in ne.text("en")
-    assert "non estimable avec ce dispositif (l'intervalle à 95 % est plus large" in ne.text("fr")
+    assert "non estimable avec ce protocole d'évaluation (l'intervalle à 95 % est plus large" in ne.text("fr")
     ev = next(r for r in recs if r.rule == "evaluate_first")
     assert "Satisfaction" not in ev.text("en") and "+0.85" in ev.text("en")
     # a missing interval is not "an interval that includes 0": never "no large effect"

@@ -1,5 +1,8 @@
 """Every path and project-wide constant, from one place.
 
+Owns every path (rooted at the project root; ``IMPPULSE_ROOT`` in tests) and the project-wide
+constants (cities, k, seed, waves, steps). Must not read data nor import the package: all import it.
+
 Paths are rooted at the project root, found by walking up from this file (editable
 install) or from the current directory, to the folder that holds ``pyproject.toml``
 and ``config/cities``. The environment variable ``IMPPULSE_ROOT`` overrides it, which

@@ -1,5 +1,8 @@
 """Atomic writes and reads of processed data and published tables.
 
+Owns atomic file writes, the processed datasets' paths and readers, and the one door published
+tables go through. Must not decide what is published: counts follow analysis.sdc, wording is elsewhere.
+
 Every file the pipeline writes goes through :func:`atomic_path`: it is written to a
 temporary file in the same folder and moved into place with ``os.replace``, so an
 interrupted run never leaves a half-written file behind.
@@ -25,7 +28,8 @@ from analysis.sdc import publish_counts
 SYNTHETIC_NOTE = "SYNTHETIC demonstration data, not real survey results"
 SYNTHETIC_NOTE_FR = "Données de démonstration SYNTHÉTIQUES, pas des résultats d'enquête réels"
 
-PROCESSED_DATASETS = ("respondents", "officers", "activities", "rejected")
+#: Processed datasets of a city: the cleaning step's outputs, and the survey weights it saves.
+PROCESSED_DATASETS = ("respondents", "officers", "activities", "rejected", "weights")
 
 
 @contextlib.contextmanager
@@ -89,7 +93,8 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, synthetic: bool) -
 
 
 def processed_path(city: str, dataset: str) -> Path:
-    """Path of a processed dataset (``respondents``, ``officers``, ``activities``, ``rejected``)."""
+    """Path of a processed dataset (``respondents``, ``officers``, ``activities``, ``rejected``,
+    ``weights``)."""
     if dataset not in PROCESSED_DATASETS:
         raise KeyError(f"unknown processed dataset {dataset!r}; expected one of {PROCESSED_DATASETS}")
     return PATHS.processed_city(city) / f"{dataset}.parquet"

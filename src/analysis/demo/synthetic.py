@@ -1,5 +1,8 @@
 """Synthetic demonstration data: what nine municipalities could have delivered.
 
+Owns the seeded generator of the demo cities' raw files and their planted truth. Must not be
+imported by an analysis step: the pipeline reads its files as any city's, through the profile.
+
 The real IMPPULSE microdata are confidential. This module makes, from a city profile
 (:mod:`analysis.inputs.profile`), data with the shape, formats and quirks of real municipal
 deliveries, so that every notebook, figure and test runs on a fresh clone. Everything it
@@ -1085,7 +1088,7 @@ def _notes(profile: CityProfile, name: str, frame_cols: list[str]) -> list[str]:
         back = {raw: col for col, raw in spec.columns.items()}
         for raw in frame_cols:
             col = back.get(raw)
-            label = codebook.var(col, name).label_en if col else "not in the codebook"
+            label = codebook.var(col, name).label('en') if col else "not in the codebook"
             lines.append(f"{raw} | {col or '-'} | {label}")
     return lines
 

@@ -1,5 +1,8 @@
 """Download official neighbourhood boundaries (``make boundaries``).
 
+Owns ``make boundaries``: downloading and checking official boundary files. Must not
+hold geometry logic of its own (analysis.geography.geo) nor touch survey data.
+
 Usage::
 
     python -m analysis.geography.boundaries_cli [--force] [CITY ...]   # default: every city with a profile

@@ -1,5 +1,8 @@
 """Neighbourhood geography: official boundaries, code joins and an approximate fallback map.
 
+Owns reading, checking and projecting boundary files, code joins and the approximate fallback
+map. Must not estimate nor draw: maps draw, statistics estimate.
+
 Maps use the cities' official neighbourhood units (DESIGN §5). The project reads them from
 ``data/external/boundaries/<city>.*`` (GeoJSON, GeoPackage or shapefile, in any CRS), a
 folder of the repository: the official files of six cities are committed there with their
@@ -46,6 +49,7 @@ import shapely
 from shapely.validation import explain_validity, make_valid
 
 from analysis.config import PATHS
+from analysis.publishing import text
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +58,6 @@ TARGET_CRS = "EPSG:3035"
 
 #: Boundary file formats, in order of preference when several are present.
 BOUNDARY_SUFFIXES: tuple[str, ...] = (".gpkg", ".geojson", ".json", ".shp")
-
-_NOTE = {
-    "approximate": {
-        "en": "approximate boundaries (Voronoi cells around official centroids), not official",
-        "fr": "limites approximatives (cellules de Voronoï autour des centroïdes officiels), non officielles",
-    },
-    "official": {
-        "en": "official boundaries",
-        "fr": "limites officielles",
-    },
-}
-
 
 #: Name of the checksum manifest beside the committed boundary files (``sha256sum`` format).
 CHECKSUMS_NAME = "CHECKSUMS.sha256"
@@ -645,7 +637,7 @@ class CityGeometry:
 
 def boundary_note(approximate: bool, lang: str = "en") -> str:
     """Caption text saying whether boundaries are official or approximate."""
-    return _NOTE["approximate" if approximate else "official"].get(lang, _NOTE["approximate" if approximate else "official"]["en"])
+    return text.tr("boundaries.approximate" if approximate else "boundaries.official", lang)
 
 
 def city_geometry(city: str, profile, *, repair: bool = False) -> CityGeometry:

@@ -1,5 +1,8 @@
 """Choropleth maps of neighbourhood estimates: one function, fixed breaks, honest captions.
 
+Owns the one choropleth, its fixed breaks and captions, and the map panels saved per language.
+Must not estimate anything: it draws the published, suppressed neighbourhood table.
+
 Every map goes through :func:`choropleth` (STYLE §9):
 
 - **fixed class breaks per indicator**, the same in all nine cities
@@ -47,7 +50,7 @@ from matplotlib.patches import Patch
 from analysis.inputs import codebook
 from analysis.config import K_SUPPRESS
 from analysis.publishing.figures import apply_style, is_current, save_figure, style_digest
-from analysis.publishing.text import LANGS, tr
+from analysis.publishing.text import tr
 from analysis.geography.geo import TARGET_CRS, boundary_note
 from analysis.io import sha256_frame
 from analysis.sdc import publish_count
@@ -172,8 +175,7 @@ def wave_label(wave: str, lang: str = "en") -> str:
     """"Baseline (2014)", "Follow-up (2015)" or "Change" in ``lang``."""
     if wave == "change":
         return tr("map.change", lang)
-    # the codebook's category labels are (English, French): the catalogue's languages in order
-    return dict(zip(LANGS, codebook.var("wave").category_labels[wave]))[lang]
+    return codebook.var("wave").category_label(wave, lang)
 
 
 # ------------------------------------------------------------------- the map
@@ -586,7 +588,7 @@ def panel_key(checksum: str, shapes: str, indicator: str, lang: str, **facts) ->
     words = {**_t(lang), "indicator": codebook.label(indicator, lang),
              "waves": [wave_label(w, lang) for w in ("baseline", "follow_up", "change")],
              "classes": [class_labels(breaks(indicator, k), k) for k in ("level", "change")],
-             "stamp": tr("figure.stamp_synthetic", lang), "note": tr("figure.synthetic_note", lang)}
+             "stamp": tr("fig.stamp", lang), "note": tr("figure.synthetic_note", lang)}
     record = {"data": checksum, "shapes": shapes, "indicator": indicator, "lang": lang, "words": words,
               "facts": facts, "code": style_digest()}
     return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()

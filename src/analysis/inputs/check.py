@@ -1,5 +1,8 @@
 """Check a city profile against its raw files, without running the pipeline: ``make check CITY=x``.
 
+Owns ``make check``: every problem of a profile against its raw files, listed at once. Must not
+write anything nor convert values its own way: it runs the cleaning step's converters.
+
 :func:`check_city` reads every file the profile names, converts the mapped columns as the
 cleaning step does (:mod:`analysis.inputs.clean`, nothing is written) and lists **every** problem
 at once, where the cleaning step would stop at the first:
@@ -119,7 +122,7 @@ def _check_dataset(profile: CityProfile, name: str, folder: Path, report: CheckR
     """Check one dataset; the kept rows (codebook values) of the residents, for the design checks."""
     spec = profile.dataset(name)
     try:
-        maps = cl._label_maps(spec, name)
+        maps = cl.label_maps(spec, name)
     except ProfileError as exc:
         report.add(f"{name}.values", str(exc))
         return None
@@ -140,7 +143,7 @@ def _check_dataset(profile: CityProfile, name: str, folder: Path, report: CheckR
             if "neighbourhood" not in present or (name in codebook.ID_COLUMNS and codebook.ID_COLUMNS[name] not in present):
                 continue
         try:
-            fd = cl._convert_file(profile, name, conv, fs, maps, raw, folder / fs.path)
+            fd = cl.convert_file(profile, name, conv, fs, maps, raw, folder / fs.path)
         except (RawDataError, ProfileError) as exc:
             report.add(where, str(exc))
             continue
@@ -172,7 +175,7 @@ def _check_dataset(profile: CityProfile, name: str, folder: Path, report: CheckR
         if stale and seen:
             report.add(f"{name}.values.{cb}", f"label(s) in the profile that no file holds: {stale[:MAX_QUOTED]}",
                        problem=False)
-    rows = cl._check_rows(profile, name, spec, files)
+    rows = cl.check_rows(profile, name, spec, files)
     n_file = np.array([len(fd.raw) for fd in files])
     starts = np.concatenate([[0], np.cumsum(n_file)])
     for i, fd in enumerate(files):

@@ -1,5 +1,8 @@
 """Clean one city's raw files into the harmonised codebook.
 
+Owns cleaning with row accounting: raw rows to codebook rows, each rejection with its reason.
+Must not weight, estimate or publish: it writes data/processed/<city>/ and its log only.
+
 Pipeline (one pass per dataset: residents, officers, activities)::
 
     read (analysis.inputs.readers) -> map columns -> normalise labels -> map values
@@ -68,7 +71,7 @@ from analysis.inputs.readers import (RawDataError, UnlabelledCode, check_columns
                       strict_number)
 from analysis.sdc import publish_count
 from analysis.inputs.profile import list_cities
-from analysis.inputs.readers import _finish
+from analysis.inputs.readers import finish_frame
 
 #: Rejection reasons, in the order they are tested (a row gets the first that applies).
 REASONS: dict[str, str] = {
@@ -170,7 +173,7 @@ def _is_rating(v: codebook.Var) -> bool:
     return bool(v.scale_labels) and v.kind == "int"
 
 
-def _label_maps(spec: DatasetSpec, name: str, key_prefix: str | None = None) -> dict[str, dict[str, Any]]:
+def label_maps(spec: DatasetSpec, name: str, key_prefix: str | None = None) -> dict[str, dict[str, Any]]:
     """``{codebook column: {normalised raw label: codebook value}}``, checked.
 
     Error keys start with ``key_prefix`` (default ``"<name>."``, as in a city profile).
@@ -253,7 +256,7 @@ def check_profile(profile: CityProfile) -> None:
             hint = " (or set `wave:` on every file)" if "wave" in absent else ""
             raise ProfileError(f"{profile.city}: key {name}.columns: required codebook column(s) {absent} "
                                f"are not mapped to raw columns{hint}")
-        _label_maps(spec, name)
+        label_maps(spec, name)
         for f in spec.files:
             if f.format == "xlsx" and sum(g.path == f.path and g.sheet == f.sheet for g in spec.files) > 1:
                 raise ProfileError(f"{profile.city}: key {name}.files: {source_name(f)} is listed twice")
@@ -415,11 +418,11 @@ class _FileData:
 
 def _read_and_convert(profile: CityProfile, name: str, spec: DatasetSpec, fs: FileSpec,
                       maps: dict, folder: Path) -> _FileData:
-    return _convert_file(profile, name, spec, fs, maps, read_file(fs, folder, columns=spec.columns.values()),
+    return convert_file(profile, name, spec, fs, maps, read_file(fs, folder, columns=spec.columns.values()),
                          folder / fs.path)
 
 
-def _convert_file(profile: CityProfile | None, name: str, spec: DatasetSpec, fs: FileSpec,
+def convert_file(profile: CityProfile | None, name: str, spec: DatasetSpec, fs: FileSpec,
                   maps: dict, raw: pd.DataFrame, path: Path) -> _FileData:
     """Convert every mapped column of one raw frame (as :func:`readers.read_file` returns it)."""
     # A file that declares its wave need not carry the wave column.
@@ -534,7 +537,7 @@ class _Rows:
                 self.reason, self.rcol, self.detail, self.free)
 
 
-def _check_rows(profile: CityProfile | None, name: str, spec: DatasetSpec, files: list[_FileData]) -> _Rows:
+def check_rows(profile: CityProfile | None, name: str, spec: DatasetSpec, files: list[_FileData]) -> _Rows:
     """Reject rows, first failing reason of :data:`REASONS` per row.
 
     ``profile`` None (:func:`clean_table`): no neighbourhood codes and no fieldwork windows
@@ -821,12 +824,12 @@ def check_losses(city: str, checks: list[dict], quality: Quality) -> None:
 
 def _clean_dataset(profile: CityProfile, name: str, spec: DatasetSpec, key: bytes, strict: bool,
                    folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[dict], dict, list[dict]]:
-    maps = _label_maps(spec, name)
+    maps = label_maps(spec, name)
     files = [_read_and_convert(profile, name, spec, fs, maps, folder) for fs in spec.files]
     if strict:
         _stop_on_unknown_labels(files, f"the profile of {profile.city}", name, spec)
 
-    rows = _check_rows(profile, name, spec, files)
+    rows = check_rows(profile, name, spec, files)
     n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free = rows.astuple()
     id_col = _id_column(name)
     losses = _loss_checks(profile, name, files, rows)
@@ -918,7 +921,7 @@ def check_table_spec(spec: DatasetSpec, dataset: str = "residents", *, key_prefi
     problem = unmappable_columns(spec, dataset)
     if problem:
         raise ProfileError(f"key {key_prefix}{problem}")
-    _label_maps(spec, dataset, key_prefix=key_prefix)
+    label_maps(spec, dataset, key_prefix=key_prefix)
 
 
 def clean_table(spec: DatasetSpec, frame_or_folder: pd.DataFrame | str | Path, *, dataset: str = "residents",
@@ -960,24 +963,24 @@ def clean_table(spec: DatasetSpec, frame_or_folder: pd.DataFrame | str | Path, *
         raw rows = kept + rejected is checked.
     """
     check_table_spec(spec, dataset)
-    maps = _label_maps(spec, dataset, key_prefix="")
+    maps = label_maps(spec, dataset, key_prefix="")
     if isinstance(frame_or_folder, pd.DataFrame):
         if len(spec.files) != 1:
             raise ProfileError(f"key files: cleaning one frame needs exactly one files entry (its reading "
                                f"options apply), got {len(spec.files)}")
         fs = spec.files[0].model_copy(update={"path": source, "sheet": None})
 
-        raw = _finish(frame_or_folder.copy(), fs, np.arange(len(frame_or_folder), dtype="int64") + 1)
-        files = [_convert_file(None, dataset, spec, fs, maps, raw, Path(source))]
+        raw = finish_frame(frame_or_folder.copy(), fs, np.arange(len(frame_or_folder), dtype="int64") + 1)
+        files = [convert_file(None, dataset, spec, fs, maps, raw, Path(source))]
     else:
         folder = Path(frame_or_folder)
-        files = [_convert_file(None, dataset, spec, fs, maps, read_file(fs, folder), folder / fs.path)
+        files = [convert_file(None, dataset, spec, fs, maps, read_file(fs, folder), folder / fs.path)
                  for fs in spec.files]
     if strict:
         _stop_on_unknown_labels(files, f"the {source} spec", dataset, spec)
 
     n, file_idx, mapped, values, status, raw_rows, reason, rcol, detail, free = (
-        _check_rows(None, dataset, spec, files).astuple())
+        check_rows(None, dataset, spec, files).astuple())
     sources = np.array([fd.source for fd in files], dtype=object)[file_idx]
     data: dict[str, Any] = {"source_file": sources[free], "raw_row_number": raw_rows[free]}
     for cb in mapped:

@@ -1,10 +1,15 @@
 """The harmonised codebook: one declared schema every city is standardised to.
 
+Owns the harmonised codebook: every variable once, with its type, range, role and labels.
+Must not read city files nor hold a city's mapping: profiles map onto it.
+
 Modelled on the European Social Survey Round 5 "Trust in justice" module (ESS variable
 names are given in ``Var.ess``) so that city results can be set beside national ESS
-figures. Every column is declared once here, with its type, its allowed values or range,
-its role, and labels in English and French; the pandera schemas that enforce it are built
-from these declarations (:func:`pandera_schema`), never written by hand.
+figures. Every column is declared once here, with its type, its allowed values or range
+and its role; the pandera schemas that enforce it are built from these declarations
+(:func:`pandera_schema`), never written by hand. Owns codes, types and ranges; must not hold
+words: the labels of variables, categories and scale points are catalogue entries
+(``publishing/locale/codebook.yml``) read through :mod:`analysis.publishing.text`.
 
 Scale direction: every attitude item is coded so that a *higher value is more favourable*
 (more trust, more often fair, safer, more willing). ``feel_safe_dark`` therefore runs the
@@ -17,11 +22,13 @@ missing values before types are enforced (see :mod:`analysis.inputs.clean`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from analysis.publishing import text
 
 Kind = Literal["str", "int", "float", "bool", "category", "date"]
 Role = Literal["provenance", "where", "who", "contact", "item", "pilot", "derived", "officer", "activity"]
@@ -58,16 +65,13 @@ class Var:
     role : str
         What part of the codebook it belongs to (provenance, where, who, contact, item,
         pilot, derived, officer, activity).
-    label_en, label_fr : str
-        Short labels for tables and figures.
     range : tuple of float, optional
         Inclusive allowed range of numeric variables.
     categories : tuple of str, optional
         Allowed values of a categorical variable.
-    category_labels : dict, optional
-        ``{value: (label_en, label_fr)}`` for categorical values.
-    scale_labels : dict, optional
-        ``{value: (label_en, label_fr)}`` for the end points / points of a rating scale.
+    scale : str, optional
+        The rating scale of an item (:data:`SCALE_POINTS`), whose labelled points are
+        catalogue entries ``point.<scale>.<value>``.
     required : bool
         A row missing this value is rejected (provenance, id, wave, neighbourhood).
     nullable : bool
@@ -82,20 +86,41 @@ class Var:
     name: str
     kind: Kind
     role: Role
-    label_en: str
-    label_fr: str
     range: tuple[float, float] | None = None
     categories: tuple[str, ...] | None = None
-    category_labels: dict[str, tuple[str, str]] = field(default_factory=dict)
-    scale_labels: dict[int, tuple[str, str]] = field(default_factory=dict)
+    scale: str | None = None
     required: bool = False
     nullable: bool = True
     ess: str | None = None
     optional: bool = False
 
     def label(self, lang: str = "en") -> str:
-        """Label in ``lang`` ("en" or "fr")."""
-        return self.label_fr if lang == "fr" else self.label_en
+        """Label in ``lang`` (catalogue key ``var.<name>``)."""
+        return text.tr(f"var.{self.name}", lang)
+
+    def category_label(self, value, lang: str = "en") -> str:
+        """Label of the category ``value`` (catalogue ``cat.<name>.<value>``; the code when it has none)."""
+        return text.category_label(self.name, value, lang, default=str(value))
+
+    @property
+    def category_labels(self) -> dict[str, tuple[str, ...]]:
+        """Transition for modules not yet on the text layer: ``{value: (label per language of
+        text.LANGS)}`` of the categories that have a label. New code calls :meth:`category_label`."""
+        if self.categories is None:
+            return {}
+        return {c: tuple(text.tr(f"cat.{self.name}.{c}", lang) for lang in text.LANGS)
+                for c in self.categories if text.has_key(f"cat.{self.name}.{c}")}
+
+    @property
+    def scale_labels(self) -> dict[int, str]:
+        """``{value: catalogue key}`` of the labelled points of the item's rating scale (empty: none)."""
+        if self.scale is None:
+            return {}
+        return {v: f"point.{self.scale}.{v}" for v in SCALE_POINTS[self.scale]}
+
+    def point_label(self, value: int, lang: str = "en") -> str:
+        """Label of the scale point ``value`` (e.g. 1 → "Very unsafe"), from the catalogue."""
+        return text.point_label(self.scale, value, lang)
 
 
 #: pandas dtype each logical kind is stored as (pandas 3: text is ``str``).
@@ -108,133 +133,102 @@ PANDAS_DTYPES: dict[str, str] = {
     "date": "datetime64[us]",
 }
 
-_FREQ_1_4 = {1: ("Not at all often", "Jamais"), 2: ("Not very often", "Rarement"),
-             3: ("Often", "Souvent"), 4: ("Very often", "Très souvent")}
-_LIKELY_1_4 = {1: ("Not at all likely", "Pas du tout probable"), 2: ("Not very likely", "Peu probable"),
-               3: ("Likely", "Probable"), 4: ("Very likely", "Très probable")}
-_SAFE_1_4 = {1: ("Very unsafe", "Pas du tout en sécurité"), 2: ("Unsafe", "Pas en sécurité"),
-             3: ("Safe", "En sécurité"), 4: ("Very safe", "Tout à fait en sécurité")}
-_SAT_1_5 = {1: ("Very dissatisfied", "Très insatisfait"), 5: ("Very satisfied", "Très satisfait")}
-_AGREE_1_5 = {1: ("Strongly disagree", "Pas du tout d'accord"), 5: ("Strongly agree", "Tout à fait d'accord")}
+#: The labelled points of each rating scale (their words: catalogue ``point.<scale>.<value>``).
+SCALE_POINTS: dict[str, tuple[int, ...]] = {
+    "freq4": (1, 2, 3, 4),
+    "likely4": (1, 2, 3, 4),
+    "safe4": (1, 2, 3, 4),
+    "sat5": (1, 5),
+    "agree5": (1, 5),
+    "trust10": (0, 10),
+    "success10": (0, 10),
+    "duty10": (0, 10),
+}
 
 
-def _p(name, kind, label_en, label_fr, **kw) -> Var:
-    return Var(name, kind, "provenance", label_en, label_fr, **kw)
+def _p(name, kind, **kw) -> Var:
+    return Var(name, kind, "provenance", **kw)
 
 
 # --------------------------------------------------------------------------- residents
 RESIDENT_VARS: tuple[Var, ...] = (
-    _p("city", "str", "City", "Ville", required=True, nullable=False),
-    _p("source_file", "str", "Source file", "Fichier source", required=True, nullable=False),
-    _p("raw_row_number", "int", "Row in source file", "Ligne du fichier source",
+    _p("city", "str", required=True, nullable=False),
+    _p("source_file", "str", required=True, nullable=False),
+    _p("raw_row_number", "int",
        range=(1, np.inf), required=True, nullable=False),
-    _p("respondent_id", "str", "Respondent (pseudonymised)", "Répondant (pseudonymisé)",
+    _p("respondent_id", "str",
        required=True, nullable=False),
-    _p("wave", "category", "Wave", "Vague", categories=WAVES, required=True, nullable=False,
-       category_labels={"baseline": ("Baseline (2014)", "Début (2014)"),
-                        "follow_up": ("Follow-up (2015)", "Suivi (2015)")}),
-    _p("interview_date", "date", "Interview date", "Date d'entretien"),
-    Var("neighbourhood", "str", "where", "Neighbourhood (official code)", "Quartier (code officiel)",
+    _p("wave", "category", categories=WAVES, required=True, nullable=False),
+    _p("interview_date", "date"),
+    Var("neighbourhood", "str", "where",
         required=True, nullable=False),
-    Var("pilot_area", "category", "where", "Area type", "Type de zone", categories=AREA_TYPES,
-        nullable=False,
-        category_labels={"pilot": ("Pilot area", "Zone pilote"),
-                         "comparison": ("Comparison area", "Zone de comparaison"),
-                         "other": ("Other area", "Autre zone")}),
-    Var("age", "int", "who", "Age (years)", "Âge (années)", range=(AGE_MIN, AGE_MAX)),
-    Var("age_group", "category", "who", "Age group", "Groupe d'âge", categories=AGE_GROUPS),
-    Var("gender", "category", "who", "Gender", "Genre", categories=GENDERS,
-        category_labels={"female": ("Women", "Femmes"), "male": ("Men", "Hommes")}),
-    Var("migrant_background", "bool", "who", "Migrant background", "Issu(e) de l'immigration"),
-    Var("shopkeeper", "bool", "who", "Shopkeeper", "Commerçant(e)", optional=True),
-    Var("tourist", "bool", "who", "Tourist", "Touriste", optional=True),
-    Var("police_contact_12m", "bool", "contact", "Contact with police (12 months)",
-        "Contact avec la police (12 mois)"),
-    Var("contact_initiated_by", "category", "contact", "Contact initiated by", "Contact à l'initiative de",
-        categories=("resident", "police"),
-        category_labels={"resident": ("Resident", "Habitant"), "police": ("Police", "Police")}),
-    Var("contact_satisfaction", "int", "contact", "Satisfaction with contact (1-5)",
-        "Satisfaction du contact (1-5)", range=(1, 5), scale_labels=_SAT_1_5),
-    Var("trust_police", "int", "item", "Trust in the police (0-10)", "Confiance dans la police (0-10)",
-        range=(0, 10), ess="trstplc",
-        scale_labels={0: ("No trust at all", "Aucune confiance"), 10: ("Complete trust", "Confiance totale")}),
-    Var("pj_respect", "int", "item", "Police treat people with respect", "La police traite les gens avec respect",
-        range=(1, 4), ess="plcrspc", scale_labels=_FREQ_1_4),
-    Var("pj_fair", "int", "item", "Police make fair decisions", "La police prend des décisions justes",
-        range=(1, 4), ess="plcfrdc", scale_labels=_FREQ_1_4),
-    Var("pj_explain", "int", "item", "Police explain their decisions", "La police explique ses décisions",
-        range=(1, 4), ess="plcexdc", scale_labels=_FREQ_1_4),
-    Var("eff_violence", "int", "item", "Police success at preventing violent crime",
-        "Efficacité de la police contre la violence", range=(0, 10), ess="plcpvcr",
-        scale_labels={0: ("Extremely unsuccessful", "Pas du tout efficace"),
-                      10: ("Extremely successful", "Extrêmement efficace")}),
-    Var("eff_burglary", "int", "item", "Police success at catching burglars",
-        "Efficacité de la police contre les cambriolages", range=(0, 10), ess="plccbrg",
-        scale_labels={0: ("Extremely unsuccessful", "Pas du tout efficace"),
-                      10: ("Extremely successful", "Extrêmement efficace")}),
-    Var("duty_support_police", "int", "item", "Duty to back police decisions",
-        "Devoir de soutenir les décisions de la police", range=(0, 10), ess="bplcdc",
-        scale_labels={0: ("Not at all my duty", "Pas du tout mon devoir"),
-                      10: ("Completely my duty", "Entièrement mon devoir")}),
-    Var("willing_report", "int", "item", "Willing to report a crime", "Disposé(e) à signaler un délit",
-        range=(1, 4), scale_labels=_LIKELY_1_4),
-    Var("feel_safe_dark", "int", "item", "Feels safe walking alone after dark",
-        "Se sent en sécurité seul(e) la nuit", range=(1, 4), ess="aesfdrk (reversed)",
-        scale_labels=_SAFE_1_4),
-    Var("pilot_aware", "bool", "pilot", "Aware of the pilot", "Connaît le projet pilote"),
-    Var("pilot_participated", "bool", "pilot", "Took part in the pilot", "A participé au projet pilote"),
-    Var("pj_index", "float", "derived", "Procedural justice index (0-10)", "Indice de justice procédurale (0-10)",
+    Var("pilot_area", "category", "where", categories=AREA_TYPES,
+        nullable=False),
+    Var("age", "int", "who", range=(AGE_MIN, AGE_MAX)),
+    Var("age_group", "category", "who", categories=AGE_GROUPS),
+    Var("gender", "category", "who", categories=GENDERS),
+    Var("migrant_background", "bool", "who"),
+    Var("shopkeeper", "bool", "who", optional=True),
+    Var("tourist", "bool", "who", optional=True),
+    Var("police_contact_12m", "bool", "contact"),
+    Var("contact_initiated_by", "category", "contact",
+        categories=("resident", "police")),
+    Var("contact_satisfaction", "int", "contact", range=(1, 5), scale="sat5"),
+    Var("trust_police", "int", "item",
+        range=(0, 10), ess="trstplc", scale="trust10"),
+    Var("pj_respect", "int", "item",
+        range=(1, 4), ess="plcrspc", scale="freq4"),
+    Var("pj_fair", "int", "item",
+        range=(1, 4), ess="plcfrdc", scale="freq4"),
+    Var("pj_explain", "int", "item",
+        range=(1, 4), ess="plcexdc", scale="freq4"),
+    Var("eff_violence", "int", "item", range=(0, 10), ess="plcpvcr", scale="success10"),
+    Var("eff_burglary", "int", "item", range=(0, 10), ess="plccbrg", scale="success10"),
+    Var("duty_support_police", "int", "item", range=(0, 10), ess="bplcdc", scale="duty10"),
+    Var("willing_report", "int", "item",
+        range=(1, 4), scale="likely4"),
+    Var("feel_safe_dark", "int", "item", range=(1, 4), ess="aesfdrk (reversed)", scale="safe4"),
+    Var("pilot_aware", "bool", "pilot"),
+    Var("pilot_participated", "bool", "pilot"),
+    Var("pj_index", "float", "derived",
         range=(0, 10)),
-    Var("eff_index", "float", "derived", "Police effectiveness index (0-10)", "Indice d'efficacité de la police (0-10)",
+    Var("eff_index", "float", "derived",
         range=(0, 10)),
-    Var("legitimacy_index", "float", "derived", "Police legitimacy index (0-10)",
-        "Indice de légitimité de la police (0-10)", range=(0, 10)),
+    Var("legitimacy_index", "float", "derived", range=(0, 10)),
 )
 
 # ---------------------------------------------------------------------------- officers
 OFFICER_VARS: tuple[Var, ...] = (
-    _p("city", "str", "City", "Ville", required=True, nullable=False),
-    _p("source_file", "str", "Source file", "Fichier source", required=True, nullable=False),
-    _p("raw_row_number", "int", "Row in source file", "Ligne du fichier source",
+    _p("city", "str", required=True, nullable=False),
+    _p("source_file", "str", required=True, nullable=False),
+    _p("raw_row_number", "int",
        range=(1, np.inf), required=True, nullable=False),
-    _p("officer_id", "str", "Officer (pseudonymised)", "Agent (pseudonymisé)", required=True, nullable=False),
-    _p("wave", "category", "Wave", "Vague", categories=WAVES, required=True, nullable=False),
-    Var("unit", "str", "officer", "Unit", "Unité"),
-    Var("neighbourhood", "str", "where", "Neighbourhood (official code)", "Quartier (code officiel)"),
-    Var("years_service", "int", "officer", "Years of service", "Années de service", range=(0, 45)),
-    Var("trained_in_pilot", "bool", "officer", "Trained in the pilot", "Formé(e) dans le cadre du pilote"),
-    Var("off_public_support", "int", "officer", "Perceived public support (1-5)",
-        "Soutien perçu de la population (1-5)", range=(1, 5), scale_labels=_AGREE_1_5),
-    Var("off_youth_attitude", "int", "officer", "Positive attitude towards young people (1-5)",
-        "Attitude positive envers les jeunes (1-5)", range=(1, 5), scale_labels=_AGREE_1_5),
-    Var("off_confidence_contacts", "int", "officer", "Confidence in handling contacts (1-5)",
-        "Assurance dans les contacts avec le public (1-5)", range=(1, 5), scale_labels=_AGREE_1_5),
-    Var("off_job_satisfaction", "int", "officer", "Job satisfaction (1-5)", "Satisfaction au travail (1-5)",
-        range=(1, 5), scale_labels=_SAT_1_5),
+    _p("officer_id", "str", required=True, nullable=False),
+    _p("wave", "category", categories=WAVES, required=True, nullable=False),
+    Var("unit", "str", "officer"),
+    Var("neighbourhood", "str", "where"),
+    Var("years_service", "int", "officer", range=(0, 45)),
+    Var("trained_in_pilot", "bool", "officer"),
+    Var("off_public_support", "int", "officer", range=(1, 5), scale="agree5"),
+    Var("off_youth_attitude", "int", "officer", range=(1, 5), scale="agree5"),
+    Var("off_confidence_contacts", "int", "officer", range=(1, 5), scale="agree5"),
+    Var("off_job_satisfaction", "int", "officer",
+        range=(1, 5), scale="sat5"),
 )
 
 # -------------------------------------------------------------------------- activities
 ACTIVITY_VARS: tuple[Var, ...] = (
-    _p("city", "str", "City", "Ville", required=True, nullable=False),
-    _p("source_file", "str", "Source file", "Fichier source", required=True, nullable=False),
-    _p("raw_row_number", "int", "Row in source file", "Ligne du fichier source",
+    _p("city", "str", required=True, nullable=False),
+    _p("source_file", "str", required=True, nullable=False),
+    _p("raw_row_number", "int",
        range=(1, np.inf), required=True, nullable=False),
-    Var("date", "date", "activity", "Date", "Date", required=True, nullable=False),
-    Var("neighbourhood", "str", "where", "Neighbourhood (official code)", "Quartier (code officiel)",
+    Var("date", "date", "activity", required=True, nullable=False),
+    Var("neighbourhood", "str", "where",
         required=True, nullable=False),
-    Var("activity_type", "category", "activity", "Activity type", "Type d'activité",
-        categories=ACTIVITY_TYPES, required=True, nullable=False,
-        category_labels={
-            "meeting": ("Public meeting", "Réunion publique"),
-            "school_visit": ("School visit", "Visite d'école"),
-            "joint_patrol": ("Joint patrol", "Patrouille conjointe"),
-            "training_session": ("Training session", "Session de formation"),
-            "info_stand": ("Information stand", "Stand d'information"),
-            "mediation": ("Mediation", "Médiation"),
-            "other": ("Other", "Autre"),
-        }),
-    Var("participants", "int", "activity", "Participants (residents)", "Participants (habitants)", range=(0, 10000)),
-    Var("participants_police", "int", "activity", "Participants (police)", "Participants (police)", range=(0, 1000)),
+    Var("activity_type", "category", "activity",
+        categories=ACTIVITY_TYPES, required=True, nullable=False),
+    Var("participants", "int", "activity", range=(0, 10000)),
+    Var("participants_police", "int", "activity", range=(0, 1000)),
 )
 
 DATASETS: dict[str, tuple[Var, ...]] = {
@@ -253,8 +247,10 @@ class Index:
 
     name: str
     items: tuple[str, ...]
-    label_en: str
-    label_fr: str
+
+    def label(self, lang: str = "en") -> str:
+        """Short label in ``lang`` (catalogue ``index.<name>``)."""
+        return text.tr(f"index.{self.name}", lang)
 
     @property
     def min_items(self) -> int:
@@ -263,14 +259,11 @@ class Index:
 
 
 INDICES: tuple[Index, ...] = (
-    Index("pj_index", ("pj_respect", "pj_fair", "pj_explain"),
-          "Procedural justice", "Justice procédurale"),
-    Index("eff_index", ("eff_violence", "eff_burglary"),
-          "Police effectiveness", "Efficacité de la police"),
+    Index("pj_index", ("pj_respect", "pj_fair", "pj_explain")),
+    Index("eff_index", ("eff_violence", "eff_burglary")),
     # Legitimacy as far as the ESS R5 items carried here allow: trust and the felt duty
     # to back police decisions (obligation to obey). Two items: both are required.
-    Index("legitimacy_index", ("trust_police", "duty_support_police"),
-          "Police legitimacy", "Légitimité de la police"),
+    Index("legitimacy_index", ("trust_police", "duty_support_police")),
 )
 
 @dataclass(frozen=True)
@@ -280,8 +273,17 @@ class TargetGroup:
     name: str
     column: str
     value: object
-    label_en: str
-    label_fr: str
+
+    def label(self, lang: str = "en") -> str:
+        """Label in ``lang`` (catalogue ``group.<name>``)."""
+        return text.group_label(self.name, lang)
+
+    def __getattr__(self, attr: str):
+        # Transition for modules not yet on the text layer (they read ``label_<lang>``):
+        # any ``label_<lang>`` is the catalogue's label. Remove once no caller is left.
+        if attr.startswith("label_"):
+            return self.label(attr[len("label_"):])
+        raise AttributeError(attr)
 
     def mask(self, df: pd.DataFrame) -> pd.Series:
         """Boolean membership (missing where the defining column is missing)."""
@@ -294,13 +296,11 @@ class TargetGroup:
 TARGET_GROUPS: dict[str, TargetGroup] = {
     g.name: g
     for g in (
-        TargetGroup("young", "age_group", "15-24", "Young people (15-24)", "Jeunes (15-24 ans)"),
-        TargetGroup("migrant_background", "migrant_background", True, "Migrant background",
-                    "Issus de l'immigration"),
-        TargetGroup("police_contact", "police_contact_12m", True, "Had contact with the police",
-                    "Ont eu un contact avec la police"),
-        TargetGroup("shopkeeper", "shopkeeper", True, "Shopkeepers", "Commerçants"),
-        TargetGroup("tourist", "tourist", True, "Tourists", "Touristes"),
+        TargetGroup("young", "age_group", "15-24"),
+        TargetGroup("migrant_background", "migrant_background", True),
+        TargetGroup("police_contact", "police_contact_12m", True),
+        TargetGroup("shopkeeper", "shopkeeper", True),
+        TargetGroup("tourist", "tourist", True),
     )
 }
 
@@ -404,11 +404,16 @@ def columns(dataset: str) -> list[str]:
 
 
 def label(name: str, lang: str = "en", dataset: str = "residents") -> str:
-    """Label of a variable or index in ``lang`` ("en" or "fr")."""
-    for ix in INDICES:
-        if ix.name == name:
-            return ix.label_fr if lang == "fr" else ix.label_en
-    return var(name, dataset).label(lang)
+    """Label of a variable or index in ``lang``, from the catalogue (:func:`analysis.publishing.text.outcome_label`).
+
+    Raises
+    ------
+    KeyError
+        When ``name`` is neither an index nor a variable of ``dataset``.
+    """
+    if not any(ix.name == name for ix in INDICES):
+        var(name, dataset)  # an unknown name is a KeyError, as before
+    return text.outcome_label(name, lang, dataset)
 
 
 def scale_range(name: str, dataset: str = "residents") -> tuple[float, float]:
@@ -569,8 +574,9 @@ def codebook_table(lang: str = "en") -> pd.DataFrame:
                          "label": v.label(lang), "ess": v.ess or ""})
     for ix in INDICES:
         rows.append({"dataset": "residents", "variable": ix.name, "type": "index 0–10",
-                     "allowed": "mean of " + ", ".join(ix.items) + f" (≥ {ix.min_items} answered)",
-                     "label": ix.label_fr if lang == "fr" else ix.label_en, "ess": ""})
+                     "allowed": text.tr("codebook.index_allowed", lang, items=", ".join(ix.items),
+                                        k=ix.min_items),
+                     "label": ix.label(lang), "ess": ""})
     return pd.DataFrame(rows).drop_duplicates(subset=["dataset", "variable"], keep="first")
 
 

@@ -1,5 +1,8 @@
 """Draft a city profile from a city's raw files: ``make new-city CITY=x``.
 
+Owns ``make new-city``: a draft profile from a city's raw files, with TODOs where it cannot
+tell. Must not clean nor guess silently: every guess is written into the draft for a human.
+
 :func:`draft_profile` reads every file in ``data/raw/<city>/`` and writes
 ``config/cities/<city>.yml``. The draft:
 
@@ -50,6 +53,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import re
 import sys
 from collections import Counter
@@ -132,156 +136,25 @@ ACTIVITY_PATTERNS: dict[str, tuple[str, str | None]] = {
 
 DATASET_PATTERNS = {"residents": NAME_PATTERNS, "officers": OFFICER_PATTERNS, "activities": ACTIVITY_PATTERNS}
 
-_Y = {"en": ["Yes"], "fr": ["Oui"], "it": ["Sì", "si"], "es": ["Sí", "si"], "ca": ["Sí", "si"],
-      "nl": ["Ja"], "lt": ["Taip"], "pt": ["Sim"], "de": ["Ja"]}
-_N = {"en": ["No"], "fr": ["Non"], "it": ["No"], "es": ["No"], "ca": ["No"],
-      "nl": ["Nee", "Neen"], "lt": ["Ne"], "pt": ["Não"], "de": ["Nein"]}
+FIELDING_FILE = Path(__file__).resolve().parent / "fielding.yml"
 
-#: scale -> {codebook value: {language: [labels, first = questionnaire label]}}.
-SCALES: dict[str, dict[object, dict[str, list[str]]]] = {
-    "yesno": {True: _Y, False: _N},
-    "gender": {
-        "female": {"en": ["Woman", "Female", "F"], "fr": ["Femme", "Féminin", "F"], "it": ["Donna", "Femmina", "F"],
-                   "es": ["Mujer", "Femenino"], "ca": ["Dona"], "nl": ["Vrouw", "V"], "lt": ["Moteris"],
-                   "pt": ["Feminino", "Mulher"], "de": ["Frau", "Weiblich", "W"]},
-        "male": {"en": ["Man", "Male", "M"], "fr": ["Homme", "Masculin", "H"], "it": ["Uomo", "Maschio"],
-                 "es": ["Hombre", "Masculino"], "ca": ["Home"], "nl": ["Man"], "lt": ["Vyras"],
-                 "pt": ["Masculino", "Homem"], "de": ["Mann", "Männlich"]},
-    },
-    "initiated": {
-        "resident": {"en": ["Myself", "The respondent", "Resident"], "fr": ["Vous-même", "Moi-même", "Habitant"],
-                     "it": ["Su mia iniziativa", "Io stesso"], "es": ["Usted mismo", "Yo mismo"],
-                     "ca": ["Vostè mateix", "Jo mateix"], "nl": ["Uzelf", "Zelf"], "lt": ["Aš pats", "Pats"],
-                     "pt": ["O próprio", "Eu próprio"], "de": ["Ich selbst", "Selbst"]},
-        "police": {"en": ["The police", "Police"], "fr": ["La police", "Police"],
-                   "it": ["Su iniziativa della polizia", "La polizia", "Polizia"],
-                   "es": ["La policía", "Policía"], "ca": ["La policia", "Policia"], "nl": ["De politie", "Politie"],
-                   "lt": ["Policija"], "pt": ["A polícia", "Polícia"], "de": ["Die Polizei", "Polizei"]},
-    },
-    "freq4": {
-        1: {"en": ["Not at all often", "Never"], "fr": ["Pas du tout souvent", "Jamais"],
-            "it": ["Per niente spesso", "Mai"], "es": ["Nada a menudo", "Nunca"], "ca": ["Gens sovint", "Mai", "Mai no"],
-            "nl": ["Helemaal niet vaak", "Nooit"], "lt": ["Visai ne dažnai", "Niekada"],
-            "pt": ["Nada frequentemente", "Nunca"], "de": ["Überhaupt nicht oft", "Nie", "Niemals"]},
-        2: {"en": ["Not very often", "Rarely"], "fr": ["Pas très souvent", "Rarement"],
-            "it": ["Non molto spesso", "Raramente"], "es": ["No muy a menudo", "Raramente", "Pocas veces"],
-            "ca": ["Poc sovint", "Rarament"], "nl": ["Niet erg vaak", "Zelden"], "lt": ["Nelabai dažnai", "Retai"],
-            "pt": ["Pouco frequentemente", "Raramente"], "de": ["Nicht sehr oft", "Selten"]},
-        3: {"en": ["Often"], "fr": ["Souvent", "Assez souvent"], "it": ["Spesso"], "es": ["A menudo", "Con frecuencia"],
-            "ca": ["Sovint"], "nl": ["Vaak"], "lt": ["Dažnai"], "pt": ["Frequentemente"], "de": ["Oft"]},
-        4: {"en": ["Very often"], "fr": ["Très souvent"], "it": ["Molto spesso"], "es": ["Muy a menudo"],
-            "ca": ["Molt sovint"], "nl": ["Heel vaak", "Zeer vaak"], "lt": ["Labai dažnai"],
-            "pt": ["Muito frequentemente"], "de": ["Sehr oft"]},
-    },
-    "likely4": {
-        1: {"en": ["Not at all likely"], "fr": ["Pas du tout probable"], "it": ["Per niente probabile"],
-            "es": ["Nada probable"], "ca": ["Gens probable"], "nl": ["Helemaal niet waarschijnlijk"],
-            "lt": ["Visai netikėtina"], "pt": ["Nada provável"], "de": ["Überhaupt nicht wahrscheinlich"]},
-        2: {"en": ["Not very likely"], "fr": ["Peu probable", "Pas très probable"], "it": ["Poco probabile"],
-            "es": ["Poco probable"], "ca": ["Poc probable"], "nl": ["Niet erg waarschijnlijk"],
-            "lt": ["Mažai tikėtina"], "pt": ["Pouco provável"], "de": ["Nicht sehr wahrscheinlich"]},
-        3: {"en": ["Likely"], "fr": ["Probable", "Plutôt probable"], "it": ["Probabile"], "es": ["Probable"],
-            "ca": ["Probable"], "nl": ["Waarschijnlijk"], "lt": ["Tikėtina"], "pt": ["Provável"],
-            "de": ["Wahrscheinlich"]},
-        4: {"en": ["Very likely"], "fr": ["Très probable"], "it": ["Molto probabile"], "es": ["Muy probable"],
-            "ca": ["Molt probable"], "nl": ["Zeer waarschijnlijk", "Heel waarschijnlijk"], "lt": ["Labai tikėtina"],
-            "pt": ["Muito provável"], "de": ["Sehr wahrscheinlich"]},
-    },
-    # codebook direction: 4 = very safe (the reverse of ESS aesfdrk)
-    "safe4": {
-        1: {"en": ["Very unsafe"], "fr": ["Pas du tout en sécurité", "Très peu en sécurité"],
-            "it": ["Per niente sicuro", "Molto insicuro"], "es": ["Muy inseguro"], "ca": ["Molt insegur", "Gens segur"],
-            "nl": ["Zeer onveilig", "Heel onveilig"], "lt": ["Labai nesaugiai", "Labai nesaugu"],
-            "pt": ["Muito inseguro"], "de": ["Sehr unsicher"]},
-        2: {"en": ["Unsafe"], "fr": ["Pas en sécurité", "Plutôt pas en sécurité"], "it": ["Poco sicuro", "Insicuro"],
-            "es": ["Inseguro"], "ca": ["Insegur"], "nl": ["Onveilig"], "lt": ["Nesaugiai", "Nesaugu"],
-            "pt": ["Inseguro"], "de": ["Unsicher", "Eher unsicher"]},
-        3: {"en": ["Safe"], "fr": ["En sécurité", "Plutôt en sécurité"], "it": ["Abbastanza sicuro", "Sicuro"],
-            "es": ["Seguro"], "ca": ["Segur"], "nl": ["Veilig"], "lt": ["Saugiai", "Saugu"], "pt": ["Seguro"],
-            "de": ["Sicher", "Eher sicher"]},
-        4: {"en": ["Very safe"], "fr": ["Tout à fait en sécurité", "Très en sécurité"], "it": ["Molto sicuro"],
-            "es": ["Muy seguro"], "ca": ["Molt segur"], "nl": ["Zeer veilig", "Heel veilig"],
-            "lt": ["Labai saugiai", "Labai saugu"], "pt": ["Muito seguro"], "de": ["Sehr sicher"]},
-    },
-    "sat5": {
-        1: {"en": ["Very dissatisfied"], "fr": ["Très insatisfait", "Très insatisfaite"],
-            "it": ["Per niente soddisfatto", "Molto insoddisfatto"], "es": ["Muy insatisfecho"],
-            "ca": ["Molt insatisfet"], "nl": ["Zeer ontevreden"], "lt": ["Labai nepatenkintas"],
-            "pt": ["Muito insatisfeito"], "de": ["Sehr unzufrieden"]},
-        2: {"en": ["Dissatisfied"], "fr": ["Plutôt insatisfait", "Insatisfait"], "it": ["Poco soddisfatto", "Insoddisfatto"],
-            "es": ["Insatisfecho"], "ca": ["Insatisfet"], "nl": ["Ontevreden"], "lt": ["Nepatenkintas"],
-            "pt": ["Insatisfeito"], "de": ["Unzufrieden", "Eher unzufrieden"]},
-        3: {"en": ["Neither satisfied nor dissatisfied"], "fr": ["Ni satisfait ni insatisfait"],
-            "it": ["Né soddisfatto né insoddisfatto"], "es": ["Ni satisfecho ni insatisfecho"],
-            "ca": ["Ni satisfet ni insatisfet"], "nl": ["Noch tevreden noch ontevreden"],
-            "lt": ["Nei patenkintas, nei nepatenkintas"], "pt": ["Nem satisfeito nem insatisfeito"],
-            "de": ["Weder zufrieden noch unzufrieden", "Teils, teils"]},
-        4: {"en": ["Satisfied"], "fr": ["Plutôt satisfait", "Satisfait"], "it": ["Abbastanza soddisfatto", "Soddisfatto"],
-            "es": ["Satisfecho"], "ca": ["Satisfet"], "nl": ["Tevreden"], "lt": ["Patenkintas"],
-            "pt": ["Satisfeito"], "de": ["Zufrieden", "Eher zufrieden"]},
-        5: {"en": ["Very satisfied"], "fr": ["Très satisfait"], "it": ["Molto soddisfatto"], "es": ["Muy satisfecho"],
-            "ca": ["Molt satisfet"], "nl": ["Zeer tevreden"], "lt": ["Labai patenkintas"], "pt": ["Muito satisfeito"],
-            "de": ["Sehr zufrieden"]},
-    },
-    "agree5": {
-        1: {"en": ["Strongly disagree"], "fr": ["Pas du tout d'accord"], "it": ["Per niente d'accordo"],
-            "es": ["Muy en desacuerdo"], "ca": ["Gens d'acord", "Molt en desacord"],
-            "nl": ["Helemaal niet akkoord", "Helemaal oneens"], "lt": ["Visiškai nesutinku"],
-            "pt": ["Discordo totalmente"], "de": ["Stimme überhaupt nicht zu"]},
-        2: {"en": ["Disagree"], "fr": ["Plutôt pas d'accord", "Pas d'accord"], "it": ["Poco d'accordo", "In disaccordo"],
-            "es": ["En desacuerdo"], "ca": ["Poc d'acord", "En desacord"], "nl": ["Niet akkoord", "Oneens"],
-            "lt": ["Nesutinku"], "pt": ["Discordo"], "de": ["Stimme eher nicht zu"]},
-        3: {"en": ["Neither agree nor disagree"], "fr": ["Ni d'accord ni pas d'accord"],
-            "it": ["Né d'accordo né in disaccordo"], "es": ["Ni de acuerdo ni en desacuerdo"],
-            "ca": ["Ni d'acord ni en desacord"], "nl": ["Noch akkoord noch niet akkoord", "Neutraal"],
-            "lt": ["Nei sutinku, nei nesutinku"], "pt": ["Nem concordo nem discordo"], "de": ["Teils, teils"]},
-        4: {"en": ["Agree"], "fr": ["Plutôt d'accord", "D'accord"], "it": ["Abbastanza d'accordo", "D'accordo"],
-            "es": ["De acuerdo"], "ca": ["Bastant d'acord", "D'acord"], "nl": ["Akkoord", "Eens"], "lt": ["Sutinku"],
-            "pt": ["Concordo"], "de": ["Stimme eher zu"]},
-        5: {"en": ["Strongly agree"], "fr": ["Tout à fait d'accord"], "it": ["Molto d'accordo"],
-            "es": ["Muy de acuerdo"], "ca": ["Molt d'acord"], "nl": ["Helemaal akkoord", "Helemaal eens"],
-            "lt": ["Visiškai sutinku"], "pt": ["Concordo totalmente"], "de": ["Stimme voll und ganz zu"]},
-    },
-    "activity": {
-        "meeting": {"en": ["Public meeting", "Meeting"], "fr": ["Réunion publique", "Réunion"],
-                    "it": ["Incontro pubblico"], "es": ["Reunión vecinal", "Reunión pública"], "ca": ["Reunió veïnal"],
-                    "nl": ["Bewonersvergadering"], "lt": ["Susitikimas su gyventojais"],
-                    "pt": ["Reunião pública", "Reunião com comerciantes", "Reunião"],
-                    "de": ["Bürgerversammlung", "Versammlung"]},
-        "school_visit": {"en": ["School visit"], "fr": ["Intervention en milieu scolaire", "Visite d'école"],
-                         "it": ["Visita scolastica"], "es": ["Visita escolar"], "ca": ["Visita a escola"],
-                         "nl": ["Schoolbezoek"], "lt": ["Vizitas mokykloje"], "pt": ["Visita a escola"],
-                         "de": ["Schulbesuch"]},
-        "joint_patrol": {"en": ["Joint patrol"], "fr": ["Patrouille conjointe"], "it": ["Pattuglia congiunta"],
-                         "es": ["Patrulla conjunta"], "ca": ["Patrulla conjunta"], "nl": ["Gezamenlijke patrouille"],
-                         "lt": ["Bendras patruliavimas"], "pt": ["Patrulha conjunta"], "de": ["Gemeinsame Streife"]},
-        "training_session": {"en": ["Training session", "Training"], "fr": ["Formation"], "it": ["Formazione"],
-                             "es": ["Formación"], "ca": ["Formació"], "nl": ["Opleiding"], "lt": ["Mokymai"],
-                             "pt": ["Formação"], "de": ["Schulung"]},
-        "info_stand": {"en": ["Information stand"], "fr": ["Stand d'information"], "it": ["Punto informativo"],
-                       "es": ["Punto informativo"], "ca": ["Punt informatiu"], "nl": ["Infostand"],
-                       "lt": ["Informacinis stendas"], "pt": ["Posto de informação"], "de": ["Infostand"]},
-        "mediation": {"en": ["Mediation"], "fr": ["Médiation"], "it": ["Mediazione"], "es": ["Mediación"],
-                      "ca": ["Mediació"], "nl": ["Bemiddeling"], "lt": ["Tarpininkavimas"], "pt": ["Mediação"],
-                      "de": ["Mediation"]},
-        "other": {"en": ["Other"], "fr": ["Autre"], "it": ["Altro"], "es": ["Otro", "Otros"], "ca": ["Altres"],
-                  "nl": ["Andere"], "lt": ["Kita"], "pt": ["Outra", "Outro"], "de": ["Sonstige", "Andere"]},
-    },
 
-}
+@functools.lru_cache(maxsize=1)
+def fielding_data() -> dict:
+    """The fielding data of ``fielding.yml``: answer labels and missing-value labels in the
+    partners' languages (matched against a city's raw labels), the questionnaire's wording."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(FIELDING_FILE.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe loader)
+    if not isinstance(data, dict) or not {"scales", "missing", "questions"} <= set(data):
+        raise ValueError(f"{FIELDING_FILE.name}: expected the sections scales, missing and questions")
+    return data
+
+
+#: scale -> {codebook value: {language: [labels, first = questionnaire label]}} (``fielding.yml``).
+SCALES: dict[str, dict[object, dict[str, list[str]]]] = fielding_data()["scales"]
 
 #: Don't know / refusal / not applicable, per language (first: don't know, second: refusal).
-MISSING: dict[str, list[str]] = {
-    "en": ["Don't know", "Refusal", "Refused", "No answer", "Not applicable", "DK", "NA", "N/A"],
-    "fr": ["Ne sait pas", "Refus", "NSP", "NSP/NRP", "Sans objet", "Sans réponse", "Ne se prononce pas", "NRP"],
-    "it": ["Non so", "Non risponde", "Non pertinente", "Non sa", "Rifiuto"],
-    "es": ["No sabe", "No contesta", "No responde", "No aplicable", "NS/NC", "NS", "NC"],
-    "ca": ["No sap", "No contesta", "No aplicable", "NS/NC"],
-    "nl": ["Weet niet", "Geen antwoord", "Niet van toepassing", "Weigering"],
-    "lt": ["Nežinau", "Atsisakė atsakyti", "Netaikoma", "Nežino"],
-    "pt": ["Não sabe", "Não responde", "Não se aplica", "NS/NR"],
-    "de": ["Weiß nicht", "Keine Angabe", "Verweigert", "Trifft nicht zu", "Weiss nicht", "k.A."],
-}
+MISSING: dict[str, list[str]] = fielding_data()["missing"]
 
 #: Numeric don't-know / refusal codes of rating items (ESS style).
 DK_CODES: tuple[int, ...] = (66, 77, 88, 96, 97, 98, 99, 777, 888, 999)
@@ -888,7 +761,7 @@ def propose_columns(infos: dict[str, ColumnInfo], decimal: str, kobo: bool, data
         p = Proposal(var, col, fit, how)
         if fit < 0.9:
             p.todo = (f"column {col!r} is proposed for {var} by its name, but only {fit:.0%} of its values "
-                      f"fit {var} ({codebook.var(var, dataset).label_en}): check")
+                      f"fit {var} ({codebook.var(var, dataset).label('en')}): check")
         out[var] = p
         used.add(col)
     why = {}
@@ -1328,7 +1201,7 @@ def _write_other_dataset(w: _Writer, name: str, group: list[RawTable], units: li
         w.add(f"{var}: {_y(p.column)}  # {'the codebook name' if p.how == 'name' else 'name'}{fit}", ind + 2)
     for var in mappable(name):
         if var not in props and var not in required:
-            w.comment(f"{var}: not found ({codebook.var(var, name).label_en})", ind + 2)
+            w.comment(f"{var}: not found ({codebook.var(var, name).label('en')})", ind + 2)
     w.add("values:", ind)
     values_at = len(w.lines) - 1
     missing: dict[str, None] = {}
@@ -1630,11 +1503,11 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
             continue
         v = codebook.var(var)
         if var in required:
-            w.todo(f"residents.columns.{var}", f"required, not found: which column holds {v.label_en}?", ind + 2)
+            w.todo(f"residents.columns.{var}", f"required, not found: which column holds {v.label('en')}?", ind + 2)
         elif v.optional or (kobo and var == "interview_date"):
-            w.comment(f"{var}: not found ({v.label_en}; optional)", ind + 2)
+            w.comment(f"{var}: not found ({v.label('en')}; optional)", ind + 2)
         elif v.role in ("item", "contact", "who", "pilot") or var == "interview_date":
-            w.todo(f"residents.columns.{var}", f"not found ({v.label_en}): map it if the survey asked it", ind + 2)
+            w.todo(f"residents.columns.{var}", f"not found ({v.label('en')}): map it if the survey asked it", ind + 2)
     for col, reason in why.items():
         if reason.startswith("TODO: "):
             w.todo("residents.columns", f"raw column {col!r}: {reason[6:]}", ind + 2)

@@ -1,5 +1,8 @@
 """Keep personal data, keys and outputs made from real data out of git: an allow-list.
 
+Owns the allow-list of what may be committed (no personal data, keys or real-data outputs).
+Must not read survey contents beyond checksums and markers: it judges files, not rows.
+
 Survey microdata are personal data. The guard does not look for known bad files: a file may
 be committed only when a rule below allows it, and a refusal names the file and the rule.
 
@@ -67,6 +70,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import yaml
+
 from analysis.config import PATHS
 from analysis.inputs.profile import load_profile
 from analysis.demo.synthetic import CITY_SETTINGS
@@ -100,6 +105,8 @@ ALLOWED = (
     # package
     "src/*.py", "src/*/py.typed", "src/analysis/publishing/templates/*.j2", "src/analysis/publishing/templates/*.css",
     "src/analysis/publishing/locale/*.yml", "src/analysis/publishing/locale/*.yaml",
+    # the fielding data of the questionnaire (wording and answer labels in the partners' languages)
+    "src/analysis/inputs/fielding.yml",
     # tests, benchmarks, tools: code only (test data are written by the tests)
     "tests/*.py", "tests/*.cfg", "tests/*.md", "benchmarks/*.py", "benchmarks/*.md",
     "tools/*.py", "tools/*.sh", "tools/*.md",
@@ -197,8 +204,6 @@ class _Context:
 
 
 def _context(snap: Snapshot) -> _Context:
-    import yaml
-
     demo = _parse_checksums(snap.text(CHECKSUMS))
     boundaries = {}
     for name, digest in _parse_checksums(snap.text(BOUNDARY_MANIFEST)).items():

@@ -1,5 +1,8 @@
 """City profiles: everything that differs between cities, as data.
 
+Owns the city profile schema and its loading: everything that differs between cities, as data.
+Must not read raw data nor clean: readers and the cleaning step use the profile.
+
 A profile ``config/cities/<city>.yml`` says which raw files a city delivered and how to
 read them, how its columns and labels map onto the codebook, its official neighbourhood
 units, its pilot design, its survey waves and the population margins used for weighting.
@@ -26,6 +29,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 from analysis.inputs import codebook
 from analysis.config import CITIES, PATHS
 from analysis.inputs.margins import read_margins_csv
+from analysis.publishing.text import localized, localized_lang
 
 Scalar = str | int | float | bool | None
 
@@ -229,6 +233,8 @@ class Wave(_Strict):
 class Pilot(_Strict):
     name: str
     name_local: str | None = None
+    #: the name in French when the local name is not French (for the French report)
+    name_fr: str | None = None
     kind: str  # short type, e.g. "youth-police dialogue", "reception training"
     kind_fr: str | None = None  # French text of kind, for the French report
     description: str
@@ -242,25 +248,35 @@ class Pilot(_Strict):
     published_context: str | None = None
     published_context_fr: str | None = None
 
-    #: free-text fields that may have a French version ``<field>_fr``
+    #: free-text fields that may have a version ``<field>_<lang>`` in another language
     TRANSLATED: ClassVar[tuple[str, ...]] = ("kind", "description", "published_context")
 
     def text(self, field: str, lang: str = "en") -> str | None:
         """The pilot's ``field`` (kind, description, published_context) in ``lang``.
 
-        The French text ``<field>_fr`` when ``lang == "fr"`` and it is set, else the English one.
+        The profile's ``<field>_<lang>`` when it is set, else the English text
+        (:func:`analysis.publishing.text.localized`).
         """
         if field not in self.TRANSLATED:
             raise ValueError(f"{field!r} has no translation; expected one of {self.TRANSLATED}")
-        if lang == "fr":
-            fr = getattr(self, f"{field}_fr")
-            if fr:
-                return fr
-        return getattr(self, field)
+        return localized(self, field, lang)
 
     def text_lang(self, field: str, lang: str = "en") -> str:
-        """The language of :meth:`text`: ``"fr"`` when the French text is used, else ``"en"``."""
-        return "fr" if lang == "fr" and getattr(self, f"{field}_fr", None) else "en"
+        """The language of :meth:`text`: ``lang`` when its text is used, else ``"en"``."""
+        return localized_lang(self, field, lang)
+
+    def display_name(self, lang: str = "en", languages: list[str] | tuple[str, ...] = ()) -> tuple[str, str]:
+        """The pilot's name to show in ``lang`` and the language it is in.
+
+        ``name_<lang>`` when the profile gives it; else the local name when ``lang`` is one of
+        the city's ``languages``; else the English ``name``.
+        """
+        own = localized_lang(self, "name", lang)
+        if own == lang:
+            return localized(self, "name", lang), lang
+        if self.name_local and lang in languages:
+            return self.name_local, lang
+        return self.name, "en"
 
     @field_validator("pilot_areas", "comparison_areas", mode="before")
     @classmethod
@@ -637,7 +653,8 @@ def read_yaml_mapping(path: Path, what: str) -> dict:
     return data
 
 
-def _format_error(path: Path, err: ValidationError, what: str = "city profile") -> str:
+def format_error(path: Path, err: ValidationError, what: str = "city profile") -> str:
+    """A validation error as a message naming the file and every offending key (never a row)."""
     lines = [f"{path}: invalid {what} ({err.error_count()} problem(s))"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"]) or "<top level>"
@@ -645,6 +662,9 @@ def _format_error(path: Path, err: ValidationError, what: str = "city profile") 
         got_txt = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
         lines.append(f"  key {key}: {e['msg']}{got_txt}")
     return "\n".join(lines)
+
+
+_format_error = format_error  # the former name, still imported by analysis.inputs.newcity
 
 
 def load_profile(city_or_path: str | Path) -> CityProfile:
@@ -670,7 +690,7 @@ def load_profile(city_or_path: str | Path) -> CityProfile:
     try:
         profile = CityProfile.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(_format_error(path, exc)) from None
+        raise ProfileError(format_error(path, exc)) from None
     if profile.city != path.stem:
         raise ProfileError(f"{path}: key city: {profile.city!r} does not match the file name {path.stem!r}")
     return profile

@@ -1,5 +1,8 @@
 """Keyed pseudonymisation of respondent and officer identifiers.
 
+Owns the keyed pseudonyms of identifiers and the rules for the key. Must not store, print or
+log a raw identifier or the key: only pseudonyms and a key fingerprint leave it.
+
 A raw identifier becomes ``<prefix><hex>``: the first :data:`DIGEST_CHARS` hex digits of
 HMAC-SHA256(key, city + dataset prefix + raw id). The same person keeps the same
 pseudonym in both waves (panel linkage works) and across reruns, but without the key the

@@ -1,5 +1,8 @@
 """Field a compatible survey: the codebook as a questionnaire and an XLSForm.
 
+Owns the codebook as a printable questionnaire and an XLSForm. Must not define items of
+its own: every question comes from analysis.inputs.codebook.
+
 The codebook (:mod:`analysis.inputs.codebook`) is the project's questionnaire. This module exports it
 
 * as a **printable questionnaire**, one self-contained HTML page per language
@@ -45,28 +48,37 @@ import pandas as pd
 from analysis import __version__
 from analysis.inputs import codebook
 from analysis.config import PATHS, SEED
-from analysis.inputs.newcity import METADATA_KEYS, MISSING, SCALES, Unit, units_from_csv
+from analysis.inputs.newcity import METADATA_KEYS, MISSING, SCALES, Unit, fielding_data, units_from_csv
+from analysis.publishing import text
 
-LANG_NAMES: dict[str, str] = {"en": "English", "fr": "Français", "it": "Italiano", "es": "Español",
-                              "ca": "Català", "nl": "Nederlands", "lt": "Lietuvių", "pt": "Português",
-                              "de": "Deutsch"}
+#: The fielding data (``fielding.yml`` beside this module): languages, question wording,
+#: form words and answer labels in the partners' languages.
+FIELDING: dict[str, Any] = fielding_data()
+#: Languages of the questionnaire, with their names in their own language.
+LANG_NAMES: dict[str, str] = dict(FIELDING["languages"])
 #: XLSForm label columns: ``label::English (en)`` / ``label::Français (fr)``.
-FORM_LANGS: tuple[str, ...] = ("en", "fr")
+FORM_LANGS: tuple[str, ...] = tuple(FIELDING["form_languages"])
+#: Source language of the questionnaire: every text has it, other languages fall back to it.
+SOURCE_LANG = "en"
 
-CHECK_NOTE = {
-    "fr": "Traduction du projet, à vérifier contre le questionnaire ESS R5 en français (France, Belgique).",
-    "other": "Translation to be checked against the national ESS R5 questionnaire: the question text below is "
-             "the English ESS source. The answer labels in this language come from the project's matching "
-             "vocabulary (the partners' delivered labels where there are some) and are to be checked too; "
-             "end-point labels marked [en] are English.",
-}
+
+def word(key: str, lang: str, **params) -> str:
+    """The form word ``key`` (``fielding.yml`` ``words``) in ``lang``, else in English."""
+    texts = FIELDING["words"][key]
+    out = texts.get(lang) or texts[SOURCE_LANG]
+    return out.format(**params) if params else out
+
+
+def _in(texts: dict[str, str], lang: str) -> str:
+    """A text given per language, in ``lang`` when it has one, else in English."""
+    return texts.get(lang) or texts[SOURCE_LANG]
 
 
 @dataclass(frozen=True)
 class Question:
     """One question of the residents' questionnaire.
 
-    ``text`` is ``{"en": ..., "fr": ...}``; for ESS items the English text is the ESS R5
+    ``text`` is ``{language: text}``; for ESS items the English text is the ESS R5
     source wording. ``scale`` names a choice list (:data:`CHOICE_LISTS`) or is ``integer``.
     """
 
@@ -79,117 +91,10 @@ class Question:
     interviewer: dict[str, str] | None = None
 
 
-GROUPS: dict[str, dict[str, str]] = {
-    "g_interview": {"en": "Interview", "fr": "Entretien"},
-    "g_about": {"en": "About you", "fr": "Vous concernant"},
-    "g_contact": {"en": "Contact with the police", "fr": "Contacts avec la police"},
-    "g_police": {"en": "The police", "fr": "La police"},
-    "g_safety": {"en": "Safety and reporting", "fr": "Sécurité et signalement"},
-    "g_pilot": {"en": "The pilot project", "fr": "Le projet pilote"},
-}
+#: Question groups: ``{group: {language: heading}}``.
+GROUPS: dict[str, dict[str, str]] = FIELDING["groups"]
 
-QUESTIONS: tuple[Question, ...] = (
-    Question("wave", "g_interview", "wave",
-             {"en": "Survey wave", "fr": "Vague d'enquête"},
-             interviewer={"en": "Interviewer: code the wave of this fieldwork.", "fr": "Enquêteur : codez la vague."}),
-    Question("neighbourhood", "g_interview", "neighbourhood",
-             {"en": "In which neighbourhood do you live?", "fr": "Dans quel quartier habitez-vous ?"},
-             interviewer={"en": "Code the official unit of the address.", "fr": "Codez l'unité officielle de l'adresse."}),
-    Question("age", "g_about", "integer",
-             {"en": "How old are you?", "fr": "Quel âge avez-vous ?"},
-             interviewer={"en": "Age in completed years (15 to 110); leave blank if refused.",
-                          "fr": "Âge en années révolues (15 à 110) ; laisser vide en cas de refus."}),
-    Question("gender", "g_about", "gender",
-             {"en": "Sex of the respondent", "fr": "Sexe de la personne interrogée"},
-             interviewer={"en": "Code; ask only if unsure (as in the ESS).",
-                          "fr": "À coder ; ne demander qu'en cas de doute (comme dans l'ESS)."}),
-    Question("migrant_background", "g_about", "yesno",
-             {"en": "Were you, or was either of your parents, born outside [country]?",
-              "fr": "Êtes-vous né(e), ou l'un de vos parents est-il né, hors de [pays] ?"}),
-    Question("shopkeeper", "g_about", "yesno",
-             {"en": "Do you run or work in a shop or business in this neighbourhood?",
-              "fr": "Tenez-vous un commerce dans ce quartier, ou y travaillez-vous ?"}),
-    Question("tourist", "g_about", "yesno",
-             {"en": "Are you in this city as a tourist or visitor?",
-              "fr": "Êtes-vous dans cette ville en tant que touriste ou visiteur ?"}),
-    Question("police_contact_12m", "g_contact", "yesno",
-             {"en": "In the past 12 months, have you had any contact with the police in this city, whether you "
-                    "or they initiated it?",
-              "fr": "Au cours des 12 derniers mois, avez-vous eu un contact avec la police dans cette ville, "
-                    "que ce soit à votre initiative ou à la sienne ?"}),
-    Question("contact_initiated_by", "g_contact", "initiated",
-             {"en": "Thinking of the most recent contact, who initiated it?",
-              "fr": "Lors du contact le plus récent, qui en a pris l'initiative ?"},
-             relevant="police_contact_12m"),
-    Question("contact_satisfaction", "g_contact", "sat5",
-             {"en": "How satisfied or dissatisfied were you with the way the police dealt with you?",
-              "fr": "Dans quelle mesure avez-vous été satisfait(e) ou insatisfait(e) de la manière dont la police "
-                    "vous a traité(e) ?"},
-             relevant="police_contact_12m"),
-    Question("trust_police", "g_police", "scale_trust",
-             {"en": "Using this card, please tell me on a score of 0-10 how much you personally trust each of the "
-                    "institutions I read out. 0 means you do not trust an institution at all, and 10 means you have "
-                    "complete trust. … the police?",
-              "fr": "À l'aide de cette carte, dites-moi sur une échelle de 0 à 10 quel degré de confiance vous "
-                    "accordez personnellement à chacune des institutions que je vais citer. 0 signifie que vous "
-                    "n'avez aucune confiance dans l'institution et 10 que vous lui faites entièrement confiance. "
-                    "… la police ?"},
-             ess="trstplc"),
-    Question("pj_respect", "g_police", "freq4",
-             {"en": "Based on what you have heard or your own experience how often would you say the police "
-                    "generally treat people in [country] with respect?",
-              "fr": "D'après ce que vous avez entendu dire ou votre propre expérience, diriez-vous que la police "
-                    "traite en général les gens en [pays] avec respect… ?"},
-             ess="plcrspc"),
-    Question("pj_fair", "g_police", "freq4",
-             {"en": "About how often would you say that the police make fair, impartial decisions in the cases "
-                    "they deal with?",
-              "fr": "Diriez-vous que la police prend des décisions justes et impartiales dans les affaires dont "
-                    "elle s'occupe… ?"},
-             ess="plcfrdc"),
-    Question("pj_explain", "g_police", "freq4",
-             {"en": "When dealing with people in [country], how often would you say the police generally "
-                    "explain their decisions and actions when asked to do so?",
-              "fr": "Dans ses rapports avec les gens en [pays], diriez-vous que la police explique en général "
-                    "ses décisions et ses actes quand on le lui demande… ?"},
-             ess="plcexdc"),
-    Question("eff_violence", "g_police", "scale_eff",
-             {"en": "Based on what you have heard or your own experience how successful do you think the police "
-                    "are at preventing crimes in [country] where violence is used or threatened?",
-              "fr": "D'après ce que vous avez entendu dire ou votre propre expérience, dans quelle mesure pensez-vous "
-                    "que la police réussit à prévenir les délits commis en [pays] avec violence ou menace de "
-                    "violence ?"},
-             ess="plcpvcr"),
-    Question("eff_burglary", "g_police", "scale_eff",
-             {"en": "How successful do you think the police are at catching people who commit house "
-                    "burglaries in [country]?",
-              "fr": "Dans quelle mesure pensez-vous que la police réussit à arrêter les auteurs de cambriolages "
-                    "de logements en [pays] ?"},
-             ess="plccbrg"),
-    Question("duty_support_police", "g_police", "scale_duty",
-             {"en": "To what extent is it your duty to back the decisions made by the police even when you "
-                    "disagree with them?",
-              "fr": "Dans quelle mesure est-ce votre devoir de soutenir les décisions prises par la police, même "
-                    "lorsque vous n'êtes pas d'accord avec elles ?"},
-             ess="bplcdc"),
-    Question("willing_report", "g_safety", "likely4",
-             {"en": "If you saw a crime being committed in your neighbourhood, how likely is it that you would "
-                    "report it to the police?",
-              "fr": "Si vous étiez témoin d'un délit dans votre quartier, quelle est la probabilité que vous le "
-                    "signaliez à la police ?"}),
-    Question("feel_safe_dark", "g_safety", "safe4",
-             {"en": "How safe do you – or would you – feel walking alone in this area after dark?",
-              "fr": "Vous sentez-vous – ou vous sentiriez-vous – en sécurité quand vous marchez seul(e) dans "
-                    "votre quartier une fois la nuit tombée ?"},
-             ess="aesfdrk"),
-    Question("pilot_aware", "g_pilot", "yesno",
-             {"en": "Have you heard of [pilot project], run in this neighbourhood by the police and the city?",
-              "fr": "Avez-vous entendu parler de [projet pilote], mené dans ce quartier par la police et la ville ?"}),
-    Question("pilot_participated", "g_pilot", "yesno",
-             {"en": "Have you taken part in any of its activities?",
-              "fr": "Avez-vous participé à l'une de ses activités ?"},
-             relevant="pilot_aware"),
-)
+QUESTIONS: tuple[Question, ...] = tuple(Question(**q) for q in FIELDING["questions"])
 
 #: Choice lists whose codes are the codebook's; ``safe4`` lists them in the ESS order (very safe first).
 _ORDER = {"safe4": [4, 3, 2, 1]}
@@ -197,16 +102,13 @@ _ENDS = {"scale_trust": "trust_police", "scale_eff": "eff_violence", "scale_duty
 
 
 def _missing_labels(lang: str) -> tuple[str, str]:
-    labels = MISSING[lang]
-    refusal = {"en": "Refusal", "fr": "Refus", "it": "Non risponde", "es": "No contesta", "ca": "No contesta",
-               "nl": "Geen antwoord", "lt": "Atsisakė atsakyti", "pt": "Não responde", "de": "Keine Angabe"}
-    return labels[0], refusal[lang]
+    return MISSING[lang][0], FIELDING["words"]["refusal"][lang]
 
 
 def choices(scale: str, lang: str, units: list[Unit] | None = None) -> list[tuple[str, str]]:
     """``[(choice name, label)]`` of a choice list in ``lang``; dk and refusal last.
 
-    Labels of other languages than en/fr that the tables lack fall back to English, marked.
+    End-point labels the catalogue lacks in ``lang`` fall back to English, marked "[en]".
     """
     def lab(value, scale_name):
         t = SCALES[scale_name].get(value, {}).get(lang) or SCALES[scale_name].get(value, {}).get("en")
@@ -215,7 +117,8 @@ def choices(scale: str, lang: str, units: list[Unit] | None = None) -> list[tupl
     dk, refusal = _missing_labels(lang)
     if scale == "wave":
         v = codebook.var("wave")
-        return [(w, v.category_labels[w][1 if lang == "fr" else 0]) for w in codebook.WAVES]
+        return [(w, v.category_label(w, lang if text.has_key(f"cat.wave.{w}", lang) else SOURCE_LANG))
+                for w in codebook.WAVES]
     if scale == "neighbourhood":
         return [(u.code, u.name) for u in (units or [])] or [("TODO1", "TODO: the city's units (NEIGHBOURHOODS=)")]
     if scale == "yesno":
@@ -232,18 +135,17 @@ def choices(scale: str, lang: str, units: list[Unit] | None = None) -> list[tupl
         var = codebook.var(_ENDS[scale])
         out = []
         for k in range(0, 11):
-            end = var.scale_labels.get(k)
-            text = str(k)
-            if end:
-                end_text = end[1] if lang == "fr" else end[0]
-                text = f"{k} {end_text}" + ("" if lang in ("en", "fr") else " [en]")
-            out.append((str(k), text))
+            label = str(k)
+            if k in var.scale_labels:
+                known = text.has_key(var.scale_labels[k], lang)
+                label = f"{k} {var.point_label(k, lang if known else SOURCE_LANG)}" + ("" if known else " [en]")
+            out.append((str(k), label))
         return out + [("dk", dk), ("refusal", refusal)]
     raise KeyError(f"unknown choice list {scale!r}")
 
 
 def _text(q: Question, lang: str) -> str:
-    return q.text.get(lang) or q.text["en"]
+    return _in(q.text, lang)
 
 
 def _filter_text(q: Question, lang: str, number: dict[str, int]) -> str | None:
@@ -251,7 +153,7 @@ def _filter_text(q: Question, lang: str, number: dict[str, int]) -> str | None:
         return None
     n = number[q.relevant]
     yes = choices("yesno", lang)[0][1]
-    return (f"Ask only if Q{n} = {yes}" if lang != "fr" else f"Poser seulement si Q{n} = {yes}")
+    return word("filter", lang, n=n, yes=yes)
 
 
 # ============================================================================ HTML
@@ -284,38 +186,32 @@ def questionnaire_html(lang: str = "en", units: list[Unit] | None = None, title:
         raise ValueError(f"language {lang!r}: expected one of {sorted(LANG_NAMES)}")
     e = html.escape
     number = {q.name: i for i, q in enumerate(QUESTIONS, start=1)}
-    fr = lang == "fr"
-    title = title or ("Enquête IMPPULSE auprès des habitants" if fr else "IMPPULSE residents' survey")
+    title = title or word("title", lang)
     out = [f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'><title>{e(title)}</title>"
            f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)} ({e(LANG_NAMES[lang])})</h1>"]
-    intro = ("Questionnaire généré depuis le codebook du projet (analysis.inputs.codebook, version "
-             f"{__version__}). Les noms de variables (entre crochets) sont ceux du codebook et du XLSForm. "
-             "Les items marqués ESS reprennent le module « Confiance dans la justice » de l'ESS Round 5."
-             if fr else
-             f"Generated from the project's codebook (analysis.inputs.codebook, version {__version__}). Variable names "
-             "(in brackets) are those of the codebook and of the XLSForm. Items marked ESS follow the ESS Round 5 "
-             "'Trust in justice' module; [country] is where the national questionnaire names the country.")
+    intro = word("intro", lang, version=__version__)
     out.append(f"<p>{e(intro)}</p>")
-    if lang != "en":
-        out.append(f"<p class='note'>{e(CHECK_NOTE['fr' if fr else 'other'])}</p>")
+    # a translation says how far it is checked (the source language has an empty note)
+    note = FIELDING["words"]["check_note"].get(lang, word("check_note_default", SOURCE_LANG))
+    if note:
+        out.append(f"<p class='note'>{e(note)}</p>")
     group = None
     for q in QUESTIONS:
         if q.group != group:
             group = q.group
-            out.append(f"<h2>{e(GROUPS[group]['fr' if fr else 'en'])}</h2>")
-        src = f"ESS R5 {q.ess}" if q.ess else ("item du projet" if fr else "project item")
+            out.append(f"<h2>{e(_in(GROUPS[group], lang))}</h2>")
+        src = f"ESS R5 {q.ess}" if q.ess else word("project_item", lang)
         if q.name == "feel_safe_dark":
-            src += (" (codes du codebook : 4 = tout à fait en sécurité, sens inverse de l'ESS)" if fr
-                    else " (codebook codes: 4 = very safe, the reverse of the ESS codes)")
+            src += word("safe_codes", lang)
         out.append(f"<div class='q'><p><span class='qn'>Q{number[q.name]}.</span> {e(_text(q, lang))} "
                    f"<span class='src'>[{e(q.name)}; {e(src)}]</span></p>")
         filt = _filter_text(q, lang, number)
         if filt:
             out.append(f"<p class='filter'>{e(filt)}</p>")
         if q.interviewer:
-            out.append(f"<p class='iv'>{e(q.interviewer.get(lang) or q.interviewer['en'])}</p>")
+            out.append(f"<p class='iv'>{e(_in(q.interviewer, lang))}</p>")
         if q.scale == "integer":
-            out.append("<p>____ " + e("ans" if fr else "years") + "</p>")
+            out.append("<p>____ " + e(word("years", lang)) + "</p>")
         else:
             rows = "".join(f"<tr><td class='code'>{e(name)}</td><td>☐ {e(label)}</td></tr>"
                            for name, label in choices(q.scale, lang, units))
@@ -360,8 +256,7 @@ def xlsform_sheets(units: list[Unit] | None = None, metadata: dict[str, Any] | N
             row.update({c: q.interviewer[lg] for c, lg in zip(_label_cols("hint"), FORM_LANGS)})
         if q.scale == "integer":
             row.update({"type": "integer", "constraint": f". >= {codebook.AGE_MIN} and . <= {codebook.AGE_MAX}",
-                        **{c: (f"{codebook.AGE_MIN} to {codebook.AGE_MAX} years" if lg == "en"
-                               else f"De {codebook.AGE_MIN} à {codebook.AGE_MAX} ans")
+                        **{c: word("age_range", lg, lo=codebook.AGE_MIN, hi=codebook.AGE_MAX)
                            for c, lg in zip(_label_cols("constraint_message"), FORM_LANGS)}})
         else:
             row["type"] = f"select_one {q.scale}"

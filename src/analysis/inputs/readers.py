@@ -1,5 +1,8 @@
 """Read raw city files (CSV, XLSX, SPSS .sav, Stata .dta) without silent coercion.
 
+Owns reading raw files (CSV, XLSX, SAV, DTA) as raw values with independent row counts.
+Must not interpret values (decimal marks, labels, codes): the cleaning step does.
+
 Every reader returns the file's columns as raw values: CSV cells as text exactly as
 written (decimal commas, leading zeros, "NSP" and stray spaces all kept), XLSX cells as
 the value the spreadsheet stores (text, number or date), SPSS/Stata values as stored or,
@@ -240,8 +243,13 @@ def describe_found_columns(found: list[str], expected: Iterable[str]) -> str:
             f"first line the header? check `skiprows` (title lines) and `delimiter` in the city profile")
 
 
-def _finish(df: pd.DataFrame, spec: FileSpec, rows: np.ndarray,
-            problems: dict[int, str] | None = None) -> pd.DataFrame:
+def finish_frame(df: pd.DataFrame, spec: FileSpec, rows: np.ndarray,
+                 problems: dict[int, str] | None = None) -> pd.DataFrame:
+    """A reader's raw frame as every reader returns it: string column names, the provenance
+    columns ``source_file`` and ``raw_row_number`` (``rows``), the row problems in ``attrs``.
+
+    Raises :class:`RawDataError` when the file has no row, or a column with a reserved name.
+    """
     if len(df) == 0:
         raise _no_rows(spec, [str(c) for c in df.columns])
     clash = [c for c in PROVENANCE if c in df.columns]
@@ -617,7 +625,7 @@ def _read_csv(spec: FileSpec, path: Path) -> pd.DataFrame:
     if data and not ended and data[-1][1] == len(lines):
         problems.setdefault(len(data) - 1, "the file ends inside this line, without a line break: "
                                            "the row may have been cut")
-    return _finish(df, spec, rows, problems)
+    return finish_frame(df, spec, rows, problems)
 
 
 # ----------------------------------------------------------------------------- XLSX
@@ -854,7 +862,7 @@ def _read_xlsx(spec: FileSpec, path: Path, columns: Iterable[str] | None) -> pd.
     data = {c: [(_cell(r[i]) if i < len(r) else None) for r in records] for i, c in enumerate(cols[:width])}
     df = pd.DataFrame(data, dtype=object, columns=cols)
     _header_repeats(spec, cols, df, np.asarray(rows), problems)
-    return _finish(df, spec, np.asarray(rows), problems)
+    return finish_frame(df, spec, np.asarray(rows), problems)
 
 
 # ----------------------------------------------------------------------------- SAV / DTA
@@ -925,7 +933,7 @@ def _read_stat(spec: FileSpec, path: Path) -> pd.DataFrame:
     if spec.value_labels:
         df = _apply_labels(df, meta)
     df = df.astype(object)
-    return _finish(df, spec, np.arange(len(df), dtype="int64") + 1)
+    return finish_frame(df, spec, np.arange(len(df), dtype="int64") + 1)
 
 
 # ----------------------------------------------------------------------------- numbers

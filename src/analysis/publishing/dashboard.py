@@ -1,5 +1,8 @@
 """The offline dashboard: ``reports/dashboard.html``, one file anyone can open.
 
+Owns the offline dashboard, reports/dashboard.html. Must not read respondents nor
+estimate: it embeds published, suppressed tables only.
+
 For committee members and city staff who will never start Jupyter: the same choices as
 ``notebooks/explore.ipynb`` (city, indicator, wave, group, language) and the same three
 views (the neighbourhood map, the like-for-like trend by area, the table), in one HTML file
@@ -40,9 +43,9 @@ requirements; :func:`plotly_js` says how when it is missing).
 
 Words
 -----
-Every word comes from the catalogues through :func:`analysis.publishing.explore.t` (``report.yml`` and
-``explore.yml``) and codebook labels; the page holds both languages and switches between
-them without reloading. A URL hash selects the view on load, e.g.
+Every word comes from the one catalogue through :func:`analysis.publishing.text.tr` (and the
+labels of :mod:`analysis.publishing.text`), numbers with each language's decimal mark; the
+page holds every language of the catalogue and switches between them without reloading. A URL hash selects the view on load, e.g.
 ``dashboard.html#city=nantes&lang=fr&indicator=trust_police&wave=change&group=young``.
 """
 
@@ -58,7 +61,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.inputs import codebook
-from analysis.publishing import explore
+from analysis.publishing import explore, text
+from analysis.publishing.text import tr
 from analysis.config import K_SUPPRESS, PATHS
 from analysis.publishing.tables import DASHBOARD_AREA_COLUMNS, DASHBOARD_ROW_COLUMNS
 from analysis.geography.maps import _CMAP
@@ -171,15 +175,15 @@ def city_data(city: str) -> dict:
     names = dict(zip(table["neighbourhood"], table["name"])) if "name" in table.columns else {}
     atype = dict(zip(gdf["code"].astype(str), gdf["area_type"].astype(str)))
     flat = {}
-    notes = {lang: {} for lang in explore.LANGS}
+    notes = {lang: {} for lang in text.LANGS}
     for (ind, wave, group), rows in table.groupby(["indicator", "wave", "group"], sort=False):
         flat[f"{ind}|{wave}|{group}"] = explore.shrinkage_is_flat(rows)
     for ind in opts["indicator"]:
         for group in opts["group"]:
             tr_ = explore.trend(areas, ind, group)
-            for lang in explore.LANGS:
+            for lang in text.LANGS:
                 notes[lang][f"{ind}|{group}"] = explore.trend_notes(tr_, lang) if areas is not None \
-                    else [explore.t("trend.no_table", lang, city=city)]
+                    else [tr("trend.no_table", lang, city=city)]
     area_rows = []
     if areas is not None:
         a = areas.copy()
@@ -188,11 +192,11 @@ def city_data(city: str) -> dict:
         area_rows = _records(a, AREA_COLUMNS)
     approximate = bool(gdf.attrs.get("approximate", gdf["approximate"].any()))
     return {
-        "name": profile.name,
+        "name": {lang: text.city_name(profile, lang) for lang in text.LANGS},
         "synthetic": bool(profile.synthetic),
         "approximate": approximate,
-        "status_line": {lang: explore.data_status_line(profile, lang) for lang in explore.LANGS},
-        "boundaries": {lang: boundary_note(approximate, lang) for lang in explore.LANGS},
+        "status_line": {lang: explore.data_status_line(profile, lang) for lang in text.LANGS},
+        "boundaries": {lang: boundary_note(approximate, lang) for lang in text.LANGS},
         "options": opts,
         "polygons": {str(c): {"name": str(names.get(str(c), n)), "area": atype.get(str(c), "other"),
                               "rings": _rings(g, origin)}
@@ -217,21 +221,22 @@ def page_data(cities: list[str] | None = None) -> dict:
     indicators = list(dict.fromkeys(i for d in data.values() for i in d["options"]["indicator"]))
     groups = list(dict.fromkeys(g for d in data.values() for g in d["options"]["group"]))
     words = {}
-    for lang in explore.LANGS:
-        w = {k: explore.t(k, lang) for k in _UI_KEYS}
-        w["dash.k_rule"] = explore.t("dash.k_rule", lang, k=K_SUPPRESS)
-        w["lang.name"] = explore.t("lang.name", lang)
+    for lang in text.LANGS:
+        w = {k: tr(k, lang) for k in _UI_KEYS}
+        w["dash.k_rule"] = tr("dash.k_rule", lang, k=K_SUPPRESS)
+        w["lang.name"] = tr("lang.name", lang)
+        w["decimal"] = text.decimal_mark(lang)
         w["wave"] = {x: explore.wave_label(x, lang) for x in explore.WAVE_ORDER}
         w["area"] = {x: explore.area_label(x, lang) for x in explore.AREAS}
         w["status"] = {x: explore.status_label(x, lang) for x in explore.STATUSES}
         w["indicator"] = {i: explore.indicator_label(i, lang) for i in indicators}
-        w["scale"] = {i: explore.t("scale.line", lang, indicator=explore.indicator_label(i, lang),
+        w["scale"] = {i: tr("scale.line", lang, indicator=explore.indicator_label(i, lang),
                                    scale=explore.scale_note(i, lang)) for i in indicators}
         w["group"] = {g: explore.group_label(g, lang) for g in groups}
         # templates with {placeholders}, filled in by the page (same names in both languages)
-        w["tpl"] = {k: explore.catalogue()[k][lang] for k in ("map.title", "trend.title", "trend.axis_full")}
+        w["tpl"] = {k: tr(k, lang) for k in ("map.title", "trend.title", "trend.axis_full")}
         words[lang] = w
-    return {"k": K_SUPPRESS, "langs": list(explore.LANGS), "words": words, "cities": data,
+    return {"k": K_SUPPRESS, "langs": list(text.LANGS), "words": words, "cities": data,
             "scales": {i: list(codebook.scale_range(i)) for i in indicators}}
 
 

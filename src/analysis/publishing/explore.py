@@ -1,5 +1,8 @@
 """Explore the published neighbourhood results: one city, indicator, wave, group and language.
 
+Owns the exploration views of published results (notebook and dashboard data). Must not
+read the respondent file: published, suppressed tables and polygons only.
+
 Behind ``notebooks/explore.ipynb`` (for the support committee's academics) and the offline
 dashboard (:mod:`analysis.publishing.dashboard`). Both read only published, suppressed outputs —
 ``reports/tables/<city>/neighbourhoods.csv``, ``reports/tables/<city>/areas.csv`` and the
@@ -28,22 +31,20 @@ area differ between waves, the table says so (``same_neighbourhoods``) and the v
 
 Words
 -----
-Every word shown comes from a catalogue: ``locale/report.yml`` (:func:`analysis.publishing.text.tr`)
-and codebook labels where they exist, else ``locale/explore.yml`` (:func:`t` looks there
-first). There is no language branching in this module: a language is a catalogue column.
+Every word shown comes from the one catalogue of :mod:`analysis.publishing.text` (the
+exploration's own keys are in ``locale/explore.yml``, the labels in ``locale/codebook.yml``);
+:func:`t` is :func:`analysis.publishing.text.tr`. There is no language branching in this
+module: a language is a catalogue column.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import yaml
 
 from analysis.inputs import codebook
 from analysis.config import K_SUPPRESS, PATHS
@@ -52,46 +53,23 @@ from analysis.statistics.areas import AREA_COLUMNS, AREAS, WAVE_ORDER, area_esti
 from analysis.geography.geo import boundary_note
 from analysis.geography.maps import choropleth, map_frame
 from analysis.inputs.profile import load_profile
-from analysis.publishing.text import tr
+from analysis.publishing import text
+from analysis.publishing.text import LANGS, catalogue, tr  # noqa: F401 (the exploration's words are the catalogue's)
 from analysis.geography.geo import city_geometry
 
-#: Waves in time order, then the change between them.
-#: Languages of the catalogues.
-LANGS: tuple[str, ...] = ("en", "fr")
 #: One vocabulary for a cell that shows no number (plus "published" for one that does).
 STATUSES: tuple[str, ...] = ("published", "suppressed", "not_collected", "no_data")
 #: Columns of the published area table, in order (``data_status`` is added first for synthetic data).
-CATALOGUE = Path(__file__).resolve().parent / "locale" / "explore.yml"
+#: Distance (x units, a wave is 1 apart) between a wave's column of points and its n labels.
+N_LABEL_GAP = 0.12
+#: Smallest vertical distance between two n labels of one wave, as a share of the scale.
+N_LABEL_SEP = 0.045
 AREA_STYLE = {"pilot": ("#b2182b", "-"), "comparison": ("#2166ac", "--"), "other": ("#7f7f7f", ":")}
 
 
 # ===================================================================== words
-@functools.lru_cache(maxsize=1)
-def catalogue() -> dict[str, dict[str, str]]:
-    """The exploration catalogue ``{key: {"en": text, "fr": text}}`` (``locale/explore.yml``)."""
-    data = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{CATALOGUE}: expected a mapping of keys to {{en, fr}}")
-    return data
-
-
-def t(key: str, lang: str = "en", **params) -> str:
-    """Text of ``key`` in ``lang``: ``explore.yml`` first, then the report's catalogue.
-
-    Raises
-    ------
-    KeyError
-        When neither catalogue has ``key`` in ``lang``.
-    """
-    if lang not in LANGS:
-        raise KeyError(f"language {lang!r} is not one of {LANGS}")
-    entry = catalogue().get(key)
-    if entry is None:
-
-        return tr(key, lang, **params)
-    if lang not in entry:
-        raise KeyError(f"{CATALOGUE.name}: no {lang!r} text for key {key!r}")
-    return entry[lang].format(**params) if params else entry[lang]
+#: The exploration's words: the one catalogue's ``tr`` (kept under its old name for the notebook).
+t = tr
 
 
 def indicator_label(indicator: str, lang: str = "en") -> str:
@@ -104,20 +82,17 @@ def indicator_label(indicator: str, lang: str = "en") -> str:
 
 def group_label(group: str, lang: str = "en") -> str:
     """"all residents" or the targeted group's codebook label."""
-    if group == "all":
-        return t("group.all", lang)
-    g = codebook.TARGET_GROUPS.get(group)
-    return g.label_fr if g is not None and lang == "fr" else (g.label_en if g is not None else group)
+    return text.group_label(group, lang)
 
 
 def wave_label(wave: str, lang: str = "en") -> str:
     """Baseline / follow-up / change, from the report's catalogue."""
-    return t(f"wave.{wave}", lang)
+    return text.wave_label(wave, lang)
 
 
 def area_label(area: str, lang: str = "en") -> str:
     """pilot / comparison / rest of the city."""
-    return t("area.other_long" if area == "other" else f"area.{area}", lang)
+    return text.area_label(area, lang, long=True)
 
 
 def status_label(status: str, lang: str = "en", k: int = K_SUPPRESS) -> str:
@@ -141,19 +116,18 @@ def scale_note(indicator: str, lang: str = "en") -> str:
     except KeyError:
         v = None
     if lo in ends and hi in ends:
-        pick = 1 if lang == "fr" else 0  # the codebook stores (en, fr) pairs
-        text = t("scale.range", lang, lo=lo, hi=hi, lo_label=ends[lo][pick], hi_label=ends[hi][pick])
+        note = t("scale.range", lang, lo=lo, hi=hi, lo_label=v.point_label(lo, lang), hi_label=v.point_label(hi, lang))
     else:
-        text = t("scale.plain", lang, lo=lo, hi=hi)
+        note = t("scale.plain", lang, lo=lo, hi=hi)
     if v is not None and v.ess and "reversed" in v.ess:
-        text = t("scale.with_note", lang, scale=text,
+        note = t("scale.with_note", lang, scale=note,
                  note=t("scale.reversed", lang, item=v.ess.replace("(reversed)", "").strip()))
-    return text
+    return note
 
 
 def data_status_line(profile, lang: str = "en") -> str:
     """Synthetic or real, following the city's profile (``profile.synthetic``)."""
-    return t("data.synthetic" if profile.synthetic else "data.real", lang, city=profile.name)
+    return t("data.synthetic" if profile.synthetic else "data.real", lang, city=text.city_name(profile, lang))
 
 
 # ===================================================================== the tables
@@ -378,10 +352,19 @@ class View:
     notes: list[str] = field(default_factory=list)
 
 
+def spread(values: list[float], sep: float) -> list[float]:
+    """Sorted ``values`` pushed up where needed so that any two are at least ``sep`` apart."""
+    out: list[float] = []
+    for v in values:
+        out.append(v if not out else max(v, out[-1] + sep))
+    return out
+
+
 def plot_trend(ax, tr_: pd.DataFrame, indicator: str, group: str, lang: str = "en") -> None:
     """Baseline and follow-up of each area with 95 % CIs, on the indicator's whole scale."""
     lo, hi = codebook.scale_range(indicator)
     offsets = {"pilot": -0.06, "comparison": 0.0, "other": 0.06}  # side by side, intervals readable
+    labels = []
     for area in dict.fromkeys(tr_["area_type"]):
         g = tr_[(tr_["area_type"] == area) & (tr_["status"] == "published")]
         colour, style = AREA_STYLE.get(area, ("black", "-"))
@@ -390,10 +373,16 @@ def plot_trend(ax, tr_: pd.DataFrame, indicator: str, group: str, lang: str = "e
         err = np.vstack([y - g["ci_low"].astype(float).to_numpy(), g["ci_high"].astype(float).to_numpy() - y])
         ax.errorbar(x, y, yerr=err, marker="o", color=colour, linestyle=style, capsize=3,
                     label=area_label(area, lang))
-        for xi, yi, n in zip(x, y, g["n"]):
-            ax.annotate(f"n = {n}", (xi, yi), textcoords="offset points", xytext=(6, -3), fontsize=7, color=colour)
+        labels += [(w, yi, f"n = {n}", colour) for yi, n, w in zip(y, g["n"], g["wave"])]
+    # n outside the column of points (left of the baseline's, right of the follow-up's), so
+    # that no label sits on a point or an interval; labels of one wave spread apart
+    for wave, side in (("baseline", -1), ("follow_up", 1)):
+        col = sorted((lab for lab in labels if lab[0] == wave), key=lambda lab: lab[1])
+        for (_, _, txt, colour), yl in zip(col, spread([lab[1] for lab in col], N_LABEL_SEP * (hi - lo))):
+            ax.annotate(txt, ((0 if wave == "baseline" else 1) + side * N_LABEL_GAP, yl),
+                        ha="right" if side < 0 else "left", va="center", fontsize=7, color=colour)
     ax.set_xticks([0, 1], [wave_label("baseline", lang), wave_label("follow_up", lang)])
-    ax.set_xlim(-0.4, 1.5)
+    ax.set_xlim(-0.5, 1.5)
     ax.set_ylim(lo, hi)  # the whole scale: no cut axis to exaggerate a change
     ax.set_ylabel(f"{indicator_label(indicator, lang)}\n({t('trend.axis_full', lang, lo=lo, hi=hi)})", fontsize=8)
     ax.set_title(t("trend.title", lang, group=group_label(group, lang), indicator=indicator_label(indicator, lang)),
@@ -424,6 +413,7 @@ def draw(city: str, indicator: str, wave: str, group: str = "all", *, lang: str 
     ax_map.text(0, -0.02, boundary_note(geo.attrs["approximate"], lang), transform=ax_map.transAxes,
                 fontsize=7, va="top", style="italic")
     plot_trend(ax_tr, tr_, indicator, group, lang)
+    text.localise_axes(fig, lang)
     fig.tight_layout()
     notes = [data_status_line(profile, lang), boundary_note(geo.attrs["approximate"], lang),
              t("scale.line", lang, indicator=indicator_label(indicator, lang), scale=scale_note(indicator, lang))]
@@ -470,7 +460,7 @@ def widgets(city: str, indicator: str, wave: str, group: str = "all", lang: str 
 
 
     cities = sorted(p.parent.name for p in PATHS.tables.glob("*/neighbourhoods.csv")) or [city]
-    names = {c: load_profile(c).name for c in cities}
+    names = {c: text.city_name(load_profile(c), lang) for c in cities}
     opts = options(load_table(city))
     labellers = {"indicator": indicator_label, "wave": wave_label, "group": group_label}
     dd = {

@@ -1,5 +1,8 @@
 """Saving figures reproducibly, with the facts the figure manifest needs.
 
+Owns saving a figure: files, sidecar, style, minimum printed font, synthetic stamp, what is
+redrawn. Must not import anything above analysis.io but the text layer (a contract module too).
+
 Every published figure goes through :func:`save_figure`, which
 
 - stamps "SYNTHETIC DATA" on figures drawn from the demonstration data;
@@ -43,6 +46,9 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy
+import PIL
+from PIL import Image
 
 if "ipykernel" not in sys.modules:
     # Scripts, tests and the report: headless. Inside a Jupyter kernel the inline backend
@@ -97,7 +103,7 @@ def apply_style() -> None:
 
 def stamp_synthetic(fig: plt.Figure, lang: str = "en") -> None:
     """Write a visible "synthetic data" mark in the figure's top-right corner."""
-    fig.text(0.995, 0.995, tr("figure.stamp_synthetic", lang), ha="right", va="top", fontsize=7,
+    fig.text(0.995, 0.995, tr("fig.stamp", lang), ha="right", va="top", fontsize=7,
              color="#b2182b", fontweight="bold", alpha=0.85)
 
 
@@ -259,15 +265,11 @@ def embedded_copy(png: Path, svg: Path | None = None) -> dict:
 @functools.lru_cache(maxsize=1)
 def _derivation_version() -> str:
     """What decides an embedded copy besides its sources: this module's code and Pillow."""
-    import PIL
-
     return hashlib.sha256(Path(__file__).read_bytes() + PIL.__version__.encode()).hexdigest()
 
 
 def _derive_copy(png: Path, svg: Path | None, svg_bytes: bytes | None) -> dict:
     """:func:`embedded_copy` without its cache."""
-    from PIL import Image
-
     px_w, px_h = png_size(png)
     w_in, h_in = px_w / DPI, px_h / DPI
     pw = printed_width(w_in, h_in)
@@ -308,8 +310,6 @@ def render_environment() -> str:
     Pillow and NumPy versions, :data:`DPI` and :data:`SAVE_VERSION`. Recorded in each
     sidecar: a saved PNG is kept only when its figure's SVG and this are unchanged.
     """
-    import numpy
-    import PIL
     from matplotlib import ft2font
 
     h = hashlib.sha256(f"imppulse-figure {SAVE_VERSION} dpi={DPI} mpl={matplotlib.__version__} "

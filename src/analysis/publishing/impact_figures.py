@@ -13,35 +13,13 @@ from analysis.inputs import codebook
 from analysis.config import K_SUPPRESS
 from analysis.sdc import publish_count
 from analysis.statistics.evaluation import CityEvaluation
-from analysis.publishing import figures
+from analysis.publishing import figures, text
 from analysis import io
 from analysis.statistics import implementation as imp
 
 # ============================================================================ figures
-_TXT = {
-    "effect": ("Effect (points on the indicator's scale), 95% CI", "Effet (points sur l'échelle de l'indicateur), IC 95 %"),
-    "did": ("pilot vs comparison areas, follow-up vs baseline", "zones pilotes vs zones de comparaison, suivi vs initial"),
-    "pre_post": ("pilot areas, follow-up vs baseline (no comparison area)",
-                 "zones pilotes, suivi vs initial (sans zone de comparaison)"),
-    "suppressed": ("suppressed (< {k})", "masqué (< {k})"),
-    "not_estimable": ("not estimable with this design", "non estimable avec ce dispositif"),
-    "not_collected": ("not collected", "non collecté"),
-    "residents": ("Effects of the pilot on residents", "Effets du pilote sur les habitants"),
-    "groups": ("Effects by targeted group", "Effets par groupe ciblé"),
-    "officers": ("Change among police officers", "Évolution chez les policiers"),
-    "all": ("All residents", "Tous les habitants"),
-}
-
-
-def _t(key: str, lang: str) -> str:
-    return _TXT[key][1 if lang == "fr" else 0]
-
-
 def _group_label(g: str, lang: str) -> str:
-    if g == "all":
-        return _t("all", lang)
-    tg = codebook.TARGET_GROUPS[g]
-    return tg.label_fr if lang == "fr" else tg.label_en
+    return text.tr("fig.group_all", lang) if g == "all" else text.group_label(g, lang)
 
 
 def _ci_rows(ax, d: pd.DataFrame, ys, colour="#2166ac", lang="en"):
@@ -50,7 +28,7 @@ def _ci_rows(ax, d: pd.DataFrame, ys, colour="#2166ac", lang="en"):
             # Each status is worded differently: "not collected" is not a suppression.
             status = r.get("status", "suppressed")
             key = status if status in ("not_estimable", "not_collected") else "suppressed"
-            ax.text(0.02, y, _t(key, lang).format(k=K_SUPPRESS), va="center", fontsize=7,
+            ax.text(0.02, y, text.tr(f"fig.status.{key}", lang, k=K_SUPPRESS), va="center", fontsize=7,
                     color="0.45", style="italic" if key == "not_collected" else "normal",
                     transform=ax.get_yaxis_transform())
             continue
@@ -85,9 +63,11 @@ def plot_effects(impact: pd.DataFrame, *, lang: str = "en"):
         ax.set_yticks(ys)
         ax.set_yticklabels([codebook.label(o, lang) for o in p["outcome"]])
         ax.set_ylim(-0.6, len(p) - 0.4)
-    axes[-1, 0].set_xlabel(_t("effect", lang))
+    axes[-1, 0].set_xlabel(text.tr("fig.effect_axis", lang))
     design = d["design"].iloc[0] if len(d) else "did"
-    axes[0, 0].set_title(f"{_t('residents', lang)}\n{_t(design, lang)}", loc="left")
+    axes[0, 0].set_title(f"{text.tr('fig.impact_residents.title', lang)}\n{text.tr(f'fig.design.{design}', lang)}",
+                         loc="left")
+    text.localise_axes(fig, lang)
     fig.tight_layout()
     return fig
 
@@ -110,7 +90,8 @@ def plot_group_effects(impact: pd.DataFrame, *, lang: str = "en",
         ax.set_xlabel(scale)
     axes[0, 0].set_yticks(ys)
     axes[0, 0].set_yticklabels([_group_label(g, lang) for g in groups])
-    fig.suptitle(_t("groups", lang), x=0.01, ha="left", fontsize=10)
+    fig.suptitle(text.tr("fig.impact_groups.title", lang), x=0.01, ha="left", fontsize=10)
+    text.localise_axes(fig, lang)
     fig.tight_layout()
     return fig
 
@@ -126,10 +107,10 @@ def plot_officers(impact: pd.DataFrame, *, lang: str = "en"):
     ax.set_yticks(ys)
     ax.set_yticklabels([codebook.label(o, lang, "officers") for o in d["outcome"]])
     design = d["design"].iloc[0] if len(d) else "pre_post"
-    how = {"did_trained": ("trained vs untrained, follow-up vs baseline", "formés vs non formés, suivi vs initial"),
-           "pre_post": ("follow-up vs baseline", "suivi vs initial")}[design][lang == "fr"]
-    ax.set_title(f"{_t('officers', lang)}\n{how}", loc="left")
-    ax.set_xlabel(_t("effect", lang))
+    how = text.tr(f"fig.officers_design.{design}", lang)
+    ax.set_title(f"{text.tr('fig.impact_officers.title', lang)}\n{how}", loc="left")
+    ax.set_xlabel(text.tr("fig.effect_axis", lang))
+    text.localise_axes(fig, lang)
     fig.tight_layout()
     return fig
 
@@ -145,53 +126,31 @@ def save_impact_figures(ev: "CityEvaluation", profile, notebook: str = "03-impac
 
     figures.apply_style()
     n = publish_count(int(ev.residents.loc[ev.residents["group"] == "all", "n"].max()))
-    design = {"did": ("difference-in-differences", "doubles différences"),
-              "pre_post": ("pre/post, no comparison area", "avant/après, sans zone de comparaison")}[ev.design]
+    weighting = getattr(ev, "weighting", None)
     # the caption says what the weights were (analysis.statistics.weights method codes), never "weighted"
     # for a city without margins
-    weighting = {"raked_population": ("weighted, raked to the profile's population margins",
-                                      "pondéré, calage sur les marges de population du profil"),
-                 "raked_population_approx": ("weighted, raked to the profile's population margins "
-                                             "(met approximately)",
-                                             "pondéré, calage approché sur les marges de population du profil"),
-                 "unweighted_no_margins": ("unweighted: no population margins for this city",
-                                           "non pondéré : pas de marges de population pour cette ville"),
-                 "given": ("weighted with the weights supplied with the data",
-                           "pondéré par les poids fournis avec les données")}.get(
-        getattr(ev, "weighting", None), ("weighting method not stated", "méthode de pondération non indiquée"))
+    weighting = weighting if text.has_key(f"fig.weighting.{weighting}") else "unknown"
+
+    def caption_params(lang: str) -> dict:
+        return {"design": text.tr(f"fig.caption_design.{ev.design}", lang),
+                "weighting": text.tr(f"fig.weighting.{weighting}", lang), "n": n, "k": K_SUPPRESS}
+
     specs = [
-        ("impact-residents", lambda lang: plot_effects(ev.impact, lang=lang), ev.residents,
-         ("Effects of the pilot on residents", "Effets du pilote sur les habitants"),
-         (f"Pilot effect per indicator ({design[0]}; {weighting[0]}; neighbourhood and wave fixed effects, "
-          f"age group and gender adjusted); 95% wild cluster bootstrap intervals; up to n = {n} respondents.",
-          f"Effet du pilote par indicateur ({design[1]} ; {weighting[1]} ; effets fixes quartier et vague, "
-          f"ajusté sur âge et genre) ; intervalles à 95 % par bootstrap sauvage par grappes ; jusqu'à n = {n}.")),
-        ("impact-groups", lambda lang: plot_group_effects(ev.impact, lang=lang), ev.residents,
-         ("Effects by targeted group", "Effets par groupe ciblé"),
-         ("Pilot effect within each targeted group, main indicators; 95% wild cluster bootstrap intervals; "
-          f"estimates on fewer than {K_SUPPRESS} respondents per cell are suppressed.",
-          "Effet du pilote dans chaque groupe ciblé, indicateurs principaux ; intervalles à 95 % ; "
-          f"estimations masquées sous {K_SUPPRESS} répondants par case.")),
-        ("impact-officers", lambda lang: plot_officers(ev.impact, lang=lang), ev.officers,
-         ("Change among police officers", "Évolution chez les policiers"),
-         ("Officer survey, 1-5 scales; standard errors clustered by officer (CRV1), some officers "
-          "answered in both waves; small samples.",
-          "Enquête auprès des policiers, échelles 1-5 ; erreurs types par grappes de policiers (CRV1), "
-          "certains ont répondu aux deux vagues ; petits effectifs.")),
+        ("impact-residents", lambda lang: plot_effects(ev.impact, lang=lang), ev.residents),
+        ("impact-groups", lambda lang: plot_group_effects(ev.impact, lang=lang), ev.residents),
+        ("impact-officers", lambda lang: plot_officers(ev.impact, lang=lang), ev.officers),
         ("implementation-timeline", lambda lang: imp.plot_timeline(ev.implementation, profile, lang=lang),
-         ev.implementation["table"],
-         ("Pilot activities over time", "Activités du pilote dans le temps"),
-         ("Activities per month by type from the pilot's activity log; grey: survey fieldwork; dashed: pilot period.",
-          "Activités par mois et par type (journal du pilote) ; gris : enquêtes ; tirets : période du pilote.")),
+         ev.implementation["table"]),
     ]
     saved = []
-    for fig_id, draw, data, title, caption in specs:
+    for fig_id, draw, data in specs:
         if fig_id == "impact-officers" and len(ev.officers) == 0:
             continue
+        key = "fig." + fig_id.replace("-", "_")
         for lang in figures.LANGS:
             fig = draw(lang)
-            figures.save_figure(fig, city=ev.city, fig_id=fig_id, title=title[lang == "fr"],
-                                caption=caption[lang == "fr"], notebook=notebook,
+            figures.save_figure(fig, city=ev.city, fig_id=fig_id, title=text.tr(f"{key}.title", lang),
+                                caption=text.tr(f"{key}.caption", lang, **caption_params(lang)), notebook=notebook,
                                 data_checksum=io.sha256_frame(data.astype(str)), synthetic=ev.synthetic,
                                 lang=lang)
             plt.close(fig)

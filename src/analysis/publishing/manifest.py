@@ -1,5 +1,8 @@
 """The figure manifest: which figure comes from which notebook, file and data.
 
+Owns the figure manifest, reports/figures.csv, built from the figures' sidecars. Must not
+draw nor place figures: it lists what the steps saved.
+
 Every figure saved with :func:`analysis.publishing.figures.save_figure` leaves a JSON sidecar
 ``reports/figures/<city>/<id>[.<lang>].json``. :func:`build_manifest` gathers them into
 one table, ``reports/figures.csv`` — the "figure → notebook → output file" table of a

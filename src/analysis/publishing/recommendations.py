@@ -1,5 +1,8 @@
 """Evidence-based recommendations generated from the results by explicit rules.
 
+Owns the rules that turn published results into recommendations. Must not
+re-estimate anything: it reads published tables and cites them.
+
 Each statement is produced by one rule applied to the published tables, never written by
 hand, and cites the tables and figures it rests on. The rules (thresholds below) follow
 what an evaluator would say from an effect estimate and the strength of the design behind

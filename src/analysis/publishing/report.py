@@ -1,5 +1,8 @@
 """The final recommendations report: one self-contained HTML file per language, and a PDF.
 
+Owns the report's assembly: HTML per language from the published tables and figures, and
+the PDF. Must not estimate nor hold a statistic: it reads what the steps published.
+
 :func:`build_report` assembles what the pipeline published — the figure sidecars (through
 the manifest), ``reports/tables/<city>/*.csv``, the cleaning logs, the city profiles and
 the committee's narrative (``reports/narrative[.fr].md``) — into ``reports/report.html``

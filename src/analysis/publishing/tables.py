@@ -1,5 +1,8 @@
 """Columns of published data that more than one module must agree on.
 
+Owns the declarations of published tables' columns that several modules share. Must not
+import anything above analysis.inputs: every stage writes through it (a contract module).
+
 Owns the column lists of the tables the offline dashboard embeds, so that the page that
 writes them (:mod:`analysis.publishing.dashboard`) and the disclosure check that reads them
 (:mod:`analysis.publishing.disclosure`) share one declaration. It must import nothing of the package.

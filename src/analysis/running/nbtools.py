@@ -1,4 +1,8 @@
-"""Small display helpers shared by the notebook templates (no analysis here)."""
+"""Small display helpers shared by the notebook templates (no analysis here).
+
+Owns small display helpers of the notebook templates. Must not compute a statistic nor
+write a file: the steps (analysis.running.steps) do.
+"""
 
 from __future__ import annotations
 

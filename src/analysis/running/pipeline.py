@@ -1,5 +1,8 @@
 """Run the notebook templates with papermill, keep track of what ran, build the report.
 
+Owns the Makefile's entry points: running the templates, stamps and their inputs, failure
+withdrawal, the lock and the report build. Must not hold analysis: the steps do.
+
 The Makefile calls this module; it holds no analysis. ``python -m analysis.running.pipeline``:
 
 ``run NAME CITY``
@@ -41,6 +44,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -242,9 +247,15 @@ def module_closure(modules: Iterable[str]) -> list[str]:
 
 
 def notebook_modules(name: str) -> list[str]:
-    """Package modules a notebook template uses, transitively (see :func:`module_closure`)."""
+    """Package modules a notebook template uses, transitively (see :func:`module_closure`).
+
+    A template that calls a step function of :mod:`analysis.running.steps` depends on the
+    modules that function uses (:func:`function_modules`), not on every step's: the maps
+    changing must not rerun the cleaning of every city.
+    """
     direct: set[str] = set()
-    for cell in _notebook_source(PATHS.notebooks / f"{name}.ipynb"):
+    cells = _notebook_source(PATHS.notebooks / f"{name}.ipynb")
+    for cell in cells:
         if PACKAGE not in cell:
             continue
         try:
@@ -254,7 +265,56 @@ def notebook_modules(name: str) -> list[str]:
                 parts = name.split(".")
                 direct |= {".".join(parts[:i]) for i in range(len(parts), 0, -1)
                            if module_path(".".join(parts[:i])) is not None}
+    if STEPS_MODULE in direct:
+        called = set(re.findall(r"\bsteps\.(\w+)\s*\(", "\n".join(cells)))
+        direct = (direct - {STEPS_MODULE}) | function_modules(STEPS_MODULE, called)
+        return sorted(set(module_closure(direct)) | {STEPS_MODULE})
     return module_closure(direct)
+
+
+#: The module of the step functions the templates call.
+STEPS_MODULE = "running.steps"
+
+
+def function_modules(module: str, names: Iterable[str]) -> set[str]:
+    """Package modules the top-level functions ``names`` of ``module`` use (``ast``).
+
+    The modules bound (by the module's imports) to the names their bodies and annotations
+    mention, following the module's other top-level definitions they mention (helpers,
+    result classes, constants). With no known name, every module the module imports.
+    """
+    tree = ast.parse(module_path(module).read_text(encoding="utf-8"))
+    bound: dict[str, set[str]] = {}
+    defs: dict[str, ast.AST] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                bound[alias.asname or alias.name] = _imported_modules(f"from {node.module} import {alias.name}")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                bound[alias.asname or alias.name.split(".")[0]] = _imported_modules(f"import {alias.name}")
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defs[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                if isinstance(target, ast.Name):
+                    defs[target.id] = node
+    todo = [n for n in names if n in defs]
+    if not todo:
+        return set().union(*bound.values())
+    found: set[str] = set()
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for sub in ast.walk(defs[name]):
+            if isinstance(sub, ast.Name):
+                found |= bound.get(sub.id, set())
+                if sub.id in defs:
+                    todo.append(sub.id)
+    return found
 
 
 def _data_candidates() -> list[tuple[Path, Path]]:
@@ -294,13 +354,19 @@ def data_files_of(module: str) -> list[Path]:
     return _data_files_of(module)
 
 
+#: Processed products (``data/processed/<city>/``) a step reads that ``01-clean`` writes once:
+#: the survey weights (:func:`analysis.running.steps.clean`).
+STEP_PRODUCTS: dict[str, tuple[str, ...]] = {"02-neighbourhoods": ("weights.parquet",),
+                                             "03-impact": ("weights.parquet",)}
+
+
 def step_inputs(city: str, name: str) -> list[Path]:
     """The files whose content decides whether a step reruns.
 
     The notebook template, the package modules it uses (transitively) and the data files
     those modules read; for a city step its profile; for ``01-clean`` every file in
     ``data/raw/<city>/``; for ``02-neighbourhoods`` the city's boundary file(s) and the
-    checksum manifest. ``report`` takes the narratives and the report's own modules.
+    checksum manifest; for ``02`` and ``03`` the weights ``01-clean`` saved (:data:`STEP_PRODUCTS`). ``report`` takes the narratives and the report's own modules.
     """
     if name == REPORT:
         modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",
@@ -321,6 +387,8 @@ def step_inputs(city: str, name: str) -> list[Path]:
         if name == "02-neighbourhoods":
             files += [p for p in PATHS.boundaries.glob(f"{city}.*") if p.is_file()]
             files.append(PATHS.boundaries / "CHECKSUMS.sha256")
+        # products of 01-clean the step reads (the survey weights), by content
+        files += [PATHS.processed_city(city) / f for f in STEP_PRODUCTS.get(name, ())]
     return sorted(set(files), key=_rel)
 
 
@@ -632,8 +700,6 @@ def run_lock(*, wait: bool = True, quiet: bool = False):
 
 def locked(cmd: list[str], *, do_prepare: bool = True) -> int:
     """Run ``cmd`` under :func:`run_lock`, after :func:`prepare`; its exit code."""
-    import subprocess
-
     with run_lock():
         if do_prepare:
             prepare()
@@ -711,7 +777,6 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
                     )
                 except PapermillExecutionError:
                     # keep the executed copy, with the traceback in it, for inspection
-                    import shutil
                     shutil.copyfile(tmp, out.with_suffix(".failed.ipynb"))
                     raise
             break

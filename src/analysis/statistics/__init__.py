@@ -4,5 +4,6 @@ Owns survey weights (``weights``), area estimates and Fay–Herriot (``estimates
 the wild cluster bootstrap (``bootstrap``), the pilot's impact (``impact``), officers
 (``officers``), implementation (``implementation``), pooling across cities (``synthesis``),
 the evidence ratings (``evidence``), the design planner (``planner``) and the ESS benchmark
-(``ess``). Writes numbers and codes only: no wording, no report layout.
+(``ess``), and one city's evaluation result (``evaluation``). Must not word anything or lay
+out the report: numbers and codes only.
 """

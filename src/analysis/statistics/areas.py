@@ -18,7 +18,7 @@ from analysis.config import K_SUPPRESS, PATHS
 from analysis.statistics.estimates import blank_small_counts, change_estimates, direct_estimates, suppress
 from analysis.io import read_processed, write_table
 from analysis.inputs.profile import load_profile
-from analysis.statistics.weights import city_weights, weights_method
+from analysis.statistics.weights import weights_method
 
 #: Waves in display order (the change last).
 WAVE_ORDER: tuple[str, ...] = ("baseline", "follow_up", "change")
@@ -141,11 +141,14 @@ def coarse_intervals(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def write_area_table(city: str) -> Path:
-    """Estimate :func:`area_estimates` for ``city`` and publish ``reports/tables/<city>/areas.csv``."""
+    """Estimate :func:`area_estimates` for ``city`` and publish ``reports/tables/<city>/areas.csv``.
+
+    Uses the weights ``01-clean`` saved (``data/processed/<city>/weights.parquet``).
+    """
 
     profile = load_profile(city)
     respondents = read_processed(city, "respondents")
-    w = city_weights(respondents, profile)
+    w = read_processed(city, "weights")
     table = area_estimates(respondents, w["weight"], profile, weighting=weights_method(w))
     path = PATHS.tables_city(city) / "areas.csv"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,18 +11,14 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from analysis.config import SEED
+
 
 def one_blas_thread():
     """Run BLAS on one thread: the matrices here are small, and threaded BLAS on a busy
     2-core machine was measured 10x slower on them (thread contention)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - an optional speed-up only
-        import contextlib
-
-        return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
 

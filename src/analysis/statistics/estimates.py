@@ -1,5 +1,8 @@
 """Neighbourhood estimates: weighted means with CIs, change, Fay–Herriot shrinkage, suppression.
 
+Owns neighbourhood estimates: weighted means, CIs, change, Fay–Herriot, suppression.
+Must not weight (analysis.statistics.weights) nor draw: maps draw its table.
+
 For each neighbourhood × wave, for everyone ("all") and for each targeted group of the
 city's pilot, and for every indicator of :data:`analysis.inputs.codebook.INDICATORS`:
 

@@ -1,5 +1,8 @@
 """Three separate ratings of a city's evidence, and a plain reading of the estimates.
 
+Owns the three ratings of a city's evidence (design, confidence, effect) and their codes.
+Must not estimate effects: it rates the estimates analysis.statistics.impact made.
+
 In the manner of the College of Policing's Crime Reduction Toolkit (EMMIE: Johnson,
 Tilley & Bowers 2015), three things are kept apart, because they answer different
 questions:
@@ -321,7 +324,7 @@ def reading(residents: pd.DataFrame, officers: pd.DataFrame, rating: dict, profi
     differ = grp[grp["diff_p_value"] < alpha]
     if len(grp):
         if len(differ):
-            items = "; ".join(f"{codebook.TARGET_GROUPS[g].label_en.lower()} on "
+            items = "; ".join(f"{codebook.TARGET_GROUPS[g].label('en').lower()} on "
                               f"{codebook.label(o).split(' (')[0].lower()} ({_fmt(d)})"
                               for g, o, d in zip(differ["group"], differ["outcome"], differ["diff_vs_rest"]))
             lines.append(f"- Targeted groups: the effect differed from the rest for {items}.")

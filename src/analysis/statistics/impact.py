@@ -1,5 +1,8 @@
 """Impact of a city's pilot on residents: difference-in-differences with few clusters.
 
+Owns the residents' DiD and pre/post estimates with few-cluster inference, and balance.
+Must not read or write files, draw or word: the impact step runs it, publishing shows it.
+
 The estimand is the pilot's effect on each indicator of :data:`codebook.INDICATORS`, read
 from repeated cross-sections of residents (baseline and follow-up) in pilot and comparison
 neighbourhoods::

@@ -1,9 +1,15 @@
 """Implementation of a pilot, from its activity log: what was done, where, when, for whom.
 
+Owns the implementation summary from a pilot's activity log (volume, reach, fidelity).
+Must not rate the evidence nor estimate effects: evidence reads its fidelity.
+
 Reported: activities and participants by type; reach per neighbourhood (resident
 participants per 1,000 residents of the population margins); a monthly timeline; and
 fidelity, the share of activities held in the pilot areas (activities elsewhere are
 spill-over or drift, and dilute the contrast the impact design relies on).
+
+Owns these summaries and the timeline figure; must not word anything itself: labels, titles
+and dates come from :mod:`analysis.publishing.text` in the figure's language.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.inputs import codebook
+from analysis.publishing import text
 
 
 def implementation_summary(activities: pd.DataFrame | None, profile) -> dict:
@@ -90,7 +97,7 @@ def implementation_view(summary: dict, lang: str = "en") -> pd.DataFrame:
     v = codebook.var("activity_type", "activities")
     bt = summary["by_type"]
     return pd.DataFrame({
-        "activity": [v.category_labels.get(k, (k, k))[1 if lang == "fr" else 0] for k in bt["key"]],
+        "activity": [v.category_label(k, lang) for k in bt["key"]],
         "activities": bt["activities"].astype(int).to_numpy(),
         "participants": bt["participants"].astype(float).round(0).to_numpy(),
         "police": bt["participants_police"].astype(float).round(0).to_numpy(),
@@ -110,26 +117,27 @@ def plot_timeline(summary: dict, profile, lang: str = "en"):
         v = codebook.var("activity_type", "activities")
         bottom = np.zeros(len(wide))
         for i, col in enumerate(wide.columns):
-            lab = v.category_labels.get(col, (col, col))[1 if lang == "fr" else 0]
+            lab = v.category_label(col, lang)
             ax.bar(wide.index, wide[col].to_numpy(), width=25, bottom=bottom, label=lab,
                    color=plt.cm.tab10(i % 10), align="edge")
             bottom = bottom + wide[col].to_numpy()
         ax.legend(ncol=4, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     else:
-        ax.text(0.5, 0.5, "no activity log" if lang == "en" else "pas de journal d'activités",
+        ax.text(0.5, 0.5, text.tr("impl.no_log", lang),
                 transform=ax.transAxes, ha="center")
     for name, wave in profile.waves.items():
         ax.axvspan(pd.Timestamp(wave.start), pd.Timestamp(wave.end), color="0.85", zorder=0)
         mid = pd.Timestamp(wave.start) + (pd.Timestamp(wave.end) - pd.Timestamp(wave.start)) / 2
-        ax.annotate({"baseline": ("baseline survey", "enquête initiale"),
-                     "follow_up": ("follow-up survey", "enquête de suivi")}[name][lang == "fr"],
+        ax.annotate(text.tr(f"impl.survey.{name}", lang),
                     (mid, 0.98), xycoords=("data", "axes fraction"), ha="center",
                     fontsize=7, va="top", color="0.35")
     ax.axvline(pd.Timestamp(profile.pilot.start), color="k", lw=0.8, ls="--")
     ax.axvline(pd.Timestamp(profile.pilot.end), color="k", lw=0.8, ls="--")
-    ax.set_ylabel("activities per month" if lang == "en" else "activités par mois")
-    ax.set_title(("Pilot activities" if lang == "en" else "Activités du pilote") + " — "
-                 + (profile.name_fr or profile.name if lang == "fr" else profile.name))
+    ax.set_ylabel(text.tr("impl.per_month", lang))
+    ax.set_title(text.tr("impl.title", lang, city=text.city_name(profile, lang)))
+    # month names of the language on the time axis ("mars 2015"), never ISO dates
+    ax.xaxis.set_major_formatter(text.date_formatter(lang))
+    text.localise_axes(fig, lang)
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig

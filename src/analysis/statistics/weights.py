@@ -1,5 +1,8 @@
 """Survey weights: raking each city-wave to the population of the neighbourhoods surveyed.
 
+Owns the survey weights (raking, trimming, fallback) and their diagnostics. Must not
+estimate outcomes: 01-clean saves the weights once, the later steps read them.
+
 Method (DESIGN §4), for each city and wave separately:
 
 1. **The population described** is that of the neighbourhoods surveyed in the wave (those
