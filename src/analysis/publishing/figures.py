@@ -83,9 +83,15 @@ SAVE_VERSION = "3"
 
 
 def apply_style() -> None:
-    """Project-wide matplotlib settings (fonts, sizes, reproducible SVG)."""
+    """Project-wide matplotlib settings (fonts, sizes, reproducible SVG).
+
+    The backend is loaded first: a notebook's inline backend sets its own figure settings
+    when it loads (colours, size, resolution), so without this the settings in force would
+    depend on whether a figure was drawn before, and so would :func:`style_digest`.
+    """
     import matplotlib.pyplot as plt
 
+    plt.close(plt.figure())  # loads the backend (and its settings) now, whatever was drawn before
     plt.rcParams.update({
         "figure.dpi": 100,
         "savefig.dpi": DPI,
