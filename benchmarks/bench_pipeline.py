@@ -339,12 +339,15 @@ def main() -> int:
             _only(floor_project, args.cities)
             fl = in_process(floor_project, args.jobs, cities, langs)
             res["floor"] = fl
-            res["ratio"] = {"wall": res["cold"]["wall"] / fl["wall"], "cpu": None, "rc": fl.get("rc", 0)}
+            res["ratio"] = {"wall": res["cold"]["wall"] / fl["wall"], "cpu": res["cold"]["cpu"] / fl["cpu"],
+                            "rc": fl.get("rc", 0)}
             notes.append(f"floor: cities {fl['cities_wall']:.1f} s on {args.jobs} processes {fl['groups']}, "
                          f"synthesis {fl['cross_wall']:.1f} s, report step {fl['report_wall']:.1f} s; step CPU "
                          + ", ".join(f"{k} {v:.1f} s" for k, v in fl["step_cpu"].items()))
             notes.append(f"cold make report CPU {res['cold']['cpu']:.0f} s vs floor CPU {fl['cpu']:.0f} s: "
-                         f"notebook, kernel and make overhead {res['cold']['cpu'] - fl['cpu']:.0f} CPU s")
+                         f"notebook, kernel and make overhead {res['cold']['cpu'] - fl['cpu']:.0f} CPU s, "
+                         f"{(res['cold']['cpu'] - fl['cpu']) / max(res['cold']['notebooks'], 1):.1f} s a notebook "
+                         "(the ratio's CPU column: pipeline CPU / floor CPU, the figure to trust on a busy machine)")
 
         if args.make_test:
             fresh = scratch_project(tmp / "fresh", uncommitted=args.uncommitted, venv=None)
@@ -375,7 +378,8 @@ def main() -> int:
             continue
         fail = r.get("rc", 0) != 0
         met = "FAILED" if fail else ("—" if target is None else ("met" if wall <= target else "NOT MET"))
-        print(f"{label:<56} {wall:8.2f} {(f'{cpu:8.1f}' if cpu is not None else ''):>8}  "
+        cpu_text = "" if cpu is None else (f"{cpu:8.2f}" if key == "ratio" else f"{cpu:8.1f}")
+        print(f"{label:<56} {wall:8.2f} {cpu_text:>8}  "
               f"{_target_text(key, target):<22} {met:<8}")
     print()
     for n in notes:
