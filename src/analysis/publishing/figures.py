@@ -23,15 +23,14 @@ saved files, so the manifest can check it against them (:func:`analysis.publishi
 
 Figures exist in English and French: plotting functions take ``lang`` and notebooks
 save both (``<id>.png`` and ``<id>.fr.png``); the words drawn here come from the catalogue
-(:func:`analysis.publishing.text.tr`, ``locale/maps.yml``).
+(:func:`analysis.publishing.text.tr`: ``fig.stamp``, ``figure.synthetic_note``).
 
 Saving is the costly part of a figure, so :func:`save_figure` lays the figure out once
 (without rasterising) for the font check and the tight box, renders the SVG, and renders
 the PNG only when the figure changed: when the SVG it just drew has the bytes of the
-saved one and the sidecar records the same :func:`render_environment` (package sources,
-matplotlib, FreeType and Pillow versions, resolution), the saved PNG is what a new render
-would write, byte for byte, and is kept. Owns the saved files and their sidecar; must not
-compute any statistic.
+saved one and the sidecar records the same :func:`style_digest` (package sources,
+matplotlib, FreeType and Pillow versions, resolution, the matplotlib settings in force),
+the saved PNG is what a new render would write, byte for byte, and is kept.
 """
 
 from __future__ import annotations
@@ -386,7 +385,7 @@ def save_figure(
 
     The figure is laid out once (:func:`fit_text`: the font check and the tight box), then
     rendered to SVG. When those SVG bytes are the saved SVG's, the sidecar records the
-    same :func:`render_environment` and the saved PNG still has its recorded checksum, the
+    same :func:`style_digest` and the saved PNG still has its recorded checksum, the
     PNG is not rendered again (the same figure and renderer give the same pixels); else
     it is rendered at :data:`DPI`. Files whose bytes do not change are not rewritten, so a
     rerun leaves unchanged figures' files (and dates) as they were; the files written are
@@ -410,7 +409,7 @@ def save_figure(
     lang : {"en", "fr"}
     content_key : str, optional
         A digest of everything the figure is drawn from (data, geometry, words, and
-        :func:`render_environment`), recorded in the sidecar: a caller that computes it
+        :func:`style_digest`), recorded in the sidecar: a caller that computes it
         before drawing can skip an unchanged figure altogether (:func:`is_current`).
 
     Returns
