@@ -221,10 +221,10 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
                        for lang in langs]
             results = [f.result() for f in futures]
     for res in results:
+        res = {**res, "html": pipeline.relative(Path(res["html"])),
+               "pdf": pipeline.relative(Path(res["pdf"])) if res["pdf"] else None}
         parts[f"lang.{res['lang']}"] = res
-        outputs.append(pipeline.relative(Path(res["html"])))
-        if res["pdf"]:
-            outputs.append(pipeline.relative(Path(res["pdf"])))
+        outputs += [res["html"]] + ([res["pdf"]] if res["pdf"] else [])
 
     ok = True
     if board_proc is not None:
