@@ -199,7 +199,7 @@ def test_dashboard_labels_are_honest(page):
         assert d["name"] == {lang: text.city_name(p, lang) for lang in text.LANGS}  # "Bruxelles" in French
     for lang in ("en", "fr"):
         words = page.data["words"][lang]
-        assert words["decimal"] == text.decimal_mark(lang)
+        assert words["decimal"] == text.decimal_mark(lang) == words["separators"][0]
         assert set(words["indicator"].values()).isdisjoint(words["indicator"])  # labels, not codes
 
 

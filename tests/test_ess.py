@@ -109,16 +109,18 @@ def test_national_levels_say_they_are_real_national_unweighted_2010(raw):
 def test_benchmark_csv_keeps_real_status_on_ess_rows(tmp_path):
     """Written as the pipeline writes it: the table-wide synthetic label must not overwrite the ESS rows."""
     from analysis.statistics import synthesis
-    from analysis.io import SYNTHETIC_NOTE, write_table
+    from analysis.io import SYNTHETIC_NOTE
+    from analysis.publishing import tables
 
     levels = ess.national_levels(pd.DataFrame({"trust_police": [5.0, 6.0, 7.0] * 5, "eff_violence": 5.0}))
     resp = pd.DataFrame({"wave": ["baseline"] * 12, "pilot_area": "pilot", "trust_police": 4.0,
                          "eff_violence": 5.0, "weight": 1.0})
     bench = synthesis.benchmark_table(levels, resp, "brussels", synthetic=True, period="2014-2015")
-    write_table(bench, tmp_path / "benchmark.csv", synthetic=False)
-    back = pd.read_csv(tmp_path / "benchmark.csv")
+    tables.write("benchmark", bench, synthetic=False, path=tmp_path / "benchmark.csv")
+    back = tables.read("benchmark", path=tmp_path / "benchmark.csv")
     assert back.columns[0] == "data_status"
-    is_ess = back["source"].str.startswith("ESS")
+    is_ess = back["source"] == ess.SOURCE_CODE  # a code: nothing is parsed out of a sentence
+    assert back.loc[~is_ess, "wave"].tolist() == ["baseline"] * 2 and back.loc[is_ess, "wave"].isna().all()
     assert (back.loc[is_ess, "data_status"] == ess.DATA_STATUS).all()
     assert (back.loc[~is_ess, "data_status"] == SYNTHETIC_NOTE).all()
     assert np.isfinite(back["mean"]).all()

@@ -19,11 +19,11 @@ def _residents(n_clusters=8, n_treated=4, width=1.0, outcomes=evidence.MAIN_INDI
         if o in not_collected:
             rows.append(dict(group="all", outcome=o, estimate=np.nan, ci_low=np.nan, ci_high=np.nan,
                              p_value=np.nan, scale=scale, n_clusters=np.nan, n_clusters_treated=np.nan,
-                             min_cell=np.nan, note="not collected by this city"))
+                             min_cell=np.nan, status="not_collected"))
             continue
         rows.append(dict(group="all", outcome=o, estimate=0.4, ci_low=0.4 - width * span / 20,
                          ci_high=0.4 + width * span / 20, p_value=0.04, scale=scale, n_clusters=n_clusters,
-                         n_clusters_treated=n_treated, min_cell=min_cell, note=""))
+                         n_clusters_treated=n_treated, min_cell=min_cell, status="estimated"))
     return pd.DataFrame(rows)
 
 
@@ -97,8 +97,11 @@ def test_effect_rating_direction_and_interval():
     assert evidence.effect_direction({"estimate": -0.5, "ci_low": -0.9, "ci_high": -0.1}) == "decrease"
     assert evidence.effect_direction({"estimate": 0.5, "ci_low": -0.1, "ci_high": 0.9}) == "no_detectable_change"
     assert evidence.effect_direction({"estimate": 0.5, "ci_low": -np.inf, "ci_high": np.inf}) == "no_detectable_change"
-    assert evidence.effect_direction({"estimate": np.nan, "note": "suppressed: a design cell"}) == "suppressed"
-    assert evidence.effect_direction({"estimate": np.nan, "note": "not estimable: 2 clusters"}) == "not_estimable"
+    # from the impact table's status code, never from a note's wording
+    assert evidence.effect_direction({"estimate": np.nan, "status": "suppressed"}) == "suppressed"
+    assert evidence.effect_direction({"estimate": np.nan, "status": "not_estimable"}) == "not_estimable"
+    assert evidence.effect_direction({"estimate": np.nan, "status": "not_collected"}) == "not_collected"
+    assert evidence.effect_direction({"estimate": np.nan, "note": "suppressed: a design cell"}) == "not_estimable"
     t, _ = evidence.rate_evidence(_residents(12, 6), _balance(), {"fidelity": 0.9}, simulation.simulated_profile(12),
                                   trends=_trends())
     e = t[(t["rating"] == "effect") & (t["criterion"] == "trust_police")].iloc[0]
@@ -115,9 +118,11 @@ def test_table_holds_codes_and_numbers_only_and_values_agree_with_met():
                                   simulation.simulated_profile(8, comparison=False))
     assert list(t.columns) == list(evidence.EVIDENCE_COLUMNS)
     assert str(t["level"].dtype) == "Int64"
-    for col in ("rating", "criterion", "reason"):
+    for col in ("rating", "criterion", "code", "reason"):
         for v in t[col].dropna():
             assert " " not in str(v), (col, v)  # a code, not a sentence
+    assert pd.to_numeric(t["value"], errors="coerce").notna().sum() == t["value"].notna().sum()  # numbers only
+    assert t.loc[t["rating"] == "design", "code"].tolist() == ["pre_post"]
     # wherever a threshold and a verdict exist, they agree with the value (the Amiens bug:
     # "0.426 <= 0.25 -> met")
     for r in t[t["met"].notna()].to_dict("records"):
@@ -165,7 +170,7 @@ def test_composition_trends_difference_out_a_constant_gap_and_catch_a_changing_o
 def test_reading_uses_labels_not_variable_names():
     prof = simulation.simulated_profile(8)
     res = _residents(8, 4).assign(diff_p_value=np.nan, group="all")
-    res.loc[res["outcome"] == "pj_index", ["estimate", "note"]] = [np.nan, "suppressed: a design cell has fewer"]
+    res.loc[res["outcome"] == "pj_index", ["estimate", "status"]] = [np.nan, "suppressed"]
     _, rating = evidence.rate_evidence(res, _balance(), {"fidelity": 0.9}, prof, trends=_trends())
     text = evidence.reading(res, pd.DataFrame(), rating, prof)
     for raw in ("pj_index", "trust_police", "legitimacy_index", "few_clusters"):
@@ -173,13 +178,16 @@ def test_reading_uses_labels_not_variable_names():
     assert "Maryland level 3" in text and "Confidence in the estimates: moderate" in text
 
 
-def test_report_renders_three_ratings_side_by_side_in_both_languages():
+def test_report_renders_three_ratings_side_by_side_in_both_languages(tmp_path):
     from analysis.publishing import report
 
     t, _ = evidence.rate_evidence(_residents(8, 4, not_collected=("pj_index",)), _balance(0.9),
                                   {"fidelity": 0.9}, simulation.simulated_profile(8), trends=_trends())
-    t = t.astype({"met": "object"})
-    csv = pd.read_csv(pd.io.common.StringIO(t.to_csv(index=False)))  # as the report reads it
+    # as the report reads it: written and read back through the contract
+    from analysis.publishing import tables
+
+    tables.write("evidence", t, synthetic=True, path=tmp_path / "evidence.csv")
+    csv = tables.read("evidence", path=tmp_path / "evidence.csv")
     en = report.evidence_table_html(csv, "en")
     fr = report.evidence_table_html(csv, "fr")
     assert "Design strength (Maryland scale)" in en and "level 3 of 5" in en
@@ -197,11 +205,13 @@ def test_report_renders_three_ratings_side_by_side_in_both_languages():
 def test_balance_display_marks_what_it_shows():
     from analysis.publishing import report
 
-    bal = pd.DataFrame({"city": "brussels", "comparison": "pilot vs comparison areas, baseline",
+    from analysis.publishing import tables
+
+    bal = pd.DataFrame({"city": "brussels", "comparison": "pilot_vs_comparison_baseline",
                         "variable": ["contact_satisfaction", "age"], "mean_a": [2.7, 38.0], "mean_b": [3.4, 36.0],
                         "n_a": [86, 327], "n_b": [77, 354], "std_diff": [-0.786, 0.16],
                         "imbalanced": [False, False], "used_in_rating": [False, True]})
-    html = report.balance_table_html(bal, "en")
+    html = report.balance_table_html(tables.validate(bal, "balance"), "en")
     rows = html.split("<tbody>")[1].split("</tr>")
     assert "−0.786" in rows[0] or "-0.786" in rows[0]
     assert rows[0].rstrip().endswith("<td>yes</td>") and rows[1].rstrip().endswith("<td>no</td>")

@@ -121,8 +121,8 @@ def test_did_recovers_planted_effect(planted):
         cover_crv.append(est.crv_ci_low <= planted <= est.crv_ci_high)
         reject.append(est.p_value < 0.05)
     assert est.n == 2000 and est.n_clusters == 10 and est.n_clusters_treated == 5
-    assert "Rademacher, all 1024 sign patterns" not in est.inference  # B=199 < 2^10: drawn
-    assert "Rademacher, B=199" in est.inference
+    # B=199 < 2^10: drawn, not enumerated (a code and its B; the report words it)
+    assert (est.inference, est.inference_B) == ("wcr_rademacher_sampled", 199)
     sd = np.std(ests, ddof=1)
     assert np.mean(ests) == pytest.approx(planted, abs=3 * sd / np.sqrt(30))
     assert np.mean(cover_wb) >= 0.85 and np.mean(cover_crv) >= 0.8
@@ -191,9 +191,9 @@ def test_suppression_below_k():
     sub = df[keep]
     cells = sub[sub["age_group"] == "15-24"].groupby(["pilot_area", "wave"]).size()
     if cells.min() < K_SUPPRESS:
-        assert np.isnan(est.estimate) and "suppressed" in est.note
+        assert np.isnan(est.estimate) and (est.note_key, est.note_value) == ("suppressed", K_SUPPRESS)
     big = impact.fit_effect(df, "trust_police", B=99, k_suppress=10_000)
-    assert np.isnan(big.estimate) and "suppressed" in big.note
+    assert np.isnan(big.estimate) and (big.note_key, big.note_value) == ("suppressed", 10_000)
 
 
 def test_bad_input_errors_name_the_column():
@@ -279,7 +279,7 @@ def test_officer_did_on_trained_by_wave():
     assert row["design"] == "did_trained"  # ids link the waves: baseline of the trained is known
     assert row["ci_low"] <= 1.0 <= row["ci_high"] and row["p_value"] < 0.05
     empty = tab.set_index("outcome").loc["off_job_satisfaction"]
-    assert np.isnan(empty["estimate"]) and "suppressed" in empty["note"]
+    assert np.isnan(empty["estimate"]) and empty["note_key"] == "officers_suppressed"
     small = officers.officer_effects(_officers(n=12), prof)
     assert (small["design"] == "pre_post").all()  # 6 per trained cell < k: falls back
 
@@ -359,7 +359,8 @@ def test_group_only_in_pilot_areas_falls_back_to_pre_post():
     df.loc[df["pilot_area"] == "comparison", "migrant_background"] = False
     tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=["migrant_background"], B=99)
     row = tab.set_index("group").loc["migrant_background"]
-    assert row["design"] == "pre_post" and "pre/post" in row["note"] and np.isfinite(row["estimate"])
+    assert row["design"] == "pre_post" and row["note_key"] == "group_pre_post_fallback" \
+        and np.isfinite(row["estimate"])
     assert tab.set_index("group").loc["all", "design"] == "did"
 
 
@@ -421,7 +422,7 @@ def test_fallback_label_kept_when_pre_post_is_suppressed():
     tab = impact.resident_effects(df, prof, indicators=("trust_police",), groups=["migrant_background"], B=99)
     row = tab.set_index("group").loc["migrant_background"]
     assert row["design"] == "did" and row["status"] == "suppressed" and row["not_estimable_reason"] == "small_cell"
-    assert "pre/post" not in row["note"]
+    assert row["note_key"] != "group_pre_post_fallback"
     assert row["diff_status"] == "suppressed" and np.isnan(row["diff_p_value"])
     assert not row["estimable"]
 

@@ -23,11 +23,16 @@ from analysis.publishing import recommendations as rc
 from analysis.publishing import report
 from analysis.config import PATHS
 from analysis.publishing.figures import save_figure
-from analysis.io import write_json, write_table
+from analysis.io import write_json
+from analysis.publishing import tables
 
 # ----------------------------------------------------------------------------- fixtures
-EFFECT = dict(population="residents", design="did", std_error=0.1, p_value=0.01, inference="wild cluster bootstrap",
-              n=800, n_clusters=12, scale="0-10", diff_vs_rest=float("nan"), diff_p_value=float("nan"))
+# Inputs are built through the producers (analysis.statistics.evidence.rate_evidence) or
+# validated by the table contract (analysis.publishing.tables.write): a fixture that drifts
+# from what the pipeline publishes fails here, not silently in the report.
+EFFECT = dict(population="residents", design="did", std_error=0.1, p_value=0.01, inference="wcr_webb_enumerated",
+              inference_B=4096, n=800, n_clusters=12, n_clusters_treated=6, min_cell=200, scale="0-10",
+              diff_vs_rest=float("nan"), diff_p_value=float("nan"), status="estimated", estimable=True)
 
 
 def _impact(city: str) -> pd.DataFrame:
@@ -39,25 +44,31 @@ def _impact(city: str) -> pd.DataFrame:
              p_value=0.78),
         # a group whose effect differs from the rest's: "for_whom"
         dict(EFFECT, city=city, outcome="trust_police", group="young", estimate=1.4, ci_low=0.6, ci_high=2.2,
-             n=150, diff_vs_rest=0.9, diff_p_value=0.012),
+             n=150, diff_vs_rest=0.9, diff_p_value=0.012, diff_status="estimated"),
         dict(EFFECT, city=city, population="officers", outcome="off_public_support", group="all",
-             design="pre_post", estimate=0.3, ci_low=0.1, ci_high=0.5, n=60, n_clusters=0, scale="1-5"),
+             design="pre_post", estimate=0.3, ci_low=0.1, ci_high=0.5, n=60, n_clusters=60, scale="1-5",
+             inference="crv1_officer", inference_B=float("nan"), note_key="partial_panel_clustered"),
     ]
-    return pd.DataFrame(rows)
+    return tables.validate(tables.order_columns(pd.DataFrame(rows), "impact"), "impact")
 
 
-def _evidence(city: str, level: int = 3) -> pd.DataFrame:
-    """The criteria table analysis.statistics.evidence.rate_evidence writes."""
-    return pd.DataFrame([
-        dict(city=city, criterion="design", value="difference-in-differences with comparison areas",
-             threshold="comparison areas (level 3) or not (level 2)", met=True, consequence="starting level 3"),
-        dict(city=city, criterion="clusters (neighbourhoods)", value=12, threshold=">= 10", met=True,
-             consequence=""),
-        dict(city=city, criterion="implementation fidelity (share of activities in pilot areas)", value=0.5,
-             threshold=">= 0.75", met=level >= 3, consequence="downgrade: weak implementation"),
-        dict(city=city, criterion="rating", value=f"level {level}", threshold="Maryland SMS-style, 1-5",
-             met=True, consequence={3: "moderate", 2: "weak"}[level]),
-    ])
+def _evidence(city: str, design: str = "did", confidence: str = "high") -> pd.DataFrame:
+    """``evidence.csv`` as :func:`analysis.statistics.evidence.rate_evidence` makes it.
+
+    ``confidence="low"``: 8 neighbourhoods (few clusters) and weak implementation.
+    """
+    from types import SimpleNamespace
+
+    from analysis.statistics import evidence
+
+    low = confidence == "low"
+    res = _impact(city)
+    res = res[res["population"] == "residents"].assign(n_clusters=8 if low else 12)
+    balance = pd.DataFrame({"variable": ["age"], "std_diff": [0.05], "used_in_rating": [True]})
+    trends = pd.DataFrame({"variable": ["age"], "std_trend_diff": [0.02]})
+    prof = SimpleNamespace(city=city, has_comparison=design == "did")
+    table, _ = evidence.rate_evidence(res, balance, {"fidelity": 0.5 if low else 0.9}, prof, trends=trends)
+    return tables.validate(table, "evidence")
 
 
 def _neighbourhoods(city: str) -> pd.DataFrame:
@@ -65,8 +76,9 @@ def _neighbourhoods(city: str) -> pd.DataFrame:
     for code, area, n in (("101", "pilot", 120), ("102", "comparison", 7), ("103", "other", 90)):
         for wave in ("baseline", "follow_up"):
             rows.append(dict(city=city, neighbourhood=code, name=f"Quartier {code}", area_type=area, group="all",
-                             wave=wave, indicator="trust_police", n=n, estimate=5.4321 if n >= 10 else 9.8765,
-                             ci_low=4.9, ci_high=5.9, shrunk=5.41, suppressed=n < 10))
+                             wave=wave, indicator="trust_police", n=n, n_baseline=n, n_follow_up=n, n_eff=0.8 * n,
+                             estimate=5.4321 if n >= 10 else 9.8765, se=0.25, ci_low=4.9, ci_high=5.9, shrunk=5.41,
+                             gamma=0.7, suppressed=n < 10, status="suppressed" if n < 10 else "published"))
     return pd.DataFrame(rows)
 
 
@@ -108,34 +120,39 @@ def _rendered_figures(synthetic: bool) -> Path:
     return root / "reports" / "figures"
 
 
+def _publish(name: str, df: pd.DataFrame, **kw) -> None:
+    """Publish a hand-made table through the contract: the columns it leaves out are written
+    empty, any other column, code or type the schema does not know is an error."""
+    tables.write(name, tables.order_columns(df, name), **kw)
+
+
 def populate(root, *, synthetic: bool = True, broken: bool = True) -> None:
     """A scratch project with one complete city, one broken city and the cross-city outputs."""
     write_profile(root, make_profile(synthetic=synthetic))
     city = "testville"
-    tables = PATHS.tables_city(city)
-    write_table(_impact(city), tables / "impact.csv", synthetic=synthetic)
-    write_table(_evidence(city), tables / "evidence.csv", synthetic=synthetic)
-    write_table(_neighbourhoods(city), tables / "neighbourhoods.csv", synthetic=synthetic)
-    write_table(pd.DataFrame([
+    tables.write("impact", _impact(city), city=city, synthetic=synthetic)
+    tables.write("evidence", _evidence(city), city=city, synthetic=synthetic)
+    tables.write("neighbourhoods", _neighbourhoods(city), city=city, synthetic=synthetic)
+    _publish("implementation", pd.DataFrame([
         dict(city=city, section="by_type", key="meeting", activities=12, participants=340.0, share=0.6),
-        dict(city=city, section="timeline", key="2015-02 meeting", activities=3),
-        dict(city=city, section="fidelity", key="share of activities in pilot areas", share=0.8),
-        dict(city=city, section="total", key="all activities", activities=20, participants=400.0),
-    ]), tables / "implementation.csv", synthetic=synthetic)
-    write_table(pd.DataFrame([
-        dict(city=city, comparison="pilot vs comparison areas, baseline", variable=v, mean_a=m, mean_b=m + 0.1,
-             n_a=200, n_b=210, std_diff=-0.05, imbalanced=False)
+        dict(city=city, section="timeline", key="meeting", month="2015-02", activities=3),
+        dict(city=city, section="fidelity", key="in_pilot_areas", share=0.8),
+        dict(city=city, section="total", key="all", activities=20, participants=400.0),
+    ]), city=city, synthetic=synthetic)
+    tables.write("balance", pd.DataFrame([
+        dict(city=city, comparison="pilot_vs_comparison_baseline", variable=v, mean_a=m, mean_b=m + 0.1,
+             n_a=200, n_b=210, std_diff=-0.05, imbalanced=False, used_in_rating=True)
         for v, m in (("age", 44.0), ("female", 0.52), ("trust_police", 5.1))
-    ]), tables / "balance.csv", synthetic=synthetic)
+    ]), city=city, synthetic=synthetic)
     write_json(PATHS.processed_city(city) / "cleaning_log.json", {**CLEANING_LOG, "synthetic": synthetic})
     # sidecars hold paths relative to the root: a copy is valid in any scratch root
     shutil.copytree(_rendered_figures(synthetic), PATHS.figures, dirs_exist_ok=True)
-    cross = PATHS.tables / "cross-city"
-    write_table(pd.DataFrame([dict(population="residents", outcome="trust_police", group="all", estimate=0.4,
-                                   ci_low=0.1, ci_high=0.7, k=3, tau2=0.21, i2=0.64)]),
-                cross / "pooled.csv", synthetic=synthetic)
-    write_table(pd.DataFrame([dict(country="BE", indicator="trust_police", mean=5.9, source="ESS R5")]),
-                cross / "benchmark.csv", synthetic=synthetic)
+    _publish("pooled", pd.DataFrame([dict(outcome="trust_police", group="all", designs="did", headline=True,
+                                              cities="a, b, c", k=3, estimate=0.4, ci_low=0.1, ci_high=0.7,
+                                              tau2=0.21, i2=0.64)]), synthetic=synthetic)
+    _publish("benchmark", pd.DataFrame([dict(data_status="real data: ESS", source="ess_r5_belgium",
+                                                 area="national", indicator="trust_police", group="all",
+                                                 mean=5.9)]), synthetic=False)
     if broken:
         write_profile(root, make_profile(city="brokenville", name="Brokenville", synthetic=synthetic))
     (root / "reports").mkdir(exist_ok=True)
@@ -286,12 +303,9 @@ def test_data_status_belongs_to_each_city(project):
     # a second, complete city made from the demo data
     demo = "demoville"
     write_profile(project, make_profile(city=demo, name="Demoville", synthetic=True))
-    tables = PATHS.tables_city(demo)
     for name in ("impact", "evidence", "neighbourhoods", "implementation", "balance"):
-        df = pd.read_csv(PATHS.tables_city("testville") / f"{name}.csv").drop(columns="data_status", errors="ignore")
-        if "city" in df.columns:
-            df["city"] = demo
-        write_table(df, tables / f"{name}.csv", synthetic=True)
+        df = tables.read(name, "testville").drop(columns="data_status", errors="ignore")
+        tables.write(name, df.assign(city=demo), city=demo, synthetic=True)
     write_json(PATHS.processed_city(demo) / "cleaning_log.json", {**CLEANING_LOG, "synthetic": True})
     for lang, real_word, demo_word in (("en", "real survey data of the city", "synthetic demonstration data"),
                                        ("fr", "données d'enquête réelles de la ville",
@@ -325,17 +339,18 @@ def test_unreadable_table_and_missing_profile_are_reported(project):
     (PATHS.tables_city("testville") / "impact.csv").write_text("data_status,city\nx,testville\n")
     (PATHS.tables_city("ghosttown")).mkdir(parents=True)  # outputs, but no profile
     html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
-    assert "reports/tables/testville/impact.csv lacks the column(s) outcome, estimate, ci_low, ci_high" in html
+    assert "reports/tables/testville/impact.csv could not be read (reports/tables/testville/impact.csv: " \
+           "required column(s) ['population', 'outcome'," in html
     assert "the city profile could not be loaded" in html
 
 
 def test_recommendations_follow_the_rules_and_cite_existing_sources(built):
     root, paths = built
-    impact = pd.read_csv(PATHS.tables_city("testville") / "impact.csv")
-    evidence = pd.read_csv(PATHS.tables_city("testville") / "evidence.csv")
+    impact = tables.read("impact", "testville")
+    evidence = tables.read("evidence", "testville")
     manifest = pd.read_csv(root / "reports" / "figures.csv")
     recs = rc.city_recommendations("testville", impact, evidence, manifest, "Test pilot")
-    recs += rc.pooled_recommendations(pd.read_csv(PATHS.tables / "cross-city" / "pooled.csv"), manifest)
+    recs += rc.pooled_recommendations(tables.read("pooled"), manifest)
     rules = [r.rule for r in recs]
     assert rules == ["recommend", "no_large_effect", "for_whom", "officers_change", "pooled_effect",
                      "heterogeneous"]
@@ -368,32 +383,34 @@ def test_classification_rules(ci, level, rule):
     assert rc.classify({"ci_low": ci[0], "ci_high": ci[1]}, level) == rule
 
 
-def test_evidence_level_read_from_criteria_table():
-    assert rc.evidence_level(_evidence("x", 3)) == (3, "")
-    level, reasons = rc.evidence_level(_evidence("x", 2))
-    assert level == 2 and reasons == "weak implementation"
-    assert rc.evidence_level(pd.DataFrame({"level": [4, 2]}))[0] == 2
+def test_evidence_level_read_from_the_producers_table():
+    assert rc.evidence_level(_evidence("x")) == (3, "")
+    assert rc.evidence_level(_evidence("x", "pre_post"))[0] == 2
+    level, reasons = rc.evidence_level(_evidence("x", confidence="low"))
+    assert level == 3 and reasons == "few_clusters; low_fidelity"  # codes: the report words them
+    assert rc.evidence_confidence(_evidence("x", confidence="low")) == ("low", ["few_clusters", "low_fidelity"])
     assert rc.evidence_level(None) == (None, "")
-    assert rc.design_kind("before/after in the pilot areas, no comparison area") == "prepost"
-    assert rc.design_kind("difference-in-differences with comparison areas") == "did"
-    assert rc.design_kind("pre_post") == "prepost"
+    # one spelling per design, nothing guessed from free text
+    assert rc.design_kind("pre_post") == "pre_post" and rc.design_kind("did") == "did"
+    assert rc.design_kind("before/after in the pilot areas, no comparison area") == "unknown"
+    assert rc.design_kind("prepost") == "unknown"
 
 
 def test_weak_design_city_gets_evaluate_or_strengthen_first(project):
     populate(project, broken=False)
-    tables = PATHS.tables_city("testville")
-    # a comparison design downgraded to level 2 (weak implementation): strengthen, naming why
-    write_table(_evidence("testville", level=2), tables / "evidence.csv", synthetic=True)
+    # a comparison design (level 3) held with low confidence (few clusters, weak implementation):
+    # strengthen, naming why
+    tables.write("evidence", _evidence("testville", confidence="low"), city="testville", synthetic=True)
     html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
     assert ("Testville: strengthen the evaluation of “Test pilot” before scaling it up — comparison design, "
-            "level 2, but not enough to attribute these estimates to the pilot because of: weak or undocumented "
-            "implementation") in html
+            "level 3, but not enough to attribute these estimates to the pilot because of: few clusters; "
+            "weak implementation") in html
     assert "continue and consider extending" not in html
     fr = visible_text(report.build_report("fr").read_text(encoding="utf-8"))
-    assert "mise en œuvre faible ou non documentée" in fr
+    assert "mise en œuvre faible" in fr and "peu de grappes" in fr
     # no comparison area: evaluate with one
-    impact = _impact("testville").assign(design="pre_post")
-    write_table(impact, tables / "impact.csv", synthetic=True)
+    tables.write("impact", _impact("testville").assign(design="pre_post"), city="testville", synthetic=True)
+    tables.write("evidence", _evidence("testville", "pre_post"), city="testville", synthetic=True)
     html = visible_text(report.build_report("en").read_text(encoding="utf-8"))
     assert "Testville: evaluate “Test pilot” with a comparison group before scaling it up" in html
     assert "strengthen the evaluation" not in html
@@ -417,14 +434,19 @@ def test_cleaning_log_rows_and_reasons(built):
     assert "âge impossible" in fr
 
 
-def test_cleaning_summary_other_shape():
-    log = {"residents": {"a.csv": {"raw": 10, "kept": 8, "reasons": {"duplicate": 2}},
-                         "missing": {"trust_police": 0.25}}}
-    s = report.cleaning_summary(log)
-    assert s["files"].to_dict("records") == [dict(dataset="residents", file="a.csv", raw=10, kept=8, rejected=2,
-                                                  check=True)]
-    assert s["reasons"]["rows"].tolist() == [2]
-    assert s["missingness"]["missing"].tolist() == [0.25]
+def test_cleaning_summary_reads_the_one_shape_clean_writes():
+    s = report.cleaning_summary(CLEANING_LOG)
+    assert s["files"].to_dict("records") == [dict(dataset="residents", file="residents.csv", raw=1000, kept=990,
+                                                  rejected=10, check=True)]
+    assert s["reasons"]["rows"].tolist() == [4, 6]
+    assert s["missingness"]["variable"].tolist() == ["trust_police"]  # "tourist" was never collected
+    # any other shape is an error naming what is wrong, not a guess
+    with pytest.raises(tables.TableError, match="expected 'files'"):
+        report.cleaning_summary({"residents": {"a.csv": {"raw": 10, "kept": 8}}})
+    bad = {**CLEANING_LOG, "files": [{**CLEANING_LOG["files"][0]}]}
+    del bad["files"][0]["raw_rows"]
+    with pytest.raises(tables.TableError, match=r"files\[0\] lacks or has a bad 'raw_rows'"):
+        report.cleaning_summary(bad)
 
 
 def test_html_is_self_contained(built):
@@ -487,7 +509,7 @@ def test_empty_project_still_builds(project):
 def test_explore_reads_published_table_and_hides_small_cells(project):
     from analysis.publishing import explore
 
-    write_table(_neighbourhoods("testville"), PATHS.tables_city("testville") / "neighbourhoods.csv", synthetic=True)
+    tables.write("neighbourhoods", _neighbourhoods("testville"), city="testville", synthetic=True)
     table = explore.load_table("testville")
     small = table[table["neighbourhood"] == "102"]
     assert small["estimate"].isna().all() and small["n"].isna().all() and small["suppressed"].all()
@@ -677,7 +699,7 @@ def test_synthesis_names_the_cities_it_leaves_out(project):
     cov = synthesis.coverage()
     assert cov.set_index("city").loc["brokenville", "reason"] == "no_results"
     assert bool(cov.set_index("city").loc["testville", "included"])
-    write_table(cov, PATHS.tables / "cross-city" / "coverage.csv", synthetic=True)
+    tables.write("coverage", cov, synthetic=True)
     en = visible_text(report.build_report("en").read_text(encoding="utf-8"))
     assert "Cities in this synthesis: Testville. Left out: Brokenville (no impact results yet)." in en
     fr = visible_text(report.build_report("fr").read_text(encoding="utf-8"))
@@ -693,7 +715,7 @@ def test_not_estimable_cell_is_worded_with_its_reason_never_as_na_numbers():
              estimate=float("nan"), ci_low=float("nan"), ci_high=float("nan"), status="not_estimable",
              not_estimable_reason="ci_wider_than_scale", scale="1-5"),
     ])
-    recs = rc.city_recommendations("x", rows, _evidence("x", 2))
+    recs = rc.city_recommendations("x", rows, _evidence("x", "pre_post"))
     assert {r.rule for r in recs} == {"evaluate_first", "not_estimable"}
     for lang in ("en", "fr"):
         text = " ".join(r.text(lang) for r in recs)
@@ -723,7 +745,7 @@ def test_no_large_effect_bounds_each_outcome_on_its_own_scale():
         dict(EFFECT, city="x", outcome="feel_safe_dark", group="all", estimate=0.1, ci_low=-0.14,
              ci_high=0.41, scale="1-4"),
     ])
-    rec = next(r for r in rc.city_recommendations("x", rows, _evidence("x", 3)) if r.rule == "no_large_effect")
+    rec = next(r for r in rc.city_recommendations("x", rows, _evidence("x")) if r.rule == "no_large_effect")
     en, fr = rec.text("en"), rec.text("fr")
     assert "1.30 points on Trust in the police (0-10) (0–10 scale)" in en
     assert "0.41 points on Feels safe walking alone after dark (1–4 scale)" in en

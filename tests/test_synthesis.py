@@ -279,15 +279,17 @@ def test_benchmark_rows_carry_their_own_data_status():
     from analysis.statistics import ess
     from analysis.io import SYNTHETIC_NOTE
 
-    levels = pd.DataFrame([{"data_status": ess.DATA_STATUS, "source": "ESS R5 Belgium 2010 (national, unweighted)",
+    levels = pd.DataFrame([{"data_status": ess.DATA_STATUS, "source": ess.SOURCE_CODE,
                             "area": "national", "period": "2010", "weighting": "unweighted",
                             "indicator": "trust_police", "group": "all", "mean": 6.0, "ci_low": 5.9,
                             "ci_high": 6.1, "n": 1701}])
     resp = pd.DataFrame({"wave": ["baseline"] * 12 + ["follow_up"] * 12, "pilot_area": "pilot",
                          "trust_police": np.arange(24, dtype=float) % 10, "weight": 1.0})
     bench = synthesis.benchmark_table(levels, resp, "brussels", synthetic=True, period="2014-2015")
-    ess_rows = bench[bench["source"].str.startswith("ESS")]
-    city_rows = bench[~bench["source"].str.startswith("ESS")]
+    ess_rows = bench[bench["source"] == ess.SOURCE_CODE]
+    city_rows = bench[bench["source"] == "city_survey"]
+    # the wave is a column of its own, never written into the source and split back
+    assert city_rows["wave"].tolist() == ["baseline", "follow_up"]
     assert (ess_rows["data_status"] == ess.DATA_STATUS).all() and "real data" in ess.DATA_STATUS
     assert (city_rows["data_status"] == SYNTHETIC_NOTE).all()
     assert city_rows["period"].tolist() == ["2014-2015"] * 2 and set(city_rows["weighting"]) == {"weighted"}

@@ -383,3 +383,28 @@ def test_trend_n_labels_sit_beside_the_points_not_on_them():
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             assert not a.overlaps(b)
+
+
+def test_exploration_table_writes_french_decimal_commas():
+    from analysis.publishing import explore
+
+    rows = pd.DataFrame({"neighbourhood": ["01", "02"], "area_type": ["pilot", "other"], "n": [40, None],
+                         "estimate": [-0.4125, None], "ci_low": [-0.9, None], "ci_high": [0.1, None],
+                         "status": ["published", "suppressed"]})
+    fr = explore.display_table(rows, "fr")
+    en = explore.display_table(rows, "en")
+    assert fr[text.tr("col.estimate", "fr")].tolist() == ["−0,412", ""]
+    assert en[text.tr("col.estimate", "en")].tolist() == ["−0.412", ""]
+    assert fr[text.tr("col.area_type", "fr")].tolist() == ["pilote", "reste de la ville"]
+
+
+def test_dashboard_map_legend_in_the_reader_numbers():
+    from analysis.geography.maps import breaks, class_labels
+    from analysis.publishing import dashboard
+
+    for kind in ("level", "change"):
+        edges = breaks("trust_police", kind)
+        assert dashboard.legend_labels(edges, kind, "en") == class_labels(edges, kind)
+    fr = dashboard.legend_labels(breaks("trust_police", "change"), "change", "fr")
+    assert "−0,25 – 0,25" in fr and not any("." in lab for lab in fr)
+    assert text.fmt_g(-0.75, "fr") == "−0,75" and text.fmt_g(10.0, "en") == "10"

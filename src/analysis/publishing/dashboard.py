@@ -67,7 +67,7 @@ from analysis.config import K_SUPPRESS, PATHS
 from analysis.publishing.tables import DASHBOARD_AREA_COLUMNS, DASHBOARD_ROW_COLUMNS
 from analysis.geography.maps import _CMAP
 from analysis.geography.geo import TARGET_CRS, boundary_note
-from analysis.geography.maps import breaks, class_labels
+from analysis.geography.maps import breaks
 from analysis.inputs.profile import load_profile
 from analysis.io import write_text
 
@@ -160,6 +160,16 @@ def _rings(geom, origin) -> list[list[list[float]]]:
     return out
 
 
+def legend_labels(edges, kind: str, lang: str) -> list[str]:
+    """The map legend's class labels (:func:`analysis.geography.maps.class_labels`) with the
+    numbers of ``lang`` ("0,5 – 1" in French)."""
+    e = [text.fmt_g(x, lang) for x in edges]
+    labels = [f"{a} – {b}" for a, b in zip(e[:-1], e[1:])]
+    if kind == "change":
+        labels[0], labels[-1] = f"< {e[1]}", f"≥ {e[-2]}"
+    return labels
+
+
 def city_data(city: str) -> dict:
     """Everything the page needs about one city, from published tables and geometry only."""
 
@@ -206,7 +216,7 @@ def city_data(city: str) -> dict:
         "flat": flat,
         "notes": notes,
         "breaks": {ind: {kind: {"edges": list(breaks(ind, kind)),
-                                "labels": class_labels(breaks(ind, kind), kind),
+                                "labels": {lang: legend_labels(breaks(ind, kind), kind, lang) for lang in text.LANGS},
                                 "colours": _palette(kind, len(breaks(ind, kind)) - 1)}
                          for kind in ("level", "change")} for ind in opts["indicator"]},
     }
@@ -226,6 +236,7 @@ def page_data(cities: list[str] | None = None) -> dict:
         w["dash.k_rule"] = tr("dash.k_rule", lang, k=K_SUPPRESS)
         w["lang.name"] = tr("lang.name", lang)
         w["decimal"] = text.decimal_mark(lang)
+        w["separators"] = text.decimal_mark(lang) + text.group_mark(lang)  # plotly's layout.separators
         w["wave"] = {x: explore.wave_label(x, lang) for x in explore.WAVE_ORDER}
         w["area"] = {x: explore.area_label(x, lang) for x in explore.AREAS}
         w["status"] = {x: explore.status_label(x, lang) for x in explore.STATUSES}

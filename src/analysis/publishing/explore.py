@@ -53,7 +53,7 @@ from analysis.statistics.areas import AREA_COLUMNS, AREAS, WAVE_ORDER, area_esti
 from analysis.geography.geo import boundary_note
 from analysis.geography.maps import choropleth, map_frame
 from analysis.inputs.profile import load_profile
-from analysis.publishing import text
+from analysis.publishing import tables, text
 from analysis.publishing.text import LANGS, catalogue, tr  # noqa: F401 (the exploration's words are the catalogue's)
 from analysis.geography.geo import city_geometry
 
@@ -183,14 +183,11 @@ def load_table(city: str) -> pd.DataFrame:
     FileNotFoundError
         Naming the file and the step that writes it, when the city has not been mapped yet.
     """
-    path = PATHS.tables_city(city) / "neighbourhoods.csv"
+    path = tables.schema("neighbourhoods").path(city)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run notebooks/02-neighbourhoods.ipynb for "
                                 f"city={city!r} (make neighbourhoods CITY={city})")
-    df = pd.read_csv(path, dtype={"neighbourhood": "str"})
-    missing = [c for c in ("neighbourhood", "wave", "indicator", "group", "n", "estimate") if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}")
+    df = tables.plain(tables.read("neighbourhoods", city))  # validated by the contract
     df = _mask_small(df, ("estimate", "se", "ci_low", "ci_high", "shrunk"), ("n", "n_baseline", "n_follow_up", "n_eff"))
     df["status"] = cell_status(df)
     return df
@@ -198,14 +195,9 @@ def load_table(city: str) -> pd.DataFrame:
 
 def load_areas(city: str) -> pd.DataFrame | None:
     """The published area table (``areas.csv``) of ``city``, suppressed again; None when absent."""
-    path = PATHS.tables_city(city) / "areas.csv"
-    if not path.is_file():
+    if not tables.schema("areas").path(city).is_file():
         return None
-    df = pd.read_csv(path)
-    missing = [c for c in ("area_type", "wave", "indicator", "group", "n", "estimate", "ci_low", "ci_high")
-               if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}")
+    df = tables.plain(tables.read("areas", city))  # validated by the contract
     df = _mask_small(df, ("estimate", "se", "ci_low", "ci_high"), ("n", "n_baseline", "n_follow_up", "n_eff"))
     df["status"] = cell_status(df)
     return df
@@ -255,21 +247,22 @@ def shrinkage_advice(rows: pd.DataFrame, lang: str = "en") -> str:
     return t("shrunk.flat" if shrinkage_is_flat(rows) else "shrunk.advice", lang)
 
 
-def _blank_missing(df: pd.DataFrame) -> pd.DataFrame:
-    """Numbers as text, missing ones blank: a cell without a number says why in ``status``, not "<NA>"."""
+def _blank_missing(df: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Numbers as text in ``lang`` (decimal comma in French), missing ones blank: a cell without
+    a number says why in ``status``, not "<NA>"."""
     out = df.copy()
     for c in ("n", "neighbourhoods"):
         if c in out.columns:
             out[c] = [("" if pd.isna(v) else str(int(v))) for v in out[c]]
     for c in ("estimate", "ci_low", "ci_high", "shrunk"):
         if c in out.columns:
-            out[c] = [("" if pd.isna(v) else f"{float(v):.3f}") for v in out[c]]
+            out[c] = [("" if pd.isna(v) else text.fmt_num(float(v), lang, 3)) for v in out[c]]
     return out
 
 
 def display_table(rows: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """A selection with translated headers, area names and the one status vocabulary."""
-    out = _blank_missing(rows.drop(columns=[c for c in ("gamma",) if c in rows.columns]))
+    out = _blank_missing(rows.drop(columns=[c for c in ("gamma",) if c in rows.columns]), lang)
     if "area_type" in out.columns:
         out["area_type"] = [area_label(a, lang) for a in out["area_type"]]
     out["status"] = [status_label(s, lang) for s in out["status"]]
@@ -435,7 +428,7 @@ def show(city: str, indicator: str, wave: str, group: str = "all", lang: str = "
     plt.close(view.figure)
     print("\n".join(view.notes))
     display(Image(data=buf.getvalue(), format="png"))
-    tr_ = _blank_missing(view.trend).assign(area_type=[area_label(a, lang) for a in view.trend["area_type"]],
+    tr_ = _blank_missing(view.trend, lang).assign(area_type=[area_label(a, lang) for a in view.trend["area_type"]],
                             wave=[wave_label(w, lang) for w in view.trend["wave"]],
                             status=[status_label(s, lang) for s in view.trend["status"]])
     display(tr_.drop(columns=["same_neighbourhoods"]).rename(

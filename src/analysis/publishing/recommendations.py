@@ -46,7 +46,6 @@ difference-in-differences, 4-5 = stronger or randomised designs):
 from __future__ import annotations
 
 import functools
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,7 @@ import pandas as pd
 
 from analysis.inputs import codebook
 from analysis.config import PATHS
+from analysis.publishing import tables
 from analysis.publishing.text import fmt_num, fmt_p, has_key, tr  # noqa: F401 (fmt_* re-exported)
 from analysis.inputs.profile import ProfileError, load_profile
 
@@ -64,30 +64,6 @@ MIN_LEVEL: int = 3
 ALPHA: float = 0.05
 #: I² (percent) from which cross-city heterogeneity is called substantial (Higgins et al. 2003).
 HIGH_I2: float = 50.0
-
-_LEVEL_WORDS = {"very weak": 1, "weak": 2, "moderate": 3, "strong": 4, "very strong": 5,
-                "faible": 2, "modérée": 3, "forte": 4}
-_LEVEL_COLUMNS = ("level", "evidence_level", "sms", "sms_level", "rating", "score")
-_REASON_COLUMNS = ("reasons", "reason", "rationale", "justification")
-
-
-_CRITERIA = (("design", "design"), ("clusters", "clusters"), ("pilot neighbourhoods", "pilot_units"),
-             ("smallest design cell", "min_cell"), ("baseline balance", "balance"),
-             ("sample composition", "composition"), ("implementation fidelity", "fidelity"),
-             ("rating", "rating"))
-
-
-def criterion_key(text: str) -> str | None:
-    """Catalogue suffix of an evidence criterion: the code itself (three-ratings format), or
-    the old English criterion by its leading words."""
-    t = str(text).strip().lower()
-    if has_key(f"criterion.{t}"):
-        return t
-    for prefix, key in _CRITERIA:
-        if t.startswith(prefix):
-            return key
-    return None
-
 
 @dataclass(frozen=True)
 class Source:
@@ -296,102 +272,44 @@ def _profile_names(path: str, stamp: int | None) -> tuple[str, str] | None:
 
 # ------------------------------------------------------------------ inputs
 def design_kind(value) -> str:
-    """``did`` (comparison areas), ``did_trained`` (trained vs untrained officers), ``prepost``
-    or ``unknown`` from an impact ``design`` value."""
-    text = re.sub(r"[-_ /]", "", str(value).lower())
-    if "trained" in text:
-        return "did_trained"
-    if "prepost" in text or "beforeafter" in text or text.startswith("pre") or "nocomparison" in text:
-        return "prepost"
-    if "did" in text or "diff" in text or "comparison" in text:
-        return "did"
-    return "unknown"
+    """The design code of an impact row (one spelling: ``did``, ``did_trained``, ``pre_post``),
+    ``unknown`` for anything else: nothing is guessed from free text."""
+    return value if value in tables.DESIGNS else "unknown"
 
 
 def evidence_level(evidence: pd.DataFrame | None, outcome: str | None = None) -> tuple[int | None, str]:
-    """Design level (1-5) and reasons from a city's ``evidence.csv``.
-
-    Reads the criteria table :func:`analysis.statistics.evidence.rate_evidence` writes (``criterion``,
-    ``value``, ``met``, ``consequence``; the row ``criterion == "rating"`` holds
-    ``"level N"``; reasons are the consequences of the unmet criteria). Other shapes: the
-    first of the columns ``level``, ``evidence_level``, ``sms``, ``rating``… that holds a
-    number (or a word such as "moderate"); when the table has one row per outcome and
-    ``outcome`` is given, that outcome's row is used, else the lowest level.
+    """Design level (Maryland SMS, 1-5) and the confidence reason codes from a city's
+    ``evidence.csv`` (schema ``evidence``: the ``design`` row's ``level``; the level is the
+    design's alone, the same for every ``outcome``).
 
     Returns
     -------
     (level, reasons) : (int or None, str)
-        ``None`` when no rating can be read.
+        ``None`` without a table or a design row; reasons ``;``-joined codes.
     """
     if evidence is None or evidence.empty:
         return None, ""
-    ev = evidence
-    if {"rating", "criterion", "level", "reason"} <= set(ev.columns):
-        # three-ratings table (analysis.statistics.evidence): the design level stands alone; the
-        # reasons are the confidence rating's reason codes
-        design = ev[ev["rating"].astype("str") == "design"]
-        lv = pd.to_numeric(design["level"], errors="coerce").dropna()
-        return (int(lv.iloc[0]) if len(lv) else None), "; ".join(evidence_confidence(ev)[1])
-    if {"criterion", "value"} <= set(ev.columns):
-        crit = ev["criterion"].astype("str").str.strip().str.lower()
-        rating = ev.loc[crit == "rating", "value"].astype("str")
-        found = rating.str.extract(r"(\d+)")[0].dropna()
-        level = int(found.iloc[0]) if len(found) else None
-        reasons = ""
-        if {"met", "consequence"} <= set(ev.columns):
-            unmet = ev[(crit != "rating") & ~ev["met"].astype("str").str.lower().isin(["true", "1"])]
-            reasons = "; ".join(str(c).removeprefix("downgrade: ") for c in unmet["consequence"].dropna()
-                                if str(c).strip())
-        return level, reasons
-    if outcome is not None and "outcome" in ev.columns and (ev["outcome"] == outcome).any():
-        ev = ev[ev["outcome"] == outcome]
-    level = None
-    for col in _LEVEL_COLUMNS:
-        if col not in ev.columns:
-            continue
-        values = pd.to_numeric(ev[col], errors="coerce")
-        if values.isna().all():
-            values = ev[col].astype("str").str.strip().str.lower().map(_LEVEL_WORDS)
-        values = values.dropna()
-        if len(values):
-            level = int(values.min())
-            break
-    reasons = ""
-    for col in _REASON_COLUMNS:
-        if col in ev.columns:
-            reasons = "; ".join(dict.fromkeys(str(r) for r in ev[col].dropna() if str(r).strip()))
-            break
-    return level, reasons
+    design = evidence[evidence["rating"] == "design"]
+    lv = design["level"].dropna()
+    return (int(lv.iloc[0]) if len(lv) else None), "; ".join(evidence_confidence(evidence)[1])
 
 
 def evidence_confidence(evidence: pd.DataFrame | None) -> tuple[str | None, list[str]]:
-    """Confidence code ("high", "moderate", "low") and its reason codes, from a three-ratings
-    ``evidence.csv``; ``(None, [])`` for an older table or none."""
-    if evidence is None or not {"rating", "criterion", "reason"} <= set(evidence.columns):
+    """Confidence code ("high", "moderate", "low") and its reason codes, from a city's
+    ``evidence.csv``; ``(None, [])`` without a table."""
+    if evidence is None or evidence.empty:
         return None, []
-    row = evidence[(evidence["rating"].astype("str") == "confidence")
-                   & (evidence["criterion"].astype("str") == "confidence")]
+    row = evidence[(evidence["rating"] == "confidence") & (evidence["criterion"] == "confidence")]
     if row.empty:
         return None, []
     reasons = row["reason"].iloc[0]
-    codes = [c for c in str(reasons).split(";") if c and c != "nan"] if pd.notna(reasons) else []
-    return str(row["value"].iloc[0]), codes
+    codes = [c for c in str(reasons).split(";") if c] if isinstance(reasons, str) else []
+    return row["code"].iloc[0], codes
 
 
 def unmet_criteria(evidence: pd.DataFrame | None) -> list[str]:
-    """Catalogue suffixes (``clusters``, ``balance``…) of the evidence criteria a city did not meet;
-    for a three-ratings table, the confidence reason codes (``few_clusters``…)."""
-    if evidence is not None and {"rating", "criterion", "reason"} <= set(evidence.columns):
-        return evidence_confidence(evidence)[1]
-    if evidence is None or "criterion" not in evidence.columns or "met" not in evidence.columns:
-        return []
-
-    out = []
-    for r in evidence.to_dict("records"):
-        key = criterion_key(r["criterion"])
-        if key not in (None, "design", "rating") and str(r["met"]).strip().lower() not in ("true", "1"):
-            out.append(key)
-    return out
+    """The confidence reason codes (``few_clusters``…) of a city's ``evidence.csv``."""
+    return evidence_confidence(evidence)[1]
 
 
 def _ci_excludes_zero(row) -> int:
@@ -420,17 +338,13 @@ def classify(row: dict, level: int | None) -> str:
 
 
 def _residents(impact: pd.DataFrame) -> pd.DataFrame:
-    df = impact
-    if "population" in df.columns:
-        df = df[df["population"].astype("str").str.lower().isin(["residents", "resident"])]
-    return df
+    return impact[impact["population"] == "residents"]
 
 
 def overall_rows(impact: pd.DataFrame) -> pd.DataFrame:
     """Effects on all residents (``group`` = all), in codebook indicator order."""
     df = _residents(impact)
-    if "group" in df.columns:
-        df = df[df["group"].astype("str").str.lower().isin(["all", "overall", "", "nan"])]
+    df = df[df["group"] == "all"]
     order = {o: i for i, o in enumerate(codebook.INDICATORS)}
     return df.assign(_o=df["outcome"].map(order).fillna(99)).sort_values("_o", kind="stable").drop(columns="_o")
 
@@ -521,47 +435,36 @@ def city_recommendations(city: str, impact: pd.DataFrame, evidence: pd.DataFrame
 
     # for whom: targeted groups whose effect differs from the rest's
     res = _residents(impact)
-    if {"group", "diff_vs_rest", "diff_p_value"} <= set(res.columns):
-        groups = res[~res["group"].astype("str").str.lower().isin(["all", "overall", "", "nan"])]
-        for row in groups.to_dict("records"):
-            level = levels.get(row["outcome"], evidence_level(evidence, row["outcome"])[0])
-            p = pd.to_numeric(pd.Series([row["diff_p_value"]]), errors="coerce").iloc[0]
-            if level is None or level < MIN_LEVEL or pd.isna(p) or p >= ALPHA:
-                continue
-            figs = find_figures(manifest, city, row["outcome"], words=("group", "impact", "effect"))
-            recs.append(Recommendation("for_whom", city, {
-                "city": city, "pilot": pilot, "outcome": row["outcome"], "group": row["group"],
-                "est": float(row["estimate"]), "diff": float(row["diff_vs_rest"]), "diff_p": float(p),
-            }, _sources(city, ("impact",), figs)))
+    # the impact schema always has group, diff_vs_rest and diff_p_value
+    groups = res[res["group"] != "all"]
+    for row in groups.to_dict("records"):
+        level = levels.get(row["outcome"], evidence_level(evidence, row["outcome"])[0])
+        p = pd.to_numeric(pd.Series([row["diff_p_value"]]), errors="coerce").iloc[0]
+        if level is None or level < MIN_LEVEL or pd.isna(p) or p >= ALPHA:
+            continue
+        figs = find_figures(manifest, city, row["outcome"], words=("group", "impact", "effect"))
+        recs.append(Recommendation("for_whom", city, {
+            "city": city, "pilot": pilot, "outcome": row["outcome"], "group": row["group"],
+            "est": float(row["estimate"]), "diff": float(row["diff_vs_rest"]), "diff_p": float(p),
+        }, _sources(city, ("impact",), figs)))
 
     # officers (before/after officer survey)
-    if "population" in impact.columns:
-        off = impact[impact["population"].astype("str").str.lower().isin(["officers", "officer", "police"])]
-        if "group" in off.columns:
-            off = off[off["group"].astype("str").str.lower().isin(["all", "overall", "", "nan"])]
-        if len(off):
-            changed = [r for r in off.to_dict("records") if _ci_excludes_zero(r) != 0]
-            figs = find_figures(manifest, city, None, words=("officer",))
-            rule = "officers_change" if changed else "officers_null"
-            kinds = {design_kind(d) for d in off.get("design", pd.Series(dtype="str")).dropna()}
-            params = {"city": city, "pilot": pilot,
-                      "design": "did_trained" if "did_trained" in kinds else "prepost"}
-            if changed:
-                params["effects"] = changed
-            recs.append(Recommendation(rule, city, params, _sources(city, ("impact",), figs)))
+    # the impact schema's population codes: residents, officers
+    off = impact[(impact["population"] == "officers") & (impact["group"] == "all")]
+    if len(off):
+        changed = [r for r in off.to_dict("records") if _ci_excludes_zero(r) != 0]
+        figs = find_figures(manifest, city, None, words=("officer",))
+        rule = "officers_change" if changed else "officers_null"
+        params = {"city": city, "pilot": pilot,
+                  "design": "did_trained" if (off["design"] == "did_trained").any() else "pre_post"}
+        if changed:
+            params["effects"] = changed
+        recs.append(Recommendation(rule, city, params, _sources(city, ("impact",), figs)))
     return recs
 
 
 def _level_text(level: int | None) -> str:
     return "?" if not level else str(level)
-
-
-def _col(df: pd.DataFrame, *names: str) -> str | None:
-    lower = {c.lower(): c for c in df.columns}
-    for n in names:
-        if n.lower() in lower:
-            return lower[n.lower()]
-    return None
 
 
 def pooled_recommendations(pooled: pd.DataFrame, manifest: pd.DataFrame | None = None) -> list[Recommendation]:
@@ -573,31 +476,22 @@ def pooled_recommendations(pooled: pd.DataFrame, manifest: pd.DataFrame | None =
     recs: list[Recommendation] = []
     if pooled is None or pooled.empty or "outcome" not in pooled.columns:
         return recs
-    df = pooled
-    if "population" in df.columns:
-        df = df[df["population"].astype("str").str.lower().isin(["residents", "resident"])]
-    if "group" in df.columns:
-        df = df[df["group"].astype("str").str.lower().isin(["all", "overall", "", "nan"])]
-    if "headline" in df.columns:
-        # only the headline pool (DiD with comparison areas); pre/post cities are pooled apart
-        df = df[df["headline"].astype("str").str.lower().isin(["true", "1"])]
-    k_col = _col(df, "k", "n_cities", "cities", "n_studies")
-    i2_col = _col(df, "i2", "i_squared", "I2")
-    t2_col = _col(df, "tau2", "tau_squared", "tau^2")
+    # the headline pool (DiD with comparison areas) for all residents; pre/post cities are pooled apart
+    df = pooled[(pooled["group"] == "all") & pooled["headline"].astype(bool)]
+    # the pooled schema declares I² a share (0-1); the rules and sentences use percent
+    i2_percent = 100.0 if tables.schema("pooled").column("i2").unit == "share" else 1.0
     for row in df.to_dict("records"):
-        k = int(row[k_col]) if k_col and pd.notna(row[k_col]) else None
-        if k is not None and k < 2:
+        k = int(row["k"])
+        if k < 2:
             continue
-        i2 = float(row[i2_col]) if i2_col and pd.notna(row[i2_col]) else float("nan")
-        if i2 == i2 and i2 <= 1.0 and i2_col and df[i2_col].max() <= 1.0:
-            i2 *= 100  # stored as a share
-        tau2 = float(row[t2_col]) if t2_col and pd.notna(row[t2_col]) else float("nan")
+        i2 = float(row["i2"]) * i2_percent if pd.notna(row["i2"]) else float("nan")
+        tau2 = float(row["tau2"]) if pd.notna(row["tau2"]) else float("nan")
         figs = find_figures(manifest, "cross-city", row["outcome"], words=("forest", "pooled"))
         src = _sources("cross-city", ("pooled",), figs)
         sign = _ci_excludes_zero(row)
         params = {"outcome": row["outcome"], "est": float(row["estimate"]), "lo": float(row["ci_low"]),
                   "hi": float(row["ci_high"]), "scale": scale_text(row["outcome"], row.get("scale")),
-                  "k": "?" if k is None else str(k), "i2": i2, "tau2": tau2,
+                  "k": str(k), "i2": i2, "tau2": tau2,
                   "pi": (float(row.get("pi_low", float("nan"))), float(row.get("pi_high", float("nan"))))}
         recs.append(Recommendation("pooled_effect" if sign else "pooled_null", "cross-city", params, src))
         if i2 == i2 and i2 >= HIGH_I2:

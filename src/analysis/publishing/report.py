@@ -38,11 +38,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.inputs import codebook
 from analysis.config import CROSS_CITY, CROSS_STEP, K_SUPPRESS, PATHS, STEPS, failure_path
-from analysis.io import atomic_path, write_text
+from analysis.io import SYNTHETIC_NOTE, atomic_path, write_text
 from analysis.publishing.figures import embedded_copy
 from analysis.publishing.recommendations import figure_anchor
 from analysis.publishing.recommendations import fmt_num, fmt_p, group_label, outcome_label
@@ -58,25 +59,20 @@ from analysis.publishing.recommendations import pooled_recommendations
 from analysis.publishing.recommendations import table_anchor
 from analysis.publishing.recommendations import city_name
 from analysis.publishing.manifest import collect_sidecars
-from analysis.publishing.recommendations import build_recommendations, criterion_key
+from analysis.publishing.recommendations import build_recommendations
+from analysis.publishing import tables
 from analysis.publishing.manifest import build_manifest
 from analysis.statistics.evidence import MAX_STD_DIFF
 from analysis.sdc import publish_count
-from analysis.publishing.text import LANGS, catalogue, has_key, placeholders, tr
+from analysis.publishing.text import LANGS, area_label, category_label, has_key, placeholders, tr  # noqa: F401 (placeholders re-exported)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 
-#: Tables each city publishes (reports/tables/<city>/<name>.csv).
+#: Tables of a city the report shows (schemas: :mod:`analysis.publishing.tables`).
 CITY_TABLES: tuple[str, ...] = ("impact", "evidence", "implementation", "balance", "neighbourhoods")
-#: Tables of the cross-city synthesis.
+#: Tables of the cross-city synthesis the report shows.
 CROSS_TABLES: tuple[str, ...] = ("pooled", "benchmark")
-#: Columns a table must have to be used (others are shown as they come).
-REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "impact": ("outcome", "estimate", "ci_low", "ci_high"),
-    "neighbourhoods": ("neighbourhood", "wave", "indicator", "n", "estimate"),
-    "pooled": ("outcome", "estimate", "ci_low", "ci_high"),
-}
 
 
 # ===================================================================== reading inputs
@@ -98,27 +94,26 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def read_table(path: Path, name: str | None = None) -> tuple[pd.DataFrame | None, Reason | None]:
-    """Read a published CSV; ``(frame, None)`` or ``(None, reason)`` — never raises."""
-    path = Path(path)
-    name = name or path.stem
-    if not path.is_file():
-        return None, Reason("na.missing_file", {"path": _rel(path)})
+def read_table(name: str, city: str | None = None) -> tuple[pd.DataFrame | None, Reason | None]:
+    """A published table through the contract (:func:`analysis.publishing.tables.read`):
+    ``(typed frame, None)`` or ``(None, reason)`` — never raises. The reason names the file,
+    and for a table that breaks its schema the column and line (never a row's content)."""
+    if not isinstance(name, str):
+        raise TypeError(f"read_table takes a table's name ({sorted(tables.SCHEMAS)}) and a city, "
+                        f"e.g. read_table('pooled') or read_table('impact', 'amiens'), not a path")
+    path = tables.schema(name).path(city)
     try:
-        # codes are text ("05", "110601"): never let them become numbers
-        df = pd.read_csv(path, dtype={c: "str" for c in ("neighbourhood", "code", "city", "group", "wave")})
-    except Exception as exc:  # noqa: BLE001 — any unreadable file is reported, not raised
-        return None, Reason("na.unreadable", {"path": _rel(path), "error": str(exc).splitlines()[0][:200]})
-    missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in df.columns]
-    if missing:
-        return None, Reason("na.missing_columns", {"path": _rel(path), "columns": ", ".join(missing)})
-    return df, None
+        return tables.read(name, city), None
+    except FileNotFoundError:
+        return None, Reason("na.missing_file", {"path": _rel(path)})
+    except tables.TableError as exc:
+        return None, Reason("na.unreadable", {"path": _rel(path), "error": str(exc).splitlines()[0][:300]})
 
 
 def is_synthetic_table(df: pd.DataFrame | None) -> bool:
     """A published table made from the synthetic demo data (its ``data_status`` says so)."""
     return (df is not None and "data_status" in df.columns
-            and df["data_status"].astype("str").str.contains("SYNTH", case=False).any())
+            and df["data_status"].eq(SYNTHETIC_NOTE).any())
 
 
 def read_cleaning_log(city: str) -> tuple[dict | None, Reason | None]:
@@ -135,160 +130,16 @@ def read_cleaning_log(city: str) -> tuple[dict | None, Reason | None]:
     return log, None
 
 
-_RAW_KEYS = ("raw", "raw_rows", "rows_raw", "n_raw", "rows")
-_KEPT_KEYS = ("kept", "kept_rows", "rows_kept", "n_kept")
-_REJ_KEYS = ("rejected", "rejected_rows", "rows_rejected", "n_rejected")
-_REASON_KEYS = ("rejected_by_reason", "reasons", "rejections", "by_reason")
-
-
-def _first(d: dict, keys: tuple[str, ...]):
-    for k in keys:
-        if k in d:
-            return d[k]
-    return None
-
-
-def _count(v) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return int(v)
-    if isinstance(v, dict):  # {"n": …} or {"count": …}
-        return _count(_first(v, ("n", "count", "rows")))
-    if isinstance(v, list):
-        return len(v)
-    return None
-
-
 def cleaning_summary(log: dict) -> dict[str, pd.DataFrame]:
-    """Rows per file and rejections by reason, and missingness, from a cleaning log.
+    """Rows per file, rejections by reason and missingness from the cleaning log, in the one
+    shape :mod:`analysis.inputs.clean` writes (:func:`analysis.publishing.tables.cleaning_tables`).
 
-    Reads the shape :mod:`analysis.inputs.clean` writes (``files``: one record per raw file with
-    ``raw_rows``, ``kept``, ``rejected``, ``rejected_by_reason``; ``missingness``:
-    ``{dataset: {variable: {missing_share, dont_know, blank, collected…}}}``). For other
-    shapes it falls back to a defensive walk: any object with raw and kept counts is a
-    file record, any mapping under a key containing "missing" is missingness.
-
-    Returns
-    -------
-    dict
-        ``files`` (dataset, file, raw, kept, rejected, check), ``reasons`` (dataset, file,
-        reason, rows), ``missingness`` (dataset, variable, missing, dont_know, blank);
-        empty frames when the log has none.
+    Raises
+    ------
+    analysis.publishing.tables.TableError
+        The log is not in that shape.
     """
-    if isinstance(log.get("files"), list):
-        return _cleaning_summary_known(log)
-    return _cleaning_summary_walk(log)
-
-
-_FILE_COLS = ["dataset", "file", "raw", "kept", "rejected", "check"]
-_REASON_COLS = ["dataset", "file", "reason", "rows"]
-_MISS_COLS = ["dataset", "variable", "missing", "dont_know", "blank"]
-
-
-def _cleaning_summary_known(log: dict) -> dict[str, pd.DataFrame]:
-    files, reasons, missing = [], [], []
-    for f in log["files"]:
-        if not isinstance(f, dict):
-            continue
-        raw = _count(_first(f, _RAW_KEYS))
-        kept = _count(_first(f, _KEPT_KEYS))
-        if raw is None or kept is None:
-            continue
-        rej = _count(_first(f, _REJ_KEYS))
-        rej = raw - kept if rej is None else rej
-        name = str(_first(f, ("source_file", "file", "path", "name")) or "")
-        ds = str(f.get("dataset", ""))
-        files.append({"dataset": ds, "file": name, "raw": raw, "kept": kept, "rejected": rej,
-                      "check": raw == kept + rej})
-        by = _first(f, _REASON_KEYS)
-        for reason, n in (by.items() if isinstance(by, dict) else []):
-            c = _count(n)
-            if c:
-                reasons.append({"dataset": ds, "file": name, "reason": str(reason), "rows": c})
-    miss = log.get("missingness")
-    for ds, by_var in (miss.items() if isinstance(miss, dict) else []):
-        for var, m in (by_var.items() if isinstance(by_var, dict) else []):
-            if isinstance(m, dict):
-                # items the city never collected are 100 % missing by construction: not a quality signal
-                if m.get("collected") is not True and "collected" in m:
-                    continue
-                share = m.get("missing_share", m.get("share"))
-                if isinstance(share, (int, float)) and not isinstance(share, bool):
-                    missing.append({"dataset": str(ds), "variable": str(var), "missing": float(share),
-                                    "dont_know": m.get("dont_know"), "blank": m.get("blank")})
-            elif isinstance(m, (int, float)) and not isinstance(m, bool):
-                missing.append({"dataset": str(ds), "variable": str(var), "missing": float(m),
-                                "dont_know": None, "blank": None})
-    return {"files": pd.DataFrame(files, columns=_FILE_COLS),
-            "reasons": pd.DataFrame(reasons, columns=_REASON_COLS),
-            "missingness": pd.DataFrame(missing, columns=_MISS_COLS)}
-
-
-def _cleaning_summary_walk(log: dict) -> dict[str, pd.DataFrame]:
-    files, reasons, missing = [], [], []
-
-    def dataset_of(path: list[str]) -> str:
-        for p in path:
-            if p in ("residents", "officers", "activities", "respondents"):
-                return "residents" if p == "respondents" else p
-        return ""
-
-    def walk(node, path: list[str]):
-        if isinstance(node, dict):
-            raw, kept = _count(_first(node, _RAW_KEYS)), _count(_first(node, _KEPT_KEYS))
-            if raw is not None and kept is not None:
-                name = _first(node, ("file", "source_file", "path", "name"))
-                name = str(name) if name is not None else (path[-1] if path else "")
-                rej = _count(_first(node, _REJ_KEYS))
-                rej = raw - kept if rej is None else rej
-                ds = dataset_of(path) or str(node.get("dataset", ""))
-                files.append({"dataset": ds, "file": name, "raw": raw, "kept": kept, "rejected": rej,
-                              "check": raw == kept + rej})
-                by = _first(node, _REASON_KEYS)
-                if isinstance(by, dict):
-                    for reason, n in by.items():
-                        c = _count(n)
-                        if c:
-                            reasons.append({"dataset": ds, "file": name, "reason": str(reason), "rows": c})
-                elif isinstance(by, list):
-                    for item in by:
-                        if isinstance(item, dict) and "reason" in item:
-                            c = _count(_first(item, ("rows", "n", "count")))
-                            if c:
-                                reasons.append({"dataset": ds, "file": name, "reason": str(item["reason"]),
-                                                "rows": c})
-                return
-            for k, v in node.items():
-                if "missing" in str(k).lower() and isinstance(v, dict):
-                    for col, share in v.items():
-                        s = share
-                        if isinstance(s, dict):
-                            s = _first(s, ("missing_share", "share", "rate", "pct", "fraction"))
-                        if isinstance(s, (int, float)) and not isinstance(s, bool):
-                            missing.append({"dataset": dataset_of(path + [str(k)]), "variable": str(col),
-                                            "missing": float(s) / (100.0 if s > 1 else 1.0)})
-                        elif isinstance(share, dict):
-                            walk({col: share}, path + [str(k)])
-                elif "missing" in str(k).lower() and isinstance(v, list):
-                    for item in v:
-                        if isinstance(item, dict):
-                            col = _first(item, ("variable", "column", "name"))
-                            s = _first(item, ("missing_share", "share", "rate", "pct", "fraction"))
-                            if col is not None and isinstance(s, (int, float)):
-                                missing.append({"dataset": dataset_of(path) or str(item.get("dataset", "")),
-                                                "variable": str(col),
-                                                "missing": float(s) / (100.0 if s > 1 else 1.0)})
-                else:
-                    walk(v, path + [str(k)])
-        elif isinstance(node, list):
-            for i, item in enumerate(node):
-                walk(item, path)
-
-    walk(log, [])
-    return {"files": pd.DataFrame(files, columns=_FILE_COLS),
-            "reasons": pd.DataFrame(reasons, columns=_REASON_COLS),
-            "missingness": pd.DataFrame(missing, columns=_MISS_COLS).fillna({"dont_know": pd.NA})}
+    return tables.cleaning_tables(log)
 
 
 def failed_step(city: str) -> str | None:
@@ -396,7 +247,7 @@ def figure_part(fig: dict) -> str:
 
 # ===================================================================== tables as HTML
 _P_COLS = {"p_value", "diff_p_value", "crv_p_value", "p", "diff_p"}
-_INT_COLS = {"n", "dont_know", "blank", "n_a_did", "n_b_did", "n_a_prepost", "n_b_prepost", "participants_police", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
+_INT_COLS = {"n", "dont_know", "blank", "n_a_did", "n_b_did", "n_a_pre_post", "n_b_pre_post", "participants_police", "n_clusters", "n_clusters_treated", "min_cell", "k", "raw", "kept", "rejected", "rows",
              "n_baseline", "n_follow_up", "participants", "activities", "n_cities"}
 
 
@@ -413,20 +264,18 @@ def cell_text(col: str, value, lang: str) -> str:
         return outcome_label(value, lang) if col != "variable" or _known_var(value) else value
     if col == "group" and isinstance(value, str):
         return group_label(value, lang)
-    if col in ("design", "population", "wave", "area_type", "dataset") and isinstance(value, str):
-        key = f"{col if col != 'area_type' else 'area'}.{value}"
-        if col == "design":
-            key = f"design.{design_kind(value)}"
+    if col in ("design", "designs", "population", "wave", "area_type", "dataset", "source") \
+            and isinstance(value, str):
+        prefix = {"area_type": "area", "designs": "design", "source": "benchmark.source"}.get(col, col)
+        key = f"{prefix}.{value}"
         return tr(key, lang) if has_key(key) else value
-    if col == "note" and isinstance(value, str):
-        return note_text(value, lang)
     if col == "reason" and isinstance(value, str) and has_key(f"reason.{value}"):
         return tr(f"reason.{value}", lang)
     if col in _P_COLS:
         return fmt_p(float(value), lang)
     if col == "i2" and isinstance(value, (int, float)):
-        # analysis.statistics.synthesis stores I² as a share; a value above 1 is already a percentage
-        return fmt_num(100 * float(value) if float(value) <= 1 else float(value), lang, 0)
+        # the pooled schema declares I² a share (0-1): shown as a percentage
+        return fmt_num(100 * float(value), lang, 0)
     if col in ("missing", "share"):
         return fmt_num(100 * float(value), lang, 1) + " %"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -436,33 +285,50 @@ def cell_text(col: str, value, lang: str) -> str:
     return str(value)
 
 
-_NOTES = (  # (pattern of a note written by analysis.statistics.impact / analysis.statistics.officers, catalogue key)
-    (r"^difference vs rest suppressed", "note.diff_suppressed"),
-    (r"^suppressed: fewer than (?P<k>\d+) officers", "note.officers_suppressed"),
-    (r"^suppressed: a design cell has fewer than (?P<k>\d+)", "note.suppressed"),
-    (r"^difference vs rest not estimable", "note.diff_not_estimable"),
-    (r"^not estimable: (?P<n>\d+) neighbourhood", "note.few_clusters"),
-    (r"^not estimable", "note.not_estimable"),
-    (r"HC1 intervals are optimistic", "note.officers_caveat"),
-)
+def note_text(row: dict, lang: str) -> str:
+    """The note of an impact row in ``lang``, from its ``note_key`` code and ``note_value``
+    (catalogue ``impact.note.<code>``; "" when the row has none)."""
+    key = row.get("note_key")
+    if key is None or pd.isna(key) or not str(key):
+        return ""
+    value = row.get("note_value")
+    # a "not estimable" note is worded with the row's reason code (rec.reason.<code>)
+    code = row.get("diff_not_estimable_reason" if key == "diff_not_estimable" else "not_estimable_reason")
+    reason = tr(f"rec.reason.{code}", lang) if isinstance(code, str) and code else tr("rec.reason.unknown", lang)
+    return tr(f"impact.note.{key}", lang, value="?" if value is None or pd.isna(value) else str(int(value)),
+              reason=reason)
 
 
-def note_text(note: str, lang: str) -> str:
-    """A note of the impact table in ``lang`` (known notes translated, others as written)."""
-    if lang == "en" or not note.strip():
-        return note
-    for pattern, key in _NOTES:
-        m = re.search(pattern, note)
-        if m:
-            params = m.groupdict()
-            params.setdefault("k", str(K_SUPPRESS))
-            params.setdefault("n", "?")
-            return tr(key, lang, **{k: params[k] for k in report_placeholders(key)})
-    return note
+def inference_text(row: dict, lang: str) -> str:
+    """How an impact row's interval was made, in ``lang`` (``inference`` code, ``inference_B``)."""
+    code = row.get("inference")
+    if code is None or pd.isna(code) or not str(code):
+        return ""
+    b = row.get("inference_B")
+    return tr(f"inference.{code}", lang, B="?" if b is None or pd.isna(b) else str(int(b)))
 
 
-def report_placeholders(key: str) -> set[str]:
-    return placeholders(catalogue()[key]["en"])
+def benchmark_view(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Rows of ``benchmark.csv`` with their codes worded: the city's name, the area and
+    weighting codes (``benchmark.area.<code>``, ``benchmark.weighting.<code>``) and the city
+    rows' area type (``group``: pilot, comparison, other)."""
+    out = df.copy()
+    out["city"] = [city_name(c, lang) if isinstance(c, str) else c for c in df["city"]]
+    for col in ("area", "weighting"):
+        out[col] = [tr(f"benchmark.{col}.{v}", lang) if isinstance(v, str) else v for v in df[col]]
+    out["group"] = [(area_label(g, lang) if g in tables.AREA_TYPES else group_label(g, lang))
+                    if isinstance(g, str) else g for g in df["group"]]
+    return out
+
+
+def impact_view(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Rows of ``impact.csv`` with their codes worded for display: ``note`` (from ``note_key``
+    and ``note_value``) and ``inference`` (from its code and ``inference_B``)."""
+    out = df.copy()
+    records = df.to_dict("records")
+    out["note"] = [note_text(r, lang) for r in records]
+    out["inference"] = [inference_text(r, lang) for r in records]
+    return out
 
 
 def _known_var(name: str) -> bool:
@@ -511,6 +377,8 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
     for row in df.itertuples(index=False):
         cells = []
         for c, v in zip(df.columns, row):
+            if isinstance(v, np.generic):  # typed tables (Int64, boolean): plain Python values
+                v = v.item()
             num = isinstance(v, (int, float)) and not isinstance(v, bool)
             if c in code_cols:  # identifiers: as written, never relabelled
                 text = Markup("<code>{}</code>").format("—" if v is None or (not isinstance(v, str) and pd.isna(v))
@@ -528,28 +396,20 @@ def table_html(df: pd.DataFrame, lang: str, *, columns: list[str] | None = None,
 
 
 # ===================================================================== implementation
-_IMPL_KEYS = {"share of activities in pilot areas": "impl.fidelity_area",
-              "share of activities within the pilot period": "impl.fidelity_period",
-              "all activities": "impl.total", "no activity log": "impl.none"}
-
-
 def implementation_table_html(df: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
     """Activities by type, fidelity and totals from ``implementation.csv`` (labels translated).
 
     The long table (per neighbourhood, per month) stays in the CSV; the report shows the
-    rows a reader needs to judge implementation.
+    rows a reader needs to judge implementation: ``by_type`` rows by their codebook label,
+    the ``fidelity``, ``total`` and ``none`` rows by their key code (``implementation.key.<key>``).
     """
-    if not {"section", "key"} <= set(df.columns):
-        return table_html(df, lang, anchor=anchor, max_rows=40)
-    activity = codebook.var("activity_type", "activities")
     rows = []
     for r in df.to_dict("records"):
-        section, key = str(r["section"]), str(r["key"])
+        section, key = r["section"], r["key"]
         if section == "by_type":
-            labels = activity.category_labels.get(key)
-            label = (labels[1] if lang == "fr" else labels[0]) if labels else key
-        elif key in _IMPL_KEYS:
-            label = tr(_IMPL_KEYS[key], lang)
+            label = category_label("activity_type", key, lang, default=key)
+        elif section in ("fidelity", "total", "none"):
+            label = tr(f"implementation.key.{key}", lang)
         else:
             continue
         rows.append({"activity": label, "activities": r.get("activities"), "participants": r.get("participants"),
@@ -561,39 +421,28 @@ def implementation_table_html(df: pd.DataFrame, lang: str, anchor: str | None = 
 
 
 def balance_table_html(df: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
-    """Standardised differences of ``balance.csv`` with the groups compared named in ``lang``."""
+    """Standardised differences of ``balance.csv`` with the groups compared named in ``lang``
+    (the ``comparison`` code says which: pilot vs comparison areas, or follow-up vs baseline)."""
 
-    if not {"variable", "mean_a", "mean_b"} <= set(df.columns):
-        return table_html(df, lang, anchor=anchor, max_rows=40)
-    prepost = "comparison" in df.columns and df["comparison"].astype("str").str.contains("follow").any()
-    suffix = "prepost" if prepost else "did"
-    out = df.drop(columns=[c for c in ("city", "comparison") if c in df.columns]).copy()
+    design = "pre_post" if (df["comparison"] == "follow_up_vs_baseline_pilot").any() else "did"
+    out = df.drop(columns=["city", "comparison"]).copy()
     names = {"age": codebook.label("age", lang), "female": tr("balance.female", lang),
              "migrant": codebook.label("migrant_background", lang)}
     out["variable"] = [names.get(v, outcome_label(v, lang)) for v in out["variable"]]
-    if "std_diff" in out.columns:
-        # "Imbalanced" describes the number shown (|d| > 0.25), whatever the rating does
-        # with it: a -0.786 is imbalanced even where it is not rated (contact satisfaction,
-        # asked of a self-selected few) or where the DiD differences the gap out.
-        d = pd.to_numeric(out["std_diff"], errors="coerce")
-
-        out["imbalanced"] = [None if pd.isna(x) else bool(abs(x) > MAX_STD_DIFF) for x in d]
-    out = out.drop(columns=[c for c in ("used_in_rating",) if c in out.columns])
-    out = out.rename(columns={"variable": "characteristic", "mean_a": f"mean_a_{suffix}",
-                              "mean_b": f"mean_b_{suffix}", "n_a": f"n_a_{suffix}", "n_b": f"n_b_{suffix}"})
-    note_key = {"did": "balance.note_did", "prepost": "balance.note_prepost"}[suffix]
+    # "Imbalanced" describes the number shown (|d| > 0.25), whatever the rating does
+    # with it: a -0.786 is imbalanced even where it is not rated (contact satisfaction,
+    # asked of a self-selected few) or where the DiD differences the gap out.
+    out["imbalanced"] = [None if pd.isna(x) else bool(abs(x) > MAX_STD_DIFF) for x in out["std_diff"]]
+    out = out.drop(columns=["used_in_rating"])
+    out = out.rename(columns={"variable": "characteristic", "mean_a": f"mean_a_{design}",
+                              "mean_b": f"mean_b_{design}", "n_a": f"n_a_{design}", "n_b": f"n_b_{design}"})
     from markupsafe import escape
 
-    note = f'<p class="note">{escape(tr(note_key, lang))}</p>'
+    note = f'<p class="note">{escape(tr(f"balance.note_{design}", lang))}</p>'
     return note + table_html(out, lang, anchor=anchor, max_rows=40)
 
 
 # ===================================================================== evidence
-def is_three_ratings(ev: pd.DataFrame | None) -> bool:
-    """``evidence.csv`` in the three-ratings format (:func:`analysis.statistics.evidence.rate_evidence`)."""
-    return ev is not None and {"rating", "criterion", "level", "reason"} <= set(ev.columns)
-
-
 def _threshold_text(key: str, threshold, lang: str) -> str:
 
     if threshold is None or pd.isna(threshold):
@@ -611,33 +460,34 @@ def _threshold_text(key: str, threshold, lang: str) -> str:
 def reason_text(code: str, lang: str, value=None, threshold=None) -> str:
     """A confidence reason code in ``lang`` (``evidence.reason.<code>``), with its numbers."""
 
-    kw = {"value": "—" if value is None or pd.isna(value) else
-          (fmt_num(float(value), lang, 3) if isinstance(value, float) and not float(value).is_integer()
-           else str(int(float(value))) if isinstance(value, (int, float)) else str(value)),
-          "threshold": "—" if threshold is None or pd.isna(threshold) else
-          (fmt_num(float(threshold), lang, 2) if not float(threshold).is_integer() else str(int(threshold)))}
+    def num(x, digits):
+        if x is None or pd.isna(x):
+            return "—"
+        x = float(x)
+        return str(int(x)) if x.is_integer() else fmt_num(x, lang, digits)
+
+    kw = {"value": num(value, 3), "threshold": num(threshold, 2)}
     if code in ("wide_interval", "low_fidelity"):  # shares: as percentages
         kw = {k: (fmt_num(100 * float(x), lang, 0) + " %") if x is not None and not pd.isna(x) else "—"
               for k, x in (("value", value), ("threshold", threshold))}
-    key = f"evidence.reason.{code}"
-    return tr(key, lang, **kw) if has_key(key) else code
+    return tr(f"evidence.reason.{code}", lang, **kw)
 
 
 def evidence_ratings(ev: pd.DataFrame | None) -> dict:
-    """The three ratings read from a three-ratings ``evidence.csv``.
+    """The three ratings of a city's ``evidence.csv`` (schema ``evidence``: codes and numbers).
 
     Returns ``design`` (code), ``sms`` (int), ``confidence`` (code), ``confidence_level``
-    (int), ``reasons`` (list of (code, value, threshold)) and ``effects`` (records).
-    Empty for an older table.
+    (int), ``reasons`` (list of (code, value, threshold)) and ``effects`` (records);
+    empty without a table.
     """
-    if not is_three_ratings(ev):
+    if ev is None or ev.empty:
         return {}
     d = ev[ev["rating"] == "design"]
     c = ev[ev["rating"] == "confidence"]
     summary = c[c["criterion"] == "confidence"]
-    out = {"design": str(d["value"].iloc[0]) if len(d) else "unknown",
+    out = {"design": d["code"].iloc[0] if len(d) else "unknown",
            "sms": int(d["level"].iloc[0]) if len(d) and pd.notna(d["level"].iloc[0]) else None,
-           "confidence": str(summary["value"].iloc[0]) if len(summary) else None,
+           "confidence": summary["code"].iloc[0] if len(summary) else None,
            "confidence_level": int(summary["level"].iloc[0]) if len(summary) and pd.notna(summary["level"].iloc[0])
            else None, "reasons": [], "effects": ev[ev["rating"] == "effect"].to_dict("records")}
     for r in c[c["criterion"] != "confidence"].to_dict("records"):
@@ -649,10 +499,9 @@ def evidence_ratings(ev: pd.DataFrame | None) -> dict:
 
 def _effect_cell(r: dict, lang: str) -> str:
 
-    direction = str(r.get("reason", ""))
-    word = tr(f"direction.{direction}", lang) if has_key(f"direction.{direction}") else direction
-    est = pd.to_numeric(pd.Series([r.get("value")]), errors="coerce").iloc[0]
-    if pd.isna(est):
+    word = tr(f"direction.{r['code']}", lang)
+    est = r.get("value")
+    if est is None or pd.isna(est):
         return word
     lo, hi = r.get("ci_low"), r.get("ci_high")
     scale = r.get("scale") if isinstance(r.get("scale"), str) else ""
@@ -668,7 +517,7 @@ def ratings_side_by_side_html(ev: pd.DataFrame, lang: str) -> str:
     if not r:
         return ""
     design = tr("evidence.sms_value", lang, level=r["sms"] if r["sms"] else "?",
-                design=tr(f"design.{'did' if r['design'] == 'did' else 'prepost'}", lang))
+                design=tr(f"design.{r['design']}", lang))
     conf = tr(f"confidence.{r['confidence']}", lang) if r["confidence"] else "—"
     if r["reasons"]:
         conf += " — " + "; ".join(reason_text(c, lang, v, t) for c, v, t in r["reasons"])
@@ -682,95 +531,46 @@ def ratings_side_by_side_html(ev: pd.DataFrame, lang: str) -> str:
 
 
 def evidence_table_html(ev: pd.DataFrame, lang: str, anchor: str | None = None) -> str:
-    """The three ratings side by side, then the criteria behind the confidence rating.
-
-    A three-ratings table (codes and numbers) is rendered from the catalogue in either
-    language; an older English criteria table is shown as before.
-    """
-    if is_three_ratings(ev):
-        rows = []
-        for r in ev[ev["rating"].isin(["confidence", "info"]) & (ev["criterion"] != "confidence")].to_dict("records"):
-            key = str(r["criterion"])
-            value = r.get("value")
-            num = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-            if key in ("interval_width", "fidelity") and pd.notna(num):
-
-                value = fmt_num(100 * float(num), lang, 0) + " %"
-            elif pd.notna(num) and key in ("clusters", "pilot_units", "comparison_units", "min_cell"):
-                value = str(int(num))  # counts
-            elif pd.notna(num):
-                value = float(num)
-            else:
-                value = tr("evidence.no_value", lang)
-            met = r.get("met")
-            met = None if met is None or (not isinstance(met, str) and pd.isna(met)) \
-                else str(met).strip().lower() in ("true", "1")
-            code = r.get("reason") if isinstance(r.get("reason"), str) else ""
-            if r["rating"] == "info":
-                consequence = tr("evidence.info_only", lang)
-            elif code == "not_assessed":
-                consequence = tr("evidence.reason.not_assessed", lang)
-            elif code:
-                consequence = reason_text(code, lang, r.get("value"), r.get("threshold"))
-            else:
-                consequence = "—"
-            rows.append({"criterion": tr(f"criterion.{key}", lang) if has_key(f"criterion.{key}") else key,
-                         "value": value, "threshold": _threshold_text(key, r.get("threshold"), lang),
-                         "met": met, "consequence": consequence})
-        crit = pd.DataFrame(rows)
-        crit["met"] = crit["met"].astype("object")  # None stays None: shown as "—"
-        from markupsafe import escape
-
-        intro = escape(tr("evidence.criteria_intro", lang))
-        return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{intro}</p>'
-                + table_html(crit, lang, anchor=anchor))
-    if lang == "en" or "criterion" not in ev.columns:
-        return table_html(ev.drop(columns=[c for c in ("city",) if c in ev.columns]), lang, anchor=anchor)
-
+    """The three ratings side by side, then the criteria behind the confidence rating,
+    worded from the catalogue (``criterion.<code>``, ``evidence.reason.<code>``)."""
     rows = []
-    for r in ev.to_dict("records"):
-        key = criterion_key(r.get("criterion", ""))
-        met = str(r.get("met", "")).strip().lower() in ("true", "1")
-        value, threshold = r.get("value", ""), r.get("threshold", "")
-        if key == "design":
-            value = tr(f"design.{design_kind(value)}", lang)
-        if key in ("design", "rating"):
-            threshold = tr(f"evidence.threshold.{key}", lang)
-        if key == "rating":
-            found = re.search(r"\d+", str(value))
-            value = tr("evidence.level_n", lang, level=found.group(0) if found else "?")
-            consequence = tr(f"strength.{str(r.get('consequence', '')).strip().replace(' ', '_')}", lang) \
-                if has_key(f"strength.{str(r.get('consequence', '')).strip().replace(' ', '_')}") \
-                else str(r.get("consequence", ""))
-        elif met:
-            consequence = "—"
-        else:
-            consequence = tr(f"evidence.downgrade.{key}", lang) if key and has_key(f"evidence.downgrade.{key}") \
-                else tr("evidence.downgrade", lang)
-        if isinstance(value, str) and value in ("n/a", "no activity log"):
+    for r in ev[ev["rating"].isin(["confidence", "info"]) & (ev["criterion"] != "confidence")].to_dict("records"):
+        key = r["criterion"]
+        num = r.get("value")
+        if num is None or pd.isna(num):
             value = tr("evidence.no_value", lang)
-        rows.append({"criterion": tr(f"criterion.{key}", lang) if key else r.get("criterion", ""),
-                     "value": value, "threshold": threshold, "met": met, "consequence": consequence})
-    return table_html(pd.DataFrame(rows), lang, anchor=anchor)
+        elif key in ("interval_width", "fidelity"):
+            value = fmt_num(100 * float(num), lang, 0) + " %"
+        elif key in ("clusters", "pilot_units", "comparison_units", "min_cell"):
+            value = str(int(num))  # counts
+        else:
+            value = float(num)
+        met = r.get("met")
+        met = None if met is None or pd.isna(met) else bool(met)
+        code = r.get("reason") if isinstance(r.get("reason"), str) else ""
+        if r["rating"] == "info":
+            consequence = tr("evidence.info_only", lang)
+        elif code == "not_assessed":
+            consequence = tr("evidence.reason.not_assessed", lang)
+        elif code:
+            consequence = reason_text(code, lang, r.get("value"), r.get("threshold"))
+        else:
+            consequence = "—"
+        rows.append({"criterion": tr(f"criterion.{key}", lang), "value": value,
+                     "threshold": _threshold_text(key, r.get("threshold"), lang),
+                     "met": met, "consequence": consequence})
+    crit = pd.DataFrame(rows, columns=["criterion", "value", "threshold", "met", "consequence"])
+    crit["met"] = crit["met"].astype("object")  # None stays None: shown as "—"
+    from markupsafe import escape
+
+    intro = escape(tr("evidence.criteria_intro", lang))
+    return (ratings_side_by_side_html(ev, lang) + f'<p class="note">{intro}</p>'
+            + table_html(crit, lang, anchor=anchor))
 
 
 def evidence_reasons(ev: pd.DataFrame, lang: str) -> str:
-    """Why confidence is not high (three-ratings table), or why the old level was lowered."""
-
-    if is_three_ratings(ev):
-        r = evidence_ratings(ev)
-        return "; ".join(reason_text(c, lang, v, t) for c, v, t in r["reasons"])
-    if lang == "en" or "criterion" not in ev.columns:
-        return evidence_level(ev)[1]
-    out = []
-    for r in ev.to_dict("records"):
-        key = criterion_key(r.get("criterion", ""))
-        if key in (None, "rating", "design"):
-            continue
-        if str(r.get("met", "")).strip().lower() not in ("true", "1"):
-            out.append(tr(f"evidence.downgrade.{key}", lang) if has_key(f"evidence.downgrade.{key}")
-                       else tr("evidence.downgrade", lang))
-    return "; ".join(out)
+    """Why confidence is not high: the confidence rating's reasons, worded with their numbers."""
+    return "; ".join(reason_text(c, lang, v, t) for c, v, t in evidence_ratings(ev).get("reasons", []))
 
 
 # ===================================================================== cities
@@ -819,7 +619,7 @@ def load_city(city: str, manifest: pd.DataFrame | None, lang: str) -> CityData:
     except (ProfileError, OSError) as exc:
         data.reason = Reason("na.profile", {"error": str(exc).splitlines()[0][:300]})
     for name in CITY_TABLES:
-        df, why = read_table(PATHS.tables_city(city) / f"{name}.csv", name)
+        df, why = read_table(name, city)
         data.tables[name] = df
         if why is not None:
             data.missing[name] = why
@@ -946,42 +746,35 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
             "groups": ", ".join(group_label(g, lang) for g in prof.pilot.targeted_groups),
             "unit": prof.boundaries.unit, "n_units": len(prof.neighbourhoods),
             "waves": {w: f"{s.start.isoformat()} – {s.end.isoformat()}" for w, s in prof.waves.items()},
-            "design": "did" if prof.has_comparison else "prepost",
+            "design": "did" if prof.has_comparison else "pre_post",
         }
     impact = c.tables.get("impact")
     if impact is not None:
         overall = overall_rows(impact)
-        cols = ["outcome", "design", "estimate", "ci_low", "ci_high", "p_value", "inference", "n",
+        cols = ["outcome", "estimate", "ci_low", "ci_high", "p_value", "inference", "n",
                 "n_clusters", "scale", "note"]
-        v["impact_html"] = table_html(overall, lang, columns=[c for c in cols if c != "design"],
+        v["impact_html"] = table_html(impact_view(overall, lang), lang, columns=cols,
                                       anchor=table_anchor(c.city, "impact"))
-        res = impact[impact.get("population", pd.Series("residents", index=impact.index))
-                     .astype("str").str.lower().eq("residents")]
-        groups = res[~res.get("group", pd.Series("all", index=res.index)).astype("str").isin(["all"])]
+        res = impact[impact["population"] == "residents"]
+        groups = res[res["group"] != "all"]
         if len(groups):
-            v["groups_html"] = table_html(groups, lang, columns=[
+            v["groups_html"] = table_html(impact_view(groups, lang), lang, columns=[
                 "outcome", "group", "estimate", "ci_low", "ci_high", "n", "diff_vs_rest", "diff_p_value", "note"])
-        if "population" in impact.columns:
-            off = impact[impact["population"].astype("str").str.lower().eq("officers")]
-            if len(off):
-                v["officers_html"] = table_html(off, lang, columns=[
-                    "outcome", "estimate", "ci_low", "ci_high", "p_value", "inference", "n", "note"])
-                kinds = {design_kind(d) for d in off.get("design", pd.Series(dtype="str")).dropna()}
-                v["officers_design"] = "did_trained" if "did_trained" in kinds else "prepost"
-        if not overall.empty and "design" in overall.columns:
-            v["design_kind"] = design_kind(overall["design"].iloc[0])
+        off = impact[impact["population"] == "officers"]
+        if len(off):
+            v["officers_html"] = table_html(impact_view(off, lang), lang, columns=[
+                "outcome", "estimate", "ci_low", "ci_high", "p_value", "inference", "n", "note"])
+            v["officers_design"] = "did_trained" if (off["design"] == "did_trained").any() else "pre_post"
+        if not overall.empty:
+            v["design_kind"] = overall["design"].iloc[0]
     ev = c.tables.get("evidence")
     if ev is not None:
         level, _ = evidence_level(ev)
         reasons = evidence_reasons(ev, lang)
         three = evidence_ratings(ev)
-        if three:
-            # the design level stands alone; confidence is a separate rating with its reasons
-            conf = tr(f"confidence.{three['confidence']}", lang) if three["confidence"] else "—"
-            said = tr("city.confidence", lang, confidence=conf,
-                      reasons=f" ({reasons})" if reasons else "")
-        else:
-            said = tr("city.downgraded", lang, reasons=reasons) if reasons else ""
+        # the design level stands alone; confidence is a separate rating with its reasons
+        conf = tr(f"confidence.{three['confidence']}", lang) if three.get("confidence") else "—"
+        said = tr("city.confidence", lang, confidence=conf, reasons=f" ({reasons})" if reasons else "")
         v["evidence"] = {"level": level, "reasons": said,
                          "html": evidence_table_html(ev, lang, anchor=table_anchor(c.city, "evidence"))}
     if c.tables.get("implementation") is not None:
@@ -994,7 +787,12 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
         v["nbhd_html"] = neighbourhood_table_html(nb, c, lang)
         v["nbhd_anchor"] = table_anchor(c.city, "neighbourhoods")
     if c.cleaning is not None:
-        s = cleaning_summary(c.cleaning)
+        try:
+            s = cleaning_summary(c.cleaning)
+        except tables.TableError:
+            s = None
+            v["na"]["cleaning"] = tr("na.log_shape", lang)
+    if c.cleaning is not None and s is not None:
         v["clean_files_html"] = table_html(s["files"], lang, code_cols=("file",)) if len(s["files"]) else None
         v["clean_reasons_html"] = table_html(s["reasons"], lang, max_rows=30, code_cols=("file",)) \
             if len(s["reasons"]) else None
@@ -1034,22 +832,18 @@ def pilot_names(prof, lang: str) -> tuple[str, str, str | None, str]:
 def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | None:
     """Pilot and comparison areas: the headline indicator by wave (all residents), suppressed cells shown as such."""
 
-    df = nb
-    if "group" in df.columns:
-        df = df[df["group"].astype("str").isin(["all"])]
+    df = nb[nb["group"] == "all"]
     indicators = [i for i in codebook.INDICATORS if i in set(df["indicator"])]
     if not indicators:
         return None
     df = df[df["indicator"] == indicators[0]].copy()
-    if "area_type" in df.columns:
-        df = df[df["area_type"].isin(["pilot", "comparison"])]
+    df = df[df["area_type"].isin(["pilot", "comparison"])]
     if df.empty:
         return None
-    sup = df["suppressed"].astype("str").str.lower().isin(["true", "1"]) if "suppressed" in df.columns \
-        else pd.Series(False, index=df.index)
+    sup = df["suppressed"].fillna(False).astype(bool)
     # never show a cell under k, whatever the upstream flag says
     sup |= pd.to_numeric(df["n"], errors="coerce").fillna(0) < K_SUPPRESS
-    df.loc[sup, ["estimate", "ci_low", "ci_high"] + (["shrunk"] if "shrunk" in df.columns else [])] = pd.NA
+    df.loc[sup, ["estimate", "ci_low", "ci_high", "shrunk"]] = pd.NA
     df.loc[sup, "n"] = pd.NA
     df["estimate"] = df["estimate"].astype("object")
     df.loc[sup, "estimate"] = tr("value.suppressed", lang, k=K_SUPPRESS)
@@ -1065,7 +859,7 @@ def coverage_sentence(lang: str) -> str | None:
     """Which cities the synthesis uses and which it leaves out, with the reason
     (``reports/tables/cross-city/coverage.csv``, written by :func:`analysis.statistics.synthesis.coverage`)."""
 
-    df, why = read_table(PATHS.tables / CROSS_CITY / "coverage.csv", "coverage")
+    df, why = read_table("coverage")
     if df is None:
         return None
     used = [city_name(c, lang) for c in df.loc[df["included"].astype(bool), "city"]]
@@ -1086,7 +880,7 @@ def weighting_table_html(cities: list[str], lang: str) -> str | None:
     city and wave, from each city's published ``weighting.csv``."""
     frames = []
     for city in cities:
-        df, _ = read_table(PATHS.tables_city(city) / "weighting.csv", "weighting")
+        df, _ = read_table("weighting", city)
         if df is not None:
             frames.append(df)
     if not frames:
@@ -1113,12 +907,13 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
 
     cross = {"tables": {}, "na": {}, "figures": figures_for(manifest, CROSS_CITY, lang)}
     for name in CROSS_TABLES:
-        df, why = read_table(PATHS.tables / CROSS_CITY / f"{name}.csv", name)
+        df, why = read_table(name)
         cross["tables"][name] = df
         if why is not None:
             cross["na"][name] = why.text(lang)
         else:
-            cross[f"{name}_html"] = table_html(df, lang, anchor=table_anchor(CROSS_CITY, name))
+            shown = benchmark_view(df, lang) if name == "benchmark" else df
+            cross[f"{name}_html"] = table_html(shown, lang, anchor=table_anchor(CROSS_CITY, name))
     cross["coverage"] = coverage_sentence(lang)
     if only:  # a city's own report: the synthesis across cities belongs to the full report
         cross = {"tables": {name: None for name in CROSS_TABLES}, "na": {}, "figures": []}

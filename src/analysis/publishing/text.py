@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from babel import Locale
 from babel.dates import format_date, format_skeleton
-from babel.numbers import format_decimal, format_percent, get_decimal_symbol
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
 
 HERE = Path(__file__).resolve().parent
 LOCALE_DIR = HERE / "locale"
@@ -304,9 +304,23 @@ def fmt_p(p, lang: str = "en") -> str:
     return fmt_num(p, lang, 3)
 
 
+def fmt_g(x, lang: str = "en") -> str:
+    """A number as short as it goes (Python's ``g``: ``0.5``, ``10``, ``-1.25``) with the locale's
+    decimal mark and a true minus sign: the class bounds of a map legend."""
+    if _missing(x):
+        return _na(lang)
+    out = f"{float(x):g}".replace(".", decimal_mark(lang))
+    return out.replace("-", "−")
+
+
 def decimal_mark(lang: str = "en") -> str:
     """The locale's decimal mark ("." or ",")."""
     return get_decimal_symbol(lang)
+
+
+def group_mark(lang: str = "en") -> str:
+    """The locale's thousands separator ("," in English, a narrow no-break space in French)."""
+    return get_group_symbol(lang)
 
 
 # ===================================================================== dates

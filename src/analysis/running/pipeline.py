@@ -366,7 +366,8 @@ def step_inputs(city: str, name: str) -> list[Path]:
     The notebook template, the package modules it uses (transitively) and the data files
     those modules read; for a city step its profile; for ``01-clean`` every file in
     ``data/raw/<city>/``; for ``02-neighbourhoods`` the city's boundary file(s) and the
-    checksum manifest; for ``02`` and ``03`` the weights ``01-clean`` saved (:data:`STEP_PRODUCTS`). ``report`` takes the narratives and the report's own modules.
+    checksum manifest; for ``02`` and ``03`` the weights ``01-clean`` saved
+    (:data:`STEP_PRODUCTS`). ``report`` takes the narratives and the report's own modules.
     """
     if name == REPORT:
         modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",

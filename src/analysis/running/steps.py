@@ -24,11 +24,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis import io
-from analysis.config import K_SUPPRESS, PATHS, SEED
+from analysis.config import K_SUPPRESS, SEED
 from analysis.geography import geo, maps
 from analysis.inputs import clean as cleaning
 from analysis.inputs.profile import CityProfile, load_profile
-from analysis.publishing import figures, impact_figures
+from analysis.publishing import figures, impact_figures, tables
 from analysis.statistics import areas, estimates, evaluation, evidence, implementation, synthesis, weights
 from analysis.statistics import impact as did
 from analysis.statistics import officers as off
@@ -62,6 +62,15 @@ def clean(city: str) -> CleanStep:
     and the survey weights of the processed respondents, ``weights.parquet`` (on the
     respondents' row order, with the method codes in its metadata), which ``02`` and ``03``
     read instead of raking again.
+
+    Parameters
+    ----------
+    city : str
+        City slug (``config/cities/<city>.yml``).
+
+    Returns
+    -------
+    CleanStep
     """
 
     profile = load_profile(city)
@@ -110,6 +119,10 @@ def neighbourhoods(city: str) -> NeighbourhoodsStep:
     Reads the processed respondents and the weights ``01-clean`` saved; writes
     ``data/processed/<city>/neighbourhoods.gpkg``, ``reports/tables/<city>/neighbourhoods.csv``
     and the map panels ``reports/figures/<city>/maps-<indicator>[.<lang>].*``.
+
+    Returns
+    -------
+    NeighbourhoodsStep
     """
 
     profile = load_profile(city)
@@ -152,6 +165,16 @@ def impact(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", seed: in
     draws), the officers' effects and their sensitivity, implementation and balance; rates
     the evidence; writes ``reports/tables/<city>/{impact,evidence,implementation,balance,
     officers_sensitivity,weighting,areas}.csv`` and the impact figures (en, fr).
+
+    Parameters
+    ----------
+    city : str
+    B, weight_type, seed
+        Of the wild cluster bootstrap (:func:`analysis.statistics.impact.resident_effects`).
+
+    Returns
+    -------
+    ImpactStep
     """
 
     profile = load_profile(city)
@@ -173,7 +196,6 @@ def impact(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", seed: in
         weighting=weighting, summary=evaluation.design_summary(resp, profile), balance=balance,
         residents=residents, officers=officers, implementation=implemented, evidence=rated, rating=rating)
 
-    folder = PATHS.tables_city(city)
     out = {"impact": ev.impact, "evidence": rated, "implementation": implemented["table"],
            "balance": balance, "officers_sensitivity": sensitivity}
     if weighting != "given":
@@ -184,7 +206,8 @@ def impact(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", seed: in
     # area-level estimates (pilot, comparison, rest of the city), computed the same way in
     # both waves: the like-for-like trend of the exploration and the dashboard
     out["areas"] = areas.area_estimates(respondents, w["weight"], profile, weighting=weights.weights_method(w))
-    written = [io.write_table(df, folder / f"{name}.csv", synthetic=profile.synthetic) for name, df in out.items()]
+    # every table through the contract (analysis.publishing.tables): validated on write
+    written = [tables.write(name, df, city=city, synthetic=profile.synthetic) for name, df in out.items()]
     saved = impact_figures.save_impact_figures(ev, profile)
     plt.close("all")
     return ImpactStep(profile=profile, evaluation=ev, sensitivity=sensitivity, figures=saved, tables=written)
@@ -217,6 +240,10 @@ def compare_cities(cities: list[str] | None = None) -> CompareStep:
 
     ``cities``: default (None or empty) every city that has impact tables. Writes
     ``reports/tables/cross-city/`` and the cross-city figures (en, fr).
+
+    Returns
+    -------
+    CompareStep
     """
 
     cities = list(cities) if cities else None

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.inputs import codebook
-from analysis.config import K_SUPPRESS, PATHS
+from analysis.config import K_SUPPRESS
 from analysis.statistics.estimates import blank_small_counts, change_estimates, direct_estimates, suppress
-from analysis.io import read_processed, write_table
+from analysis.io import read_processed
+from analysis.publishing import tables
 from analysis.inputs.profile import load_profile
 from analysis.statistics.weights import weights_method
 
@@ -150,6 +151,4 @@ def write_area_table(city: str) -> Path:
     respondents = read_processed(city, "respondents")
     w = read_processed(city, "weights")
     table = area_estimates(respondents, w["weight"], profile, weighting=weights_method(w))
-    path = PATHS.tables_city(city) / "areas.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_table(table, path, synthetic=profile.synthetic)
+    return tables.write("areas", table, city=city, synthetic=profile.synthetic)

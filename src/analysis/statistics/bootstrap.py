@@ -78,6 +78,12 @@ class WildBootstrap:
         b = f"all {self.B} sign patterns" if self.enumerated else f"B={self.B}"
         return f"wild cluster bootstrap (WCR, {name}, {b})"
 
+    @property
+    def code(self) -> str:
+        """The inference as a code (``impact.csv`` ``inference``; the report words it, with ``B``)."""
+        kind = "webb" if self.weight_type == "webb" else "rademacher"
+        return f"wcr_{kind}_{'enumerated' if self.enumerated else 'sampled'}"
+
 
 #: Relative tolerance of the bootstrap comparisons: a cluster whose influence on the tested
 #: coefficient is below ``TIE_RTOL`` times the largest cluster's is treated as having none,

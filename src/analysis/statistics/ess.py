@@ -137,12 +137,16 @@ def ess_to_codebook(raw: pd.DataFrame, spec: DatasetSpec | None = None) -> pd.Da
     return codebook.enforce_dtypes(df, "residents")
 
 
+#: ``benchmark.csv`` ``source`` of the national rows (the report words it: ``benchmark.source.<code>``).
+SOURCE_CODE = "ess_r5_belgium"
+
+
 def national_levels(ess: pd.DataFrame, indicators: tuple[str, ...] = ("trust_police", "eff_violence")
                     ) -> pd.DataFrame:
     """Unweighted national mean of each indicator with a 95 % t interval and n valid.
 
     Each row says what it is, as codes: ``data_status`` (:data:`DATA_STATUS`, real data),
-    ``area`` "national", ``period`` "2010", ``weighting`` "unweighted" (the extract has no
+    ``source`` :data:`SOURCE_CODE`, ``area`` "national", ``period`` "2010", ``weighting`` "unweighted" (the extract has no
     design weight).
     """
     rows = []
@@ -153,7 +157,7 @@ def national_levels(ess: pd.DataFrame, indicators: tuple[str, ...] = ("trust_pol
         from scipy import stats
 
         q = stats.t.ppf(0.975, n - 1)
-        rows.append({"data_status": DATA_STATUS, "source": "ESS R5 Belgium 2010 (national, unweighted)",
+        rows.append({"data_status": DATA_STATUS, "source": SOURCE_CODE, "city": None, "wave": None,
                      "area": "national", "period": str(YEAR), "weighting": "unweighted",
                      "indicator": ind, "group": "all", "mean": x.mean(), "ci_low": x.mean() - q * se,
                      "ci_high": x.mean() + q * se, "n": n})

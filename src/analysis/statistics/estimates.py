@@ -52,7 +52,8 @@ from scipy import optimize, stats
 from analysis.inputs import codebook
 from analysis import sdc
 from analysis.config import K_SUPPRESS, PATHS
-from analysis.io import SYNTHETIC_NOTE, atomic_path, write_table
+from analysis.io import SYNTHETIC_NOTE, atomic_path
+from analysis.publishing import tables
 
 #: Columns blanked by :func:`suppress`.
 SUPPRESSED_COLUMNS: tuple[str, ...] = ("estimate", "se", "ci_low", "ci_high", "shrunk", "gamma",
@@ -557,8 +558,7 @@ def write_outputs(table: pd.DataFrame, geometry, profile, *, group: str = "all")
         finally:
             part.unlink(missing_ok=True)
     published = blank_small_counts(table).drop(columns=["df"], errors="ignore")
-    csv = write_table(published, PATHS.tables_city(profile.city) / "neighbourhoods.csv",
-                      synthetic=profile.synthetic)
+    csv = tables.write("neighbourhoods", published, city=profile.city, synthetic=profile.synthetic)
     return {"gpkg": gpkg, "csv": csv}
 
 

@@ -52,12 +52,11 @@ SMS_LEVEL = {"did": 3, "pre_post": 2}
 CONFIDENCE = {3: "high", 2: "moderate", 1: "low"}
 #: Reasons that make the confidence low on their own.
 SEVERE = ("one_pilot_unit", "few_comparison_units", "trend_imbalance")
-#: Columns of ``evidence.csv`` (after ``city``): codes and numbers only.
-EVIDENCE_COLUMNS = ("city", "rating", "criterion", "value", "threshold", "met", "level", "reason",
+#: Columns of ``evidence.csv`` (after ``city``): codes and numbers only (schema
+#: :data:`analysis.publishing.tables.SCHEMAS` ``evidence``). ``code`` holds the design code,
+#: the confidence code or an effect's direction; ``value`` is always a number.
+EVIDENCE_COLUMNS = ("city", "rating", "criterion", "code", "value", "threshold", "met", "level", "reason",
                     "ci_low", "ci_high", "scale")
-#: Kept for callers of the old single rating (recommendations, report).
-LEVEL_WORDS = {3: "moderate", 2: "weak", 1: "very weak"}
-LEVEL_WORDS_FR = {3: "modéré", 2: "faible", 1: "très faible"}
 COVARIATES_RATED = ("age", "female", "migrant")
 
 
@@ -126,19 +125,17 @@ def _scale_span(scale) -> float:
 
 
 def _not_collected(row) -> bool:
-    if row.get("status") == "not_collected":  # the impact table's code
-        return True
-    note = str(row.get("note", "") or "").lower()
-    return note.startswith("not collected") or "not collected" in note
+    return row.get("status") == "not_collected"  # the impact table's code
 
 
 def effect_direction(row, alpha: float = 0.05) -> str:
-    """Code of an effect: increase / decrease / no_detectable_change, or why none."""
+    """Code of an effect: increase / decrease / no_detectable_change, or why none (from the
+    impact table's ``status`` code)."""
     if _not_collected(row):
         return "not_collected"
     est = row.get("estimate")
     if est is None or not np.isfinite(float(est)):
-        return "suppressed" if str(row.get("note", "")).startswith("suppressed") else "not_estimable"
+        return "suppressed" if row.get("status") == "suppressed" else "not_estimable"
     lo, hi = float(row.get("ci_low", np.nan)), float(row.get("ci_high", np.nan))
     if np.isfinite(lo) and lo > 0:
         return "increase"
@@ -170,9 +167,9 @@ def rate_evidence(residents: pd.DataFrame, balance: pd.DataFrame, implementation
     -------
     (pandas.DataFrame, dict)
         The table (``evidence.csv``, columns :data:`EVIDENCE_COLUMNS`; ``rating`` is
-        ``design``, ``confidence`` or ``effect``; ``criterion`` a code; ``level`` an
-        integer on the rating rows; ``reason`` codes, ``;``-separated on the summary
-        row) and a dict: ``level`` (the SMS design level, 2 or 3), ``design``,
+        ``design``, ``confidence``, ``effect`` or ``info``; ``criterion`` a code; ``code``
+        the design, confidence or direction code; ``value`` a number; ``level`` an integer
+        on the rating rows; ``reason`` codes, ``;``-separated on the summary row) and a dict: ``level`` (the SMS design level, 2 or 3), ``design``,
         ``confidence`` ("high", "moderate", "low"), ``confidence_level`` (3, 2, 1),
         ``reasons`` (confidence reason codes), ``effects`` (outcome -> direction code)
         and ``text`` (English).
@@ -194,7 +191,7 @@ def rate_evidence(residents: pd.DataFrame, balance: pd.DataFrame, implementation
         (int(collected["min_cell"].min()) if len(collected) and collected["min_cell"].notna().any() else 0)
     fidelity = implementation.get("fidelity", float("nan"))
 
-    rows: list[dict] = [dict(rating="design", criterion="design", value=design, threshold=np.nan,
+    rows: list[dict] = [dict(rating="design", criterion="design", code=design, value=np.nan, threshold=np.nan,
                              met=np.nan, level=sms, reason="")]
 
     def crit(name, value, threshold, met, reason):
@@ -245,22 +242,22 @@ def rate_evidence(residents: pd.DataFrame, balance: pd.DataFrame, implementation
     reasons = [r["reason"] for r in rows if r["rating"] == "confidence" and r["reason"]
                and r["reason"] != "not_assessed"]
     conf = 3 if not reasons else (1 if len(reasons) >= 2 or any(r in SEVERE for r in reasons) else 2)
-    rows.append(dict(rating="confidence", criterion="confidence", value=CONFIDENCE[conf], threshold=np.nan,
-                     met=np.nan, level=conf, reason=";".join(reasons)))
+    rows.append(dict(rating="confidence", criterion="confidence", code=CONFIDENCE[conf], value=np.nan,
+                     threshold=np.nan, met=np.nan, level=conf, reason=";".join(reasons)))
 
     effects = {}
     for outcome in MAIN_INDICATORS:
         d = main[main["outcome"] == outcome]
         if d.empty:
-            r = {"note": "not collected", "estimate": np.nan}
+            r = {"status": "not_collected", "estimate": np.nan}
             scale = ""
         else:
             r = d.iloc[0].to_dict()
             scale = r.get("scale", "")
         direction = effect_direction(r)
         effects[outcome] = direction
-        rows.append(dict(rating="effect", criterion=outcome, value=r.get("estimate", np.nan), threshold=np.nan,
-                         met=np.nan, level=np.nan, reason=direction, ci_low=r.get("ci_low", np.nan),
+        rows.append(dict(rating="effect", criterion=outcome, code=direction, value=r.get("estimate", np.nan),
+                         threshold=np.nan, met=np.nan, level=np.nan, reason="", ci_low=r.get("ci_low", np.nan),
                          ci_high=r.get("ci_high", np.nan), scale=scale))
 
     table = pd.DataFrame(rows)
@@ -319,7 +316,7 @@ def reading(residents: pd.DataFrame, officers: pd.DataFrame, rating: dict, profi
     sup = residents[(residents["group"] == "all") & residents["estimate"].isna()]
     if len(sup):
         lines.append("- Not estimated: " + ", ".join(codebook.label(o).split(" (")[0] for o in sup["outcome"])
-                     + " (" + str(sup["note"].iloc[0]) + ").")
+                     + " (" + str(sup["status"].iloc[0]).replace("_", " ") + ").")
     grp = residents[(residents["group"] != "all") & residents["diff_p_value"].notna()]
     differ = grp[grp["diff_p_value"] < alpha]
     if len(grp):

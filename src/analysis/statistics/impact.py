@@ -191,7 +191,9 @@ class Estimate:
     n_clusters: int = 0
     n_clusters_treated: int = 0
     min_cell: int = 0
-    note: str = ""
+    note_key: str = ""
+    note_value: float = float("nan")
+    inference_B: float = float("nan")
     status: str = "estimated"
     reason: str = ""
     n_clusters_both_waves: int = 0
@@ -199,14 +201,16 @@ class Estimate:
     min_p: float = float("nan")
     extra: dict = field(default_factory=dict)
 
-    def withhold(self, status: str, reason: str, note: str | None = None) -> "Estimate":
-        """Blank every estimate, interval and p-value and record why (codes)."""
+    def withhold(self, status: str, reason: str, note_key: str | None = None,
+                 note_value: float = float("nan")) -> "Estimate":
+        """Blank every estimate, interval and p-value and record why (codes: ``note_key``
+        of :data:`analysis.publishing.tables.NOTE_KEYS` and its number ``note_value``)."""
         for name in ("estimate", "std_error", "crv_ci_low", "crv_ci_high", "crv_p_value",
                      "ci_low", "ci_high", "p_value"):
             setattr(self, name, float("nan"))
         self.status, self.reason = status, reason
-        if note is not None:
-            self.note = note
+        if note_key is not None:
+            self.note_key, self.note_value = note_key, note_value
         return self
 
 
@@ -351,20 +355,17 @@ def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_
     both, both_pilot, both_comp = _cluster_counts(holding)
     res.n_clusters_both_waves, res.n_clusters_treated_both_waves = both, both_pilot
     if min_cell < k_suppress:
-        return res.withhold("suppressed", "small_cell",
-                            f"suppressed: a design cell has fewer than {k_suppress} respondents")
+        return res.withhold("suppressed", "small_cell", "suppressed", k_suppress)
     if res.n_clusters < MIN_CLUSTERS:
-        return res.withhold("not_estimable", "few_clusters",
-                            f"not estimable: {res.n_clusters} neighbourhood(s), clustered inference "
-                            f"needs {MIN_CLUSTERS} or more")
+        return res.withhold("not_estimable", "few_clusters", "few_clusters", res.n_clusters)
     if both < MIN_CLUSTERS:
-        return res.withhold("not_estimable", "few_clusters", "not estimable: few_clusters")
+        return res.withhold("not_estimable", "few_clusters", "not_estimable")
     if design == "did" and min(both_pilot, both_comp) < MIN_CLUSTERS_PER_ARM:
-        return res.withhold("not_estimable", "few_clusters_per_arm", "not estimable: few_clusters_per_arm")
+        return res.withhold("not_estimable", "few_clusters_per_arm", "not_estimable")
     try:
         M = design_matrix(data, design=design, group=gmask, covariates=covariates)
-    except ValueError as exc:
-        return res.withhold("not_estimable", "collinear", f"not estimable: {exc}")
+    except ValueError:
+        return res.withhold("not_estimable", "collinear", "not_estimable")
     j = 1 if gmask is not None else 0
     y = data[outcome].to_numpy(dtype=float)
     w = data[weights].to_numpy(dtype=float) if weights is not None else np.ones(len(data))
@@ -379,17 +380,17 @@ def _fit_effect(df, outcome, *, design, weights, group, within_group, B, weight_
     res.crv_ci_low, res.crv_ci_high = res.estimate - q * res.std_error, res.estimate + q * res.std_error
     res.crv_p_value = float(2 * stats.t.sf(abs(res.estimate / res.std_error), G - 1))
     res.p_value, res.ci_low, res.ci_high = wb.p_value, wb.ci_low, wb.ci_high
-    res.inference = wb.label
+    res.inference, res.inference_B = wb.code, wb.B
     res.min_p = wb.min_p
     # The design cannot support inference here: the test can never reject, or its
     # interval spans more than the whole scale. Nothing is published but the reason.
     if not withhold:
         return res
     if wb.min_p > alpha:
-        return res.withhold("not_estimable", "cannot_reject", "not estimable: cannot_reject")
+        return res.withhold("not_estimable", "cannot_reject", "not_estimable")
     width = res.ci_high - res.ci_low
     if not np.isfinite(width) or width > outcome_range(outcome):
-        return res.withhold("not_estimable", "ci_wider_than_scale", "not estimable: ci_wider_than_scale")
+        return res.withhold("not_estimable", "ci_wider_than_scale", "not_estimable")
     return res
 
 
@@ -453,7 +454,7 @@ def resident_effects(
                 diff = Estimate().withhold("not_collected", collection) if group != "all" else Estimate()
             elif collection == "one_wave_only":
                 est = Estimate(min_cell=float("nan")).withhold("not_estimable", "one_wave_only",
-                                                               "not estimable: one_wave_only")
+                                                               "not_estimable")
                 diff = Estimate().withhold("not_estimable", "one_wave_only") if group != "all" else Estimate()
             elif group == "all":
                 est = fit_effect(respondents, outcome, **kw)
@@ -469,8 +470,7 @@ def resident_effects(
                     alt = fit_effect(respondents, outcome, group=group, within_group=True, **pp)
                     if alt.status == "estimated":
                         est, row_design = alt, "pre_post"
-                        est.note = ("too few group members in the comparison areas: pre/post in the "
-                                    "pilot areas (weaker design)")
+                        est.note_key = "group_pre_post_fallback"
                         diff = fit_effect(respondents, outcome, group=group, **pp)
             row = {"city": profile.city, "population": "residents", "outcome": outcome,
                    "group": group, "design": row_design, **_as_row(est), "scale": codebook.scale_label(outcome),
@@ -478,8 +478,10 @@ def resident_effects(
                    "diff_ci_high": diff.ci_high, "diff_p_value": diff.p_value,
                    "diff_status": diff.status if group != "all" else "",
                    "diff_not_estimable_reason": diff.reason if group != "all" else ""}
-            if group != "all" and diff.note and not est.note:
-                row["note"] = f"difference vs rest {diff.note}"
+            if group != "all" and diff.note_key and not est.note_key:
+                # the group's own estimate stands; its difference from the rest's does not
+                row["note_key"] = {"suppressed": "diff_suppressed"}.get(diff.note_key, "diff_not_estimable")
+                row["note_value"] = diff.note_value if diff.note_key == "suppressed" else float("nan")
             rows.append(row)
     return order_impact_columns(pd.DataFrame(rows))
 
@@ -505,7 +507,8 @@ def balance_table(respondents: pd.DataFrame, profile, *, weights: str | None = "
     standardised difference is (mean_a - mean_b) / sqrt((var_a + var_b) / 2), weighted.
     ``imbalanced`` (|d| > ``threshold``) counts in the evidence rating only where
     ``used_in_rating``: not for contact satisfaction (asked of a self-selected few), and
-    for pre/post not for the outcomes, whose change is the estimate itself.
+    for pre/post not for the outcomes, whose change is the estimate itself. ``comparison``
+    is a code: ``pilot_vs_comparison_baseline`` or ``follow_up_vs_baseline_pilot``.
     """
     df = respondents.copy()
     w = df[weights] if weights is not None else pd.Series(1.0, index=df.index)
@@ -515,11 +518,11 @@ def balance_table(respondents: pd.DataFrame, profile, *, weights: str | None = "
     if profile.has_comparison:
         base = df[df["wave"] == "baseline"]
         a, b = base[base["pilot_area"] == "pilot"], base[base["pilot_area"] == "comparison"]
-        comparison = "pilot vs comparison areas, baseline"
+        comparison = "pilot_vs_comparison_baseline"
     else:
         pil = df[df["pilot_area"] == "pilot"]
         a, b = pil[pil["wave"] == "follow_up"], pil[pil["wave"] == "baseline"]
-        comparison = "pilot areas, follow-up vs baseline"
+        comparison = "follow_up_vs_baseline_pilot"
     rows = []
     for var_ in ("age", "female", "migrant", *codebook.INDICATORS):
         if var_ not in df.columns:
@@ -572,7 +575,7 @@ def effects_table(impact: pd.DataFrame, *, population: str = "residents", group:
     if group != "all" and population == "residents":
         out["diff_vs_rest"] = df["diff_vs_rest"].round(3).to_numpy()
         out["diff_p"] = df["diff_p_value"].round(3).to_numpy()
-    out["note"] = df["note"].fillna("").to_numpy()
+    out["note_key"] = df["note_key"].fillna("").to_numpy()
     return out.reset_index(drop=True)
 
 

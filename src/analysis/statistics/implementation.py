@@ -35,14 +35,16 @@ def implementation_summary(activities: pd.DataFrame | None, profile) -> dict:
     dict
         ``available`` (bool), ``n_activities``, ``participants``, ``fidelity`` (share in
         pilot areas), ``in_window`` (share dated within the pilot period), and frames
-        ``by_type``, ``reach``, ``timeline`` and ``table`` (the long ``implementation.csv``).
+        ``by_type``, ``reach``, ``timeline`` and ``table`` (the long ``implementation.csv``:
+        ``section`` and ``key`` codes, ``month`` on the timeline rows; fidelity keys
+        ``in_pilot_areas`` / ``in_pilot_period``, total ``all``, no log ``none`` / ``no_log``).
     """
-    empty = pd.DataFrame(columns=["city", "section", "key", "activities", "participants",
+    empty = pd.DataFrame(columns=["city", "section", "key", "month", "activities", "participants",
                                   "participants_police", "population", "reach_per_1000", "share"])
     if activities is None or len(activities) == 0:
         return {"available": False, "n_activities": 0, "participants": 0, "fidelity": float("nan"),
                 "in_window": float("nan"), "by_type": empty, "reach": empty, "timeline": empty,
-                "table": empty.assign(section=["none"], key=["no activity log"], city=profile.city)}
+                "table": empty.assign(section=["none"], key=["no_log"], city=profile.city)}
     df = activities.copy()
     df["area_type"] = df["neighbourhood"].map(profile.area_type)
     df["participants"] = df["participants"].astype("Float64")
@@ -73,12 +75,12 @@ def implementation_summary(activities: pd.DataFrame | None, profile) -> dict:
     table = pd.concat([
         by_type.assign(section="by_type"),
         reach.drop(columns="area_type").assign(section="reach_" + reach["area_type"]),
-        timeline.assign(section="timeline", key=timeline["month"].dt.strftime("%Y-%m") + " "
-                        + timeline["activity_type"]).drop(columns=["month", "activity_type"]),
-        pd.DataFrame([{"section": "fidelity", "key": "share of activities in pilot areas", "share": fidelity},
-                      {"section": "fidelity", "key": "share of activities within the pilot period",
-                       "share": in_window},
-                      {"section": "total", "key": "all activities", "activities": len(df),
+        # month and activity type are two columns: nothing is packed into the key to be split back
+        timeline.assign(section="timeline", key=timeline["activity_type"].astype(str),
+                        month=timeline["month"].dt.strftime("%Y-%m")).drop(columns=["activity_type"]),
+        pd.DataFrame([{"section": "fidelity", "key": "in_pilot_areas", "share": fidelity},
+                      {"section": "fidelity", "key": "in_pilot_period", "share": in_window},
+                      {"section": "total", "key": "all", "activities": len(df),
                        "participants": float(df["participants"].sum()),
                        "participants_police": float(df["participants_police"].sum())}]),
     ], ignore_index=True)
@@ -93,7 +95,7 @@ def implementation_summary(activities: pd.DataFrame | None, profile) -> dict:
 def implementation_view(summary: dict, lang: str = "en") -> pd.DataFrame:
     """Readable table of activities by type (labels, counts, participants)."""
     if not summary["available"]:
-        return pd.DataFrame({"note": ["no activity log delivered"]})
+        return pd.DataFrame({"note": [text.tr("impl.no_log_delivered", lang)]})
     v = codebook.var("activity_type", "activities")
     bt = summary["by_type"]
     return pd.DataFrame({

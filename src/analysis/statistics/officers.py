@@ -29,7 +29,7 @@ Measured with :func:`simulate_coverage` (90 officers a wave, half of them in bot
   0.97 (unit-level wild bootstrap). Where the sensitivity check and the published interval
   disagree, the unit-level one is the safer reading.
 
-**Caveat codes** (``note`` column; the report translates them, tables hold no sentence):
+**Caveat codes** (``note_key`` column; the report words them, tables hold no sentence):
 
 ``partial_panel_clustered``
     Some officers answered both waves; standard errors clustered by officer.
@@ -56,8 +56,9 @@ from analysis.statistics.areas import coarse_df
 CAVEAT_PANEL = "partial_panel_clustered"
 #: Caveat code when no officer answered in both waves.
 CAVEAT_INDEPENDENT = "independent_samples_clustered"
-#: Label of the published inference (``inference`` column).
-INFERENCE = "OLS, CRV1 standard errors clustered by officer (t, df: officers rounded down to base 10, minus 1)"
+#: Code of the published inference (``inference`` column; catalogue ``inference.crv1_officer``:
+#: OLS, CRV1 standard errors clustered by officer, t with the officers rounded down to base 10, minus 1, df).
+INFERENCE = "crv1_officer"
 #: Fewest police units for the unit-level wild bootstrap.
 MIN_UNITS = 3
 
@@ -182,7 +183,8 @@ def officer_effects(officers: pd.DataFrame | None, profile, *, k_suppress: int =
         Columns of :data:`analysis.publishing.tables.IMPACT_COLUMNS`; ``design`` is
         ``"did_trained"`` or ``"pre_post"``; ``std_error``, ``ci_*`` and ``p_value``
         are CRV1 clustered by officer (t, G - 1 df), ``n_clusters`` the number of
-        officers; ``note`` the caveat code (module docstring) or the suppression note.
+        officers; ``note_key`` the caveat code (module docstring) or ``officers_suppressed``
+        (``note_value`` = ``k_suppress``).
     """
 
     if officers is None or len(officers) == 0:
@@ -195,7 +197,7 @@ def officer_effects(officers: pd.DataFrame | None, profile, *, k_suppress: int =
                "scale": codebook.scale_label(outcome, "officers"), "n_clusters": np.nan,
                "design": design, "n": len(d), "min_cell": min_cell}
         if min_cell < k_suppress:
-            row["note"] = f"suppressed: fewer than {k_suppress} officers in a wave"
+            row.update(note_key="officers_suppressed", note_value=k_suppress)
             rows.append(row)
             continue
         fit = cluster_fit(_design(d, design == "did_trained"), d[outcome].to_numpy(dtype=float),
@@ -206,7 +208,7 @@ def officer_effects(officers: pd.DataFrame | None, profile, *, k_suppress: int =
                    # the clusters are officers, i.e. respondents: published rounded to base 10
                    # like every count of respondents (outcome minus outcome gave 1-9, audit D2)
                    n_clusters=publish_count(fit.n_clusters, marker=None), inference=INFERENCE,
-                   note=caveat)
+                   note_key=caveat)
         rows.append(row)
     return order_impact_columns(pd.DataFrame(rows))
 

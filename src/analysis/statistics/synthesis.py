@@ -43,7 +43,7 @@ from analysis.io import SYNTHETIC_NOTE
 from analysis.statistics import ess
 from analysis.statistics.evaluation import with_weights
 from analysis.io import read_processed
-from analysis.publishing import figures, text
+from analysis.publishing import figures, tables, text
 from analysis import io
 from analysis.config import K_SUPPRESS
 
@@ -182,14 +182,15 @@ def load_tables(name: str, cities: list[str] | None = None) -> pd.DataFrame:
 
     Default: every city with a profile in ``config/cities`` (not only the nine partners),
     so that a city added by profile enters the synthesis; :func:`coverage` says which
-    cities were left out and why.
+    cities were left out and why. Each table is read through the contract
+    (:func:`analysis.publishing.tables.read`: validated, codes as text); its integer
+    columns come back as floats (NaN where blank), as the estimators expect.
     """
 
     frames = []
     for city in cities or list_cities():
-        path = PATHS.tables_city(city) / f"{name}.csv"
-        if path.is_file():
-            frames.append(pd.read_csv(path, dtype={"neighbourhood": "str"}))
+        if tables.schema(name).path(city).is_file():
+            frames.append(tables.plain(tables.read(name, city)))
     if not frames:
         raise FileNotFoundError(f"no reports/tables/<city>/{name}.csv found: run notebooks/03-impact.ipynb first")
     return pd.concat(frames, ignore_index=True).drop(columns=["data_status"], errors="ignore")
@@ -352,13 +353,13 @@ def ratings(evidence: pd.DataFrame) -> pd.DataFrame:
     for city, d in evidence.groupby("city", sort=False):
         design = d[d["rating"] == "design"].iloc[0]
         conf = d[(d["rating"] == "confidence") & (d["criterion"] == "confidence")].iloc[0]
-        row = {"city": city, "design": design["value"], "sms_level": int(design["level"]),
-               "confidence": conf["value"],
+        row = {"city": city, "design": design["code"], "sms_level": int(design["level"]),
+               "confidence": conf["code"],
                "confidence_reasons": "" if pd.isna(conf["reason"]) else str(conf["reason"])}
         for _, e in d[d["rating"] == "effect"].iterrows():
             est = pd.to_numeric(pd.Series([e["value"]]), errors="coerce").iloc[0]
-            row[e["criterion"]] = (f"{e['reason']} {est:+.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
-                                   if np.isfinite(est) else str(e["reason"]))
+            row[e["criterion"]] = (f"{e['code']} {est:+.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]"
+                                   if np.isfinite(est) else str(e["code"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -472,8 +473,8 @@ def plot_benchmark(bench: pd.DataFrame, *, lang: str = "en", indicator: str = "t
     import matplotlib.pyplot as plt
 
     d = bench[bench["indicator"] == indicator]
-    nat = d[d["source"].str.startswith("ESS")].iloc[0]
-    city = d[~d["source"].str.startswith("ESS")].dropna(subset=["mean"])
+    nat = d[d["source"] == ess.SOURCE_CODE].iloc[0]
+    city = d[d["source"] != ess.SOURCE_CODE].dropna(subset=["mean"])
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.axhspan(nat["ci_low"], nat["ci_high"], color="0.85")
     ax.axhline(nat["mean"], color="0.3", lw=1)
@@ -484,7 +485,7 @@ def plot_benchmark(bench: pd.DataFrame, *, lang: str = "en", indicator: str = "t
     colours = {"pilot": "#b2182b", "comparison": "#2166ac", "other": "0.5"}
     waves = {"baseline": 0, "follow_up": 1}
     for area, g in city.groupby("group"):
-        xs = [waves[s.split(", ")[1].split(" ")[0]] for s in g["source"]]
+        xs = [waves[w] for w in g["wave"]]
         ax.plot(xs, g["mean"], "o-", color=colours.get(area, "k"), label=text.area_label(area, lang))
     ax.set_xticks([0, 1])
     ax.set_xticklabels([text.tr(f"bench.wave.{w}", lang) for w in waves])
@@ -504,19 +505,18 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
 
 
     synthetic = any(load_profile(c).synthetic for c in cities)
-    folder = PATHS.tables / "cross-city"
-    io.write_table(pooled, folder / "pooled.csv", synthetic=synthetic)
-    io.write_table(coverage(), folder / "coverage.csv", synthetic=synthetic)
+    tables.write("pooled", pooled, synthetic=synthetic)
+    tables.write("coverage", coverage(), synthetic=synthetic)
     written = ["tables/cross-city/pooled.csv", "tables/cross-city/coverage.csv"]
     figures.apply_style()
     specs = [("forest-main", lambda lang: forest_panel(impacts, pooled, lang=lang), impacts,
               lambda lang: text.tr("forest.title", lang), lambda lang: text.tr("forest.caption", lang))]
     loo = leave_one_out(impacts)
-    io.write_table(loo, folder / "pooled-loo.csv", synthetic=synthetic)
+    tables.write("pooled_loo", loo, synthetic=synthetic)
     written.append("tables/cross-city/pooled-loo.csv")
     if bench is not None:
         # data_status is per row (ESS rows are real data): never overwritten for the table
-        io.write_table(bench, folder / "benchmark.csv", synthetic=False)
+        tables.write("benchmark", bench, synthetic=False)
         written.append("tables/cross-city/benchmark.csv")
         specs.append(("benchmark-ess-brussels", lambda lang: plot_benchmark(bench, lang=lang), bench,
                       lambda lang: text.tr("bench.title", lang, city=city_label(BENCHMARK_CITY, lang)),
@@ -541,7 +541,8 @@ def benchmark_table(ess_levels: pd.DataFrame, respondents: pd.DataFrame, city: s
     row, not to the table: the ESS rows are real microdata (:data:`analysis.statistics.ess.DATA_STATUS`)
     even when the city rows are synthetic (``synthetic``). ``area``, ``period`` and
     ``weighting`` say what is set side by side: a national, unweighted 2010 mean beside
-    the city's neighbourhoods in ``period`` (e.g. "2014-2015"), weighted.
+    the city's neighbourhoods in ``period`` (e.g. "2014-2015"), weighted. ``source`` is a
+    code (``ess_r5_belgium``, ``city_survey``) and ``wave`` a column of its own.
     """
 
     k = K_SUPPRESS if k is None else k
@@ -554,11 +555,11 @@ def benchmark_table(ess_levels: pd.DataFrame, respondents: pd.DataFrame, city: s
             x, ww = d.loc[ok, ind].astype(float), w[d.index][ok].astype(float)
             n = int(ok.sum())
             mean = float(np.average(x, weights=ww)) if n >= k else np.nan
-            rows.append(pd.DataFrame([{"data_status": status, "source": f"{city} survey, {wave} (weighted)",
-                                       "area": "neighbourhoods", "period": period, "weighting": "weighted",
+            rows.append(pd.DataFrame([{"data_status": status, "source": "city_survey", "city": city,
+                                       "wave": wave, "area": "neighbourhoods", "period": period, "weighting": "weighted",
                                        "indicator": ind, "group": area, "mean": mean, "ci_low": np.nan,
                                        "ci_high": np.nan, "n": n}]))
     out = pd.concat(rows, ignore_index=True)
     if "data_status" not in ess_levels.columns:  # levels from an older caller
-        out.loc[out["source"].str.startswith("ESS"), "data_status"] = ess.DATA_STATUS
+        out.loc[out["source"] == ess.SOURCE_CODE, "data_status"] = ess.DATA_STATUS
     return out
