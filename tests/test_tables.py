@@ -16,7 +16,7 @@ from conftest import make_profile, resident_row, write_csv, write_profile
 from analysis.publishing import report, tables
 from analysis.statistics import (areas, estimates, evidence, implementation, impact, officers, simulation,
                                  synthesis, weights)
-from analysis.statistics import ess
+from analysis.statistics import ess, evaluation
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "analysis"
 
@@ -56,6 +56,8 @@ def produced() -> dict[str, pd.DataFrame]:
         "coverage": pd.DataFrame([{"city": "a", "included": True, "reason": ""},
                                   {"city": "d", "included": False, "reason": "no_results"}]),
         "benchmark": synthesis.benchmark_table(levels, resp, "simulated", synthetic=True, period="2014-2015"),
+        # the methods annex (placebo, reliability, cost), as analysis.running.steps.impact publishes it
+        **evaluation.annex_tables(resp, prof, {"available": True, "participants": 120.0}, B=99),
     }
 
 

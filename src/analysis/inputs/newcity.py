@@ -406,6 +406,12 @@ METADATA_KEYS: dict[str, str] = {
     "waves.follow_up.year": "int", "waves.follow_up.start": "date", "waves.follow_up.end": "date",
     "margins.source": "str", "margins.year": "int", "margins.file": "str", "margins.delimiter": "str",
     "margins.encoding": "str",
+    # optional, for the methods annex (left blank: the annex says "not provided")
+    "sampling.frame": "str", "sampling.design": "str", "sampling.design_detail": "str", "sampling.mode": "str",
+    "sampling.response_rate_definition": "str",
+    "waves.baseline.response_rate": "float", "waves.follow_up.response_rate": "float",
+    "pilot.cost.amount": "float", "pilot.cost.currency": "str", "pilot.cost.start": "date", "pilot.cost.end": "date",
+    "pilot.cost.covers": "str", "pilot.cost.source": "str",
 }
 
 
@@ -421,10 +427,12 @@ def _meta_value(kind: str, v: Any, where: str) -> Any:
             return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v).strip())
         if kind == "int":
             return int(float(v))
+        if kind == "float":  # a share may be typed with a decimal comma
+            return float(str(v).strip().replace(",", "."))
         if kind == "bool":
             return str(v).strip().lower() in ("true", "yes", "1", "oui", "ja", "sí", "si")
     except ValueError:
-        raise DraftError(f"{where}: not a {'date YYYY-MM-DD' if kind == 'date' else kind}") from None
+        raise DraftError(f"{where}: not a {'date YYYY-MM-DD' if kind == 'date' else 'number' if kind == 'float' else kind}") from None
     return str(v).strip()
 
 
@@ -1075,6 +1083,51 @@ class Draft:
 METADATA_ONLY: tuple[str, ...] = ("name", "country", "languages", "boundaries.unit", "pilot", "waves", "margins")
 
 
+#: Optional keys of the methods annex (config/cities/README.md, "Survey design, response rates
+#: and cost"): the metadata sheet's rows for each, and what the TODO asks.
+ANNEX_OPTIONAL: dict[str, tuple[tuple[str, ...], str]] = {
+    "pilot.cost": (("pilot.cost.amount", "pilot.cost.currency", "pilot.cost.start", "pilot.cost.end",
+                    "pilot.cost.covers"),
+                   "optional: what the pilot cost (cost: {amount, currency, start, end, covers, source}) "
+                   "for the cost per resident reached; left out, the methods annex says 'not provided'"),
+    "waves.response_rate": (("waves.baseline.response_rate", "waves.follow_up.response_rate"),
+                            "optional: each wave's response rate, a share from 0 to 1 (response_rate: 0.38), "
+                            "not for a quota sample; left out, the methods annex says 'not provided'"),
+    "sampling": (("sampling.frame", "sampling.design", "sampling.mode"),
+                 "optional: how the residents were sampled (sampling: {frame, design: address_random | "
+                 "register_random | phone_random | quota | convenience | other, mode: face_to_face | telephone | "
+                 "online | mixed}); left out, the methods annex says 'not provided'"),
+}
+
+
+def _write_annex_optional(w: _Writer, meta: Metadata, key: str, ind: int) -> None:
+    """The optional methods-annex keys: written from the metadata sheet, else a TODO.
+
+    A metadata sheet that leaves them blank is the city's answer (not provided): a comment,
+    not a TODO, so a complete sheet still drafts a profile with no TODO left. Response
+    rates are written inside the waves (``_write`` of the waves); this adds only their TODO.
+    """
+    rows, ask = ANNEX_OPTIONAL[key]
+    have = [r for r in rows if meta.get(r) is not None]
+    if key == "waves.response_rate":
+        if not have:
+            (w.comment(f"{key}: not in {meta.source} (optional): the methods annex says 'not provided'", ind)
+             if meta.source else w.todo(key, ask, ind))
+        return
+    if len(have) == len(rows):
+        w.add(f"{key.split('.')[-1]}:", ind)
+        for r in [r for r in METADATA_KEYS if r.startswith(key + ".")]:
+            if meta.get(r) is not None:
+                w.add(f"{r.split('.')[-1]}: {_y(meta.get(r))}", ind + 2)
+    elif have:  # half given: an open question, not an answer
+        w.todo(key, f"{meta.source} gives {have} but not {[r for r in rows if r not in have]}: complete it "
+               f"or leave the whole key out; " + ask, ind)
+    elif meta.source:
+        w.comment(f"{key}: not in {meta.source} (optional): the methods annex says 'not provided'", ind)
+    else:
+        w.todo(key, ask, ind)
+
+
 def _group_tables(tables: list[RawTable]) -> list[list[RawTable]]:
     groups: dict[tuple, list[RawTable]] = {}
     for t in tables:
@@ -1451,6 +1504,7 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
     for k in ("published_context", "published_context_fr"):
         if meta.get(f"pilot.{k}"):
             w.add(f"{k}: {_y(meta.get(f'pilot.{k}'))}", ind)
+    _write_annex_optional(w, meta, "pilot.cost", ind)
 
     # ---- waves
     w.add("waves:")
@@ -1464,7 +1518,11 @@ def draft_profile(city: str, raw_dir: str | Path | None = None, neighbourhoods: 
         start = meta.get(f"waves.{wv}.start", windows.get(wv, (d0, d1))[0])
         end = meta.get(f"waves.{wv}.end", windows.get(wv, (d0, d1))[1])
         year = meta.get(f"waves.{wv}.year", start.year)
-        w.add(f"{wv}: {{year: {year}, start: {start.isoformat()}, end: {end.isoformat()}}}", ind)
+        rate = meta.get(f"waves.{wv}.response_rate")
+        rate_text = "" if rate is None else f", response_rate: {_y(rate)}"
+        w.add(f"{wv}: {{year: {year}, start: {start.isoformat()}, end: {end.isoformat()}{rate_text}}}", ind)
+    _write_annex_optional(w, meta, "waves.response_rate", ind)
+    _write_annex_optional(w, meta, "sampling", 0)
 
     # ---- margins
     if meta.get("margins.file") and meta.get("margins.source"):

@@ -222,12 +222,71 @@ class Wave(_Strict):
     year: int
     start: dt.date  # fieldwork window, inclusive
     end: dt.date
+    #: optional: share of eligible sampled units that completed the interview, 0-1 (say which
+    #: definition in ``sampling.response_rate_definition``); the methods annex shows it
+    response_rate: float | None = Field(None, ge=0, le=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> "Wave":
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
+
+
+class Cost(_Strict):
+    """What the pilot cost (optional; EMMIE's economic dimension in the methods annex).
+
+    The annex divides ``amount`` by the resident participants of the activity log
+    (:func:`analysis.statistics.implementation.cost_per_reach`); without ``cost`` it says
+    "not provided".
+    """
+
+    amount: float = Field(gt=0)
+    #: ISO 4217 code, e.g. EUR
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    #: the period the amount covers (inclusive)
+    start: dt.date
+    end: dt.date
+    #: what the amount covers: staff time, training, materials, overheads…
+    covers: str
+    covers_fr: str | None = None
+    #: where the figure comes from (a budget line, an invoice, an estimate)
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Cost":
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+#: Survey modes (``sampling.mode``).
+SURVEY_MODES: tuple[str, ...] = ("face_to_face", "telephone", "online", "mixed")
+#: Sample designs (``sampling.design``): probability samples of addresses, of a population
+#: register or of telephone numbers, a quota sample, a convenience sample, or other (say
+#: which in ``design_detail``).
+SAMPLE_DESIGNS: tuple[str, ...] = ("address_random", "register_random", "phone_random", "quota",
+                                   "convenience", "other")
+
+
+class Sampling(_Strict):
+    """How the residents' survey was sampled (optional; shown in the methods annex).
+
+    Fieldwork dates are ``waves.<wave>.start/end`` and response rates
+    ``waves.<wave>.response_rate``; this key says from which frame, with which design and in
+    which mode.
+    """
+
+    #: the list the sample was drawn from, e.g. "postal addresses of the surveyed quartiers"
+    frame: str
+    frame_fr: str | None = None
+    design: Literal[SAMPLE_DESIGNS]  # type: ignore[valid-type]
+    #: free text: strata, clustering, quota cells, selection within the household…
+    design_detail: str | None = None
+    design_detail_fr: str | None = None
+    mode: Literal[SURVEY_MODES]  # type: ignore[valid-type]
+    #: which response rate the waves give, e.g. "AAPOR RR1"
+    response_rate_definition: str | None = None
 
 
 class Pilot(_Strict):
@@ -247,6 +306,8 @@ class Pilot(_Strict):
     targeted_groups: list[str] = Field(min_length=1)
     published_context: str | None = None
     published_context_fr: str | None = None
+    #: optional: what the pilot cost (methods annex, cost per resident reached)
+    cost: Cost | None = None
 
     #: free-text fields that may have a version ``<field>_<lang>`` in another language
     TRANSLATED: ClassVar[tuple[str, ...]] = ("kind", "description", "published_context")
@@ -390,6 +451,8 @@ class CityProfile(_Strict):
     neighbourhoods: list[Neighbourhood] = Field(min_length=2)
     pilot: Pilot
     waves: dict[Literal["baseline", "follow_up"], Wave]
+    #: optional: the residents' survey's frame, design and mode (methods annex; "not provided" without)
+    sampling: Sampling | None = None
     #: optional: without population margins the weights fall back to weight 1 (analysis.statistics.weights)
     margins: Margins | None = None
     residents: DatasetSpec

@@ -5,6 +5,13 @@ producers write through :func:`write`, the report reads through :func:`read`. Mu
 a statistic or a word (tables carry codes and numbers; words are made at render time by
 :mod:`analysis.publishing.text`), nor import anything above analysis.inputs: every stage
 writes through it (a contract module).
+
+To publish a new table: declare its :class:`Schema` in :data:`SCHEMAS` (codes with their
+allowed values, numbers with their unit), give every code its words in
+``locale/contract.yml``, write it with :func:`write` and read it with :func:`read`;
+``tests/test_tables.py`` then round-trips the producer's output through the schema.
+Written here rather than with pandera: the messages name the file, the column and the line
+and never quote a row's content (a sentence where a code belongs is reported as such).
 """
 
 from __future__ import annotations

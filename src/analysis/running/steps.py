@@ -164,7 +164,7 @@ def impact(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", seed: in
     estimates the residents' effects (DiD or pre/post, wild cluster bootstrap with ``B``
     draws), the officers' effects and their sensitivity, implementation and balance; rates
     the evidence; writes ``reports/tables/<city>/{impact,evidence,implementation,balance,
-    officers_sensitivity,weighting,areas}.csv`` and the impact figures (en, fr).
+    officers_sensitivity,weighting,areas,placebo,reliability,cost}.csv`` and the impact figures (en, fr).
 
     Parameters
     ----------
@@ -206,6 +206,8 @@ def impact(city: str, *, B: int = B_DEFAULT, weight_type: str = "auto", seed: in
     # area-level estimates (pilot, comparison, rest of the city), computed the same way in
     # both waves: the like-for-like trend of the exploration and the dashboard
     out["areas"] = areas.area_estimates(respondents, w["weight"], profile, weighting=weights.weights_method(w))
+    # the methods annex (issue 12 §5): placebo on the comparison areas, Cronbach's α, cost per resident reached
+    out.update(evaluation.annex_tables(resp, profile, implemented, B=B, weight_type=weight_type, seed=seed))
     # every table through the contract (analysis.publishing.tables): validated on write
     written = [tables.write(name, df, city=city, synthetic=profile.synthetic) for name, df in out.items()]
     saved = impact_figures.save_impact_figures(ev, profile)

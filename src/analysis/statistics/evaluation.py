@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.config import K_SUPPRESS, SEED
+from analysis.inputs import codebook
 from analysis.sdc import publish_count
+from analysis.statistics import implementation as imp
+from analysis.statistics import placebo
+from analysis.statistics.bootstrap import B_DEFAULT
 from analysis.statistics.weights import weights_method
 
 
@@ -83,3 +88,31 @@ class CityEvaluation:
 
     def __post_init__(self):
         self.impact = pd.concat([self.residents, self.officers], ignore_index=True)
+
+
+def annex_tables(respondents: pd.DataFrame, profile, implementation: dict, *, B: int = B_DEFAULT,
+                 weight_type: str = "auto", seed: int = SEED) -> dict[str, pd.DataFrame]:
+    """The methods annex's tables of one city (issue 12 §5), in published form, to be written
+    beside its other tables.
+
+    ``placebo`` (:func:`analysis.statistics.placebo.placebo_effects`: the impact estimator on
+    the comparison areas split in two, expected zero, with the city's bootstrap settings),
+    ``reliability`` (Cronbach's α of each index per wave, :func:`analysis.inputs.codebook.reliability`,
+    blank below k complete answers: analysis.sdc rule 3) and ``cost``
+    (:func:`analysis.statistics.implementation.cost_per_reach`).
+
+    Parameters
+    ----------
+    respondents : DataFrame
+        Processed respondents with the weight column (:func:`with_weights`).
+    profile : CityProfile
+    implementation : dict
+        :func:`analysis.statistics.implementation.implementation_summary` of the city.
+    """
+    # an index the city never asked has no α (its items are absent or empty: no complete answer)
+    absent = [i for ix in codebook.INDICES for i in ix.items if i not in respondents.columns]
+    rel = codebook.reliability(respondents.assign(**{i: pd.NA for i in absent}) if absent else respondents)
+    if len(rel):
+        rel["alpha"] = rel["alpha"].where(rel["n_complete"] >= K_SUPPRESS)
+    return {"placebo": placebo.placebo_effects(respondents, profile, B=B, weight_type=weight_type, seed=seed),
+            "reliability": rel, "cost": imp.cost_per_reach(implementation, profile)}

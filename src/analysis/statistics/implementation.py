@@ -6,7 +6,8 @@ Must not rate the evidence nor estimate effects: evidence reads its fidelity.
 Reported: activities and participants by type; reach per neighbourhood (resident
 participants per 1,000 residents of the population margins); a monthly timeline; and
 fidelity, the share of activities held in the pilot areas (activities elsewhere are
-spill-over or drift, and dilute the contrast the impact design relies on).
+spill-over or drift, and dilute the contrast the impact design relies on); and, where the
+profile gives the pilot's cost, the cost per resident reached (:func:`cost_per_reach`).
 
 Owns these summaries and the timeline figure; must not word anything itself: labels, titles
 and dates come from :mod:`analysis.publishing.text` in the figure's language.
@@ -90,6 +91,63 @@ def implementation_summary(activities: pd.DataFrame | None, profile) -> dict:
             "participants": float(df["participants"].sum()), "fidelity": fidelity,
             "in_window": in_window, "by_type": by_type, "reach": reach, "timeline": timeline,
             "table": table}
+
+
+#: Columns of ``cost.csv`` (:func:`cost_per_reach`).
+COST_COLUMNS: tuple[str, ...] = ("city", "status", "amount", "currency", "start", "end", "participants",
+                                 "cost_per_participant", "population_pilot_areas", "cost_per_resident_pilot_areas")
+
+
+def cost_per_reach(summary: dict, profile) -> pd.DataFrame:
+    """EMMIE's economic dimension: the pilot's cost per resident reached, one row (``cost.csv``).
+
+    ``cost_per_participant`` is the profile's ``pilot.cost.amount`` divided by the resident
+    participants of the activity log (every activity's ``participants``, summed: a resident
+    who came to three meetings counts three times, so this is a cost per attendance, lower
+    than the cost per distinct resident). ``cost_per_resident_pilot_areas`` divides it by the
+    population of the pilot areas (the profile's margins): the cost per inhabitant of the
+    areas the pilot served.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`implementation_summary` output.
+    profile : CityProfile
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`COST_COLUMNS`; ``status`` ``computed``, or ``no_cost`` (the profile gives no
+        cost), ``no_activity_log``, ``no_participants`` (the log records none), with the
+        ratio it cannot compute left blank. Participants and population are not counts of
+        respondents (:data:`analysis.sdc.NOT_RESPONDENT_COUNTS`).
+    """
+    cost = profile.pilot.cost
+    row: dict = {"city": profile.city}
+    if cost is None:
+        row["status"] = "no_cost"
+    else:
+        row.update(amount=float(cost.amount), currency=cost.currency, start=cost.start.isoformat(),
+                   end=cost.end.isoformat())
+        participants = float(summary.get("participants") or 0.0) if summary.get("available") else float("nan")
+        row["participants"] = participants
+        if not summary.get("available"):
+            row["status"] = "no_activity_log"
+        elif not participants > 0:
+            row["status"] = "no_participants"
+        else:
+            row["status"] = "computed"
+            row["cost_per_participant"] = float(cost.amount) / participants
+        pop = profile.margins_frame()
+        pop = pop.loc[pop["neighbourhood"].isin(profile.pilot.pilot_areas), "population"].sum()
+        if pop > 0:
+            row["population_pilot_areas"] = float(pop)
+            row["cost_per_resident_pilot_areas"] = float(cost.amount) / float(pop)
+    out = pd.DataFrame([row])
+    for c in COST_COLUMNS:
+        if c not in out.columns:
+            out[c] = np.nan
+    return out[list(COST_COLUMNS)]
 
 
 def implementation_view(summary: dict, lang: str = "en") -> pd.DataFrame:
