@@ -25,6 +25,9 @@ CITIES     := $(basename $(notdir $(wildcard config/cities/*.yml)))
 STAMPS     := reports/.stamps
 PIPE       := $(PY) -m analysis.running.pipeline
 RUN_NB     := $(PIPE) run
+# The report step (manifest, HTML and PDF per language in parallel, dashboard, disclosure
+# check), apart from the pipeline module so that running a notebook never imports its stack.
+PUBLISH    := $(PY) -m analysis.running.publish
 # One pipeline run at a time in a tree: the entry points re-enter make under a lock
 # (flock on reports/.stamps/.lock; a second run waits). Under the lock, `prepare` first
 # removes temporary files an interrupted run left, and retires every stamp whose inputs
@@ -85,7 +88,7 @@ $(CROSS_STAMP): $$(wildcard $(STAMPS)/*/03-impact) | $(ENV_STAMP)
 	@$(RUN_NB) 04-compare-cities cross-city
 
 $(REPORT_STAMP): $$(wildcard $(STAMPS)/*/0*) | $(ENV_STAMP)
-	@$(PIPE) report --langs "$(REPORT_LANGS)"
+	@$(PUBLISH) report --langs "$(REPORT_LANGS)" --jobs $(JOBS)
 
 .PHONY: cities clean-data neighbourhoods impact cross-city _cities _report _city_report _stamps
 _cities: $(NBHD_STAMPS) $(IMPACT_STAMPS)
@@ -120,7 +123,7 @@ endif
 _city_report:
 	@status=0; \
 	$(MAKE) --no-print-directory -k -j$(JOBS) $(foreach c,$(CITY),$(STAMPS)/$(c)/02-neighbourhoods $(STAMPS)/$(c)/03-impact) || status=$$?; \
-	$(PIPE) city-report $(CITY) || status=$$?; \
+	$(PUBLISH) city-report $(CITY) || status=$$?; \
 	exit $$status
 
 _report:
@@ -225,7 +228,8 @@ questionnaire: $(ENV_STAMP) ## Export the codebook as a printable questionnaire 
 .PHONY: clean
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
 	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps reports/withdrawn data/interim/withdrawn \
-	  reports/report*.html reports/report*.pdf reports/brief*.html reports/brief*.pdf reports/figures.csv reports/dashboard.html reports/questionnaire
+	  reports/report*.html reports/report*.pdf reports/brief*.html reports/brief*.pdf reports/figures.csv reports/dashboard.html reports/questionnaire \
+	  data/interim/embedded
 
 .PHONY: distclean
 distclean: clean ## Also delete the environment

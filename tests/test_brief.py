@@ -45,7 +45,8 @@ def evidence3(level: int = 3, confidence: str = "high", reasons: str = "", desig
 def city(name: str, impact: pd.DataFrame, ev: pd.DataFrame, groups=("young",)) -> report.CityData:
     """A city as the report reads it, without files."""
     pilot = SimpleNamespace(targeted_groups=list(groups), name=f"{name} pilot", name_local=None,
-                            text=lambda field, lang="en": "youth-police dialogue", theme="youth_dialogue")
+                            text=lambda field, lang="en": "youth-police dialogue", theme="youth_dialogue",
+                            display_name=lambda lang="en", languages=(): (f"{name} pilot", "en"))
     prof = SimpleNamespace(languages=["en"], pilot=pilot, synthetic=True)
     return report.CityData(city=name.lower(), name=name, profile=prof,
                            tables={"impact": pd.DataFrame(impact), "evidence": ev})

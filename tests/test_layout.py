@@ -43,7 +43,6 @@ HEAVY = frozenset({
 ALLOW_FUNCTION_IMPORTS = {
     ("publishing.report", "html"): "report.py owner",
     ("publishing.report", "markupsafe"): "report.py owner",
-    ("publishing.figures", "PIL"): "figures.py owner",
 }
 #: (module, module.private name) used across modules.
 ALLOW_PRIVATE = {
@@ -174,7 +173,8 @@ def test_a_module_imports_only_its_own_or_a_lower_stage():
         for t, r, _, line in imports(m):
             if not t.startswith("analysis.") or r in ("", m):
                 continue
-            if m in CONTRACT and stage(r) > STAGES["inputs"]:
+            # contract modules may use each other (figures draws the words of text: no loop, text imports neither)
+            if m in CONTRACT and r not in CONTRACT and stage(r) > STAGES["inputs"]:
                 bad.append(f"{m}:{line} imports {r} (a contract module imports nothing above inputs)")
             elif r not in CONTRACT and stage(r) > stage(m):
                 bad.append(f"{m}:{line} imports {r}, a later stage")

@@ -150,7 +150,8 @@ def test_save_neighbourhood_maps_writes_both_languages(tmp_path, monkeypatch):
     from PIL import Image
     with Image.open(folder / "map-trust_police-baseline.png") as im:
         dpi = im.info.get("dpi", (0, 0))[0]
-    assert dpi == pytest.approx(200, abs=1)
+    from analysis.publishing import figures
+    assert dpi == pytest.approx(figures.DPI, abs=1) and figures.DPI >= figures.EMBED_DPI  # the report's resolution
 
 
 def test_map_panels_are_the_published_maps(tmp_path, monkeypatch):
@@ -166,7 +167,7 @@ def test_map_panels_are_the_published_maps(tmp_path, monkeypatch):
     assert "n = 190 respondents in 3 neighbourhoods" in meta["caption"]
     assert "bottom: change, follow-up minus baseline" in meta["caption"] and "Synthetic data" in meta["caption"]
     fr = json.loads((folder / "maps-trust_police.fr.json").read_text())
-    assert "suivi moins début" in fr["caption"] and fr["lang"] == "fr"
+    assert "suivi moins enquête initiale" in fr["caption"] and fr["lang"] == "fr"
 
 
 def _panel_table(codes, ci):

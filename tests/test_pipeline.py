@@ -234,31 +234,6 @@ def test_failed_rerun_withdraws_published_outputs_and_the_report_says_so(project
     assert (tables / "impact.csv").is_file() and not (stamps / "aubervilliers" / "01-clean.failed").exists()
 
 
-def test_rerunning_a_city_gives_identical_figures_and_tables(project):
-    """Reproducibility: the same inputs give byte-identical tables, PNGs and SVGs."""
-    import hashlib
-
-    stamps = project / "reports" / ".stamps" / "amiens" / "01-clean"
-    if not stamps.is_file():
-        _make(project, "clean-data")
-    code = ("from analysis.running import inprocess; inprocess.neighbourhoods('amiens'); "
-            "inprocess.impact('amiens')")
-
-    def digest():
-        files = sorted(p for d in ("reports/figures/amiens", "reports/tables/amiens")
-                       for p in (project / d).rglob("*") if p.is_file())
-        return {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-
-    runs = []
-    for _ in range(2):
-        subprocess.run([sys.executable, "-c", code], cwd=project, env=_env(project), check=True,
-                       capture_output=True, timeout=600)
-        runs.append(digest())
-    assert any(k.endswith(".svg") for k in runs[0]) and any(k.endswith("impact.csv") for k in runs[0])
-    changed = [k for k in runs[0] if runs[0][k] != runs[1].get(k)]
-    assert changed == [], f"not reproducible: {changed}"
-
-
 def test_a_template_digest_follows_its_cells_not_its_stored_outputs(tmp_path):
     """Refreshing nbval's reference outputs reruns nothing; editing a cell reruns its step."""
     import json
@@ -281,3 +256,90 @@ def test_a_template_digest_follows_its_cells_not_its_stored_outputs(tmp_path):
     before = pipeline._file_sha(other)
     other.write_text("a\n2\n")
     assert pipeline._file_sha(other) != before  # other inputs: every byte counts
+
+
+# ------------------------------------------------------------------ incremental = cold
+def _outputs(project: Path, city: str) -> dict[str, str]:
+    """SHA-256 of a city's published tables and figures (PNG, SVG, sidecar)."""
+    import hashlib
+
+    files = sorted(p for d in (f"reports/figures/{city}", f"reports/tables/{city}")
+                   for p in (project / d).rglob("*") if p.is_file())
+    return {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _change_officer_answer(project: Path) -> None:
+    """One officer answers differently (the file stays demo data: its checksum is listed)."""
+    import hashlib
+
+    raw = project / "data" / "raw" / "amiens" / "enquete_policiers.csv"
+    lines = raw.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    cells = lines[-1].split(",")
+    cells[-1] = "4" if cells[-1] != "4" else "2"  # job satisfaction, 1-5
+    lines[-1] = ",".join(cells)
+    raw.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with open(project / "data" / "raw" / "DEMO_CHECKSUMS.sha256", "a", encoding="utf-8") as fh:
+        fh.write(f"{hashlib.sha256(raw.read_bytes()).hexdigest()}  data/raw/amiens/enquete_policiers.csv\n")
+
+
+def _cold(project: Path) -> None:
+    """Remove everything the city's steps published, and their stamps: the next run is cold."""
+    for d in ("reports/figures/amiens", "reports/tables/amiens", "reports/notebooks/amiens",
+              "data/processed/amiens", "reports/.stamps/amiens"):
+        shutil.rmtree(project / d, ignore_errors=True)
+
+
+def test_an_incremental_run_gives_the_tables_and_figures_of_a_cold_run(project):
+    """What incremental runs leave must be, byte for byte, what a cold run writes: after a
+    module was edited (every figure of the steps importing it is rendered again), then
+    after a raw file changed (figures whose content did not change are not redrawn)."""
+    steps = ("neighbourhoods", "impact", "CITY=amiens")
+    rc, out, _ = _make(project, *steps)
+    assert rc == 0, out[-2000:]
+
+    maps = project / "src" / "analysis" / "geography" / "maps.py"
+    maps.write_text(maps.read_text(encoding="utf-8") + "\n# a comment: no change of output\n", encoding="utf-8")
+    rc, out, runs = _make(project, *steps)
+    assert rc == 0, out[-2000:]
+    assert ("02-neighbourhoods", "amiens") in runs and ("01-clean", "amiens") not in runs
+
+    maps_png = sorted((project / "reports" / "figures" / "amiens").glob("maps-*.png"))
+    assert maps_png
+    dates = {p: p.stat().st_mtime_ns for p in maps_png}
+    _change_officer_answer(project)  # the officers' answers: not on the maps
+    rc, out, runs = _make(project, *steps)
+    assert rc == 0, out[-2000:]
+    assert {("01-clean", "amiens"), ("02-neighbourhoods", "amiens"), ("03-impact", "amiens")} <= set(runs)
+    # the maps' step reran, but their files were left as they were: not redrawn
+    assert {p: p.stat().st_mtime_ns for p in maps_png} == dates
+    incremental = _outputs(project, "amiens")
+
+    _cold(project)
+    rc, out, runs = _make(project, *steps)
+    assert rc == 0, out[-2000:]
+    assert ("01-clean", "amiens") in runs
+    cold = _outputs(project, "amiens")
+    assert any(k.endswith(".png") for k in cold) and any(k.endswith("impact.csv") for k in cold)
+    assert sorted(cold) == sorted(incremental)
+    assert [k for k in cold if cold[k] != incremental[k]] == [], "incremental and cold runs differ"
+
+
+def test_editing_the_narrative_reruns_the_report_alone(project, monkeypatch):
+    """The narratives are inputs of the report step only: no notebook, no figure reruns."""
+    monkeypatch.setenv("IMPPULSE_ROOT", str(project))
+    narratives = {project / "reports" / "narrative.md", project / "reports" / "narrative.fr.md"}
+    for city in ("amiens", "aubervilliers"):
+        for name in pipeline.STEPS:
+            assert not narratives & set(pipeline.step_inputs(city, name)), (city, name)
+    assert not narratives & set(pipeline.step_inputs(pipeline.CROSS_CITY, pipeline.CROSS_STEP))
+    assert narratives <= set(pipeline.step_inputs(pipeline.REPORT, pipeline.REPORT))
+    if not (project / "reports/.stamps/amiens/01-clean").is_file():
+        _make(project, "clean-data")
+    pipeline.prepare(quiet=True)
+    pipeline.write_stamp(pipeline.REPORT, pipeline.REPORT, pipeline.input_digest(pipeline.REPORT, pipeline.REPORT)[0], [])
+    text = (project / "reports" / "narrative.md").read_text(encoding="utf-8")
+    try:
+        (project / "reports" / "narrative.md").write_text(text + "\nA sentence more.\n", encoding="utf-8")
+        assert pipeline.prepare(quiet=True)["stale"] == ["report/report"]
+    finally:
+        (project / "reports" / "narrative.md").write_text(text, encoding="utf-8")

@@ -34,6 +34,8 @@ an indicator in both languages with :func:`analysis.publishing.figures.save_figu
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Sequence
 
 import geopandas as gpd
@@ -47,7 +49,8 @@ from matplotlib.patches import Patch
 
 from analysis.inputs import codebook
 from analysis.config import K_SUPPRESS
-from analysis.publishing.figures import apply_style, save_figure
+from analysis.publishing.figures import apply_style, is_current, save_figure, style_digest
+from analysis.publishing.text import tr
 from analysis.geography.geo import TARGET_CRS, boundary_note
 from analysis.io import sha256_frame
 from analysis.sdc import publish_count
@@ -94,71 +97,19 @@ MAIN_INDICATORS: tuple[str, ...] = ("trust_police", "pj_index", "legitimacy_inde
 
 _CMAP = {"level": "YlGnBu", "change": "RdBu"}
 
-_TXT = {
-    "en": {"suppressed": "suppressed (n < {k}, or hidden\nso that a small cell\ncannot be recovered)",
-           "no_data": "no data", "pilot": "pilot area",
-           "comparison": "comparison area", "change": "Change, follow-up − baseline",
-           "scale": "scale {lo:g}–{hi:g}, higher = more favourable",
-           "points": "difference in scale points",
-           "def_level": "{mean} by neighbourhood{how}",
-           "def_shrunk": "Empirical-Bayes (Fay–Herriot) estimate by neighbourhood, shrunk toward the city mean{how}",
-           "def_change": "Change in the {mean_lc} by neighbourhood, follow-up minus baseline{how}",
-           "n": "n = {n} respondents in {m} neighbourhoods",
-           "supp": "neighbourhoods with fewer than {k} respondents are suppressed, and some others hidden so that "
-                   "a small cell cannot be recovered; neighbourhoods nobody answered in show no data",
-           "crs": "projection ETRS89-LAEA (EPSG:3035)",
-           "source": "Source: IMPPULSE resident survey, {city}",
-           "synthetic": "Synthetic data",
-           "distinct": "change distinguishable\nfrom 0 (95 % CI)",
-           "distinct_note": "Cross-hatched on the change map, the areas whose change is distinguishable from 0 (95 % confidence interval excludes 0)",
-           "none": "none",
-           "key": "Labelled areas", "key_pilot": "pilot", "key_comparison": "comparison",
-           "areas": "Areas", "colon": ": ", "semi": "; "},
-    "fr": {"suppressed": "masqué (n < {k}, ou caché\npour qu'une petite case\nne puisse être retrouvée)",
-           "no_data": "pas de données", "pilot": "zone pilote",
-           "comparison": "zone de comparaison", "change": "Évolution, suivi − début",
-           "scale": "échelle {lo:g}–{hi:g}, plus haut = plus favorable",
-           "points": "différence en points d'échelle",
-           "def_level": "{mean} par quartier{how}",
-           "def_shrunk": "Estimation bayésienne empirique (Fay–Herriot) par quartier, rapprochée de la moyenne de la ville{how}",
-           "def_change": "Évolution de la {mean_lc} par quartier, suivi moins début{how}",
-           "n": "n = {n} répondants dans {m} quartiers",
-           "supp": "les quartiers de moins de {k} répondants sont masqués, et quelques autres cachés pour qu'une "
-                   "petite case ne puisse être retrouvée ; les quartiers sans aucun répondant sont sans données",
-           "crs": "projection ETRS89-LAEA (EPSG:3035)",
-           "source": "Source : enquête habitants IMPPULSE, {city}",
-           "synthetic": "Données synthétiques",
-           "distinct": "évolution distincte\nde 0 (IC à 95 %)",
-           "distinct_note": "Quadrillées sur la carte d'évolution, les zones dont l'évolution se distingue de 0 (l'intervalle de confiance à 95 % exclut 0)",
-           "none": "aucune",
-           "key": "Zones repérées", "key_pilot": "pilote", "key_comparison": "comparaison",
-           "areas": "Zones", "colon": "\u00a0: ", "semi": "\u00a0; "},
-}
+#: The map words of the catalogue (``locale/maps.yml``, keys ``map.<name>``).
+_WORDS: tuple[str, ...] = (
+    "suppressed", "no_data", "pilot", "comparison", "change", "scale", "points", "def_level", "def_shrunk",
+    "def_change", "n", "supp", "crs", "source", "distinct", "distinct_note", "none", "key", "key_pilot",
+    "key_comparison", "areas", "colon", "semi", "panel_note",
+)
 
-
-#: How each weighting method code (:data:`analysis.statistics.weights.METHODS`, and ``"given"`` for
-#: weights supplied with the data) is worded in a caption: (mean, how it was weighted).
-#: The demo profiles' margins are placeholders, so no wording claims census population.
-_WEIGHTING = {
-    "en": {"raked_population": ("Weighted mean", " (raked to the profile's population margins by age group "
-                                                  "and gender)"),
-           "raked_population_approx": ("Weighted mean", " (raked to the profile's population margins by age "
-                                                         "group and gender, met only approximately within the "
-                                                         "weight bounds)"),
-           "unweighted_no_margins": ("Unweighted mean", " (no population margins for this city: respondents "
-                                                         "are not weighted)"),
-           "given": ("Weighted mean", " (weights supplied with the data)"),
-           None: ("Mean", " (weighting method not stated)")},
-    "fr": {"raked_population": ("Moyenne pondérée", " (calage sur les marges de population du profil, par âge "
-                                                     "et sexe)"),
-           "raked_population_approx": ("Moyenne pondérée", " (calage sur les marges de population du profil, "
-                                                            "par âge et sexe, atteintes seulement approximativement "
-                                                            "dans les bornes des poids)"),
-           "unweighted_no_margins": ("Moyenne non pondérée", " (pas de marges de population pour cette ville : "
-                                                              "les répondants ne sont pas pondérés)"),
-           "given": ("Moyenne pondérée", " (poids fournis avec les données)"),
-           None: ("Moyenne", " (méthode de pondération non indiquée)")},
-}
+#: Weighting method codes (:data:`analysis.statistics.weights.METHODS`, and ``"given"`` for
+#: weights supplied with the data) a caption words: the catalogue's ``map.mean.<code>`` and
+#: ``map.how.<code>`` (``none``: method not stated). The demo profiles' margins are
+#: placeholders, so no wording claims census population.
+_WEIGHTING_CODES: tuple[str | None, ...] = (
+    "raked_population", "raked_population_approx", "unweighted_no_margins", "given", None)
 
 
 def weighting_words(weights_method: str | None, lang: str = "en") -> tuple[str, str]:
@@ -169,11 +120,11 @@ def weighting_words(weights_method: str | None, lang: str = "en") -> tuple[str, 
     ValueError
         For a code that is not a known weighting method (a caption must not guess).
     """
-    words = _WEIGHTING.get(lang, _WEIGHTING["en"])
-    if weights_method not in words:
+    if weights_method not in _WEIGHTING_CODES:
         raise ValueError(f"map caption: unknown weights_method {weights_method!r}; expected one of "
-                         f"{sorted(k for k in words if k)}")
-    return words[weights_method]
+                         f"{sorted(k for k in _WEIGHTING_CODES if k)}")
+    code = weights_method or "none"
+    return tr(f"map.mean.{code}", lang), tr(f"map.how.{code}", lang)
 
 
 def _table_method(table: pd.DataFrame, weights_method: str | None) -> str | None:
@@ -191,7 +142,8 @@ def _upper_first(text: str) -> str:
 
 
 def _t(lang: str) -> dict[str, str]:
-    return _TXT.get(lang, _TXT["en"])
+    """The map words in ``lang``, unformatted (``{k}``, ``{n}``… filled in where used)."""
+    return {name: tr(f"map.{name}", lang) for name in _WORDS}
 
 
 def breaks(indicator: str, kind: str = "level") -> tuple[float, ...]:
@@ -222,9 +174,8 @@ def class_labels(edges: Sequence[float], kind: str) -> list[str]:
 def wave_label(wave: str, lang: str = "en") -> str:
     """"Baseline (2014)", "Follow-up (2015)" or "Change" in ``lang``."""
     if wave == "change":
-        return _t(lang)["change"]
-    en, fr = codebook.var("wave").category_labels[wave]
-    return fr if lang == "fr" else en
+        return tr("map.change", lang)
+    return codebook.var("wave").category_label(wave, lang)
 
 
 # ------------------------------------------------------------------- the map
@@ -244,10 +195,9 @@ def map_caption(indicator: str, kind: str = "level", *, lang: str = "en", n: int
     mean, how = weighting_words(weights_method, lang)
     template = t["def_change"] if kind == "change" else (t["def_shrunk"] if value == "shrunk" else t["def_level"])
     definition = template.format(mean=mean, mean_lc=mean[:1].lower() + mean[1:], how=how)
-    parts = [f"{codebook.label(indicator, lang)}: {definition}; {t['scale'].format(lo=lo, hi=hi)}"
+    parts = [f"{codebook.label(indicator, lang)}: {definition}; {t['scale'].format(lo=f'{lo:g}', hi=f'{hi:g}')}"
              + (f" ({t['points']})" if kind == "change" else "") + "."]
     if n is not None:
-
         parts.append(t["n"].format(n=publish_count(n), m=areas if areas is not None else "?") + "; "
                      + t["supp"].format(k=k) + ".")
     else:
@@ -256,7 +206,7 @@ def map_caption(indicator: str, kind: str = "level", *, lang: str = "en", n: int
         parts.append(t["source"].format(city=city) + ".")
     parts.append(_upper_first(boundary_note(approximate, lang)) + "; " + t["crs"] + ".")
     if synthetic:
-        parts.append(t["synthetic"] + ".")
+        parts.append(tr("figure.synthetic_note", lang) + ".")
     return " ".join(parts)
 
 
@@ -567,14 +517,6 @@ def map_panel(geometry, table: pd.DataFrame, profile, indicator: str, *, lang: s
     return fig
 
 
-_PANEL_NOTE = {
-    "en": "Top: level at baseline and at follow-up (the same class breaks in every city); "
-          "bottom: change, follow-up minus baseline, in scale points.",
-    "fr": "En haut : niveau au début et au suivi (mêmes classes dans toutes les villes) ; "
-          "en bas : évolution, suivi moins début, en points d'échelle.",
-}
-
-
 def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
                     langs: Sequence[str] = ("en", "fr"), group: str = "all", value: str = "estimate",
                     notebook: str = "02-neighbourhoods.ipynb", weights_method: str | None = None) -> list[dict]:
@@ -584,13 +526,16 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
     (default: the table's ``attrs["weights_method"]`` or ``weights_method`` column, else none).
 
     Figure id ``maps-<indicator>`` (``-<group>`` appended for a targeted group) in
-    ``reports/figures/<city>/``: the published neighbourhood maps of the report.
+    ``reports/figures/<city>/``: the published neighbourhood maps of the report. A panel
+    whose saved files were drawn from the same data, polygons, words and code
+    (:func:`panel_key`) is not drawn again: its files are what drawing it would write.
 
     Returns
     -------
     list of dict
         The paths written, one dict per language.
     """
+    apply_style()  # before the figures' keys are computed: they include the settings in force
     approximate = bool(getattr(geometry, "approximate", False))
     weights_method = _table_method(table, weights_method)
     frames = {w: map_frame(geometry, table, indicator, w, group=group, value=value)
@@ -601,6 +546,7 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
     checksum = sha256_frame(pd.concat([pd.DataFrame(f.drop(columns="geometry")).assign(wave=w)
                                        for w, f in frames.items()], ignore_index=True))
     fig_id = f"maps-{indicator}" + ("" if group == "all" else f"-{group}")
+    shapes = geometry_checksum(geometry)
     written = []
     for lang in langs:
         title = f"{profile.name} — {codebook.label(indicator, lang)}"
@@ -609,13 +555,43 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
                               weights_method=weights_method)
         key = area_key(frames["baseline"], area_labels(frames["baseline"]), lang)
         distinct = distinct_list(frames["change"], area_labels(frames["baseline"]), lang)
-        caption = " ".join(x for x in (caption, _PANEL_NOTE.get(lang, _PANEL_NOTE["en"]), key, distinct) if x)
+        caption = " ".join(x for x in (caption, tr("map.panel_note", lang), key, distinct) if x)
+        content = panel_key(checksum, shapes, indicator, lang, title=title, caption=caption,
+                            synthetic=profile.synthetic, group=group, value=value)
+        same = is_current(profile.city, fig_id, lang, content)
+        if same is not None:  # drawn from exactly this before: its files are what drawing writes
+            written.append(same)
+            continue
         fig = map_panel(geometry, table, profile, indicator, lang=lang, group=group, value=value)
         written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
                                    notebook=notebook, data_checksum=checksum,
-                                   synthetic=profile.synthetic, lang=lang))
+                                   synthetic=profile.synthetic, lang=lang, content_key=content))
         plt.close(fig)
     return written
+
+
+def geometry_checksum(geometry) -> str:
+    """SHA-256 of the polygons drawn (their WKB, in order) and their CRS."""
+    gdf = getattr(geometry, "gdf", geometry)
+    h = hashlib.sha256(str(gdf.crs).encode())
+    for code, geom in zip(gdf["code"].astype("str"), gdf.geometry):
+        h.update(code.encode() + b"\0" + (geom.wkb if geom is not None else b"") + b"\0")
+    return h.hexdigest()
+
+
+def panel_key(checksum: str, shapes: str, indicator: str, lang: str, **facts) -> str:
+    """Everything a map panel is drawn from, as one digest: the data (``checksum`` of the
+    three frames), the polygons (``shapes``), every word it can show in ``lang`` (the map
+    words, the labels of the indicator and waves, the class labels, the stamp), the
+    title, caption and other ``facts``, and the code that draws it
+    and the settings it is drawn with (:func:`analysis.publishing.figures.style_digest`)."""
+    words = {**_t(lang), "indicator": codebook.label(indicator, lang),
+             "waves": [wave_label(w, lang) for w in ("baseline", "follow_up", "change")],
+             "classes": [class_labels(breaks(indicator, k), k) for k in ("level", "change")],
+             "stamp": tr("fig.stamp", lang), "note": tr("figure.synthetic_note", lang)}
+    record = {"data": checksum, "shapes": shapes, "indicator": indicator, "lang": lang, "words": words,
+              "facts": facts, "code": style_digest()}
+    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def indicators_to_map(table: pd.DataFrame, main: Sequence[str] = MAIN_INDICATORS) -> list[str]:

@@ -24,15 +24,14 @@ from pathlib import Path
 import pandas as pd
 from babel.dates import format_date
 
-from analysis.config import CROSS_CITY, K_SUPPRESS, PATHS
+from analysis.config import K_SUPPRESS, PATHS
 from analysis.inputs.profile import load_profile
 from analysis.io import atomic_path, write_text
 from analysis.publishing import report
 from analysis.publishing.manifest import build_manifest, collect_sidecars
-from analysis.publishing.recommendations import (Recommendation, build_recommendations, by_theme, ci_text,
-                                                 city_name, clearness, group_label, headline_pooled, lead_order, plain_effect,
+from analysis.publishing.recommendations import (Recommendation, build_recommendations, by_theme, city_name, clearness, group_label, headline_pooled, lead_order, plain_effect,
                                                  pooled_plain)
-from analysis.publishing.text import LANGS, file_suffix, fmt_num, tr
+from analysis.publishing.text import LANGS, file_suffix, tr
 
 #: The brief's page budget, printed (A4): a mayor's read, not the committee's.
 MAX_PAGES: int = 6
@@ -324,9 +323,11 @@ def build_brief(lang: str = "en", *, pdf: bool = True, manifest: pd.DataFrame | 
     return out
 
 
-def build_briefs(langs: tuple[str, ...] | list[str] = LANGS, *, pdf: bool = True) -> list[Path]:
-    """:func:`build_brief` for each language; the paths written."""
-    manifest = build_manifest(write=False)
+def build_briefs(langs: tuple[str, ...] | list[str] = LANGS, *, pdf: bool = True,
+                 manifest: pd.DataFrame | None = None) -> list[Path]:
+    """:func:`build_brief` for each language; the paths written (``manifest``: the report
+    step's, built once per ``make report``)."""
+    manifest = build_manifest(write=False) if manifest is None else manifest
     out = []
     for lang in langs:
         for path in build_brief(lang, pdf=pdf, manifest=manifest):

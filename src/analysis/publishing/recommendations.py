@@ -57,6 +57,7 @@ from babel import Locale
 from analysis.inputs import codebook
 from analysis.config import PATHS
 from analysis.publishing import tables
+from analysis.publishing.text import city_name as profile_city_name
 from analysis.publishing.text import fmt_num, fmt_p, has_key, tr  # noqa: F401 (fmt_* re-exported)
 from analysis.inputs.profile import ProfileError, load_profile
 
@@ -173,8 +174,7 @@ def outcome_label(name: str, lang: str = "en") -> str:
 def group_label(name: str, lang: str = "en") -> str:
     """Label of a targeted group (``all`` = all residents)."""
     if name in codebook.TARGET_GROUPS:
-        g = codebook.TARGET_GROUPS[name]
-        return g.label_fr if lang == "fr" else g.label_en
+        return codebook.TARGET_GROUPS[name].label(lang)
 
     return tr("group.all", lang) if name in ("all", "", None) else name
 
@@ -297,14 +297,14 @@ def city_name(city: str, lang: str = "en") -> str:
         stamp = path.stat().st_mtime_ns
     except OSError:
         stamp = None
-    names = _profile_names(str(path), stamp)
-    if names is None:
+    prof = _profile(str(path), stamp)
+    if prof is None:
         return city.replace("-", " ").capitalize()
-    return names[1] if lang == "fr" else names[0]
+    return profile_city_name(prof, lang)
 
 
 @functools.lru_cache(maxsize=64)
-def _profile_names(path: str, stamp: int | None) -> tuple[str, str] | None:
+def _profile(path: str, stamp: int | None):
     # cached by path and modification time: profiles are read once per report, not per sentence
 
     if stamp is None:
@@ -313,7 +313,7 @@ def _profile_names(path: str, stamp: int | None) -> tuple[str, str] | None:
         p = load_profile(Path(path))
     except (ProfileError, OSError):
         return None
-    return p.name, p.name_fr or p.name
+    return p
 
 
 # ------------------------------------------------------------------ plain language

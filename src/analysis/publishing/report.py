@@ -56,13 +56,11 @@ from analysis.publishing.figures import embedded_copy
 from analysis.publishing.recommendations import figure_anchor
 from analysis.publishing.recommendations import fmt_num, fmt_p, group_label, outcome_label
 from analysis.sdc import is_count_column, publish_counts
-from analysis.publishing.recommendations import design_kind
 from analysis.publishing.recommendations import evidence_level
 from analysis.publishing.manifest import city_order
 from analysis.inputs.profile import list_cities
 from analysis.inputs.profile import ProfileError, load_profile
-from analysis.publishing.recommendations import classify, effect_text, overall_rows
-from analysis.publishing.recommendations import evidence_confidence
+from analysis.publishing.recommendations import overall_rows
 from analysis.publishing.recommendations import by_theme, city_findings, plain_bounded, plain_effect, plain_label
 from analysis.publishing.recommendations import headline_pooled, plural_key, pooled_plain
 from analysis.publishing.recommendations import pooled_recommendations
@@ -70,7 +68,7 @@ from analysis.publishing.recommendations import table_anchor
 from analysis.publishing.recommendations import city_name
 from analysis.publishing.manifest import collect_sidecars
 from analysis.publishing.recommendations import build_recommendations
-from analysis.publishing import tables
+from analysis.publishing import tables, text
 from analysis.publishing.manifest import build_manifest
 from analysis.statistics.evidence import MAX_STD_DIFF
 from analysis.sdc import publish_count
@@ -237,7 +235,7 @@ def figures_for(manifest: pd.DataFrame, city: str, lang: str) -> list[dict]:
         if row.empty:
             row = grp
         rec = row.iloc[0].to_dict()
-        rec.update(anchor=figure_anchor(city, fig_id), fallback=fallback and lang != rec["lang"],
+        rec.update(anchor=figure_anchor(city, fig_id), fallback=fallback and rec["lang"] not in (lang,),  # shown in another language
                    **embed_figure(rec))
         out.append(rec)
     return out
@@ -628,7 +626,7 @@ def load_city(city: str, manifest: pd.DataFrame | None, lang: str) -> CityData:
     try:
         prof = load_profile(city)
         data.profile = prof
-        data.name = (prof.name_fr or prof.name) if lang == "fr" else prof.name
+        data.name = text.city_name(prof, lang)
         data.synthetic = bool(prof.synthetic)
     except (ProfileError, OSError) as exc:
         data.reason = Reason("na.profile", {"error": str(exc).splitlines()[0][:300]})
@@ -819,7 +817,7 @@ def narrative_html(lang: str) -> tuple[str | None, str]:
     """The committee's narrative (Markdown) as HTML, and its path; None when absent."""
     import mistune
 
-    path = PATHS.reports / ("narrative.md" if lang == "en" else f"narrative.{lang}.md")
+    path = PATHS.reports / f"narrative{text.file_suffix(lang)}.md"
     if not path.is_file():
         return None, _rel(path)
     # escape=True: raw HTML in the narrative is shown, not executed
@@ -929,13 +927,15 @@ def _city_view(c: CityData, lang: str, recs: list) -> dict:
 def pilot_names(prof, lang: str) -> tuple[str, str, str | None, str]:
     """The pilot's name to show first in ``lang`` and its language, then the other name and its language.
 
-    Profiles give an English ``name`` and the local ``name_local``; a French report of a
-    French-speaking city leads with the local (French) name.
+    The first is :meth:`analysis.inputs.profile.Pilot.display_name` (``name_<lang>``, else the
+    local name when ``lang`` is one of the city's languages, else the English ``name``); the
+    other is the English name when the first is not, else the local name.
     """
-    local_lang = prof.languages[0] if prof.languages else "en"
-    if lang != "en" and prof.pilot.name_local and lang in prof.languages:
-        return prof.pilot.name_local, lang, prof.pilot.name, "en"
-    return prof.pilot.name, "en", prof.pilot.name_local, local_lang
+    local_lang = prof.languages[0] if prof.languages else text.SOURCE_LANG
+    name, name_lang = prof.pilot.display_name(lang, prof.languages)
+    if name != prof.pilot.name:
+        return name, name_lang, prof.pilot.name, text.SOURCE_LANG
+    return name, name_lang, prof.pilot.name_local, local_lang
 
 
 def neighbourhood_table_html(nb: pd.DataFrame, c: CityData, lang: str) -> str | None:
@@ -1325,9 +1325,6 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
         or any(is_synthetic_table(df) for df in cross["tables"].values())
     narrative, narrative_path = narrative_html(lang)
     codebook_df = codebook.codebook_table(lang)
-    if lang == "fr":
-        codebook_df["allowed"] = codebook_df["allowed"].str.replace("mean of ", "moyenne de ", regex=False) \
-            .str.replace(" answered)", " renseignés)", regex=False)
     figs_lang = manifest[manifest["lang"] == lang] if len(manifest) else manifest
     return {
         "lang": lang,
@@ -1356,7 +1353,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
         "k": K_SUPPRESS,
         **annex_context(cities, lang),
         "css": (TEMPLATES / "report.css").read_text(encoding="utf-8"),
-        "other_lang_file": "report.fr.html" if lang == "en" else "report.html",
+        "other_lang_file": f"report{text.file_suffix(text.other_langs(lang)[0])}.html",
     }
 
 
@@ -1461,7 +1458,7 @@ def html_unescape(text: str) -> str:
 
 def report_path(lang: str = "en") -> Path:
     """``reports/report.html`` (English) or ``reports/report.<lang>.html``."""
-    return PATHS.reports / ("report.html" if lang == "en" else f"report.{lang}.html")
+    return PATHS.reports / f"report{text.file_suffix(lang)}.html"
 
 
 def build_report(lang: str = "en") -> Path:
@@ -1505,7 +1502,7 @@ def find_chromium() -> str | None:
 
 def pdf_path(lang: str = "en") -> Path:
     """``reports/report.pdf`` (English) or ``reports/report.<lang>.pdf``."""
-    return PATHS.reports / ("report.pdf" if lang == "en" else f"report.{lang}.pdf")
+    return PATHS.reports / f"report{text.file_suffix(lang)}.pdf"
 
 
 def find_weasyprint():

@@ -26,8 +26,10 @@ The Makefile calls this module; it holds no analysis. ``python -m analysis.runni
     raw files or the boundary file.
 ``status``
     Print which steps ran, failed, are stale or are missing, per city.
-``report [--langs "en fr"]``
-    Build the figure manifest, the HTML report in each language and the PDF, then the brief.
+``report [--langs "en fr"]``, ``city-report CITY ...``
+    Build the figure manifest, the HTML report in each language, the PDFs, the briefs and
+    the dashboard: :mod:`analysis.running.publish` (this module hands over to it, so that
+    running a notebook never imports the report's stack).
 ``refresh-templates``
     Re-execute the templates in place with their default parameters, so their stored
     outputs (what nbval compares) reflect the current code and demo data.
@@ -52,8 +54,6 @@ from pathlib import Path
 from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path
 from analysis.io import atomic_path, write_text
 from analysis.inputs.profile import list_cities
-from analysis.publishing import dashboard, disclosure, manifest, report
-from analysis.publishing import brief
 
 TEMPLATES = (*STEPS, CROSS_STEP)
 #: Longest a single notebook cell may run (seconds) before the run is failed, not left hanging.
@@ -99,6 +99,11 @@ def _rel(path: Path) -> str:
         return path.resolve().relative_to(PATHS.root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def relative(path: Path) -> str:
+    """``path`` relative to the project root (POSIX), as stamps record it."""
+    return _rel(path)
 
 
 def package_dir() -> Path:
@@ -178,17 +183,48 @@ def _notebook_source(path: Path) -> list[str]:
     return cells
 
 
-_PARSED: dict[tuple, tuple[frozenset, frozenset]] = {}
+_PARSED: dict[str, tuple[frozenset, frozenset]] = {}
+#: What the last runs found in each module, by the SHA-256 of its content, kept beside the
+#: stamps: every ``make`` and every notebook run works out the steps' dependencies, and
+#: parsing the package's modules again each time cost more than half a second.
+_SCAN_CACHE = ".module-scan.json"
+_scan_state = {"loaded": None, "dirty": False}
+
+
+def _scan_cache() -> dict:
+    path = PATHS.reports / ".stamps" / _SCAN_CACHE
+    if _scan_state["loaded"] != str(path):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+                data = {}
+        except (OSError, ValueError):
+            data = {}
+        _PARSED.update({sha: (frozenset(v[0]), frozenset(v[1])) for sha, v in data.get("modules", {}).items()})
+        _scan_state.update(loaded=str(path), dirty=False)
+    return _PARSED
+
+
+def _save_scan_cache() -> None:
+    """Keep what was parsed (atomically; a run that loses a race only parses again next time)."""
+    if not _scan_state["dirty"] or not (PATHS.reports / ".stamps").is_dir():
+        return
+    with contextlib.suppress(OSError):
+        write_text(PATHS.reports / ".stamps" / _SCAN_CACHE, json.dumps(
+            {"version": STATE_VERSION,
+             "modules": {sha: [sorted(v[0]), sorted(v[1])] for sha, v in list(_PARSED.items())[-400:]}}) + "\n")
+    _scan_state["dirty"] = False
 
 
 def _module_info(path: Path, module: str) -> tuple[frozenset, frozenset]:
     """(package modules imported, string literals) of one module; parsed once per content."""
-    st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    if key not in _PARSED:
+    cache = _scan_cache()
+    key = _file_sha(path)
+    if key not in cache:
         found, literals = _scan(path.read_text(encoding="utf-8"), module)
-        _PARSED[key] = (frozenset(found), frozenset(literals))
-    return _PARSED[key]
+        cache[key] = (frozenset(found), frozenset(literals))
+        _scan_state["dirty"] = True
+    return cache[key]
 
 
 def module_closure(modules: Iterable[str]) -> list[str]:
@@ -206,6 +242,7 @@ def module_closure(modules: Iterable[str]) -> list[str]:
         path = module_path(name)
         if path is not None:
             todo.extend(_module_info(path, name)[0] - seen)
+    _save_scan_cache()
     return sorted(seen)
 
 
@@ -280,12 +317,23 @@ def function_modules(module: str, names: Iterable[str]) -> set[str]:
     return found
 
 
-def _data_files_of(module: str) -> list[Path]:
+def _data_candidates() -> list[tuple[Path, Path]]:
+    """The files a module may read as data: the package's non-Python files, ``config/``
+    but the city profiles; as (base folder, file)."""
+    candidates = [(package_dir(), p) for p in package_dir().rglob("*")
+                  if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    candidates += [(PATHS.config, p) for p in PATHS.config.rglob("*")
+                   if p.is_file() and p.relative_to(PATHS.config).parts[0] != "cities"]
+    return candidates
+
+
+def _data_files_of(module: str, candidates: list[tuple[Path, Path]] | None = None) -> list[Path]:
     """Data files a module reads: those whose name, or whose folder's name, is a string
     literal in the module (``HERE / "templates"``, ``"benchmarks" / "ess-be5.yml"``).
 
     Looked for among the package's non-Python files and ``config/`` (except the city
-    profiles, which are inputs of their own city's steps only).
+    profiles, which are inputs of their own city's steps only): ``candidates``, default
+    :func:`_data_candidates` (a caller asking for several modules lists them once).
     """
     path = module_path(module)
     if path is None:
@@ -294,15 +342,16 @@ def _data_files_of(module: str) -> list[Path]:
     for lit in list(literals):  # "config/benchmarks/ess-be5.yml" names its parts too
         literals.update(p for p in re.split(r"[\\/]", lit) if p)
     out = []
-    candidates = [(package_dir(), p) for p in package_dir().rglob("*")
-                  if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
-    candidates += [(PATHS.config, p) for p in PATHS.config.rglob("*")
-                   if p.is_file() and p.relative_to(PATHS.config).parts[0] != "cities"]
-    for base, p in candidates:
+    for base, p in (candidates if candidates is not None else _data_candidates()):
         rel = p.relative_to(base).parts
         if p.name in literals or any(part in literals for part in rel[:-1]):
             out.append(p)
     return out
+
+
+def data_files_of(module: str) -> list[Path]:
+    """Data files a package module reads (see :func:`_data_files_of`)."""
+    return _data_files_of(module)
 
 
 #: Processed products (``data/processed/<city>/``) a step reads that ``01-clean`` writes once:
@@ -321,15 +370,16 @@ def step_inputs(city: str, name: str) -> list[Path]:
     (:data:`STEP_PRODUCTS`). ``report`` takes the narratives and the report's own modules.
     """
     if name == REPORT:
-        modules = module_closure(["publishing.manifest", "publishing.report", "publishing.dashboard",
-                                  "publishing.disclosure", "publishing.brief"])
+        modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",
+                                  "publishing.brief", "publishing.dashboard", "publishing.disclosure"])
         files = [PATHS.reports / "narrative.md", *sorted(PATHS.reports.glob("narrative.*.md"))]
     else:
         modules = notebook_modules(name)
         files = [PATHS.notebooks / f"{name}.ipynb"]
     files += [path for path in map(module_path, modules) if path is not None]
+    candidates = _data_candidates()
     for m in modules:
-        files += _data_files_of(m)
+        files += _data_files_of(m, candidates)
     if city not in (CROSS_CITY, REPORT):
         files.append(PATHS.profile(city))
         if name == "01-clean":
@@ -378,6 +428,16 @@ def _retire_stamp(city: str, name: str) -> None:
     path = stamp_path(city, name)
     if path.is_file():
         os.replace(path, _previous_path(city, name))
+
+
+def retire_stamp(city: str, name: str) -> None:
+    """Take a step's "ok" away, keeping its record (see :func:`_retire_stamp`)."""
+    _retire_stamp(city, name)
+
+
+def read_stamp(city: str, name: str, *, previous: bool = False) -> dict | None:
+    """A stamp's record, or None (see :func:`_read_stamp`)."""
+    return _read_stamp(city, name, previous=previous)
 
 
 def _read_stamp(city: str, name: str, *, previous: bool = False) -> dict | None:
@@ -495,11 +555,17 @@ def _snapshot(city: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-def write_stamp(city: str, name: str, digest: str, outputs: list[str]) -> None:
-    """Record a successful step: its input digest and the files it wrote."""
-    write_text(stamp_path(city, name), json.dumps(
-        {"inputs": digest, "outputs": sorted(outputs),
-         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1) + "\n")
+def write_stamp(city: str, name: str, digest: str, outputs: list[str], *, parts: dict | None = None) -> None:
+    """Record a successful step: its input digest and the files it published.
+
+    ``parts``: what the step needs to know next time to skip a part whose inputs did not
+    change (the report step's PDFs and dashboard, :mod:`analysis.running.publish`).
+    """
+    record = {"inputs": digest, "outputs": sorted(set(outputs)),
+              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if parts:
+        record["parts"] = parts
+    write_text(stamp_path(city, name), json.dumps(record, indent=1, sort_keys=True) + "\n")
     _previous_path(city, name).unlink(missing_ok=True)
 
 
@@ -697,6 +763,7 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
     # the digest of the inputs as they are when the run starts; the "ok" goes while it runs,
     # so an interrupted run leaves no stamp
     digest, _ = input_digest(city, name)
+    previous = _read_stamp(city, name, previous=True)
     _retire_stamp(city, name)
     before = _snapshot(city)
     log = out.with_suffix(".log")
@@ -727,7 +794,10 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
     failed.unlink(missing_ok=True)
     out.with_suffix(".failed.ipynb").unlink(missing_ok=True)
     after = _snapshot(city)
-    outputs = [f for f, sig in after.items() if before.get(f) != sig] + [_rel(out)]
+    # what it wrote, and what its previous run published and it left as it was (a figure
+    # whose bytes did not change is not rewritten): a later failure withdraws both
+    kept = [f for f in (previous or {}).get("outputs", []) if f in after]
+    outputs = [f for f, sig in after.items() if before.get(f) != sig] + kept + [_rel(out)]
     write_stamp(city, name, digest, outputs)
     if not quiet:
         print(f"[ ok ] {label} {time.perf_counter() - t0:5.1f} s", flush=True)
@@ -758,62 +828,6 @@ def status() -> int:
         if reason:
             print(f"  {'':<14} reason: {reason}")
     return failures
-
-
-def build_report(langs: list[str]) -> bool:
-    """Manifest, HTML report and PDF per language (WeasyPrint, else Chromium); then the disclosure check, then the stamp.
-
-    Every published artefact (tables, figure data, notebooks, the reports) passes
-    :mod:`analysis.publishing.disclosure` before the report counts as built. On a breach the reports
-    just written are withdrawn (``data/interim/withdrawn/``), no stamp is written, and the
-    breaches are listed by artefact and cell.
-    """
-
-    digest, _ = input_digest(REPORT, REPORT)
-    _retire_stamp(REPORT, REPORT)
-    figures = manifest.build_manifest()  # once for every language
-    outputs = [_rel(PATHS.reports / "figures.csv")]
-    for lang in langs:
-        path = write_text(report.report_path(lang), report.render_html(lang, figures))
-        outputs.append(_rel(path))
-        print(f"[ ok ] report ({lang}) -> {path.relative_to(PATHS.root)}", flush=True)
-    for pdf in report.build_pdfs(langs):
-        outputs.append(_rel(pdf))
-    outputs += [_rel(path) for path in brief.build_briefs(langs)]  # after the reports: it cites their numbers
-    if any(PATHS.tables.glob("*/neighbourhoods.csv")):
-        board = dashboard.build()
-        outputs.append(_rel(board))
-        print(f"[ ok ] dashboard -> {board.relative_to(PATHS.root)} ({board.stat().st_size / 1e6:.1f} MB)",
-              flush=True)
-    else:
-        (PATHS.reports / "dashboard.html").unlink(missing_ok=True)
-        print("[skip] dashboard: no city has a published neighbourhood table", flush=True)
-    if disclosure.main([]) != 0:
-        withdraw(REPORT, REPORT, "the disclosure check failed (see the list above)", written=outputs)
-        print("[FAIL] report: the disclosure check failed; the reports were withdrawn, nothing is "
-              "published", file=sys.stderr, flush=True)
-        return False
-    write_stamp(REPORT, REPORT, digest, outputs)
-    return True
-
-
-def build_city_reports(cities: list[str]) -> bool:
-    """Each city's own report (``reports/cities/<city>/``), then the disclosure check.
-
-    On a breach the cities' reports are deleted and nothing is published.
-    """
-
-    written = []
-    for city in cities:
-        for path in [*report.build_city_report(city), *brief.build_city_brief(city)]:
-            written.append(path)
-            print(f"[ ok ] {city} report -> {path.relative_to(PATHS.root)}", flush=True)
-    if disclosure.main([]) != 0:
-        for path in written:
-            path.unlink(missing_ok=True)
-        print("[FAIL] city report: the disclosure check failed; nothing is published", file=sys.stderr, flush=True)
-        return False
-    return True
 
 
 def refresh_templates(names: list[str] | None = None) -> None:
@@ -852,6 +866,7 @@ def main(argv: list[str] | None = None) -> int:
     p_dep.add_argument("city", nargs="?", default=CROSS_CITY)
     p_rep = sub.add_parser("report", help="manifest, HTML reports and PDF")
     p_rep.add_argument("--langs", default="en fr")
+    p_rep.add_argument("--jobs", type=int, default=0, help="languages built at once (default: the cores)")
     p_city = sub.add_parser("city-report", help="a city's own report, in its profile's languages")
     p_city.add_argument("cities", nargs="+")
     p_ref = sub.add_parser("refresh-templates", help="re-execute templates in place")
@@ -873,10 +888,14 @@ def main(argv: list[str] | None = None) -> int:
         for path in step_inputs(args.city, args.name):
             print(_rel(path))
         return 0
-    if args.cmd == "city-report":
-        return 0 if build_city_reports(args.cities) else 1
-    if args.cmd == "report":
-        return 0 if build_report(args.langs.split()) else 1
+    if args.cmd in ("report", "city-report"):
+        # the report's stack (pandas, WeasyPrint, the publishing modules) is imported by
+        # analysis.running.publish alone: this process becomes it
+        rest = (["--langs", args.langs] + (["--jobs", str(args.jobs)] if args.jobs else [])
+                if args.cmd == "report" else args.cities)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "analysis.running.publish", args.cmd, *rest])
     if args.cmd == "refresh-templates":
         refresh_templates(args.names or None)
         return 0
