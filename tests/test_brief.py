@@ -373,13 +373,13 @@ def test_brief_cites_the_report_numbers():
 
 
 def test_city_report_builds_the_city_brief(project, monkeypatch):
-    from analysis.running import pipeline
+    from analysis.running import publish
     from test_report import populate
 
     populate(project)  # testville: profile languages [fr]
-    monkeypatch.setattr(pipeline.disclosure, "main", lambda argv: 0)  # the check has its own tests
+    monkeypatch.setattr(publish, "check_disclosure", lambda: True)  # the check has its own tests
     monkeypatch.setattr(brief, "render_pdf", lambda html, pdf: pdf.write_bytes(b"%PDF-") or 1)
-    assert pipeline.build_city_reports(["testville"])
+    assert publish.build_city_reports(["testville"])
     folder = PATHS.reports / "cities" / "testville"
     assert sorted(p.name for p in folder.iterdir()) == ["brief.fr.html", "brief.fr.pdf", "report.fr.html"]
     html = (folder / "brief.fr.html").read_text(encoding="utf-8")

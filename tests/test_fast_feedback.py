@@ -156,10 +156,6 @@ def test_running_a_notebook_does_not_import_the_report_stack():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.xfail(strict=True, reason="since the annex merge (09:20), publishing.report imports "
-                   "statistics.placebo for the constant MIN_COMPARISON_AREAS, and placebo imports "
-                   "statistics.impact and scipy (+1.5 s CPU a report build): move the constant to a light "
-                   "module (e.g. statistics.evidence), then remove this mark")
 def test_the_report_step_does_not_import_the_statistics_stack():
     code = ("import sys; import analysis.running.publish; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "

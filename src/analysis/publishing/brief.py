@@ -232,7 +232,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None, cities
     synthetic = any(c.synthetic for c in data)
     found = [s["findings"] for s in summaries if s.get("available")]
     counts = {"n": len(found), "n_did": sum(f.design == "did" for f in found),
-              "n_prepost": sum(f.design == "pre_post" for f in found),
+              "n_pre_post": sum(f.design == "pre_post" for f in found),
               "n_few": sum("few_clusters" in f.reasons for f in found),
               "n_ind": max((f.n_estimated + len(f.not_estimable) for f in found), default=0)}
     limits = []

@@ -58,7 +58,7 @@ if "ipykernel" not in sys.modules:
 
 from analysis.config import PATHS  # noqa: E402
 from analysis.io import atomic_path, write_json  # noqa: E402
-from analysis.publishing.text import tr  # noqa: E402
+from analysis.publishing.text import file_suffix, tr  # noqa: E402
 
 if TYPE_CHECKING:  # annotations only: pyplot is imported where a figure is drawn
     from matplotlib.figure import Figure
@@ -305,7 +305,7 @@ def _derive_copy(png: Path, svg: Path | None, svg_bytes: bytes | None) -> dict:
 
 def figure_paths(city: str, fig_id: str, lang: str = "en") -> dict[str, Path]:
     """PNG, SVG and sidecar paths of a figure (``city`` may be ``"cross-city"``)."""
-    suffix = "" if lang == "en" else f".{lang}"
+    suffix = file_suffix(lang)
     folder = PATHS.figures / city
     return {ext: folder / f"{fig_id}{suffix}.{ext}" for ext in ("png", "svg", "json")}
 

@@ -838,21 +838,21 @@ def evaluation_recommendations(results: dict[str, dict[str, pd.DataFrame | None]
     any change to their pilot. ``eval_clusters``: cities whose confidence was lowered by too
     few neighbourhoods. Each cites the evidence tables of the cities it names.
     """
-    prepost, few, threshold = [], [], None
+    pre_post, few, threshold = [], [], None
     for city, tables in results.items():
         impact, evidence = tables.get("impact"), tables.get("evidence")
         if impact is None:
             continue
         overall = overall_rows(impact)
         if len(overall) and "design" in overall.columns and design_kind(overall["design"].iloc[0]) == "pre_post":
-            prepost.append(city)
+            pre_post.append(city)
         elif "few_clusters" in evidence_confidence(evidence)[1]:
             few.append(city)
             rows = evidence[evidence["criterion"].astype("str") == "clusters"]
             t = pd.to_numeric(rows["threshold"], errors="coerce").dropna() if "threshold" in rows else []
             threshold = int(t.iloc[0]) if len(t) else threshold
     recs = []
-    for rule, cities in (("eval_comparison", prepost), ("eval_clusters", few)):
+    for rule, cities in (("eval_comparison", pre_post), ("eval_clusters", few)):
         if cities:
             src = tuple(s for c in cities for s in _sources(c, ("evidence",), []))
             recs.append(Recommendation(rule, "cross-city", {"cities": cities, "threshold": str(threshold or 10)},

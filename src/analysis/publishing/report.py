@@ -76,7 +76,7 @@ from analysis.publishing.text import LANGS, area_label, category_label, has_key,
 from analysis.publishing.text import fmt_date, fmt_pct, localized
 from analysis.sdc import ROUNDING_BASE
 from analysis.statistics.evidence import MAIN_INDICATORS
-from analysis.statistics.placebo import MIN_COMPARISON_AREAS
+from analysis.statistics.design import MIN_COMPARISON_AREAS
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

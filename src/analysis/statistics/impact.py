@@ -62,6 +62,7 @@ from analysis.config import K_SUPPRESS, SEED
 from analysis.sdc import publish_count
 from analysis.publishing.tables import order_impact_columns
 from analysis.statistics.bootstrap import B_DEFAULT, one_blas_thread, wild_cluster_bootstrap
+from analysis.statistics.design import MIN_CLUSTERS, MIN_CLUSTERS_PER_ARM  # noqa: F401 (part of this module's API)
 
 #: Covariates of every model: age group and gender (DESIGN §5).
 COVARIATES: tuple[str, ...] = ("age_group", "gender")
@@ -159,14 +160,6 @@ REASONS: dict[str, tuple[str, ...]] = {
                       "cannot_reject", "ci_wider_than_scale"),
 }
 
-#: Fewest neighbourhoods holding the sample (or the group) in both waves for clustered
-#: inference (below it the CRV1 variance has at most one degree of freedom).
-MIN_CLUSTERS: int = 3
-#: Fewest pilot and fewest comparison neighbourhoods (holding the sample in both waves)
-#: for a DiD: with a single treated or control cluster the wild cluster bootstrap is
-#: known to fail (MacKinnon & Webb 2017), and the effect cannot be told from that one
-#: neighbourhood's own shock.
-MIN_CLUSTERS_PER_ARM: int = 2
 
 
 @dataclass

@@ -34,11 +34,9 @@ import pandas as pd
 from analysis.config import SEED
 from analysis.inputs.profile import code_key
 from analysis.statistics.bootstrap import B_DEFAULT
+from analysis.statistics.design import MIN_COMPARISON_AREAS
 from analysis.statistics.evidence import MAIN_INDICATORS
-from analysis.statistics.impact import MIN_CLUSTERS_PER_ARM, fit_effect
-
-#: Fewest comparison neighbourhoods for a placebo: two per placebo arm.
-MIN_COMPARISON_AREAS: int = 2 * MIN_CLUSTERS_PER_ARM
+from analysis.statistics.impact import fit_effect
 
 #: Reason codes of a placebo not run (``status`` "not_applicable"); a placebo that was run but
 #: withheld carries the impact estimator's own codes (:data:`analysis.statistics.impact.REASONS`).
