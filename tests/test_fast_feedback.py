@@ -18,7 +18,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
 
 from analysis.publishing import figures  # noqa: E402
 from analysis.publishing.text import tr  # noqa: E402
@@ -35,7 +34,7 @@ def _line_chart(label: str = "a label"):
 
 
 def _save(fig, **kw):
-    args = dict(city="nantes", fig_id="chart", title="T", caption="C.", notebook="03-impact.ipynb",
+    args = dict(section="effects", city="nantes", fig_id="chart", title="T", caption="C.", notebook="03-impact.ipynb",
                 data_checksum="x", synthetic=True)
     args.update(kw)
     paths = figures.save_figure(fig, **args)

@@ -19,7 +19,7 @@ from analysis.io import SYNTHETIC_NOTE, write_json
 def _save(city: str, fig_id: str, lang: str, synthetic: bool = True) -> None:
     fig, ax = plt.subplots(figsize=(2, 1.5))
     ax.bar([0, 1], [1, 2])
-    save_figure(fig, city=city, fig_id=fig_id, title=f"T {fig_id} {lang}", caption=f"C {fig_id} {lang}.",
+    save_figure(fig, section="effects", city=city, fig_id=fig_id, title=f"T {fig_id} {lang}", caption=f"C {fig_id} {lang}.",
                 notebook="03-impact.ipynb", data_checksum=f"sum-{fig_id}", synthetic=synthetic, lang=lang)
     plt.close(fig)
 
@@ -34,7 +34,7 @@ def _fake(city: str, fig_id: str, lang: str) -> None:
     write_json(paths["json"], {"figure_id": fig_id, "city": city, "lang": lang, "title": f"T {fig_id} {lang}",
                                "caption": f"C {fig_id} {lang}.", "notebook": "03-impact.ipynb",
                                "png": rel["png"], "svg": rel["svg"], "data_checksum": f"sum-{fig_id}",
-                               "synthetic": True})
+                               "synthetic": True, "section": "effects"})
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ def test_no_figure_text_prints_under_7pt(project):
     ax.text(0.5, 0.5, "tiny note", fontsize=4)
     before = min(_texts_printed(fig))
     assert before < 4  # the check below can fail
-    paths = save_figure(fig, city="nantes", fig_id="wide", title="T", caption="C.", notebook="03-impact.ipynb",
+    paths = save_figure(fig, section="effects", city="nantes", fig_id="wide", title="T", caption="C.", notebook="03-impact.ipynb",
                         data_checksum="x", synthetic=True)
     printed = _texts_printed(fig)
     assert min(printed) >= figmod.MIN_FONT_PT - 0.05  # every text, stamp and ticks included
@@ -147,7 +147,7 @@ def test_no_figure_text_prints_under_7pt(project):
 def test_caption_is_not_drawn_in_the_figure(project):
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.bar([0, 1], [1, 2])
-    save_figure(fig, city="nantes", fig_id="cap", title="T", caption="A long caption that stays text.",
+    save_figure(fig, section="effects", city="nantes", fig_id="cap", title="T", caption="A long caption that stays text.",
                 notebook="03-impact.ipynb", data_checksum="x", synthetic=True)
     texts = [t.get_text() for t in figmod._texts(fig)]
     assert "SYNTHETIC DATA" in texts  # the stamp stays
@@ -160,7 +160,7 @@ def test_embedded_copy_is_smaller_derived_and_deterministic(project):
     rng = np.random.default_rng(1)
     fig, ax = plt.subplots(figsize=(14, 5))
     ax.scatter(rng.random(6000), rng.random(6000), c=rng.random(6000), s=8)
-    paths = save_figure(fig, city="nantes", fig_id="big", title="T", caption="C.", notebook="02.ipynb",
+    paths = save_figure(fig, section="effects", city="nantes", fig_id="big", title="T", caption="C.", notebook="02.ipynb",
                         data_checksum="x", synthetic=False)
     plt.close(fig)
     copy = figmod.embedded_copy(paths["png"], paths["svg"])
@@ -178,7 +178,7 @@ def test_embedded_copy_is_smaller_derived_and_deterministic(project):
     # a small line chart: its SVG is smaller than any PNG, and embedded as is
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.plot([0, 1, 2], [1, 0, 2])
-    small = save_figure(fig, city="nantes", fig_id="small", title="T", caption="C.", notebook="03.ipynb",
+    small = save_figure(fig, section="effects", city="nantes", fig_id="small", title="T", caption="C.", notebook="03.ipynb",
                         data_checksum="x", synthetic=False)
     plt.close(fig)
     copy = figmod.embedded_copy(small["png"], small["svg"])
@@ -190,7 +190,7 @@ def test_check_embedded_catches_a_changed_source_or_copy(project):
 
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.plot([0, 1, 2], [1, 0, 2])
-    paths = save_figure(fig, city="nantes", fig_id="f", title="T", caption="C.", notebook="03.ipynb",
+    paths = save_figure(fig, section="effects", city="nantes", fig_id="f", title="T", caption="C.", notebook="03.ipynb",
                         data_checksum="x", synthetic=False)
     plt.close(fig)
     df = manifest.build_manifest(write=False)
@@ -220,7 +220,7 @@ def test_check_embedded_catches_a_changed_source_or_copy(project):
 def test_manifest_flags_a_figure_printing_under_7pt(project):
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([0, 1], [0, 1])
-    paths = save_figure(fig, city="nantes", fig_id="f", title="T", caption="C.", notebook="03.ipynb",
+    paths = save_figure(fig, section="effects", city="nantes", fig_id="f", title="T", caption="C.", notebook="03.ipynb",
                         data_checksum="x", synthetic=False)
     plt.close(fig)
     assert manifest.build_manifest(write=False).attrs["problems"] == []

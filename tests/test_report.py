@@ -97,12 +97,14 @@ CLEANING_LOG = {
 
 
 def _figure(city: str, fig_id: str, notebook: str, synthetic: bool = True) -> None:
+    section = ("synthesis" if city == "cross-city" else "maps" if fig_id.startswith("map")
+               else "quality" if notebook.startswith("01") else "effects")
     for lang in ("en", "fr"):
         fig, ax = plt.subplots(figsize=(3, 2))
         ax.plot([0, 1], [0, 1])
         title = {"en": f"Trust figure {fig_id}", "fr": f"Figure confiance {fig_id}"}[lang]
         save_figure(fig, city=city, fig_id=fig_id, title=title, caption=f"{title}: légende/caption {lang}.",
-                    notebook=notebook, data_checksum="abc123", synthetic=synthetic, lang=lang)
+                    notebook=notebook, data_checksum="abc123", synthetic=synthetic, section=section, lang=lang)
         plt.close(fig)
 
 

@@ -468,7 +468,7 @@ def save_neighbourhood_maps(geometry, table: pd.DataFrame, profile, indicator: s
             fig = choropleth(frame, "value", indicator=indicator, kind=kind, lang=lang, title=title,
                              labels=labels)
             written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
-                                       notebook=notebook, data_checksum=checksum,
+                                       notebook=notebook, section="maps", data_checksum=checksum,
                                        synthetic=profile.synthetic, lang=lang))
             plt.close(fig)
     return written
@@ -564,7 +564,7 @@ def save_map_panels(geometry, table: pd.DataFrame, profile, indicator: str, *,
             continue
         fig = map_panel(geometry, table, profile, indicator, lang=lang, group=group, value=value)
         written.append(save_figure(fig, city=profile.city, fig_id=fig_id, title=title, caption=caption,
-                                   notebook=notebook, data_checksum=checksum,
+                                   notebook=notebook, section="maps", data_checksum=checksum,
                                    synthetic=profile.synthetic, lang=lang, content_key=content))
         plt.close(fig)
     return written

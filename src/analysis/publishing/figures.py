@@ -63,6 +63,10 @@ from analysis.publishing.text import file_suffix, tr  # noqa: E402
 if TYPE_CHECKING:  # annotations only: pyplot is imported where a figure is drawn
     from matplotlib.figure import Figure
 
+#: Where a figure goes in the report, declared by whoever saves it (the report never guesses
+#: it from the figure's id): a city section's parts, or the cross-city synthesis.
+SECTIONS: tuple[str, ...] = ("quality", "maps", "effects", "implementation", "officers", "synthesis")
+
 #: Resolution of the saved PNG: the report's (:data:`EMBED_DPI` at printed size; a figure is
 #: printed at its own size or smaller), so the embedded copy is never upsampled.
 DPI = 150
@@ -382,6 +386,7 @@ def save_figure(
     notebook: str,
     data_checksum: str,
     synthetic: bool,
+    section: str,
     lang: str = "en",
     content_key: str | None = None,
 ) -> dict[str, Path]:
@@ -402,6 +407,8 @@ def save_figure(
         City slug, or ``"cross-city"``.
     fig_id : str
         Stable identifier, unique within the city (e.g. ``"map-trust_police-change"``).
+    section : str
+        Where the report places it (:data:`SECTIONS`).
     title, caption : str
         In ``lang``. The caption gives definition, units, n and source.
     notebook : str
@@ -421,6 +428,8 @@ def save_figure(
     dict
         The written paths (``png``, ``svg``, ``json``).
     """
+    if section not in SECTIONS:
+        raise ValueError(f"save_figure({fig_id!r}): section {section!r} is not one of {list(SECTIONS)}")
     paths = figure_paths(city, fig_id, lang)
     if synthetic:
         stamp_synthetic(fig, lang)
@@ -448,7 +457,7 @@ def save_figure(
     sidecar = {
         "figure_id": fig_id, "city": city, "lang": lang, "title": title, "caption": caption,
         "notebook": notebook, "png": rel["png"], "svg": rel["svg"],
-        "data_checksum": data_checksum, "synthetic": synthetic,
+        "data_checksum": data_checksum, "synthetic": synthetic, "section": section,
         # what the report's embedded copy is checked against (analysis.publishing.manifest.check_embedded)
         "png_sha256": sha256_file(paths["png"]), "svg_sha256": hashlib.sha256(svg).hexdigest(),
         "width_in": round(png_w / DPI, 3),

@@ -115,6 +115,11 @@ def plot_officers(impact: pd.DataFrame, *, lang: str = "en"):
     return fig
 
 
+#: Where each impact figure goes in the report (:data:`analysis.publishing.figures.SECTIONS`).
+SECTION: dict[str, str] = {"impact-residents": "effects", "impact-groups": "effects",
+                           "impact-officers": "officers", "implementation-timeline": "implementation"}
+
+
 def save_impact_figures(ev: "CityEvaluation", profile, notebook: str = "03-impact.ipynb") -> list[str]:
     """Draw and save every impact figure of a city in English and French.
 
@@ -147,12 +152,12 @@ def save_impact_figures(ev: "CityEvaluation", profile, notebook: str = "03-impac
         if fig_id == "impact-officers" and len(ev.officers) == 0:
             continue
         key = "fig." + fig_id.replace("-", "_")
-        for lang in figures.LANGS:
+        for lang in text.LANGS:
             fig = draw(lang)
             figures.save_figure(fig, city=ev.city, fig_id=fig_id, title=text.tr(f"{key}.title", lang),
                                 caption=text.tr(f"{key}.caption", lang, **caption_params(lang)), notebook=notebook,
                                 data_checksum=io.sha256_frame(data.astype(str)), synthetic=ev.synthetic,
-                                lang=lang)
+                                section=SECTION[fig_id], lang=lang)
             plt.close(fig)
         saved.append(fig_id)
     return saved

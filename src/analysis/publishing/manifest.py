@@ -34,7 +34,7 @@ from analysis.publishing.figures import embedded_copy
 #: Keys every sidecar must carry (written by analysis.publishing.figures.save_figure).
 SIDECAR_KEYS: tuple[str, ...] = (
     "figure_id", "city", "lang", "title", "caption", "notebook", "png", "svg",
-    "data_checksum", "synthetic",
+    "data_checksum", "synthetic", "section",
 )
 
 #: Keys written since figures are checked for print (older sidecars lack them: empty).
@@ -42,7 +42,7 @@ OPTIONAL_KEYS: tuple[str, ...] = ("png_sha256", "svg_sha256", "width_in", "heigh
 
 #: Columns of the manifest, in order.
 MANIFEST_COLUMNS: tuple[str, ...] = (
-    "data_status", "city", "figure_id", "lang", "title", "caption", "notebook",
+    "data_status", "city", "figure_id", "lang", "title", "caption", "notebook", "section",
     "png", "svg", "data_checksum", "synthetic", "sidecar", *OPTIONAL_KEYS,
 )
 

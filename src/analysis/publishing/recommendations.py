@@ -839,8 +839,8 @@ def evaluation_recommendations(results: dict[str, dict[str, pd.DataFrame | None]
     few neighbourhoods. Each cites the evidence tables of the cities it names.
     """
     pre_post, few, threshold = [], [], None
-    for city, tables in results.items():
-        impact, evidence = tables.get("impact"), tables.get("evidence")
+    for city, city_tables in results.items():
+        impact, evidence = city_tables.get("impact"), city_tables.get("evidence")
         if impact is None:
             continue
         overall = overall_rows(impact)
@@ -880,10 +880,10 @@ def build_recommendations(results: dict[str, dict[str, pd.DataFrame | None]],
         ``{city: profile pilot.theme}``; a city without one is filed under ``other``.
     """
     recs: list[Recommendation] = []
-    for city, tables in results.items():
-        if tables.get("impact") is None:
+    for city, city_tables in results.items():
+        if city_tables.get("impact") is None:
             continue
-        recs += city_recommendations(city, tables["impact"], tables.get("evidence"), manifest,
+        recs += city_recommendations(city, city_tables["impact"], city_tables.get("evidence"), manifest,
                                      (pilots or {}).get(city))
     if len(results) > 1:  # lessons across cities; a city's own report has its own evidence table
         recs += evaluation_recommendations(results)

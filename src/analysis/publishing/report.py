@@ -242,19 +242,9 @@ def figures_for(manifest: pd.DataFrame, city: str, lang: str) -> list[dict]:
 
 
 def figure_part(fig: dict) -> str:
-    """Which part of a city section a figure belongs in (by source notebook and id)."""
-    nb, fid = str(fig.get("notebook", "")), str(fig["figure_id"]).lower()
-    if "officer" in fid:
-        return "officers"
-    if nb.startswith("01") or any(w in fid for w in ("quality", "missing", "rows", "cleaning")):
-        return "quality"
-    if nb.startswith("02") or fid.startswith("map"):
-        return "maps"
-    if "implement" in fid or "activit" in fid:
-        return "implementation"
-    if nb.startswith("03") or any(w in fid for w in ("impact", "effect", "did", "trend", "balance")):
-        return "effects"
-    return "other"
+    """The part of the report a figure goes in: the ``section`` its sidecar declares
+    (:data:`analysis.publishing.figures.SECTIONS`), never guessed from its id."""
+    return str(fig["section"])
 
 
 # ===================================================================== tables as HTML

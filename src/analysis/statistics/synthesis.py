@@ -522,10 +522,10 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
                       lambda lang: text.tr("bench.title", lang, city=city_label(BENCHMARK_CITY, lang)),
                       lambda lang: text.tr("bench.caption", lang, city=city_label(BENCHMARK_CITY, lang))))
     for fig_id, draw, data, title, caption in specs:
-        for lang in figures.LANGS:
+        for lang in text.LANGS:
             fig = draw(lang)
             figures.save_figure(fig, city="cross-city", fig_id=fig_id, title=title(lang),
-                                caption=caption(lang), notebook=notebook,
+                                caption=caption(lang), notebook=notebook, section="synthesis",
                                 data_checksum=io.sha256_frame(data.astype(str)), synthetic=synthetic, lang=lang)
             plt.close(fig)
         written.append(f"figures/cross-city/{fig_id}")
