@@ -15,6 +15,7 @@ from test_report import EFFECT
 from analysis.config import PATHS
 from analysis.inputs.profile import PILOT_THEMES, ProfileError, load_profile
 from analysis.publishing import brief
+from analysis.publishing import pdf as printing, report_inputs
 from analysis.publishing import recommendations as rc
 from analysis.publishing import report
 from analysis.publishing import tables
@@ -42,13 +43,13 @@ def evidence3(level: int = 3, confidence: str = "high", reasons: str = "", desig
     return pd.DataFrame(rows)
 
 
-def city(name: str, impact: pd.DataFrame, ev: pd.DataFrame, groups=("young",)) -> report.CityData:
+def city(name: str, impact: pd.DataFrame, ev: pd.DataFrame, groups=("young",)) -> report_inputs.CityData:
     """A city as the report reads it, without files."""
     pilot = SimpleNamespace(targeted_groups=list(groups), name=f"{name} pilot", name_local=None,
                             text=lambda field, lang="en": "youth-police dialogue", theme="youth_dialogue",
                             display_name=lambda lang="en", languages=(): (f"{name} pilot", "en"))
     prof = SimpleNamespace(languages=["en"], pilot=pilot, synthetic=True)
-    return report.CityData(city=name.lower(), name=name, profile=prof,
+    return report_inputs.CityData(city=name.lower(), name=name, profile=prof,
                            tables={"impact": pd.DataFrame(impact), "evidence": ev})
 
 
@@ -91,7 +92,7 @@ def test_plain_size_rounds_for_a_reader():
 
 
 # ----------------------------------------------------------------------------- the executive summary
-def brussels_like() -> report.CityData:
+def brussels_like() -> report_inputs.CityData:
     """Satisfaction with contact and procedural justice move; trust and safety do not."""
     return city("Brussels", [
         row("trust_police", 0.20, -0.40, 0.80),
@@ -138,7 +139,7 @@ def test_ratings_side_by_side_in_the_summary():
     assert fr["design"].startswith("niveau 3 sur 5") and fr["confidence"] == "élevée"
 
 
-def cities_with_different_results() -> list[report.CityData]:
+def cities_with_different_results() -> list[report_inputs.CityData]:
     outcomes = ("trust_police", "pj_index", "eff_index", "legitimacy_index", "feel_safe_dark", "willing_report")
     flat = [row(o, 0.05, -0.30, 0.40) if SCALES[o] == "0-10" else row(o, 0.01, -0.10, 0.12) for o in outcomes]
     negative = [row(o, -0.25, -0.90, 0.30) for o in outcomes]
@@ -180,7 +181,7 @@ def test_no_identical_summary_line_across_cities_with_different_results():
 
 
 # ----------------------------------------------------------------------------- recommendations
-def recs_for(c: report.CityData) -> list:
+def recs_for(c: report_inputs.CityData) -> list:
     return rc.city_recommendations(c.city, c.tables["impact"], c.tables["evidence"], None, f"{c.name} pilot")
 
 
@@ -343,7 +344,7 @@ def nine_cities(root) -> None:
         for o, e in (("trust_police", 0.42), ("pj_index", 0.55))]), "pooled"), synthetic=True)
 
 
-@pytest.mark.skipif(report.find_weasyprint() is None, reason="weasyprint not installed")
+@pytest.mark.skipif(printing.find_weasyprint() is None, reason="weasyprint not installed")
 def test_brief_fits_six_pages_in_both_languages(project):
     nine_cities(project)
     for lang in ("en", "fr"):

@@ -11,6 +11,7 @@ import pytest
 from conftest import make_profile, write_profile
 from damage_corpus import CASES, FILE, SECRET, base_rows, counts, csv_text
 
+from analysis.publishing import report_inputs
 from analysis.inputs.clean import clean_city
 from analysis.inputs.profile import ProfileError, load_profile
 from analysis.inputs.readers import RawDataError
@@ -134,7 +135,6 @@ def _as_pipeline_failure(project, exc: BaseException) -> str:
     import io
 
     from analysis.running import pipeline
-    from analysis.publishing import report
 
     path = pipeline.failure_path("testville", "01-clean")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,7 @@ def _as_pipeline_failure(project, exc: BaseException) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         pipeline.status()
-    note = report.failed_step("testville")
+    note = report_inputs.failed_step("testville")
     assert note and "01-clean" in note and type(exc).__name__ in note and "01-clean.failed" in note
     return "\n".join([path.read_text(encoding="utf-8"), out.getvalue(), note])
 
@@ -209,12 +209,11 @@ def test_name_in_rejected_column_not_in_published_rejections(project, col):
 def test_report_failure_note_has_no_message_counts(project):
     """P4: a DataLossError's exact small counts stay in the .failed file, not the report."""
     from analysis.running import pipeline
-    from analysis.publishing import report
 
     path = pipeline.failure_path("testville", "01-clean")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("01-clean, cell 5: DataLossError: residents.csv: 303 of 306 rows rejected "
                     "(unknown_neighbourhood 300; impossible_age 2, duplicate 1)\n", encoding="utf-8")
-    note = report.failed_step("testville")
+    note = report_inputs.failed_step("testville")
     assert note == "01-clean: DataLossError (reports/.stamps/testville/01-clean.failed)"
     assert "303" in pipeline.failure_reason("testville")  # the local file keeps the details

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.publishing import report_tables
 from analysis.statistics import evidence
 from analysis.statistics import simulation
 
@@ -179,7 +180,6 @@ def test_reading_uses_labels_not_variable_names():
 
 
 def test_report_renders_three_ratings_side_by_side_in_both_languages(tmp_path):
-    from analysis.publishing import report
 
     t, _ = evidence.rate_evidence(_residents(8, 4, not_collected=("pj_index",)), _balance(0.9),
                                   {"fidelity": 0.9}, simulation.simulated_profile(8), trends=_trends())
@@ -188,8 +188,8 @@ def test_report_renders_three_ratings_side_by_side_in_both_languages(tmp_path):
 
     tables.write("evidence", t, synthetic=True, path=tmp_path / "evidence.csv")
     csv = tables.read("evidence", path=tmp_path / "evidence.csv")
-    en = report.evidence_table_html(csv, "en")
-    fr = report.evidence_table_html(csv, "fr")
+    en = report_tables.evidence_table_html(csv, "en")
+    fr = report_tables.evidence_table_html(csv, "fr")
     assert "Design strength (Maryland scale)" in en and "level 3 of 5" in en
     assert "moderate — few clusters: 8 neighbourhoods, fewer than 10" in en
     assert "not collected by this city" in en and "increase: +0.40 (95 % CI 0.25 to 0.55; 1-4)" in en
@@ -199,11 +199,10 @@ def test_report_renders_three_ratings_side_by_side_in_both_languages(tmp_path):
     assert "Solidité du protocole d&#39;évaluation" in fr and "niveau 3 sur 5" in fr and "moyenne — peu de grappes" in fr
     assert "non recueilli par cette ville" in fr and "few clusters" not in fr
     assert "shown for information: lowers no rating" in en
-    assert report.evidence_reasons(csv, "fr").startswith("peu de grappes")
+    assert report_tables.evidence_reasons(csv, "fr").startswith("peu de grappes")
 
 
 def test_balance_display_marks_what_it_shows():
-    from analysis.publishing import report
 
     from analysis.publishing import tables
 
@@ -211,7 +210,7 @@ def test_balance_display_marks_what_it_shows():
                         "variable": ["contact_satisfaction", "age"], "mean_a": [2.7, 38.0], "mean_b": [3.4, 36.0],
                         "n_a": [86, 327], "n_b": [77, 354], "std_diff": [-0.786, 0.16],
                         "imbalanced": [False, False], "used_in_rating": [False, True]})
-    html = report.balance_table_html(tables.validate(bal, "balance"), "en")
+    html = report_tables.balance_table_html(tables.validate(bal, "balance"), "en")
     rows = html.split("<tbody>")[1].split("</tr>")
     assert "−0.786" in rows[0] or "-0.786" in rows[0]
     assert rows[0].rstrip().endswith("<td>yes</td>") and rows[1].rstrip().endswith("<td>no</td>")

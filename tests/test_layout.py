@@ -41,8 +41,6 @@ HEAVY = frozenset({
 # An entry that no longer matches a finding fails the test: delete it then.
 #: (module, imported name) imported inside a function although not heavy.
 ALLOW_FUNCTION_IMPORTS = {
-    ("publishing.report", "html"): "report.py owner",
-    ("publishing.report", "markupsafe"): "report.py owner",
 }
 #: (module, module.private name) used across modules.
 ALLOW_PRIVATE = {

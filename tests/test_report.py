@@ -18,6 +18,7 @@ import pytest
 from conftest import make_profile, write_profile
 
 from analysis.publishing import text as tx
+from analysis.publishing import pdf as printing, report_inputs
 from analysis.publishing import manifest as manifest_mod
 from analysis.publishing import recommendations as rc
 from analysis.publishing import report
@@ -437,18 +438,18 @@ def test_cleaning_log_rows_and_reasons(built):
 
 
 def test_cleaning_summary_reads_the_one_shape_clean_writes():
-    s = report.cleaning_summary(CLEANING_LOG)
+    s = report_inputs.cleaning_summary(CLEANING_LOG)
     assert s["files"].to_dict("records") == [dict(dataset="residents", file="residents.csv", raw=1000, kept=990,
                                                   rejected=10, check=True)]
     assert s["reasons"]["rows"].tolist() == [4, 6]
     assert s["missingness"]["variable"].tolist() == ["trust_police"]  # "tourist" was never collected
     # any other shape is an error naming what is wrong, not a guess
     with pytest.raises(tables.TableError, match="expected 'files'"):
-        report.cleaning_summary({"residents": {"a.csv": {"raw": 10, "kept": 8}}})
+        report_inputs.cleaning_summary({"residents": {"a.csv": {"raw": 10, "kept": 8}}})
     bad = {**CLEANING_LOG, "files": [{**CLEANING_LOG["files"][0]}]}
     del bad["files"][0]["raw_rows"]
     with pytest.raises(tables.TableError, match=r"files\[0\] lacks or has a bad 'raw_rows'"):
-        report.cleaning_summary(bad)
+        report_inputs.cleaning_summary(bad)
 
 
 def test_html_is_self_contained(built):
@@ -470,18 +471,18 @@ def test_narrative_included_and_escaped(project):
 
 
 def test_pdf_without_chromium_says_how_to_get_it(built, monkeypatch, capsys):
-    monkeypatch.setattr(report, "find_chromium", lambda: None)
-    monkeypatch.setattr(report, "find_weasyprint", lambda: None)
-    assert report.build_pdf() is None
+    monkeypatch.setattr(printing, "find_chromium", lambda: None)
+    monkeypatch.setattr(printing, "find_weasyprint", lambda: None)
+    assert printing.build_pdf() is None
     out = capsys.readouterr().out
     assert "pip install weasyprint" in out and "apt-get install chromium" in out
     assert report.main(["--pdf"]) == 0
 
 
-@pytest.mark.skipif(report.find_chromium() is None, reason="chromium not installed")
+@pytest.mark.skipif(printing.find_chromium() is None, reason="chromium not installed")
 def test_pdf_with_chromium(built):
     root, _ = built
-    pdf = report.build_pdf(engine="chromium")
+    pdf = printing.build_pdf(engine="chromium")
     assert pdf == root / "reports" / "report.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
     assert not [p for p in pdf.parent.iterdir() if p.name.endswith(".tmp")]
@@ -614,15 +615,15 @@ def test_no_running_header_for_real_data(project):
     assert set(_status_by_section(report.render_html("en")).values()) == {""}
 
 
-@pytest.mark.skipif(report.find_weasyprint() is None, reason="weasyprint not installed")
+@pytest.mark.skipif(printing.find_weasyprint() is None, reason="weasyprint not installed")
 def test_pdf_in_both_languages_with_page_numbers_toc_bookmarks_and_header(built):
     root, _ = built
-    pdfs = report.build_pdfs()
+    pdfs = printing.build_pdfs()
     assert pdfs == [root / "reports" / "report.pdf", root / "reports" / "report.fr.pdf"]
     for pdf in pdfs:
         assert pdf.read_bytes()[:5] == b"%PDF-"
     # bookmarks from the headings: the title, each part (h2), each section (h3); not h4
-    doc = report.find_weasyprint().HTML(filename=str(root / "reports" / "report.html")).render()
+    doc = printing.find_weasyprint().HTML(filename=str(root / "reports" / "report.html")).render()
     tree = doc.make_bookmark_tree()
     labels = [b[0] for b in tree]  # (label, target, children, state)
     assert "Executive summary" in labels and "Testville" in labels and len(labels) >= 8
@@ -671,7 +672,7 @@ def test_city_report_has_that_city_only_in_its_languages(project):
     assert 'id="city-brokenville"' in full and 'id="cross-city"' in full
 
 
-@pytest.mark.skipif(report.find_weasyprint() is None or shutil.which("pdftotext") is None,
+@pytest.mark.skipif(printing.find_weasyprint() is None or shutil.which("pdftotext") is None,
                     reason="weasyprint or pdftotext not installed")
 def test_print_css_puts_the_header_on_demo_pages_only(tmp_path):
     """The report's own CSS: a real city's pages, continuation pages included, carry no header."""
@@ -685,7 +686,7 @@ def test_print_css_puts_the_header_on_demo_pages_only(tmp_path):
             f'<section class="city real" id="b"><div class="running-status"></div><h2>Real city</h2>{long}</section>'
             f"</body></html>")
     pdf = tmp_path / "r.pdf"
-    report.find_weasyprint().HTML(string=html).write_pdf(str(pdf))
+    printing.find_weasyprint().HTML(string=html).write_pdf(str(pdf))
     pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                            check=True).stdout.split("\f")[:-1]
     real_from = next(i for i, p in enumerate(pages) if "Real city" in p)

@@ -14,6 +14,7 @@ import pytest
 from conftest import make_profile, resident_row, write_csv, write_profile
 
 from analysis.publishing import report, tables
+from analysis.publishing import report_inputs, report_tables
 from analysis.statistics import (areas, estimates, evidence, implementation, impact, officers, simulation,
                                  synthesis, weights)
 from analysis.statistics import ess, evaluation
@@ -173,22 +174,22 @@ def test_every_code_has_words_in_every_language():
 
 def test_notes_are_worded_at_render_time_in_each_language():
     row = {"note_key": "suppressed", "note_value": 10}
-    assert report.note_text(row, "en") == "suppressed: a design cell has fewer than 10 respondents"
-    assert report.note_text(row, "fr").startswith("masqué : une cellule du protocole compte moins de 10")
+    assert report_tables.note_text(row, "en") == "suppressed: a design cell has fewer than 10 respondents"
+    assert report_tables.note_text(row, "fr").startswith("masqué : une cellule du protocole compte moins de 10")
     row = {"note_key": "not_estimable", "not_estimable_reason": "ci_wider_than_scale"}
-    assert "interval is wider than the outcome's whole scale" in report.note_text(row, "en")
-    assert "ci_wider_than_scale" not in report.note_text(row, "fr")
-    assert report.note_text({"note_key": float("nan")}, "en") == ""
-    assert report.inference_text({"inference": "wcr_webb_enumerated", "inference_B": 216}, "en") \
+    assert "interval is wider than the outcome's whole scale" in report_tables.note_text(row, "en")
+    assert "ci_wider_than_scale" not in report_tables.note_text(row, "fr")
+    assert report_tables.note_text({"note_key": float("nan")}, "en") == ""
+    assert report_tables.inference_text({"inference": "wcr_webb_enumerated", "inference_B": 216}, "en") \
         == "wild cluster bootstrap (WCR, Webb, all 216 sign patterns)"
-    assert "bootstrap sauvage" in report.inference_text({"inference": "crv1_officer"}, "fr") or \
-        "MCO" in report.inference_text({"inference": "crv1_officer"}, "fr")
+    assert "bootstrap sauvage" in report_tables.inference_text({"inference": "crv1_officer"}, "fr") or \
+        "MCO" in report_tables.inference_text({"inference": "crv1_officer"}, "fr")
 
 
 def test_i2_unit_is_declared_and_checked():
     assert tables.schema("pooled").column("i2").unit == "share"
     assert tables.schema("pooled_loo").column("i2").unit == "share"
-    assert report.cell_text("i2", 0.64, "en") == "64"
+    assert report_tables.cell_text("i2", 0.64, "en") == "64"
     row = tables.order_columns(pd.DataFrame([dict(outcome="trust_police", group="all", designs="did",
                                                   headline=True, k=3, i2=64.0)]), "pooled")
     with pytest.raises(tables.TableError, match=r"pooled\.csv: column 'i2' \(row 0\) is a share"):
@@ -273,10 +274,10 @@ def test_report_turns_a_broken_table_into_a_reason(project):
     path = tables.schema("impact").path("testville")
     path.parent.mkdir(parents=True)
     path.write_text("city,population\ntestville,aliens\n", encoding="utf-8")
-    df, why = report.read_table("impact", "testville")
+    df, why = report_inputs.read_table("impact", "testville")
     assert df is None and why.key == "na.unreadable"
     assert "required column(s)" in why.text("en") and "impact.csv" in why.text("en")
-    df, why = report.read_table("evidence", "testville")
+    df, why = report_inputs.read_table("evidence", "testville")
     assert df is None and why.key == "na.missing_file"
 
 
@@ -335,15 +336,15 @@ def test_the_report_reads_every_table_through_the_contract(project, monkeypatch)
     monkeypatch.setattr(tables, "read", spy)
     report.build_context("en")
     names = {n for n, _ in read}
-    assert names >= set(report.CITY_TABLES) | set(report.CROSS_TABLES) | {"coverage", "weighting"}
+    assert names >= set(report_inputs.CITY_TABLES) | set(report_inputs.CROSS_TABLES) | {"coverage", "weighting"}
     assert ("impact", "testville") in read and ("impact", "brokenville") in read
 
 
 def test_benchmark_codes_are_worded_in_the_report(produced):
     df = tables.validate(produced["benchmark"], "benchmark")
-    fr = report.benchmark_view(df, "fr")
+    fr = report_tables.benchmark_view(df, "fr")
     assert set(fr["area"]) == {"national", "quartiers de la ville"} and "non pondéré" in set(fr["weighting"])
-    html = report.table_html(fr, "fr")
+    html = report_tables.table_html(fr, "fr")
     for code in ("ess_r5_belgium", "city_survey", "neighbourhoods", "unweighted"):
         assert code not in html, code
 

@@ -28,6 +28,7 @@ from analysis.config import K_SUPPRESS, PATHS
 from analysis.inputs.profile import load_profile
 from analysis.io import atomic_path, write_text
 from analysis.publishing import report
+from analysis.publishing import pdf as printing, report_inputs
 from analysis.publishing.manifest import build_manifest, collect_sidecars
 from analysis.publishing.recommendations import (Recommendation, build_recommendations, by_theme, city_name, clearness, group_label, headline_pooled, lead_order, plain_effect,
                                                  pooled_plain)
@@ -73,7 +74,7 @@ def report_html_path(lang: str = "en", city: str | None = None) -> Path:
     """The report whose figure and table numbers the brief cites."""
     if city:
         return PATHS.reports / "cities" / city / f"report.{lang}.html"
-    return report.report_path(lang)
+    return report_inputs.report_path(lang)
 
 
 # ===================================================================== references to the report
@@ -152,7 +153,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None, cities
         manifest, _ = collect_sidecars()
     only = list(cities) if cities else None
     # no manifest here: the brief embeds no figure (embedding them is the slow part of loading)
-    loaded = [report.load_city(c, None, lang) for c in (only or report.report_cities(manifest))]
+    loaded = [report_inputs.load_city(c, None, lang) for c in (only or report_inputs.report_cities(manifest))]
     data = [c for c in loaded if c.available]
     # a city without results is named with its reason, never silently left out
     missing = [tr("plain.labelled", lang, label=c.name, items=c.reason.text(lang)) for c in loaded
@@ -179,7 +180,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None, cities
 
     pooled = None
     if not only:
-        pooled, _ = report.read_table("pooled")
+        pooled, _ = report_inputs.read_table("pooled")
     results = {c.city: {"impact": c.tables.get("impact"), "evidence": c.tables.get("evidence")}
                for c in data if c.tables.get("impact") is not None}
     recs = build_recommendations(results, pooled, manifest,
@@ -285,7 +286,7 @@ def render_html(lang: str = "en", manifest: pd.DataFrame | None = None, cities: 
 # ===================================================================== PDF
 def render_document(html: str):
     """The brief laid out for print by WeasyPrint (pages, bookmarks), or None without WeasyPrint."""
-    wp = report.find_weasyprint()
+    wp = printing.find_weasyprint()
     if wp is None:
         return None
     # base_url: the brief is self-contained; nothing is fetched

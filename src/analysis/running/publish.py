@@ -35,6 +35,7 @@ from pathlib import Path
 from analysis.config import CROSS_CITY, PATHS, STEPS
 from analysis.io import write_text
 from analysis.publishing import brief, disclosure, manifest, report
+from analysis.publishing import pdf as printing, report_inputs
 from analysis.running import pipeline
 
 REPORT = pipeline.REPORT
@@ -143,7 +144,7 @@ def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
         which parts were rebuilt.
     """
     t0 = time.perf_counter()
-    html_path = report.report_path(lang)
+    html_path = report_inputs.report_path(lang)
     html = report.render_html(lang, frame)
     changed = not _same_bytes(html_path, html)
     if changed:
@@ -156,14 +157,14 @@ def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
     if not pdf:
         return out
     t1 = time.perf_counter()
-    pdf_path = report.pdf_path(lang)
+    pdf_path = printing.pdf_path(lang)
     same = (pdf_path.is_file() and previous.get("html_sha256") == out["html_sha256"]
             and previous.get("pdf_sha256") == sha256_file(pdf_path))
     if same:
         print(f"[ ok ] report (pdf, {lang}) -> {pipeline.relative(pdf_path)} (its HTML is unchanged)", flush=True)
         written = pdf_path
     else:
-        written = report.build_pdf(lang=lang)
+        written = printing.build_pdf(lang=lang)
         out["pdf_rebuilt"] = written is not None
     if written is not None:
         out.update(pdf=str(written), pdf_sha256=sha256_file(written))
