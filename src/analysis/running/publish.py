@@ -33,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from analysis.config import CROSS_CITY, PATHS, STEPS
+from analysis import io
 from analysis.io import write_text
 from analysis.publishing import brief, disclosure, manifest, report
 from analysis.publishing import pdf as printing, report_inputs
@@ -46,12 +47,8 @@ DASHBOARD_MODULE = "publishing.dashboard"
 
 
 def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex SHA-256 of a file's bytes, whole (:func:`analysis.io.sha256_file` keeps 16 characters by default)."""
+    return io.sha256_file(path, 64)
 
 
 def _code_digest(modules: list[str]) -> str:
