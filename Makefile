@@ -24,7 +24,11 @@ LAB_ARGS   ?=
 CITIES     := $(basename $(notdir $(wildcard config/cities/*.yml)))
 STAMPS     := reports/.stamps
 PIPE       := $(PY) -m analysis.running.pipeline
-RUN_NB     := $(PIPE) run
+# A notebook step: papermill runs the template for one city (analysis.running.pipeline run).
+# Under the lock this is a small client of a warm fork server, which imported papermill,
+# ipykernel, pandas, geopandas, matplotlib and the package once: each step's driver and
+# kernel are forked from it instead of starting afresh (IMPPULSE_WARM=0: plain runs).
+RUN_NB     := $(PY) -m analysis.running.forkserver run
 # The report step (manifest, HTML and PDF per language in parallel, dashboard, disclosure
 # check), apart from the pipeline module so that running a notebook never imports its stack.
 PUBLISH    := $(PY) -m analysis.running.publish
@@ -32,7 +36,8 @@ PUBLISH    := $(PY) -m analysis.running.publish
 # (flock on reports/.stamps/.lock; a second run waits). Under the lock, `prepare` first
 # removes temporary files an interrupted run left, and retires every stamp whose inputs
 # changed in content (SHA-256 of the step's files: raw data, profile, notebook, the package
-# modules that notebook imports, transitively), so reruns follow content, not dates.
+# modules that notebook imports, transitively), so reruns follow content, not dates. The
+# lock holder also starts the fork server for the run (analysis.running.forkserver).
 LOCKED     := $(PIPE) locked --
 
 CLEAN_STAMPS  := $(CITIES:%=$(STAMPS)/%/01-clean)

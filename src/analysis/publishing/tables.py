@@ -422,20 +422,22 @@ def _convert(x: pd.Series, miss: pd.Series, c: Column, where: str, line) -> pd.S
         full[~miss] = vals.astype(bool)
         return full
     # code, codes, text: strings
-    full = pd.Series(pd.NA, index=x.index, dtype="object")
+    values, checked = [], set()
     for i, v in ok.items():
         if isinstance(v, (float, np.floating)) and c.kind != "text" and float(v).is_integer():
             v = int(v)  # a code read as a number ("05" is protected by reading everything as text)
         if c.kind in ("code", "codes") and not isinstance(v, (str, int, np.integer)):
             raise _fail(where, c.name, line(i), f"has {_shown(v)}; expected a code")
         v = str(v)
-        if c.kind == "code":
-            _check_code(v, c, where, line(i))
-        elif c.kind == "codes":
-            for part in (p.strip() for p in v.split(c.sep.strip() or c.sep)):
-                if part:
-                    _check_code(part, c, where, line(i))
-        full[i] = v
+        if c.kind in ("code", "codes") and v not in checked:  # each distinct value once
+            parts = [v] if c.kind == "code" else [p.strip() for p in v.split(c.sep.strip() or c.sep)]
+            for part in filter(None, parts):
+                _check_code(part, c, where, line(i))
+            checked.add(v)
+        values.append(v)
+    full = pd.Series(pd.NA, index=x.index, dtype="object")
+    if values:  # one assignment: setting a Series item by item cost most of a table's check
+        full[ok.index] = pd.Series(values, index=ok.index, dtype="object")
     return full
 
 

@@ -54,6 +54,7 @@ from pathlib import Path
 from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path
 from analysis.io import atomic_path, write_text
 from analysis.inputs.profile import list_cities
+from analysis.running import forkserver
 
 TEMPLATES = (*STEPS, CROSS_STEP)
 #: Longest a single notebook cell may run (seconds) before the run is failed, not left hanging.
@@ -96,7 +97,7 @@ _TEMP_RE = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp(\.[^./]+)?$")
 
 def _rel(path: Path) -> str:
     try:
-        return path.resolve().relative_to(PATHS.root.resolve()).as_posix()
+        return path.resolve().relative_to(PATHS.root).as_posix()  # the root is resolved
     except ValueError:
         return path.as_posix()
 
@@ -704,7 +705,11 @@ def locked(cmd: list[str], *, do_prepare: bool = True) -> int:
     with run_lock():
         if do_prepare:
             prepare()
-        return subprocess.call(cmd) if cmd else 0  # inherits LOCK_ENV: make re-enters
+        if not cmd:
+            return 0
+        # the steps make runs under the lock are forked from one warm process (forkserver)
+        with forkserver.started(PATHS.root):
+            return subprocess.call(cmd)  # inherits LOCK_ENV: make re-enters
 
 
 @contextlib.contextmanager
@@ -767,6 +772,8 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
     _retire_stamp(city, name)
     before = _snapshot(city)
     log = out.with_suffix(".log")
+    # under a warm fork server (make under the lock) the kernel is forked from it, ready
+    warm = {"kernel_manager_class": forkserver.kernel_manager_class()} if forkserver.active() else {}
     for attempt in (1, 2):
         try:
             with atomic_path(out) as tmp, _stderr_to(log):
@@ -775,6 +782,7 @@ def run_notebook(name: str, city: str, *, quiet: bool = False) -> bool:
                         str(template), str(tmp), parameters=params, kernel_name="python3",
                         progress_bar=False, log_output=False, cwd=str(PATHS.notebooks),
                         report_mode=False, execution_timeout=CELL_TIMEOUT, start_timeout=120,
+                        **warm,
                     )
                 except PapermillExecutionError:
                     # keep the executed copy, with the traceback in it, for inspection

@@ -1,0 +1,152 @@
+"""The warm fork server: steps forked from one process give what plain papermill runs give.
+
+A city's three steps are run by ``make`` twice on a scratch copy of the project holding one demo
+city: through the fork server (the default under the pipeline lock) and as plain papermill runs
+(``IMPPULSE_WARM=0``). Tables, figures, the processed data and every code cell's output in the
+executed notebooks must be the same, byte for byte; the server must really have forked the
+drivers and the kernels. The small pieces (the client's choice of server, the pidfd process)
+are tested on their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.running import forkserver, pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+CITY = "amiens"
+
+
+# ------------------------------------------------------------------ small pieces
+def test_a_client_uses_only_its_own_trees_server(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMPPULSE_ROOT", str(tmp_path))
+    monkeypatch.setenv(forkserver.SERVER_ENV, str(tmp_path / "nowhere.sock"))
+    monkeypatch.setenv(forkserver.ROOT_ENV, str(tmp_path / "another-tree"))
+    assert not forkserver.active()
+    assert forkserver._connect(timeout=0) is None
+    monkeypatch.setenv(forkserver.ROOT_ENV, str(tmp_path))
+    assert forkserver.active()
+    assert forkserver._connect(timeout=0) is None  # announced, but no server listens
+    monkeypatch.delenv(forkserver.SERVER_ENV)
+    assert not forkserver.active()
+
+
+def test_a_kernel_command_the_server_cannot_fork_starts_the_usual_way(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMPPULSE_ROOT", str(tmp_path))
+    monkeypatch.setenv(forkserver.ROOT_ENV, str(tmp_path))
+    monkeypatch.setenv(forkserver.SERVER_ENV, str(tmp_path / "s.sock"))
+    # another interpreter, another launcher: not forked (None: jupyter_client launches it)
+    assert forkserver._fork_kernel(["/usr/bin/python2", "-m", "ipykernel_launcher", "-f", "c.json"], None, None) is None
+    assert forkserver._fork_kernel([sys.executable, "-m", "other_kernel", "-f", "c.json"], None, None) is None
+
+
+def test_the_pidfd_process_waits_signals_and_polls_like_popen():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = forkserver._PidfdProcess(child.pid, os.pidfd_open(child.pid))
+    assert proc.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert proc.poll() == 0
+    proc.kill()  # an ended process: nothing to signal, no error
+    child.wait()
+
+
+# ------------------------------------------------------------------ warm = plain
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dest = tmp_path_factory.mktemp("warm")
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True,
+                             text=True).stdout.split()
+    for name in tracked:
+        parts = Path(name).parts
+        if parts[:2] == ("config", "cities") and name.endswith(".yml") and Path(name).stem != CITY:
+            continue
+        if parts[:2] == ("data", "raw") and len(parts) > 3 and parts[2] != CITY:
+            continue
+        if parts[0] in ("tests", "benchmarks") or not (ROOT / name).is_file():
+            continue
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+    os.symlink(Path(sys.prefix), dest / ".venv")
+    for name in ("pyproject.toml", "requirements.lock"):
+        os.utime(dest / name, (0, 0))
+    return dest
+
+
+def _run(project: Path, log: Path | None, **env) -> list[tuple[str, str]]:
+    base = {k: v for k, v in os.environ.items()
+            if k not in (pipeline.LOCK_ENV, forkserver.SERVER_ENV, forkserver.ROOT_ENV, forkserver.LOG_ENV)}
+    base.update(IMPPULSE_ROOT=str(project), PYTHONPATH=str(project / "src"), PYTHONDONTWRITEBYTECODE="1", **env)
+    if log is not None:
+        base[forkserver.LOG_ENV] = str(log)
+    proc = subprocess.run(["make", "--no-print-directory", "-k", "JOBS=2", "neighbourhoods", "impact",
+                           f"CITY={CITY}"], cwd=project, env=base, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return re.findall(r"^\[run \] (\S+)\s+(\S+)", proc.stdout, flags=re.M)
+
+
+def _cold(project: Path) -> None:
+    for d in (f"reports/figures/{CITY}", f"reports/tables/{CITY}", f"reports/notebooks/{CITY}",
+              f"data/processed/{CITY}", f"reports/.stamps/{CITY}"):
+        shutil.rmtree(project / d, ignore_errors=True)
+
+
+def _published(project: Path) -> dict[str, str]:
+    """SHA-256 of the city's tables, figures and processed data (the GeoPackage aside: SQLite
+    stamps it with the time it was written)."""
+    dirs = (f"reports/figures/{CITY}", f"reports/tables/{CITY}", f"data/processed/{CITY}")
+    files = sorted(p for d in dirs for p in (project / d).rglob("*") if p.is_file() and p.suffix != ".gpkg")
+    return {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _cell_outputs(project: Path) -> dict[str, list]:
+    """Each executed notebook's code-cell outputs (execution timings aside)."""
+    out = {}
+    for path in sorted((project / "reports" / "notebooks" / CITY).glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        out[path.name] = [[{k: v for k, v in o.items() if k != "metadata"} for o in c.get("outputs", [])]
+                          for c in nb["cells"] if c["cell_type"] == "code"]
+    return out
+
+
+def test_steps_forked_from_the_server_write_what_plain_runs_write(project, tmp_path):
+    log = tmp_path / "forks.log"
+    runs = _run(project, log)
+    assert {(s, CITY) for s in ("01-clean", "02-neighbourhoods", "03-impact")} <= set(runs)
+    forks = log.read_text(encoding="utf-8").split("\n")
+    # every step's driver and its kernel came from the server, none was started afresh
+    assert sorted(f for f in forks if f.startswith("run")) == [
+        f"run 01-clean {CITY}", f"run 02-neighbourhoods {CITY}", f"run 03-impact {CITY}"]
+    assert forks.count("kernel") == 3
+    warm, warm_cells = _published(project), _cell_outputs(project)
+
+    _cold(project)
+    log.unlink()
+    runs = _run(project, log, IMPPULSE_WARM="0")
+    assert ("01-clean", CITY) in runs
+    assert not log.exists()  # no server: plain papermill runs
+    plain, plain_cells = _published(project), _cell_outputs(project)
+
+    assert any(k.endswith(".png") for k in plain) and any(k.endswith("weights.parquet") for k in plain)
+    assert sorted(warm) == sorted(plain)
+    assert [k for k in plain if plain[k] != warm[k]] == [], "forked and plain runs wrote different files"
+    assert sorted(warm_cells) == sorted(plain_cells) == ["01-clean.ipynb", "02-neighbourhoods.ipynb", "03-impact.ipynb"]
+    for name in plain_cells:
+        # figures shown inline, tables, printed lines: the same in a forked kernel
+        assert warm_cells[name] == plain_cells[name], f"{name}: a cell shows something else when forked"
+    assert any("image/png" in o.get("data", {}) for c in plain_cells["03-impact.ipynb"] for o in c)
