@@ -91,6 +91,22 @@ def test_plain_size_rounds_for_a_reader():
     assert rc.plain_size(-2.26, "fr") == "environ 2,5 points"
 
 
+def test_point_agrees_with_the_printed_bound_in_french_and_english():
+    """French: singular below 2 ("entre −0,20 et +0,70 point"); English: plural for any printed
+    decimal ("+1.00 points")."""
+    def bounded(hi, lang):
+        return rc.plain_bounded({"outcome": "trust_police", "ci_low": -0.2, "ci_high": hi, "scale": None}, lang)
+
+    assert "+0,70 point," in bounded(0.7, "fr") and "+1,99 point," in bounded(1.99, "fr")
+    assert "+2,00 points," in bounded(2.0, "fr") and "−1,50 point," in bounded(-1.5, "fr")
+    assert "+0.70 points," in bounded(0.7, "en") and "+1.00 points," in bounded(1.0, "en")
+    pooled = {"outcome": "trust_police", "k": 4, "estimate": 0.3, "ci_low": 0.1, "ci_high": 0.5,
+              "pi_low": 0.1, "pi_high": 0.7, "scale": None}
+    assert "entre 0,1 et 0,7 point (intervalle" in rc.pooled_plain(pooled, "fr")
+    assert "between 0.1 and 0.7 points (95 %" in rc.pooled_plain(pooled, "en")
+    assert "entre −0,4 et 2,3 points (intervalle" in rc.pooled_plain({**pooled, "pi_low": -0.4, "pi_high": 2.3}, "fr")
+
+
 # ----------------------------------------------------------------------------- the executive summary
 def brussels_like() -> report_inputs.CityData:
     """Satisfaction with contact and procedural justice move; trust and safety do not."""

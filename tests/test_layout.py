@@ -44,7 +44,6 @@ ALLOW_FUNCTION_IMPORTS = {
 }
 #: (module, module.private name) used across modules.
 ALLOW_PRIVATE = {
-    ("publishing.dashboard", "geography.maps._CMAP"): "dashboard.py / maps.py owners",
 }
 
 

@@ -97,6 +97,17 @@ MAIN_INDICATORS: tuple[str, ...] = ("trust_police", "pj_index", "legitimacy_inde
 
 _CMAP = {"level": "YlGnBu", "change": "RdBu"}
 
+
+def class_colours(kind: str, ncls: int) -> list[str]:
+    """The ``ncls`` class colours of a map of ``kind`` (``"level"`` or ``"change"``), as hex.
+
+    Levels: a sequential map, skipping its palest shade so that the lowest class is not read
+    as "no data"; changes: a diverging map centred on no change. The dashboard's maps use the
+    same colours.
+    """
+    cmap = plt.get_cmap(_CMAP[kind], ncls + (2 if kind == "level" else 0))
+    return [to_hex(cmap(i + 1)) for i in range(ncls)] if kind == "level" else [to_hex(cmap(i)) for i in range(ncls)]
+
 #: The map words of the catalogue (``locale/maps.yml``, keys ``map.<name>``).
 _WORDS: tuple[str, ...] = (
     "suppressed", "no_data", "pilot", "comparison", "change", "scale", "points", "def_level", "def_shrunk",
@@ -258,10 +269,7 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str 
     data = gdf.to_crs(TARGET_CRS) if gdf.crs != TARGET_CRS else gdf
     edges = breaks(indicator, kind)
     ncls = len(edges) - 1
-    cmap = plt.get_cmap(_CMAP[kind], ncls + (2 if kind == "level" else 0))
-    # Sequential: skip the palest shade so the lowest class is not read as "no data".
-    colours = ([to_hex(cmap(i + 1)) for i in range(ncls)] if kind == "level"
-               else [to_hex(cmap(i)) for i in range(ncls)])
+    colours = class_colours(kind, ncls)
     supp = (data[suppressed_col].fillna(False).astype(bool).to_numpy() if suppressed_col in data
             else np.zeros(len(data), dtype=bool))
     cls = classify(data[column], edges)

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import PATHS
+from analysis.io import sha256_file
 from analysis.inputs.privacy_guard import CHECKSUMS, demo_digests
 
 #: Non-secret key used only for the synthetic demonstration data.
@@ -145,7 +146,7 @@ def check_synthetic_claim(profile) -> None:
     foreign = []
     for rel in _declared_files(profile):
         path = Path(raw_dir) / rel
-        if path.is_file() and _sha256(path) not in known:
+        if path.is_file() and sha256_file(path, length=64) not in known:
             foreign.append(_shown(path, root))
     if not foreign:
         return
@@ -157,14 +158,6 @@ def check_synthetic_claim(profile) -> None:
         f"it is refused. If these are real data, set `synthetic: false` in config/cities/{city}.yml "
         f"and {_how_to()}. If they should be the demo files, restore them "
         f"(`git checkout -- data/raw/{city}` or `make demo-data`).")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _shown(path: Path, root: Path) -> str:

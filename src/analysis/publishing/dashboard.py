@@ -65,9 +65,8 @@ from analysis.publishing import explore, text
 from analysis.publishing.text import tr
 from analysis.config import K_SUPPRESS, PATHS
 from analysis.publishing.tables import DASHBOARD_AREA_COLUMNS, DASHBOARD_ROW_COLUMNS
-from analysis.geography.maps import _CMAP
 from analysis.geography.geo import TARGET_CRS, boundary_note
-from analysis.geography.maps import breaks
+from analysis.geography.maps import breaks, class_colours
 from analysis.inputs.profile import load_profile
 from analysis.io import write_text
 
@@ -140,16 +139,6 @@ def _records(df: pd.DataFrame, columns) -> list[list]:
     return out
 
 
-def _palette(kind: str, ncls: int) -> list[str]:
-    """The class colours of :func:`analysis.geography.maps.choropleth` (same colour map and shades)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import to_hex
-
-
-    cmap = plt.get_cmap(_CMAP[kind], ncls + (2 if kind == "level" else 0))
-    return [to_hex(cmap(i + 1)) for i in range(ncls)] if kind == "level" else [to_hex(cmap(i)) for i in range(ncls)]
-
-
 def _rings(geom, origin) -> list[list[list[float]]]:
     """Exterior rings of a (multi)polygon in km from ``origin``, rounded to 10 m."""
     polys = list(geom.geoms) if geom.geom_type == "MultiPolygon" else [geom]
@@ -217,7 +206,7 @@ def city_data(city: str) -> dict:
         "notes": notes,
         "breaks": {ind: {kind: {"edges": list(breaks(ind, kind)),
                                 "labels": {lang: legend_labels(breaks(ind, kind), kind, lang) for lang in text.LANGS},
-                                "colours": _palette(kind, len(breaks(ind, kind)) - 1)}
+                                "colours": class_colours(kind, len(breaks(ind, kind)) - 1)}
                          for kind in ("level", "change")} for ind in opts["indicator"]},
     }
 

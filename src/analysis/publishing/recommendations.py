@@ -48,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from decimal import Decimal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -358,9 +359,10 @@ def plain_size(value: float, lang: str = "en") -> str:
     return tr(plural_key("plain.size", r, lang), lang, x=fmt_num(r, lang, digits))
 
 
-def plural_key(prefix: str, n: float, lang: str) -> str:
+def plural_key(prefix: str, n: float | Decimal, lang: str) -> str:
     """``prefix.one`` or ``prefix.other`` by ``lang``'s plural rule for ``n`` (CLDR, through Babel:
-    French 1.5 is "one", English 1.5 is "other")."""
+    French 1.5 is "one", English 1.5 is "other"; a ``Decimal`` keeps its printed decimals,
+    so that English "1.00" is "other")."""
     return f"{prefix}.{'one' if Locale.parse(lang).plural_form(n) == 'one' else 'other'}"
 
 
@@ -403,7 +405,9 @@ def plain_effect(row: dict, lang: str = "en", design: str | None = None) -> str:
 def plain_bounded(row: dict, lang: str = "en") -> str:
     """An interval that includes 0, read as bounds: "Trust in the police: the change lies between
     −0.09 and +0.60 points, on a 0–10 scale" (what a precise null rules out)."""
-    return tr("plain.bounded", lang, outcome=plain_label(row["outcome"], lang),
+    # "point" agrees with the bound as printed, decimals included ("1.00 points", "1,00 point")
+    hi = Decimal(f"{abs(float(row['ci_high'])):.2f}")
+    return tr(plural_key("plain.bounded", hi, lang), lang, outcome=plain_label(row["outcome"], lang),
               lo=fmt_num(row["ci_low"], lang, signed=True), hi=fmt_num(row["ci_high"], lang, signed=True),
               scale=plain_scale(row["outcome"], row.get("scale"), lang))
 
@@ -433,6 +437,7 @@ def pooled_plain(row: dict, lang: str) -> str:
         pi_text = tr("brief.pi.none", lang)
     else:
         key = "brief.pi.positive" if float(lo) > 0 else "brief.pi.spans"
+        key = plural_key(key, Decimal(f"{abs(float(hi)):.1f}"), lang)  # agrees with the bound as printed
         pi_text = tr(key, lang, lo=fmt_num(lo, lang, 1, signed=float(lo) < 0), hi=fmt_num(hi, lang, 1))
     common = {"k": int(row["k"]) if pd.notna(row.get("k")) else "?", "outcome": plain_label(outcome, lang),
               "scale": plain_scale(outcome, row.get("scale"), lang), "pi_text": pi_text,
