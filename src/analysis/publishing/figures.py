@@ -182,12 +182,18 @@ def fit_text(fig: Figure, min_pt: float = MIN_FONT_PT):
     (float, matplotlib.transforms.Bbox)
         The smallest printed text size (0.1 pt) and the padded tight box in inches.
     """
+    previous = None
     for _ in range(6):
         smallest, scale, bbox = _smallest(fig)
         # a tenth of a point of slack: sizes are rounded to 0.1 pt, never compared to the last bit
         if smallest >= min_pt - 0.05:
             return round(smallest, 1), bbox
-        target = math.ceil(min_pt / scale * 10) / 10
+        # Larger text widens a wide figure, which then prints smaller: aim at the print scale
+        # the last enlargement's trend predicts, not the current one (each layout pass costs
+        # as much as drawing the figure; a wide forest plot took 7 passes, now 3).
+        aim = scale if previous is None else scale * min(1.0, scale / previous)
+        previous = scale
+        target = math.ceil(min_pt / aim * 10) / 10
         for t in _texts(fig):
             if t.get_fontsize() * scale < min_pt - 0.05:
                 t.set_fontsize(max(target, t.get_fontsize() + 0.1))
