@@ -28,7 +28,7 @@ from analysis.config import K_SUPPRESS, PATHS
 from analysis.inputs.profile import load_profile
 from analysis.io import atomic_path, write_text
 from analysis.publishing import report
-from analysis.publishing import pdf as printing, report_inputs
+from analysis.publishing import pdf as printing, report_inputs, report_summary
 from analysis.publishing.manifest import build_manifest, collect_sidecars
 from analysis.publishing.recommendations import (Recommendation, build_recommendations, by_theme, city_name, clearness, group_label, headline_pooled, lead_order, plain_effect,
                                                  pooled_plain)
@@ -158,7 +158,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None, cities
     # a city without results is named with its reason, never silently left out
     missing = [tr("plain.labelled", lang, label=c.name, items=c.reason.text(lang)) for c in loaded
                if not c.available and c.reason is not None]
-    summaries = [report.city_summary(c, lang, n_lead=2, n_group=1, n_flat=1) for c in data]
+    summaries = [report_summary.city_summary(c, lang, n_lead=2, n_group=1, n_flat=1) for c in data]
 
     pilots = []
     for c in data:
@@ -167,8 +167,8 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None, cities
             continue
         kind = next((s.get("findings") for s in summaries if s["city"] == c.city), None)
         pilots.append({
-            "city": c.name, "anchor": f"brief-{c.city}", "pilot": report.pilot_names(p, lang)[0],
-            "pilot_lang": report.pilot_names(p, lang)[1],  # marked up: a screen reader reads it in its language
+            "city": c.name, "anchor": f"brief-{c.city}", "pilot": report_summary.pilot_names(p, lang)[0],
+            "pilot_lang": report_summary.pilot_names(p, lang)[1],  # marked up: a screen reader reads it in its language
             "kind": p.pilot.text("kind", lang), "kind_lang": p.pilot.text_lang("kind", lang),
             "theme": tr(f"theme.{p.pilot.theme or 'other'}", lang),
             "groups": ", ".join(group_label(g, lang) for g in p.pilot.targeted_groups),
@@ -184,7 +184,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None, cities
     results = {c.city: {"impact": c.tables.get("impact"), "evidence": c.tables.get("evidence")}
                for c in data if c.tables.get("impact") is not None}
     recs = build_recommendations(results, pooled, manifest,
-                                 {c.city: report.pilot_names(c.profile, lang)[0] for c in data if c.profile},
+                                 {c.city: report_summary.pilot_names(c.profile, lang)[0] for c in data if c.profile},
                                  {c.city: c.profile.pilot.theme for c in data if c.profile})
     numbers = numbers or {}
 
