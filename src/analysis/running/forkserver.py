@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 #: Where the server listens, announced to make's children by :func:`started`.
@@ -217,8 +218,11 @@ def serve(path: str) -> int:
     def _stop(_sig, _frame):
         stop["now"] = True
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    parent = os.getppid()  # the lock holder: the server ends with it, however it ends
+    # OpenBLAS starts its thread pool when NumPy is imported, and Python 3.12+ warns at every
+    # fork of a process with threads; OpenBLAS re-creates its pool in the child (pthread_atfork),
+    # the same as under multiprocessing's fork
+    warnings.filterwarnings("ignore", message=r".*use of fork\(\) may lead to deadlocks", category=DeprecationWarning)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)  # clients may connect now; they wait while the stack is imported
@@ -227,10 +231,14 @@ def serve(path: str) -> int:
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     for name in PRELOAD:
         importlib.import_module(name)
+    # until now a stop signal ends the server at once (a run with nothing to do does not wait
+    # for the imports); from now on it has children to end first
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     children: dict[int, str] = {}
-    listener.settimeout(0.5)
+    listener.settimeout(0.1)  # how soon a stop request is seen
     try:
-        while not stop["now"]:
+        while not stop["now"] and os.getppid() == parent:
             _reap(children)
             try:
                 conn, _ = listener.accept()
