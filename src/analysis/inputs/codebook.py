@@ -103,15 +103,6 @@ class Var:
         return text.category_label(self.name, value, lang, default=str(value))
 
     @property
-    def category_labels(self) -> dict[str, tuple[str, ...]]:
-        """Transition for modules not yet on the text layer: ``{value: (label per language of
-        text.LANGS)}`` of the categories that have a label. New code calls :meth:`category_label`."""
-        if self.categories is None:
-            return {}
-        return {c: tuple(text.tr(f"cat.{self.name}.{c}", lang) for lang in text.LANGS)
-                for c in self.categories if text.has_key(f"cat.{self.name}.{c}")}
-
-    @property
     def scale_labels(self) -> dict[int, str]:
         """``{value: catalogue key}`` of the labelled points of the item's rating scale (empty: none)."""
         if self.scale is None:
@@ -277,13 +268,6 @@ class TargetGroup:
     def label(self, lang: str = "en") -> str:
         """Label in ``lang`` (catalogue ``group.<name>``)."""
         return text.group_label(self.name, lang)
-
-    def __getattr__(self, attr: str):
-        # Transition for modules not yet on the text layer (they read ``label_<lang>``):
-        # any ``label_<lang>`` is the catalogue's label. Remove once no caller is left.
-        if attr.startswith("label_"):
-            return self.label(attr[len("label_"):])
-        raise AttributeError(attr)
 
     def mask(self, df: pd.DataFrame) -> pd.Series:
         """Boolean membership (missing where the defining column is missing)."""
