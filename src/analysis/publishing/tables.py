@@ -308,15 +308,6 @@ def schema(name: str) -> Schema:
 
 
 # ===================================================================== validation
-def _missing(v) -> bool:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return True
-    try:
-        return isinstance(v, float) and math.isnan(v)
-    except TypeError:
-        return False
-
-
 def _shown(code: str) -> str:
     """A bad value in a message: quoted when it is a short identifier, never a row's content."""
     s = str(code)
@@ -363,7 +354,7 @@ def validate(df: pd.DataFrame, name: str, *, where: str | None = None, on_read: 
                                     dtype=_dtype(c))
             continue
         x = df[c.name]
-        miss = x.map(_missing) if len(x) else pd.Series(dtype=bool)
+        miss = x.isna()  # None, NaN, pd.NA, NaT (vectorised: a report reads some 100 tables)
         if c.kind in ("code", "codes", "text"):  # an empty string is a missing code
             miss = miss | x.astype("string").fillna("").str.strip().eq("")
         if not c.nullable and miss.any():
@@ -383,9 +374,14 @@ def _dtype(c: Column):
 def _convert(x: pd.Series, miss: pd.Series, c: Column, where: str, line) -> pd.Series:
     ok = x[~miss]
     if c.kind == "float" or c.kind == "int":
-        num = pd.to_numeric(ok.astype("object").map(lambda v: v if not isinstance(v, bool) else "bool"),
-                            errors="coerce") if ok.dtype == object or str(ok.dtype) in ("string", "str") \
-            else pd.to_numeric(ok, errors="coerce")
+        if ok.dtype == object or str(ok.dtype) in ("string", "str"):
+            # text (as read) converts at once; a column holding True/False objects must fail
+            # as not a number, not become 1/0
+            text_only = pd.api.types.infer_dtype(ok, skipna=True) in ("string", "empty")
+            num = pd.to_numeric(ok if text_only else ok.astype("object").map(
+                lambda v: v if not isinstance(v, (bool, np.bool_)) else "bool"), errors="coerce")
+        else:
+            num = pd.to_numeric(ok, errors="coerce")
         if ok.dtype == bool or str(ok.dtype) == "boolean":
             raise _fail(where, c.name, None, f"holds booleans; expected {c.kind}")
         bad = num.isna()
@@ -422,6 +418,18 @@ def _convert(x: pd.Series, miss: pd.Series, c: Column, where: str, line) -> pd.S
         full[~miss] = vals.astype(bool)
         return full
     # code, codes, text: strings
+    if pd.api.types.infer_dtype(ok, skipna=True) == "string":
+        # text (every table as read, most as written): each distinct value is checked once,
+        # at its first line, and the column is kept as it is
+        if c.kind in ("code", "codes"):
+            first = ok.drop_duplicates()
+            for i, v in first.items():
+                parts = [v] if c.kind == "code" else [p.strip() for p in v.split(c.sep.strip() or c.sep)]
+                for part in filter(None, parts):
+                    _check_code(part, c, where, line(i))
+        full = pd.Series(pd.NA, index=x.index, dtype="object")
+        full[ok.index] = ok.astype("object")
+        return full
     values, checked = [], set()
     for i, v in ok.items():
         if isinstance(v, (float, np.floating)) and c.kind != "text" and float(v).is_integer():
