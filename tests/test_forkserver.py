@@ -37,7 +37,7 @@ def test_a_client_uses_only_its_own_trees_server(monkeypatch, tmp_path):
     assert forkserver._connect(timeout=0) is None
     monkeypatch.setenv(forkserver.ROOT_ENV, str(tmp_path))
     assert forkserver.active()
-    assert forkserver._connect(timeout=0) is None  # announced, but no server listens
+    assert forkserver._connect(timeout=0, start=False) is None  # announced, but no server listens
     monkeypatch.delenv(forkserver.SERVER_ENV)
     assert not forkserver.active()
 
@@ -90,7 +90,8 @@ def project(tmp_path_factory):
 
 def _run(project: Path, log: Path | None, **env) -> list[tuple[str, str]]:
     base = {k: v for k, v in os.environ.items()
-            if k not in (pipeline.LOCK_ENV, forkserver.SERVER_ENV, forkserver.ROOT_ENV, forkserver.LOG_ENV)}
+            if k not in (pipeline.LOCK_ENV, forkserver.SERVER_ENV, forkserver.ROOT_ENV, forkserver.LOG_ENV,
+                         forkserver.OWNER_ENV)}
     base.update(IMPPULSE_ROOT=str(project), PYTHONPATH=str(project / "src"), PYTHONDONTWRITEBYTECODE="1", **env)
     if log is not None:
         base[forkserver.LOG_ENV] = str(log)
@@ -98,6 +99,19 @@ def _run(project: Path, log: Path | None, **env) -> list[tuple[str, str]]:
                            f"CITY={CITY}"], cwd=project, env=base, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     return re.findall(r"^\[run \] (\S+)\s+(\S+)", proc.stdout, flags=re.M)
+
+
+def _servers(project: Path) -> list[int]:
+    """Fork servers still running for ``project`` (their interpreter is the project's)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(project).encode() in args[0] and b"analysis.running.forkserver" in args and b"serve" in args:
+            found.append(int(proc.name))
+    return found
 
 
 def _cold(project: Path) -> None:
@@ -129,14 +143,21 @@ def test_steps_forked_from_the_server_write_what_plain_runs_write(project, tmp_p
     runs = _run(project, log)
     assert {(s, CITY) for s in ("01-clean", "02-neighbourhoods", "03-impact")} <= set(runs)
     forks = log.read_text(encoding="utf-8").split("\n")
-    # every step's driver and its kernel came from the server, none was started afresh
+    # a server per locked make run (`neighbourhoods`, then `impact`), started by its first
+    # step, never idle; every step's driver and its kernel came from one
+    assert forks[0] == "start" and 1 <= forks.count("start") <= 2
+    assert all(seg.strip("\n").startswith("run") for seg in "\n".join(forks).split("start")[1:])
     assert sorted(f for f in forks if f.startswith("run")) == [
         f"run 01-clean {CITY}", f"run 02-neighbourhoods {CITY}", f"run 03-impact {CITY}"]
     assert forks.count("kernel") == 3
     warm, warm_cells = _published(project), _cell_outputs(project)
+    # nothing to do: no server is started (it would only cost its imports)
+    log.unlink()
+    assert _run(project, log) == []
+    assert not log.exists()
+    assert _servers(project) == []  # and the warm run's server ended with its run
 
     _cold(project)
-    log.unlink()
     runs = _run(project, log, IMPPULSE_WARM="0")
     assert ("01-clean", CITY) in runs
     assert not log.exists()  # no server: plain papermill runs

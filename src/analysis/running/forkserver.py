@@ -37,6 +37,7 @@ import importlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -53,7 +54,10 @@ SERVER_ENV = "IMPPULSE_FORKSERVER"
 ROOT_ENV = "IMPPULSE_FORKSERVER_ROOT"
 #: Set to 0 to run every step as a plain papermill run (the server is not started).
 ENABLE_ENV = "IMPPULSE_WARM"
-#: When set, the server appends a line per fork to this file ("run NAME CITY" or "kernel").
+#: The pid of the lock holder that announced the server: the server ends when it does.
+OWNER_ENV = "IMPPULSE_FORKSERVER_OWNER"
+#: When set, the server appends a line to this file when it starts ("start") and per fork
+#: ("run NAME CITY" or "kernel").
 LOG_ENV = "IMPPULSE_FORKSERVER_LOG"
 #: What the server imports before it forks anything: the notebooks' imports (every
 #: template's), papermill for the drivers, ipykernel for the kernels. matplotlib's inline
@@ -199,6 +203,26 @@ def _handle(conn: socket.socket, listener: socket.socket, children: dict[int, st
             os.close(pidfd)
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs: the server is not our child, so once ended it stays a
+    zombie until whoever adopted it reaps it; that counts as ended."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _reap(children: dict[int, str]) -> None:
     while children:
         try:
@@ -218,7 +242,7 @@ def serve(path: str) -> int:
     def _stop(_sig, _frame):
         stop["now"] = True
 
-    parent = os.getppid()  # the lock holder: the server ends with it, however it ends
+    owner = int(os.environ.get(OWNER_ENV) or os.getppid())  # the lock holder: the server ends with it
     # OpenBLAS starts its thread pool when NumPy is imported, and Python 3.12+ warns at every
     # fork of a process with threads; OpenBLAS re-creates its pool in the child (pthread_atfork),
     # the same as under multiprocessing's fork
@@ -229,6 +253,9 @@ def serve(path: str) -> int:
     # ipykernel sets this in each kernel too; set before matplotlib is imported, so that
     # pyplot's rcParams say "inline" in the kernels as in a fresh kernel
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    if os.environ.get(LOG_ENV):
+        with open(os.environ[LOG_ENV], "a", encoding="utf-8") as log:
+            log.write("start\n")
     for name in PRELOAD:
         importlib.import_module(name)
     # until now a stop signal ends the server at once (a run with nothing to do does not wait
@@ -238,7 +265,7 @@ def serve(path: str) -> int:
     children: dict[int, str] = {}
     listener.settimeout(0.1)  # how soon a stop request is seen
     try:
-        while not stop["now"] and os.getppid() == parent:
+        while not stop["now"] and _alive(owner):
             _reap(children)
             try:
                 conn, _ = listener.accept()
@@ -268,11 +295,13 @@ def serve(path: str) -> int:
 
 @contextlib.contextmanager
 def started(root: Path):
-    """Start a server for the project at ``root`` and announce it to child processes.
+    """Announce a server for the project at ``root`` to child processes; stop it at the end.
 
-    Yields the server's socket path (None when warm runs are switched off with
-    ``IMPPULSE_WARM=0`` or the platform has no ``pidfd``). The server is stopped, and any kernel
-    a killed driver left behind with it, when the block ends.
+    The server is started by the first step that asks for it (:func:`_connect`), so a run with
+    nothing to do, or only the report to build, never pays for its imports. Yields the
+    socket path (None when warm runs are switched off with ``IMPPULSE_WARM=0`` or the platform
+    has no ``pidfd``). When the block ends the server is stopped, with any kernel a killed
+    driver left behind.
     """
     if os.environ.get(ENABLE_ENV, "1") == "0" or not hasattr(os, "pidfd_open") \
             or not hasattr(socket, "send_fds"):
@@ -280,12 +309,9 @@ def started(root: Path):
         return
     tmp = tempfile.mkdtemp(prefix="imppulse-fork-")
     path = os.path.join(tmp, "server.sock")
-    root = str(Path(root).resolve())
-    env = {**os.environ, ROOT_ENV: root}
-    proc = subprocess.Popen([sys.executable, "-m", "analysis.running.forkserver", "serve", path],
-                            env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-    saved = {k: os.environ.get(k) for k in (SERVER_ENV, ROOT_ENV)}
-    os.environ.update({SERVER_ENV: path, ROOT_ENV: root})
+    announced = {SERVER_ENV: path, ROOT_ENV: str(Path(root).resolve()), OWNER_ENV: str(os.getpid())}
+    saved = {k: os.environ.get(k) for k in announced}
+    os.environ.update(announced)
     try:
         yield path
     finally:
@@ -294,23 +320,47 @@ def started(root: Path):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        with contextlib.suppress(OSError):
-            os.rmdir(tmp)
+        _stop_server(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop_server(folder: str) -> None:
+    """End the server whose pid file is in ``folder`` (if one was started), waiting for it."""
+    try:
+        pid = int(Path(folder, "server.pid").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not _running(pid):
+            return
+        time.sleep(0.02)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _start_server(path: str) -> None:
+    """Start the announced server unless another step already did (under a lock file)."""
+    import fcntl
+
+    folder = os.path.dirname(path)
+    with open(os.path.join(folder, "start.lock"), "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(os.path.join(folder, "server.pid")):
+            return
+        proc = subprocess.Popen([sys.executable, "-m", "analysis.running.forkserver", "serve", path],
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        Path(folder, "server.pid").write_text(str(proc.pid), encoding="utf-8")
 
 
 # ------------------------------------------------------------------ clients
-def _connect(timeout: float = 120.0) -> socket.socket | None:
-    """A connection to this tree's server, or None (no server, another tree's, or gone)."""
+def _connect(timeout: float = 120.0, *, start: bool = True) -> socket.socket | None:
+    """A connection to this tree's server (started if need be), or None: no server announced,
+    another tree's, or it could not be reached."""
     path = os.environ.get(SERVER_ENV)
-    if not path or os.environ.get(ROOT_ENV) != _root():
+    if not path or os.environ.get(ROOT_ENV) != _root() or not os.path.isdir(os.path.dirname(path)):
         return None
     deadline = time.monotonic() + timeout
     while True:
@@ -320,9 +370,12 @@ def _connect(timeout: float = 120.0) -> socket.socket | None:
             return sock
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
+            if start:
+                _start_server(path)
+                start = False
             if time.monotonic() > deadline:
                 return None
-            time.sleep(0.05)  # the server has not bound its socket yet
+            time.sleep(0.02)  # the server has not bound its socket yet
         except OSError:
             sock.close()
             return None
@@ -423,7 +476,7 @@ def _fork_kernel(kernel_cmd: list[str], env: dict | None, cwd) -> tuple[int, int
     if len(cmd) < 3 or tuple(cmd[1:3]) != _LAUNCHER \
             or os.path.realpath(cmd[0]) != os.path.realpath(sys.executable):
         return None
-    sock = _connect(timeout=0)
+    sock = _connect(timeout=0, start=False)
     if sock is None:
         return None
     with sock:
