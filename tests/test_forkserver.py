@@ -51,6 +51,18 @@ def test_a_kernel_command_the_server_cannot_fork_starts_the_usual_way(monkeypatc
     assert forkserver._fork_kernel([sys.executable, "-m", "other_kernel", "-f", "c.json"], None, None) is None
 
 
+def test_a_server_that_ended_without_listening_is_not_waited_for(tmp_path):
+    sock = str(tmp_path / "server.sock")
+    assert forkserver._server_may_come(sock)  # not started yet: it may come
+    (tmp_path / "server.pid").write_text(str(os.getpid()), encoding="utf-8")
+    assert forkserver._server_may_come(sock)  # running
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    (tmp_path / "server.pid").write_text(str(ended.pid), encoding="utf-8")
+    assert not forkserver._server_may_come(sock)
+    assert not forkserver._running(ended.pid) and forkserver._running(os.getpid())
+
+
 def test_the_pidfd_process_waits_signals_and_polls_like_popen():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     proc = forkserver._PidfdProcess(child.pid, os.pidfd_open(child.pid))

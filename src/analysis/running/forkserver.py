@@ -308,6 +308,9 @@ def started(root: Path):
         yield None
         return
     tmp = tempfile.mkdtemp(prefix="imppulse-fork-")
+    if len(tmp) > 80:  # a socket path has at most 107 bytes: a long TMPDIR cannot hold it
+        os.rmdir(tmp)
+        tmp = tempfile.mkdtemp(prefix="imppulse-fork-", dir="/tmp")
     path = os.path.join(tmp, "server.sock")
     announced = {SERVER_ENV: path, ROOT_ENV: str(Path(root).resolve()), OWNER_ENV: str(os.getpid())}
     saved = {k: os.environ.get(k) for k in announced}
@@ -339,6 +342,16 @@ def _stop_server(folder: str) -> None:
         time.sleep(0.02)
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
+
+
+def _server_may_come(path: str) -> bool:
+    """False once the started server has ended without listening (its imports failed, say):
+    the steps then run without it at once, instead of waiting for it."""
+    try:
+        pid = int(Path(os.path.dirname(path), "server.pid").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # not started (yet)
+    return _running(pid)
 
 
 def _start_server(path: str) -> None:
@@ -373,7 +386,7 @@ def _connect(timeout: float = 120.0, *, start: bool = True) -> socket.socket | N
             if start:
                 _start_server(path)
                 start = False
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not _server_may_come(path):
                 return None
             time.sleep(0.02)  # the server has not bound its socket yet
         except OSError:
