@@ -45,6 +45,8 @@ RUNTIME_ONLY = {
     "jupyterlab": "JupyterLab, for `make lab` and the exploration notebook",
     # a pytest plugin, loaded by `pytest --nbval` in `make test`
     "nbval": "pytest plugin that checks the notebook templates",
+    # a pytest plugin, loaded by `pytest -n` in `make test` (tests spread over the cores)
+    "pytest-xdist": "pytest plugin that runs the tests in parallel",
     # named in the design card for the exploration's distributions and trends; not used yet.
     # Delete this line when the exploration imports it (or drop seaborn from both files).
     "seaborn": "design card: planned for the exploration, imported nowhere yet",
