@@ -48,16 +48,29 @@ help: ## Show this list of targets
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 # ------------------------------------------------------------------ environment
-$(ENV_STAMP): pyproject.toml requirements.lock
+# uv installs the same hash-checked lock several times faster than pip. It is itself installed
+# from PyPI by pip, at a pinned version whose every file is hash-checked (requirements-bootstrap.txt,
+# regenerated with the command at its top). If uv cannot be installed, pip installs the lock.
+UV := $(VENV)/bin/uv
+
+$(ENV_STAMP): pyproject.toml requirements.lock requirements-bootstrap.txt
 ifeq ($(VENV),$(PROJECT_VENV))
 	@echo ">> building the project environment in $(VENV) from requirements.lock (every file hash-checked)"
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	@$(PY) -c 'import sys; v = sys.version_info[:2]; (3, 11) <= v < (3, 15) or sys.exit(f"$(VENV) has Python {v[0]}.{v[1]}; the project supports 3.11 to 3.14: rm -rf $(VENV) && make env PYTHON_SYS=python3.13")'
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
 	@# rfc3987-syntax is optional for jupyter-events and costs ~1.8 s per notebook start
-	-@$(PY) -m pip uninstall --quiet --yes rfc3987-syntax >/dev/null 2>&1
+	@if $(PY) -m pip install --quiet --require-hashes -r requirements-bootstrap.txt; then \
+	  set -x; \
+	  $(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock && \
+	  $(UV) pip install --quiet --python $(PY) --no-deps -e . && \
+	  { $(UV) pip uninstall --quiet --python $(PY) rfc3987-syntax >/dev/null 2>&1 || true; }; \
+	else \
+	  echo ">> uv could not be installed: pip installs requirements.lock (slower)"; set -x; \
+	  $(PY) -m pip install --quiet --upgrade pip && \
+	  $(PY) -m pip install --quiet --require-hashes -r requirements.lock && \
+	  $(PY) -m pip install --quiet --no-deps -e . && \
+	  { $(PY) -m pip uninstall --quiet --yes rfc3987-syntax >/dev/null 2>&1 || true; }; \
+	fi
 else
 	@# Not the project's .venv (conda, or an environment the user manages): its packages are
 	@# the user's, so install the project alone, never pip packages over them.

@@ -48,7 +48,7 @@ def project(tmp_path_factory):
     # the environment running these tests stands for the project's .venv; its stamp must
     # not look older than the copied pyproject.toml, or make would reinstall into it
     os.symlink(Path(sys.prefix), dest / ".venv")
-    for name in ("pyproject.toml", "requirements.lock"):
+    for name in ("pyproject.toml", "requirements.lock", "requirements-bootstrap.txt"):
         os.utime(dest / name, (0, 0))
     # a tenth city whose residents file is corrupt: same profile, broken bytes
     prof = (dest / "config" / "cities" / "aubervilliers.yml").read_text(encoding="utf-8")
