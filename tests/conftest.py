@@ -1,4 +1,5 @@
-"""Shared fixtures: a scratch project root and a small, valid city profile to vary."""
+"""Shared fixtures: a scratch project root and a small, valid city profile to vary; and how
+`make test` spreads the tests over the cores (pytest-xdist, ``--dist loadgroup``)."""
 
 from __future__ import annotations
 
@@ -119,3 +120,28 @@ def city(project):
     raw = project / "data" / "raw" / "testville"
     raw.mkdir(parents=True)
     return project, raw
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under ``pytest -n N --dist loadgroup``: a module's tests run on one worker, in order,
+    and the groups holding slow tests are handed out first.
+
+    One worker per module keeps each module-scoped fixture (a demo build, a scratch project)
+    built once; a module that needs several workers names its groups itself
+    (``pytest.mark.xdist_group``, as tests/test_pipeline.py does). Slow groups first: the
+    quick tests left at the end keep both workers busy until the last one. Runs before
+    xdist's own hook, which reads the groups.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    slow = {_group(item) for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _group(item) not in slow)  # stable: in order within a group
+
+
+def _group(item) -> str:
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))

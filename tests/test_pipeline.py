@@ -3,9 +3,11 @@ and is reported; reruns follow content, not dates; a step reruns only when a mod
 imports changes; a failed rerun withdraws what was published; two runs in one tree take
 turns; temporary files left by an interrupted run are removed.
 
-Runs `make` on a scratch copy of the project holding two demo cities and one broken one,
+Runs `make` on scratch copies of the project holding two demo cities and one broken one,
 with this checkout's sources first on the path (PYTHONPATH) and the running interpreter's
-environment as its .venv.
+environment as its .venv. The tests of one copy run in order, on one pytest-xdist worker (their
+`xdist_group`); the withdrawal and the incremental-equals-cold checks each have their own copy,
+so that `make test` (pytest -n) runs them beside the others.
 """
 
 from __future__ import annotations
@@ -27,11 +29,17 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
+#: Each scratch copy's tests run in order on one worker (`pytest -n --dist loadgroup`).
+ON_PROJECT = pytest.mark.xdist_group("pipeline")
+ON_WITHDRAW_PROJECT = pytest.mark.xdist_group("pipeline-withdraw")
+ON_INCREMENTAL_PROJECT = pytest.mark.xdist_group("pipeline-incremental")
+
+
+def _scratch_project(tmp_path_factory, name: str) -> Path:
+    """A copy of the tracked project: two demo cities and a broken third one (testville)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    dest = tmp_path_factory.mktemp("project")
+    dest = tmp_path_factory.mktemp(name)
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True,
                              text=True).stdout.split()
     keep = ("amiens", "aubervilliers")
@@ -60,6 +68,21 @@ def project(tmp_path_factory):
     return dest
 
 
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return _scratch_project(tmp_path_factory, "project")
+
+
+@pytest.fixture(scope="module")
+def withdraw_project(tmp_path_factory):
+    return _scratch_project(tmp_path_factory, "withdraw")
+
+
+@pytest.fixture(scope="module")
+def incremental_project(tmp_path_factory):
+    return _scratch_project(tmp_path_factory, "incremental")
+
+
 def _env(project: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != pipeline.LOCK_ENV}
     return {**env, "IMPPULSE_ROOT": str(project), "PYTHONPATH": str(project / "src"),
@@ -79,6 +102,7 @@ def _py(project: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
+@ON_PROJECT
 def test_broken_city_is_reported_and_others_finish(project):
     rc, out, runs = _make(project, "clean-data")
     assert rc != 0
@@ -95,6 +119,7 @@ def test_broken_city_is_reported_and_others_finish(project):
     assert re.search(r"testville\s+01-clean: FAILED", status)
 
 
+@ON_PROJECT
 def test_reruns_follow_content_not_dates(project):
     _make(project, "clean-data")  # settle (testville still fails)
     rc, out, runs = _make(project, "clean-data")
@@ -116,6 +141,7 @@ def test_reruns_follow_content_not_dates(project):
     assert sorted(c for _, c in runs) == ["aubervilliers", "testville"]
 
 
+@ON_PROJECT
 def test_notebook_dependencies_are_the_modules_it_imports_transitively(project, monkeypatch):
     monkeypatch.setenv("IMPPULSE_ROOT", str(project))
     clean = pipeline.notebook_modules("01-clean")
@@ -133,6 +159,7 @@ def test_notebook_dependencies_are_the_modules_it_imports_transitively(project, 
     assert "src/analysis/publishing/templates/report.html.j2" in report_files
 
 
+@ON_PROJECT
 def test_editing_one_module_reruns_only_the_steps_that_import_it(project):
     _make(project, "clean-data")
     maps = project / "src" / "analysis" / "geography" / "maps.py"
@@ -145,6 +172,7 @@ def test_editing_one_module_reruns_only_the_steps_that_import_it(project):
     assert sorted(c for _, c in runs) == ["amiens", "aubervilliers", "testville"]
 
 
+@ON_PROJECT
 def test_leftover_temporary_files_are_removed_on_the_next_run(project):
     _make(project, "clean-data")
     left = [project / "data/processed/amiens/.respondents.k2j4x9_a.tmp.parquet",
@@ -161,6 +189,7 @@ def test_leftover_temporary_files_are_removed_on_the_next_run(project):
     assert out.count("[tidy] removed") == 3
 
 
+@ON_PROJECT
 def test_two_runs_in_one_tree_take_turns(project):
     _make(project, "clean-data")
     raw = project / "data" / "raw" / "amiens" / "SYNTHETIC_README.txt"
@@ -182,6 +211,7 @@ def test_two_runs_in_one_tree_take_turns(project):
     assert any("[wait] another pipeline run" in out for _, out, _ in results)
 
 
+@ON_PROJECT
 def test_lock_serialises_commands(project):
     log = project / "lock.log"
     code = ("import sys, time; f = open(sys.argv[1], 'a'); f.write(f'start {time.time()}\\n'); "
@@ -197,7 +227,9 @@ def test_lock_serialises_commands(project):
     assert sum("[wait]" in e for e in errs) == 1
 
 
-def test_failed_rerun_withdraws_published_outputs_and_the_report_says_so(project):
+@ON_WITHDRAW_PROJECT
+def test_failed_rerun_withdraws_published_outputs_and_the_report_says_so(withdraw_project):
+    project = withdraw_project
     rc, out, runs = _make(project, "impact", "CITY=aubervilliers")
     assert rc == 0, out[-2000:]
     tables = project / "reports" / "tables" / "aubervilliers"
@@ -289,10 +321,12 @@ def _cold(project: Path) -> None:
         shutil.rmtree(project / d, ignore_errors=True)
 
 
-def test_an_incremental_run_gives_the_tables_and_figures_of_a_cold_run(project):
+@ON_INCREMENTAL_PROJECT
+def test_an_incremental_run_gives_the_tables_and_figures_of_a_cold_run(incremental_project):
     """What incremental runs leave must be, byte for byte, what a cold run writes: after a
     module was edited (every figure of the steps importing it is rendered again), then
     after a raw file changed (figures whose content did not change are not redrawn)."""
+    project = incremental_project
     steps = ("neighbourhoods", "impact", "CITY=amiens")
     rc, out, _ = _make(project, *steps)
     assert rc == 0, out[-2000:]
@@ -324,6 +358,7 @@ def test_an_incremental_run_gives_the_tables_and_figures_of_a_cold_run(project):
     assert [k for k in cold if cold[k] != incremental[k]] == [], "incremental and cold runs differ"
 
 
+@ON_PROJECT
 def test_editing_the_narrative_reruns_the_report_alone(project, monkeypatch):
     """The narratives are inputs of the report step only: no notebook, no figure reruns."""
     monkeypatch.setenv("IMPPULSE_ROOT", str(project))
