@@ -156,19 +156,32 @@ NBVAL := -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --n
   --nbval-cell-timeout=900 -p no:cacheprovider
 STAT_TESTS := tests/test_impact.py tests/test_synthesis.py tests/test_estimates.py tests/test_weights.py \
   tests/test_evidence.py tests/test_officers.py
+# The tests spread over the cores (pytest-xdist): a module's tests run in order on one worker,
+# groups named by the tests (xdist_group) likewise, the slow groups first (tests/conftest.py).
+XDIST := -n $(JOBS) --dist loadgroup
 
-.PHONY: test
+.PHONY: test _test-notebooks _test-stats-other-blas
 test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, disclosure check, nbval (twice for the statistics)
 	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
 	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 	$(PY) -m analysis.inputs.privacy_guard
 	$(PY) -m analysis.publishing.disclosure
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q $(XDIST)
+	@# nbval rewrites the demo outputs that the tests above read: it runs after them, one notebook
+	@# at a time (each notebook's cells in one kernel), beside the statistical tests under the
+	@# other OpenBLAS kernel, which read no output
+	@$(MAKE) --no-print-directory -k -j$(JOBS) --output-sync=target _test-notebooks _test-stats-other-blas
+
+_test-notebooks:
 	$(PY) $(NBVAL) notebooks/01-clean.ipynb notebooks/02-neighbourhoods.ipynb \
 	  notebooks/03-impact.ipynb notebooks/04-compare-cities.ipynb
 ifneq ($(ALT_CORETYPE),)
-	OPENBLAS_CORETYPE=$(ALT_CORETYPE) $(PY) -m pytest -q -p no:cacheprovider $(STAT_TESTS)
 	OPENBLAS_CORETYPE=$(ALT_CORETYPE) $(PY) $(NBVAL) notebooks/03-impact.ipynb notebooks/04-compare-cities.ipynb
+endif
+
+_test-stats-other-blas:
+ifneq ($(ALT_CORETYPE),)
+	OPENBLAS_CORETYPE=$(ALT_CORETYPE) $(PY) -m pytest -q -p no:cacheprovider $(STAT_TESTS)
 endif
 
 .PHONY: notebooks
