@@ -156,9 +156,10 @@ NBVAL := -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --n
   --nbval-cell-timeout=900 -p no:cacheprovider
 STAT_TESTS := tests/test_impact.py tests/test_synthesis.py tests/test_estimates.py tests/test_weights.py \
   tests/test_evidence.py tests/test_officers.py
-# The tests spread over the cores (pytest-xdist): a module's tests run in order on one worker,
-# groups named by the tests (xdist_group) likewise, the slow groups first (tests/conftest.py).
-XDIST := -n $(JOBS) --dist loadgroup
+# The tests spread over the cores (pytest-xdist): a file's tests run in order on one worker,
+# the files holding slow tests first (tests/conftest.py). (Not --dist loadgroup: with pytest
+# 9.2, xdist 3.8.0 ignores xdist_group marks.)
+XDIST := -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: test _test-notebooks _test-stats-other-blas
 test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, disclosure check, nbval (twice for the statistics)

@@ -1,9 +1,10 @@
-"""Shared fixtures: a scratch project root and a small, valid city profile to vary; and how
-`make test` spreads the tests over the cores (pytest-xdist, ``--dist loadgroup``)."""
+"""Shared fixtures: a scratch project root and a small, valid city profile to vary; and the
+order in which `make test` hands the test files to its pytest-xdist workers."""
 
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -122,26 +123,16 @@ def city(project):
     return project, raw
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Under ``pytest -n N --dist loadgroup``: a module's tests run on one worker, in order,
-    and the groups holding slow tests are handed out first.
+    """Under pytest-xdist (``make test``: ``pytest -n N --dist loadfile``), the files holding
+    slow tests are handed out first.
 
-    One worker per module keeps each module-scoped fixture (a demo build, a scratch project)
-    built once; a module that needs several workers names its groups itself
-    (``pytest.mark.xdist_group``, as tests/test_pipeline.py does). Slow groups first: the
-    quick tests left at the end keep both workers busy until the last one. Runs before
-    xdist's own hook, which reads the groups.
+    With ``--dist loadfile`` a file's tests run in order on one worker, so each module-scoped
+    fixture (a demo build, a scratch project) is built once. Handing out the slow files first
+    leaves the many quick ones for the end, where they keep every worker busy until the last
+    one; xdist keeps this order with ``--no-loadscope-reorder``.
     """
-    if not getattr(config.option, "loadgroup", False):
+    if "PYTEST_XDIST_WORKER" not in os.environ:
         return
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-    slow = {_group(item) for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: _group(item) not in slow)  # stable: in order within a group
-
-
-def _group(item) -> str:
-    mark = item.get_closest_marker("xdist_group")
-    return str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable: file order kept
