@@ -85,5 +85,3 @@ def test_an_incremental_run_gives_the_tables_and_figures_of_a_cold_run(project):
     assert any(k.endswith(".png") for k in cold) and any(k.endswith("impact.csv") for k in cold)
     assert sorted(cold) == sorted(incremental)
     assert [k for k in cold if cold[k] != incremental[k]] == [], "incremental and cold runs differ"
-
-
