@@ -51,6 +51,8 @@ help: ## Show this list of targets
 # uv installs the same hash-checked lock several times faster than pip. It is itself installed
 # from PyPI by pip, at a pinned version whose every file is hash-checked (requirements-bootstrap.txt,
 # regenerated with the command at its top). If uv cannot be installed, pip installs the lock.
+# Both compile the bytecode at install time (pip by default, uv when asked): with
+# PYTHONDONTWRITEBYTECODE set, every process would otherwise compile the imported modules anew.
 UV := $(VENV)/bin/uv
 
 $(ENV_STAMP): pyproject.toml requirements.lock requirements-bootstrap.txt
@@ -61,7 +63,7 @@ ifeq ($(VENV),$(PROJECT_VENV))
 	@# rfc3987-syntax is optional for jupyter-events and costs ~1.8 s per notebook start
 	@if $(PY) -m pip install --quiet --require-hashes -r requirements-bootstrap.txt; then \
 	  set -x; \
-	  $(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock && \
+	  $(UV) pip install --quiet --python $(PY) --require-hashes --compile-bytecode -r requirements.lock && \
 	  $(UV) pip install --quiet --python $(PY) --no-deps -e . && \
 	  { $(UV) pip uninstall --quiet --python $(PY) rfc3987-syntax >/dev/null 2>&1 || true; }; \
 	else \

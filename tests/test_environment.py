@@ -428,7 +428,8 @@ def test_make_env_builds_the_project_venv_from_the_hash_checked_lock():
     recipe = _env_recipe()
     # uv, itself installed hash-checked from its own pinned file, installs the hash-checked lock…
     assert ".venv/bin/python -m pip install --quiet --require-hashes -r requirements-bootstrap.txt" in recipe
-    assert ".venv/bin/uv pip install --quiet --python .venv/bin/python --require-hashes -r requirements.lock" in recipe
+    assert (".venv/bin/uv pip install --quiet --python .venv/bin/python --require-hashes --compile-bytecode "
+            "-r requirements.lock") in recipe
     assert ".venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e ." in recipe
     # …and pip does, with the same hashes, when uv cannot be installed
     assert ".venv/bin/python -m pip install --quiet --require-hashes -r requirements.lock" in recipe
