@@ -37,7 +37,7 @@ def project(tmp_path_factory):
 def test_broken_city_is_reported_and_others_finish(project):
     rc, out, runs = _make(project, "clean-data")
     assert rc != 0
-    assert {c for _, c in runs} == {"amiens", "aubervilliers", "testville"}
+    assert {c for _, c in runs} == {"amiens", "aubervilliers", "testville"}, out[-3000:]
     stamps = project / "reports" / ".stamps"
     assert (stamps / "amiens" / "01-clean").is_file()
     assert (stamps / "aubervilliers" / "01-clean").is_file()
@@ -53,22 +53,22 @@ def test_broken_city_is_reported_and_others_finish(project):
 def test_reruns_follow_content_not_dates(project):
     _make(project, "clean-data")  # settle (testville still fails)
     rc, out, runs = _make(project, "clean-data")
-    assert [c for _, c in runs] == ["testville"], "only the broken city is retried"
+    assert [c for _, c in runs] == ["testville"], "only the broken city is retried" + "\n" + out[-3000:]
     raw = project / "data" / "raw" / "aubervilliers" / "SYNTHETIC_README.txt"
     os.utime(raw)  # touched, same content: nothing to do
     rc, out, runs = _make(project, "clean-data")
-    assert [c for _, c in runs] == ["testville"]
+    assert [c for _, c in runs] == ["testville"], out[-3000:]
     old = project / "old-copy.txt"
     shutil.copy2(raw, old)
     os.utime(old, (1e9, 1e9))  # an old copy: dated 2001
     raw.write_text(raw.read_text(encoding="utf-8") + "\nsecond delivery\n", encoding="utf-8")
     rc, out, runs = _make(project, "clean-data")
-    assert sorted(c for _, c in runs) == ["aubervilliers", "testville"]
+    assert sorted(c for _, c in runs) == ["aubervilliers", "testville"], out[-3000:]
     assert "[stale] aubervilliers/01-clean" in out
     shutil.copy2(old, raw)  # the older copy comes back, with its older date: content changed
     assert raw.stat().st_mtime < (project / "reports/.stamps/aubervilliers/01-clean").stat().st_mtime
     rc, out, runs = _make(project, "clean-data")
-    assert sorted(c for _, c in runs) == ["aubervilliers", "testville"]
+    assert sorted(c for _, c in runs) == ["aubervilliers", "testville"], out[-3000:]
 
 
 def test_notebook_dependencies_are_the_modules_it_imports_transitively(project, monkeypatch):
@@ -93,11 +93,11 @@ def test_editing_one_module_reruns_only_the_steps_that_import_it(project):
     maps = project / "src" / "analysis" / "geography" / "maps.py"
     maps.write_text(maps.read_text(encoding="utf-8") + "\n# a French label fixed\n", encoding="utf-8")
     rc, out, runs = _make(project, "clean-data")
-    assert [c for _, c in runs] == ["testville"], "01-clean does not import maps"
+    assert [c for _, c in runs] == ["testville"], "01-clean does not import maps" + "\n" + out[-3000:]
     readers = project / "src" / "analysis" / "inputs" / "readers.py"
     readers.write_text(readers.read_text(encoding="utf-8") + "\n# a reader comment\n", encoding="utf-8")
     rc, out, runs = _make(project, "clean-data")
-    assert sorted(c for _, c in runs) == ["amiens", "aubervilliers", "testville"]
+    assert sorted(c for _, c in runs) == ["amiens", "aubervilliers", "testville"], out[-3000:]
 
 
 def test_leftover_temporary_files_are_removed_on_the_next_run(project):
@@ -111,7 +111,7 @@ def test_leftover_temporary_files_are_removed_on_the_next_run(project):
     keep = project / "data/processed/amiens/.keepme"
     keep.write_text("not a temporary file")
     rc, out, runs = _make(project, "clean-data", "CITY=amiens")
-    assert rc == 0 and runs == []
+    assert rc == 0 and runs == [], out[-3000:]
     assert not any(p.exists() for p in left) and keep.exists()
     assert out.count("[tidy] removed") == 3
 
@@ -133,7 +133,8 @@ def test_two_runs_in_one_tree_take_turns(project):
         t.join()
     assert [rc for rc, _, _ in results] == [0, 0]
     runs = [r for _, _, rr in results for r in rr]
-    assert runs == [("01-clean", "amiens")], "the second run waited, then found nothing to do"
+    assert runs == [("01-clean", "amiens")], "the second run waited, then found nothing to do" + "\n" + "\n".join(
+        o[-1500:] for _, o, _ in results)
     assert any("[wait] another pipeline run" in out for _, out, _ in results)
 
 
