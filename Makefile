@@ -53,16 +53,31 @@ help: ## Show this list of targets
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 # ------------------------------------------------------------------ environment
-$(ENV_STAMP): pyproject.toml requirements.lock
+# uv installs the same hash-checked lock several times faster than pip. It is itself installed
+# from PyPI by pip, at a pinned version whose every file is hash-checked (requirements-bootstrap.txt,
+# regenerated with the command at its top). If uv cannot be installed, pip installs the lock.
+# Both compile the bytecode at install time (pip by default, uv when asked): with
+# PYTHONDONTWRITEBYTECODE set, every process would otherwise compile the imported modules anew.
+UV := $(VENV)/bin/uv
+
+$(ENV_STAMP): pyproject.toml requirements.lock requirements-bootstrap.txt
 ifeq ($(VENV),$(PROJECT_VENV))
 	@echo ">> building the project environment in $(VENV) from requirements.lock (every file hash-checked)"
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	@$(PY) -c 'import sys; v = sys.version_info[:2]; (3, 11) <= v < (3, 15) or sys.exit(f"$(VENV) has Python {v[0]}.{v[1]}; the project supports 3.11 to 3.14: rm -rf $(VENV) && make env PYTHON_SYS=python3.13")'
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
 	@# rfc3987-syntax is optional for jupyter-events and costs ~1.8 s per notebook start
-	-@$(PY) -m pip uninstall --quiet --yes rfc3987-syntax >/dev/null 2>&1
+	@if $(PY) -m pip install --quiet --require-hashes -r requirements-bootstrap.txt; then \
+	  set -x; \
+	  $(UV) pip install --quiet --python $(PY) --require-hashes --compile-bytecode -r requirements.lock && \
+	  $(UV) pip install --quiet --python $(PY) --no-deps -e . && \
+	  { $(UV) pip uninstall --quiet --python $(PY) rfc3987-syntax >/dev/null 2>&1 || true; }; \
+	else \
+	  echo ">> uv could not be installed: pip installs requirements.lock (slower)"; set -x; \
+	  $(PY) -m pip install --quiet --upgrade pip && \
+	  $(PY) -m pip install --quiet --require-hashes -r requirements.lock && \
+	  $(PY) -m pip install --quiet --no-deps -e . && \
+	  { $(PY) -m pip uninstall --quiet --yes rfc3987-syntax >/dev/null 2>&1 || true; }; \
+	fi
 else
 	@# Not the project's .venv (conda, or an environment the user manages): its packages are
 	@# the user's, so install the project alone, never pip packages over them.
@@ -148,19 +163,35 @@ NBVAL := -m pytest -q --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --n
   --nbval-cell-timeout=900 -p no:cacheprovider
 STAT_TESTS := tests/test_impact.py tests/test_synthesis.py tests/test_estimates.py tests/test_weights.py \
   tests/test_evidence.py tests/test_officers.py
+# The tests spread over the cores (pytest-xdist): a file's tests run in order on one worker,
+# the files holding slow tests first (tests/conftest.py). (Not --dist loadgroup: with pytest
+# 9.2, xdist 3.8.0 ignores xdist_group marks.)
+XDIST := -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: test
+.PHONY: test _test-notebooks _test-stats-other-blas
 test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, disclosure check, nbval (twice for the statistics)
 	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
 	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
 	$(PY) -m analysis.inputs.privacy_guard
 	$(PY) -m analysis.publishing.disclosure
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q $(XDIST) -m "not make_runs"
+	@# the tests that run make on scratch copies use both cores themselves (make -j2): alone
+	$(PY) -m pytest tests -q -p no:cacheprovider -m make_runs
+	@# nbval rewrites the demo outputs that the tests above read: it runs after them, one notebook
+	@# at a time (each notebook's cells in one kernel), beside the statistical tests under the
+	@# other OpenBLAS kernel, which read no output
+	@$(MAKE) --no-print-directory -k -j$(JOBS) --output-sync=target _test-notebooks _test-stats-other-blas
+
+_test-notebooks:
 	$(PY) $(NBVAL) notebooks/01-clean.ipynb notebooks/02-neighbourhoods.ipynb \
 	  notebooks/03-impact.ipynb notebooks/04-compare-cities.ipynb
 ifneq ($(ALT_CORETYPE),)
-	OPENBLAS_CORETYPE=$(ALT_CORETYPE) $(PY) -m pytest -q -p no:cacheprovider $(STAT_TESTS)
 	OPENBLAS_CORETYPE=$(ALT_CORETYPE) $(PY) $(NBVAL) notebooks/03-impact.ipynb notebooks/04-compare-cities.ipynb
+endif
+
+_test-stats-other-blas:
+ifneq ($(ALT_CORETYPE),)
+	OPENBLAS_CORETYPE=$(ALT_CORETYPE) $(PY) -m pytest -q -p no:cacheprovider $(STAT_TESTS)
 endif
 
 .PHONY: notebooks

@@ -80,7 +80,7 @@ def scratch_project(dest: Path, *, uncommitted: bool, venv: Path | None) -> Path
     if venv is not None:
         os.symlink(venv, dest / ".venv")
         # the linked environment's stamp must not look older than the clone's pyproject.toml
-        for name in ("pyproject.toml", "requirements.lock"):
+        for name in ("pyproject.toml", "requirements.lock", "requirements-bootstrap.txt"):
             os.utime(dest / name, (0, 0))
         stamp = venv / ".installed"
         if not stamp.exists():

@@ -1,8 +1,10 @@
-"""Shared fixtures: a scratch project root and a small, valid city profile to vary."""
+"""Shared fixtures: a scratch project root and a small, valid city profile to vary; and the
+order in which `make test` hands the test files to its pytest-xdist workers."""
 
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,18 @@ def city(project):
     raw = project / "data" / "raw" / "testville"
     raw.mkdir(parents=True)
     return project, raw
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test``: ``pytest -n N --dist loadfile``), the files holding
+    slow tests are handed out first.
+
+    With ``--dist loadfile`` a file's tests run in order on one worker, so each module-scoped
+    fixture (a demo build, a scratch project) is built once. Handing out the slow files first
+    leaves the many quick ones for the end, where they keep every worker busy until the last
+    one; xdist keeps this order with ``--no-loadscope-reorder``.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable: file order kept

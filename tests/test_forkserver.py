@@ -1,7 +1,7 @@
 """The warm fork server: steps forked from one process give what plain papermill runs give.
 
-A city's three steps are run by ``make`` twice on a scratch copy of the project holding one demo
-city: through the fork server (the default under the pipeline lock) and as plain papermill runs
+A demo city's three steps are run by ``make`` twice on a scratch copy of the project
+(tests/pipeline_project.py): through the fork server (the default under the pipeline lock) and as plain papermill runs
 (``IMPPULSE_WARM=0``). Tables, figures, the processed data and every code cell's output in the
 executed notebooks must be the same, byte for byte; the server must really have forked the
 drivers and the kernels. The small pieces (the client's choice of server, the pidfd process)
@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis.running import forkserver, pipeline
+from pipeline_project import env, scratch_project
 
-ROOT = Path(__file__).resolve().parents[1]
+from analysis.running import forkserver
+
 CITY = "amiens"
 
 
@@ -79,32 +80,11 @@ def test_the_pidfd_process_waits_signals_and_polls_like_popen():
 # ------------------------------------------------------------------ warm = plain
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    if shutil.which("make") is None:
-        pytest.skip("make is not installed")
-    dest = tmp_path_factory.mktemp("warm")
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True,
-                             text=True).stdout.split()
-    for name in tracked:
-        parts = Path(name).parts
-        if parts[:2] == ("config", "cities") and name.endswith(".yml") and Path(name).stem != CITY:
-            continue
-        if parts[:2] == ("data", "raw") and len(parts) > 3 and parts[2] != CITY:
-            continue
-        if parts[0] in ("tests", "benchmarks") or not (ROOT / name).is_file():
-            continue
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, dest / name)
-    os.symlink(Path(sys.prefix), dest / ".venv")
-    for name in ("pyproject.toml", "requirements.lock"):
-        os.utime(dest / name, (0, 0))
-    return dest
+    return scratch_project(tmp_path_factory, "warm")
 
 
-def _run(project: Path, log: Path | None, **env) -> list[tuple[str, str]]:
-    base = {k: v for k, v in os.environ.items()
-            if k not in (pipeline.LOCK_ENV, forkserver.SERVER_ENV, forkserver.ROOT_ENV, forkserver.LOG_ENV,
-                         forkserver.OWNER_ENV)}
-    base.update(IMPPULSE_ROOT=str(project), PYTHONPATH=str(project / "src"), PYTHONDONTWRITEBYTECODE="1", **env)
+def _run(project: Path, log: Path | None, **extra) -> list[tuple[str, str]]:
+    base = {**env(project), **extra}
     if log is not None:
         base[forkserver.LOG_ENV] = str(log)
     proc = subprocess.run(["make", "--no-print-directory", "-k", "JOBS=2", "neighbourhoods", "impact",
@@ -150,6 +130,8 @@ def _cell_outputs(project: Path) -> dict[str, list]:
     return out
 
 
+@pytest.mark.slow
+@pytest.mark.make_runs
 def test_steps_forked_from_the_server_write_what_plain_runs_write(project, tmp_path):
     log = tmp_path / "forks.log"
     runs = _run(project, log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -76,10 +77,17 @@ def test_a_changed_number_fails_nbval(tmp_path):
     target = tmp_path / "01-clean.ipynb"
     target.write_text(json.dumps(nb), encoding="utf-8")
     shutil.copy(ROOT / "tests" / "nbval_sanitize.cfg", tmp_path / "sanitize.cfg")
+    # the notebook cleans its city in a scratch project, not in this checkout, whose outputs
+    # other tests read meanwhile (make test runs them in parallel)
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "config", project / "config")
+    shutil.copytree(ROOT / "data" / "raw", project / "data" / "raw")
+    shutil.copy(ROOT / "pyproject.toml", project)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
          "--nbval-sanitize-with", str(tmp_path / "sanitize.cfg"), str(target)],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "IMPPULSE_ROOT": str(project)},
     )
     assert proc.returncode != 0, "nbval passed a notebook whose stored count was altered"
     assert "mismatch" in proc.stdout.lower() or "mismatch" in proc.stderr.lower(), proc.stdout[-2000:]
