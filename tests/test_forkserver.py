@@ -85,6 +85,9 @@ def project(tmp_path_factory):
 
 def _run(project: Path, log: Path | None, **extra) -> list[tuple[str, str]]:
     base = {**env(project), **extra}
+    # as in a clone: the root found from the package's place (papermill runs the kernel in
+    # notebooks/, a folder below it), not given by IMPPULSE_ROOT
+    base.pop("IMPPULSE_ROOT")
     if log is not None:
         base[forkserver.LOG_ENV] = str(log)
     proc = subprocess.run(["make", "--no-print-directory", "-k", "JOBS=2", "neighbourhoods", "impact",

@@ -48,6 +48,8 @@ import traceback
 import warnings
 from pathlib import Path
 
+from analysis.config import find_root
+
 #: Where the server listens, announced to make's children by :func:`started`.
 SERVER_ENV = "IMPPULSE_FORKSERVER"
 #: The project root the server serves (a client of another tree must not use it).
@@ -395,8 +397,8 @@ def _connect(timeout: float = 120.0, *, start: bool = True) -> socket.socket | N
 
 
 def _root() -> str:
-    """The project root as :mod:`analysis.config` finds it (without importing its stack)."""
-    return str(Path(os.environ.get("IMPPULSE_ROOT") or Path.cwd()).resolve())
+    """The project root, as the pipeline finds it (:func:`analysis.config.find_root`)."""
+    return str(find_root())
 
 
 def _request(sock: socket.socket, message: dict) -> dict | None:
