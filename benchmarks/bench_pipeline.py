@@ -103,7 +103,30 @@ def _env(project: Path) -> dict:
     return env
 
 
+def _adopt_orphans() -> None:
+    """Make this process the "subreaper" of what it starts (Linux ``prctl``): the fork server,
+    which a step starts and which outlives that step, and the drivers and kernels it forks are
+    then adopted here when their parent ends, and their CPU time is counted when reaped."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap_adopted() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def _children_cpu() -> float:
+    _reap_adopted()  # ended processes adopted from a run count in its CPU time
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
 
@@ -274,6 +297,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="keep the scratch clones (printed)")
     args = parser.parse_args()
+    _adopt_orphans()
     venv = args.venv or (ROOT / ".venv" if (ROOT / ".venv" / "bin" / "python").exists() else Path(sys.prefix))
     venv = venv.resolve() if venv.is_symlink() else venv
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
