@@ -124,12 +124,28 @@ def _published(project: Path) -> dict[str, str]:
 
 
 def _cell_outputs(project: Path) -> dict[str, list]:
-    """Each executed notebook's code-cell outputs (execution timings aside)."""
+    """Each executed notebook's code-cell outputs (execution timings aside). Printed text is
+    compared as text: how the kernel happened to split it into stream messages (its flush
+    timing) is not what a cell shows."""
     out = {}
     for path in sorted((project / "reports" / "notebooks" / CITY).glob("*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
-        out[path.name] = [[{k: v for k, v in o.items() if k != "metadata"} for o in c.get("outputs", [])]
-                          for c in nb["cells"] if c["cell_type"] == "code"]
+        cells = []
+        for c in nb["cells"]:
+            if c["cell_type"] != "code":
+                continue
+            shown = []
+            for o in c.get("outputs", []):
+                o = {k: v for k, v in o.items() if k != "metadata"}
+                if o.get("output_type") == "stream":
+                    text = "".join(o["text"]) if isinstance(o["text"], list) else o["text"]
+                    if shown and shown[-1].get("output_type") == "stream" and shown[-1]["name"] == o["name"]:
+                        shown[-1]["text"] += text
+                        continue
+                    o["text"] = text
+                shown.append(o)
+            cells.append(shown)
+        out[path.name] = cells
     return out
 
 
