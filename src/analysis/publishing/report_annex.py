@@ -30,6 +30,17 @@ def _annex_table(city: str, name: str) -> tuple[pd.DataFrame | None, Reason | No
     return read_table(name, city)
 
 
+def _city_tables(cities: list[CityData], name: str, lang: str, missing: list[str]):
+    """``(city, table)`` for each city that published the table ``name``; the others go to
+    ``missing``, with the reason ("Amiens (… missing)")."""
+    for c in cities:
+        df, why = _annex_table(c.city, name)
+        if df is None:
+            missing.append(f"{c.name} ({why.text(lang)})")
+            continue
+        yield c, df
+
+
 def _annex_money(amount: float, currency: str, lang: str) -> str:
     """An amount of money in ``lang``'s conventions (€48,000.00, 48 000,00 €)."""
     return format_currency(float(amount), currency, locale=lang)
@@ -79,11 +90,7 @@ def sampling_rows(cities: list[CityData], lang: str) -> pd.DataFrame:
 def deff_rows(cities: list[CityData], lang: str) -> tuple[pd.DataFrame, list[str]]:
     """Kish's design effect per city and wave (``weighting.csv``), and the cities without the table."""
     frames, missing = [], []
-    for c in cities:
-        df, why = _annex_table(c.city, "weighting")
-        if df is None:
-            missing.append(f"{c.name} ({why.text(lang)})")
-            continue
+    for c, df in _city_tables(cities, "weighting", lang, missing):
         df = df.assign(city=c.name)
         for col in ("deff_kish", "deff_kish_untrimmed"):  # published to 2 decimals (analysis.sdc rule 6)
             if col in df.columns:
@@ -96,11 +103,7 @@ def deff_rows(cities: list[CityData], lang: str) -> tuple[pd.DataFrame, list[str
 def reliability_rows(cities: list[CityData], lang: str) -> tuple[pd.DataFrame, list[str]]:
     """Cronbach's α per city and wave, one column per index (``reliability.csv``)."""
     rows, missing = [], []
-    for c in cities:
-        df, why = _annex_table(c.city, "reliability")
-        if df is None:
-            missing.append(f"{c.name} ({why.text(lang)})")
-            continue
+    for c, df in _city_tables(cities, "reliability", lang, missing):
         for wave, grp in df.groupby("wave", sort=False):
             alpha = dict(zip(grp["index"], pd.to_numeric(grp["alpha"], errors="coerce")))
             rows.append({"city": c.name, "wave": wave,
@@ -124,11 +127,7 @@ def placebo_rows(cities: list[CityData], lang: str) -> tuple[pd.DataFrame, dict,
     """
     rows, missing = [], []
     tally = {"n": 0, "flagged": 0}
-    for c in cities:
-        df, why = _annex_table(c.city, "placebo")
-        if df is None:
-            missing.append(f"{c.name} ({why.text(lang)})")
-            continue
+    for c, df in _city_tables(cities, "placebo", lang, missing):
         for col in ("placebo_pilot_areas", "placebo_comparison_areas", "reason"):  # codes: text, never NaN
             df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str) if col in df.columns else ""
         not_run = df["status"].astype(str).eq("not_applicable")
