@@ -215,16 +215,6 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _reap(children: dict[int, str]) -> None:
     while children:
         try:
@@ -267,7 +257,7 @@ def serve(path: str) -> int:
     children: dict[int, str] = {}
     listener.settimeout(0.1)  # how soon a stop request is seen
     try:
-        while not stop["now"] and _alive(owner):
+        while not stop["now"] and _running(owner):
             _reap(children)
             try:
                 conn, _ = listener.accept()
