@@ -269,6 +269,42 @@ def test_a_broken_file_is_a_clear_error_on_read(tmp_path):
         tables.read("impact", path=tmp_path / "nowhere.csv")
 
 
+def test_a_checked_table_is_kept_by_content_and_never_served_stale(project):
+    """The report step reads each table in several processes: a table that passed the contract
+    is kept (data/interim/tables) under its bytes and the checking code, and comes back exactly
+    as checked; new bytes are checked anew, a damaged kept copy is ignored, errors are not kept."""
+    path = tables.write("impact", pd.concat([_impact_row(), _impact_row(group="young")]), synthetic=True,
+                        path=project / "impact.csv")
+    first = tables.read("impact", path=path)
+    kept = sorted((project / "data" / "interim" / "tables").glob("*.pkl"))
+    assert len(kept) == 1
+    first.loc[0, "n"] = 1  # a caller's change to its copy is not kept
+    tables._CHECKED.clear()  # as a new process: from the kept file
+    again = tables.read("impact", path=path)
+    fresh = tables.validate(pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]), "impact",
+                            on_read=True)
+    pd.testing.assert_frame_equal(again, fresh, check_dtype=True, check_exact=True)
+    assert list(again.dtypes.astype(str)) == list(fresh.dtypes.astype(str))
+    assert again.loc[0, "n"] == 800
+    # new bytes: checked anew, never the kept frame of the old ones
+    path.write_text(path.read_text(encoding="utf-8").replace(",800,", ",790,", 1), encoding="utf-8")
+    assert tables.read("impact", path=path).loc[0, "n"] == 790
+    path.write_text(path.read_text(encoding="utf-8").replace(",young,did,", ",young,prepost,"), encoding="utf-8")
+    with pytest.raises(tables.TableError, match=r"column 'design' \(line 3\) has code 'prepost'"):
+        tables.read("impact", path=path)
+    with pytest.raises(tables.TableError, match="has code 'prepost'"):  # the error is not kept either
+        tables.read("impact", path=path)
+    # a damaged kept file is checked again, not trusted
+    blob = kept[0].read_bytes()
+    kept[0].write_bytes(blob[:40] + bytes([blob[40] ^ 1]) + blob[41:])
+    tables._CHECKED.clear()
+    path.write_text(path.read_text(encoding="utf-8").replace(",young,prepost,", ",young,did,").replace(
+        ",790,", ",800,", 1), encoding="utf-8")
+    assert tables._checked_copy(kept[0].stem) is None
+    pd.testing.assert_frame_equal(tables.read("impact", path=path), fresh, check_exact=True)
+    assert tables._checked_copy(kept[0].stem) is not None  # rewritten whole
+
+
 def test_report_turns_a_broken_table_into_a_reason(project):
     write_profile(project, make_profile())
     path = tables.schema("impact").path("testville")

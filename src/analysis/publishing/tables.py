@@ -16,7 +16,11 @@ and never quote a row's content (a sentence where a code belongs is reported as 
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import io as io_
 import math
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -495,12 +499,69 @@ def read(name: str, city: str | None = None, *, path: str | Path | None = None) 
     path = Path(path) if path is not None else s.path(city)
     if not path.is_file():
         raise FileNotFoundError(f"{_rel(path)} does not exist")
+    data = path.read_bytes()
+    key = hashlib.sha256(b"\0".join([_contract_version().encode(), name.encode(), data])).hexdigest()
+    typed = _checked_copy(key)
+    if typed is None:
+        try:
+            # everything as text first: codes ("05", "110601") never become numbers
+            raw = pd.read_csv(io_.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            raise TableError(f"{_rel(path)}: not a readable CSV ({type(exc).__name__})") from None
+        typed = validate(raw, name, where=_rel(path), on_read=True)
+        _keep_checked(key, typed)
+    return typed.copy()
+
+
+# A table that passed the contract is kept by content: the same bytes checked by the same
+# code give the same typed frame. The report step reads some 90 tables in each language (and
+# again for the briefs), in processes of their own; checking them was half of an HTML build.
+_CHECKED: dict[str, pd.DataFrame] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _contract_version() -> str:
+    """What decides a checked table besides its bytes: this module's code, pandas and NumPy."""
+    return hashlib.sha256(Path(__file__).read_bytes() + f"\0{pd.__version__}\0{np.__version__}".encode()).hexdigest()
+
+
+def _checked_path(key: str) -> Path:
+    return PATHS.root / "data" / "interim" / "tables" / f"{key}.pkl"
+
+
+def _checked_copy(key: str) -> pd.DataFrame | None:
+    """The typed table kept under ``key`` (this process's, else the folder's), or None.
+
+    A kept file is the SHA-256 of its payload, then the payload (a pickled frame written by
+    :func:`_keep_checked` in this tree); one whose checksum does not match is ignored.
+    """
+    if key in _CHECKED:
+        return _CHECKED[key]
     try:
-        # everything as text first: codes ("05", "110601") never become numbers
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise TableError(f"{_rel(path)}: not a readable CSV ({type(exc).__name__})") from None
-    return validate(raw, name, where=_rel(path), on_read=True)
+        blob = _checked_path(key).read_bytes()
+    except OSError:
+        return None
+    digest, payload = blob[:32], blob[32:]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        typed = pickle.loads(payload)
+    except Exception:  # noqa: BLE001 (a damaged file is checked again, never trusted)
+        return None
+    if not isinstance(typed, pd.DataFrame):
+        return None
+    _CHECKED[key] = typed
+    return typed
+
+
+def _keep_checked(key: str, typed: pd.DataFrame) -> None:
+    _CHECKED[key] = typed
+    payload = pickle.dumps(typed, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with io.atomic_path(_checked_path(key)) as tmp:
+            tmp.write_bytes(hashlib.sha256(payload).digest() + payload)
+    except OSError:  # a read-only tree: checked again next time
+        pass
 
 
 def plain(df: pd.DataFrame) -> pd.DataFrame:
