@@ -29,6 +29,7 @@ from analysis import io
 from analysis.demo import synthetic
 from analysis.inputs import privacy_guard
 from analysis.inputs.profile import load_profile
+from analysis.publishing import brief, manifest
 from analysis.running import publish, steps
 from analysis.statistics import weights
 
@@ -207,3 +208,18 @@ def test_no_english_left_in_the_french_report(built):
     allowed = [*KNOWN_ENGLISH, *own, *PROPER_NAMES, io.SYNTHETIC_NOTE]
     found = english_in(text, allowed)
     assert not found, "English in the French report:\n" + "\n".join(f"  {s!r}" for s in found)
+
+
+def test_the_report_step_writes_each_languages_brief_citing_that_report(built):
+    """Each language's worker writes its brief right after its report's HTML: the brief cites
+    that report's figure and table numbers, as a brief built alone afterwards would."""
+    root, _ = built
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IMPPULSE_ROOT", str(root))
+        frame = manifest.build_manifest(write=False)
+        for lang in ("en", "fr"):
+            numbers = brief.read_report_numbers(lang)
+            assert numbers, f"the {lang} report has no numbered figure or table for its brief to cite"
+            written = brief.brief_path(lang).read_text(encoding="utf-8")
+            assert written == brief.render_html(lang, frame, numbers=numbers)
+            assert written != brief.render_html(lang, frame, numbers={}), "the brief cites no number"

@@ -7,7 +7,8 @@ dashboard, which needs the geometry, is built in a child process).
 ``python -m analysis.running.publish report [--langs "en fr"] [--jobs N]``
     The figure manifest is built once and passed to each language. The languages are
     built in parallel (one process each, when ``--jobs`` > 1 and the platform forks),
-    each writing its HTML and then, when that HTML changed or its PDF is missing, its PDF.
+    each writing its HTML, then its brief (which cites that HTML's figure and table
+    numbers), then, when the HTML changed or its PDF is missing, its PDF.
     The dashboard is rebuilt, in a child process running beside them, only when its inputs
     changed (:func:`dashboard_digest`). The disclosure check then reads every published
     artefact whose content it has not already passed with the same checking code
@@ -129,7 +130,7 @@ def _same_bytes(path: Path, text: str) -> bool:
 
 
 def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
-    """Write the HTML report in ``lang`` from the manifest ``frame``, then its PDF when needed.
+    """Write the HTML report in ``lang`` from the manifest ``frame``, its brief, then its PDF when needed.
 
     The PDF is printed again only when the HTML changed, the PDF is missing, or it is not
     the one recorded for that HTML (``previous``: the last record of this language).
@@ -137,8 +138,8 @@ def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
     Returns
     -------
     dict
-        ``html``, ``html_sha256``, ``pdf`` (or None), ``pdf_sha256``, ``seconds`` per part and
-        which parts were rebuilt.
+        ``html``, ``html_sha256``, ``brief`` (the brief's files), ``pdf`` (or None),
+        ``pdf_sha256``, ``seconds`` per part and which parts were rebuilt.
     """
     t0 = time.perf_counter()
     html_path = report_inputs.report_path(lang)
@@ -151,6 +152,14 @@ def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
            "pdf": None, "pdf_sha256": None, "pdf_rebuilt": False, "pdf_seconds": 0.0}
     print(f"[ ok ] report ({lang}) -> {pipeline.relative(html_path)}"
           + ("" if changed else " (unchanged)"), flush=True)
+    # the brief cites this report's figure and table numbers: right after its HTML, before
+    # the long print of its PDF (and beside the other language's)
+    t_brief = time.perf_counter()
+    out["brief"] = []
+    for path in brief.build_brief(lang, pdf=pdf, manifest=frame):
+        print(f"[ ok ] brief ({lang}) -> {pipeline.relative(path)}", flush=True)
+        out["brief"].append(str(path))
+    out["brief_seconds"] = round(time.perf_counter() - t_brief, 2)
     if not pdf:
         return out
     t1 = time.perf_counter()
@@ -220,11 +229,10 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
             results = [f.result() for f in futures]
     for res in results:
         res = {**res, "html": pipeline.relative(Path(res["html"])),
-               "pdf": pipeline.relative(Path(res["pdf"])) if res["pdf"] else None}
+               "pdf": pipeline.relative(Path(res["pdf"])) if res["pdf"] else None,
+               "brief": [pipeline.relative(Path(p)) for p in res["brief"]]}
         parts[f"lang.{res['lang']}"] = res
-        outputs += [res["html"]] + ([res["pdf"]] if res["pdf"] else [])
-    # the briefs after the reports: they cite the reports' figure and table numbers
-    outputs += [pipeline.relative(path) for path in brief.build_briefs(langs, pdf=pdf, manifest=frame)]
+        outputs += [res["html"]] + ([res["pdf"]] if res["pdf"] else []) + res["brief"]
 
     ok = True
     if board_proc is not None:
