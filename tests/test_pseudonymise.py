@@ -143,7 +143,8 @@ def test_real_profile_over_the_same_files_uses_the_users_key(city, monkeypatch):
 
 def test_shipped_demo_profiles_pass_the_synthetic_check():
     from analysis.config import PATHS
-    from analysis.inputs.profile import list_cities, load_profile
+    from analysis.config import list_cities
+    from analysis.inputs.profile import load_profile
     from analysis.inputs.pseudonymise import check_synthetic_claim
 
     checked = 0

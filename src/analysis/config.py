@@ -153,3 +153,9 @@ CROSS_STEP: str = "04-compare-cities"
 def failure_path(city: str, name: str) -> Path:
     """Where a failed step leaves its reason (local, never published): ``reports/.stamps/CITY/STEP.failed``."""
     return PATHS.reports / ".stamps" / city / f"{name}.failed"
+
+
+def list_cities() -> list[str]:
+    """Slugs of every profile in ``config/cities``, partner cities first in report order."""
+    found = {p.stem for p in PATHS.cities_config.glob("*.yml")}
+    return [c for c in CITIES if c in found] + sorted(found - set(CITIES))

@@ -40,7 +40,8 @@ from pathlib import Path
 from analysis.config import PATHS
 from analysis.geography.geo import (BOUNDARY_SUFFIXES, CHECKSUMS_NAME, BoundaryError, boundary_file, file_sha256,
                   join_codes, read_boundaries, read_checksums)
-from analysis.inputs.profile import ProfileError, list_cities, load_profile
+from analysis.config import list_cities
+from analysis.inputs.profile import ProfileError, load_profile
 
 TIMEOUT_S = 30
 _SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")

@@ -70,7 +70,7 @@ from analysis.inputs.pseudonymise import PREFIXES, key_fingerprint, load_key, ps
 from analysis.inputs.readers import (RawDataError, UnlabelledCode, check_columns, read_file, row_problems, source_name,
                       strict_number)
 from analysis.sdc import publish_count
-from analysis.inputs.profile import list_cities
+from analysis.config import list_cities
 from analysis.inputs.readers import finish_frame
 
 #: Rejection reasons, in the order they are tested (a row gets the first that applies).

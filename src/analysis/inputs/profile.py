@@ -28,7 +28,7 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
                       model_validator)
 
 from analysis.inputs import codebook
-from analysis.config import CITIES, PATHS
+from analysis.config import PATHS, list_cities
 from analysis.inputs.margins import read_margins_csv
 from analysis.publishing.text import localized, localized_lang
 
@@ -760,10 +760,3 @@ def load_profile(city_or_path: str | Path) -> CityProfile:
     if profile.city != path.stem:
         raise ProfileError(f"{path}: key city: {profile.city!r} does not match the file name {path.stem!r}")
     return profile
-
-
-def list_cities() -> list[str]:
-    """Slugs of every profile in ``config/cities``, partner cities first in report order."""
-
-    found = {p.stem for p in PATHS.cities_config.glob("*.yml")}
-    return [c for c in CITIES if c in found] + sorted(found - set(CITIES))

@@ -19,7 +19,7 @@ from analysis.io import SYNTHETIC_NOTE
 from analysis.publishing.figures import embedded_copy
 from analysis.publishing.recommendations import figure_anchor
 from analysis.publishing.manifest import city_order
-from analysis.inputs.profile import list_cities
+from analysis.config import list_cities
 from analysis.inputs.profile import ProfileError, load_profile
 from analysis.publishing import tables, text
 from analysis.publishing.text import LANGS, area_label, category_label, has_key, placeholders, tr  # noqa: F401 (placeholders re-exported)

@@ -51,9 +51,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path
-from analysis.io import atomic_path, write_text
-from analysis.inputs.profile import list_cities
+from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path, list_cities
+from analysis.files import atomic_path, write_text
 from analysis.running import forkserver
 
 TEMPLATES = (*STEPS, CROSS_STEP)
@@ -361,6 +360,11 @@ STEP_PRODUCTS: dict[str, tuple[str, ...]] = {"02-neighbourhoods": ("weights.parq
                                              "03-impact": ("weights.parquet",)}
 
 
+#: Within :func:`prepare`, the code inputs of each step (template, modules, their data files),
+#: worked out once per step rather than once per city: the same for the nine cities.
+_CODE_INPUTS: dict[str, tuple[Path, ...]] | None = None
+
+
 def step_inputs(city: str, name: str) -> list[Path]:
     """The files whose content decides whether a step reruns.
 
@@ -370,17 +374,22 @@ def step_inputs(city: str, name: str) -> list[Path]:
     checksum manifest; for ``02`` and ``03`` the weights ``01-clean`` saved
     (:data:`STEP_PRODUCTS`). ``report`` takes the narratives and the report's own modules.
     """
-    if name == REPORT:
-        modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",
-                                  "publishing.brief", "publishing.dashboard", "publishing.disclosure"])
-        files = [PATHS.reports / "narrative.md", *sorted(PATHS.reports.glob("narrative.*.md"))]
+    if _CODE_INPUTS is not None and name in _CODE_INPUTS:
+        files = list(_CODE_INPUTS[name])
     else:
-        modules = notebook_modules(name)
-        files = [PATHS.notebooks / f"{name}.ipynb"]
-    files += [path for path in map(module_path, modules) if path is not None]
-    candidates = _data_candidates()
-    for m in modules:
-        files += _data_files_of(m, candidates)
+        if name == REPORT:
+            modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",
+                                      "publishing.brief", "publishing.dashboard", "publishing.disclosure"])
+            files = [PATHS.reports / "narrative.md", *sorted(PATHS.reports.glob("narrative.*.md"))]
+        else:
+            modules = notebook_modules(name)
+            files = [PATHS.notebooks / f"{name}.ipynb"]
+        files += [path for path in map(module_path, modules) if path is not None]
+        candidates = _data_candidates()
+        for m in modules:
+            files += _data_files_of(m, candidates)
+        if _CODE_INPUTS is not None:
+            _CODE_INPUTS[name] = tuple(files)
     if city not in (CROSS_CITY, REPORT):
         files.append(PATHS.profile(city))
         if name == "01-clean":
@@ -525,14 +534,19 @@ def prepare(*, quiet: bool = False) -> dict[str, list[str]]:
     if old_report_stamp.is_file():  # before STATE_VERSION 2 the report stamp was this file
         old_report_stamp.unlink()
     stale = []
-    for city, name in _all_steps():
-        record = _read_stamp(city, name)
-        if record is None:
-            continue
-        digest, _ = input_digest(city, name)
-        if record.get("inputs") != digest:
-            _retire_stamp(city, name)
-            stale.append(f"{city}/{name}")
+    global _CODE_INPUTS
+    _CODE_INPUTS = {}
+    try:
+        for city, name in _all_steps():
+            record = _read_stamp(city, name)
+            if record is None:
+                continue
+            digest, _ = input_digest(city, name)
+            if record.get("inputs") != digest:
+                _retire_stamp(city, name)
+                stale.append(f"{city}/{name}")
+    finally:
+        _CODE_INPUTS = None
     if not quiet:
         for p in removed:
             print(f"[tidy] removed {_rel(p)} (left by an interrupted run)", flush=True)

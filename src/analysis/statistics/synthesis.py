@@ -37,7 +37,7 @@ from analysis.inputs import codebook
 from analysis.config import PATHS
 from analysis.sdc import publish_count
 from analysis.statistics.evidence import MAIN_INDICATORS
-from analysis.inputs.profile import list_cities
+from analysis.config import list_cities
 from analysis.inputs.profile import ProfileError, load_profile
 from analysis.io import SYNTHETIC_NOTE
 from analysis.statistics import ess

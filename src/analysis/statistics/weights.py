@@ -84,7 +84,8 @@ from analysis.config import K_SUPPRESS
 from analysis.sdc import ROUNDING_BASE
 from analysis.io import read_processed
 from analysis.inputs.margins import MARGINS_CSV_COLUMNS, check_margins, population_margins, read_margins_csv  # noqa: F401 (part of this module's API)
-from analysis.inputs.profile import list_cities, load_profile
+from analysis.config import list_cities
+from analysis.inputs.profile import load_profile
 
 #: Default trimming cap, as a multiple of each respondent's base weight ``N_h / n_h``.
 CAP = 5.0
