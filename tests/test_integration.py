@@ -31,7 +31,7 @@ from analysis.inputs import privacy_guard
 from analysis.inputs.profile import load_profile
 from analysis.publishing import brief, manifest
 from analysis.running import publish, steps
-from analysis.statistics import weights
+from analysis.statistics import synthesis, weights
 
 ROOT = Path(__file__).resolve().parents[1]
 CITY = "aubervilliers"
@@ -223,3 +223,34 @@ def test_the_report_step_writes_each_languages_brief_citing_that_report(built):
             written = brief.brief_path(lang).read_text(encoding="utf-8")
             assert written == brief.render_html(lang, frame, numbers=numbers)
             assert written != brief.render_html(lang, frame, numbers={}), "the brief cites no number"
+
+
+def test_the_synthesis_draws_a_figure_again_only_when_what_it_shows_changed(built, monkeypatch):
+    """The cross-city figures carry a content key (data, words, code): a rerun over the same
+    estimates draws nothing and leaves the files as they were; moved estimates draw the forest
+    plot again, in each language, into the files a cold run would write."""
+    root, _ = built
+    monkeypatch.setenv("IMPPULSE_ROOT", str(root))
+    folder = root / "reports" / "figures" / "cross-city"
+    before = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    drawn = []
+    real = synthesis.forest_panel
+    monkeypatch.setattr(synthesis, "forest_panel", lambda *a, **kw: drawn.append(kw.get("lang")) or real(*a, **kw))
+    impacts = synthesis.load_tables("impact", None)
+    pooled = synthesis.pooled_table(impacts)
+    synthesis.write_outputs(impacts, pooled, None, [CITY])
+    assert drawn == [], "nothing changed, yet the forest plot was drawn again"
+    assert {p.name: p.read_bytes() for p in sorted(folder.iterdir())} == before
+    moved = impacts.assign(estimate=impacts["estimate"] + 0.25, ci_low=impacts["ci_low"] + 0.25,
+                           ci_high=impacts["ci_high"] + 0.25)
+    synthesis.write_outputs(moved, synthesis.pooled_table(moved), None, [CITY])
+    assert drawn == ["en", "fr"]
+    after = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    assert after["forest-main.svg"] != before["forest-main.svg"]
+    # the files a cold run writes: the same figure drawn without any saved file beside it
+    for p in folder.iterdir():
+        p.unlink()
+    synthesis.write_outputs(moved, synthesis.pooled_table(moved), None, [CITY])
+    assert {p.name: p.read_bytes() for p in sorted(folder.iterdir())} == after
+    # put the fixture's outputs back for the other tests
+    synthesis.write_outputs(impacts, pooled, None, [CITY])

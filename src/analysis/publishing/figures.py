@@ -348,6 +348,24 @@ def style_digest() -> str:
     return hashlib.sha256((render_environment() + repr(rc)).encode()).hexdigest()
 
 
+def words_digest() -> str:
+    """SHA-256 of the files words and names are read from: the package's non-Python files
+    (catalogues, templates) and everything under ``config/`` (the city profiles too).
+
+    For a figure whose words are too many to list in its :func:`save_figure` content key:
+    any change there draws it again (when the change does not show, its files stay as
+    they were, since unchanged bytes are not rewritten).
+    """
+    package = Path(__file__).resolve().parents[1]
+    files = [(package, q) for q in package.rglob("*") if q.suffix not in (".py", ".pyc")]
+    files += [(PATHS.config, q) for q in PATHS.config.rglob("*")] if PATHS.config.is_dir() else []
+    h = hashlib.sha256(b"imppulse-words\n")
+    for base, path in sorted(files, key=lambda bp: (str(bp[0]), bp[1].relative_to(bp[0]).as_posix())):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(f"{base.name}/{path.relative_to(base).as_posix()}".encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def _unchanged(path: Path, data: bytes) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 

@@ -30,14 +30,16 @@ an upper-leaning description, not a test.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 
 from analysis.inputs import codebook
-from analysis.config import PATHS
+from analysis.config import CROSS_CITY, K_SUPPRESS, PATHS, list_cities
 from analysis.sdc import publish_count
 from analysis.statistics.evidence import MAIN_INDICATORS
-from analysis.config import list_cities
 from analysis.inputs.profile import ProfileError, load_profile
 from analysis.io import SYNTHETIC_NOTE
 from analysis.statistics import ess
@@ -45,7 +47,6 @@ from analysis.statistics.evaluation import with_weights
 from analysis.io import read_processed
 from analysis.publishing import figures, tables, text
 from analysis import io
-from analysis.config import K_SUPPRESS
 
 
 def _tau2(y: np.ndarray, v: np.ndarray, method: str) -> float:
@@ -509,7 +510,7 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
     tables.write("coverage", coverage(), synthetic=synthetic)
     written = ["tables/cross-city/pooled.csv", "tables/cross-city/coverage.csv"]
     figures.apply_style()
-    specs = [("forest-main", lambda lang: forest_panel(impacts, pooled, lang=lang), impacts,
+    specs = [("forest-main", lambda lang: forest_panel(impacts, pooled, lang=lang), impacts, [impacts, pooled],
               lambda lang: text.tr("forest.title", lang), lambda lang: text.tr("forest.caption", lang))]
     loo = leave_one_out(impacts)
     tables.write("pooled_loo", loo, synthetic=synthetic)
@@ -518,16 +519,25 @@ def write_outputs(impacts: pd.DataFrame, pooled: pd.DataFrame, bench: pd.DataFra
         # data_status is per row (ESS rows are real data): never overwritten for the table
         tables.write("benchmark", bench, synthetic=False)
         written.append("tables/cross-city/benchmark.csv")
-        specs.append(("benchmark-ess-brussels", lambda lang: plot_benchmark(bench, lang=lang), bench,
+        specs.append(("benchmark-ess-brussels", lambda lang: plot_benchmark(bench, lang=lang), bench, [bench],
                       lambda lang: text.tr("bench.title", lang, city=city_label(BENCHMARK_CITY, lang)),
                       lambda lang: text.tr("bench.caption", lang, city=city_label(BENCHMARK_CITY, lang))))
-    for fig_id, draw, data, title, caption in specs:
+    words = figures.words_digest()
+    for fig_id, draw, data, drawn_from, title, caption in specs:
+        checksum = io.sha256_frame(data.astype(str))
         for lang in text.LANGS:
-            fig = draw(lang)
-            figures.save_figure(fig, city="cross-city", fig_id=fig_id, title=title(lang),
-                                caption=caption(lang), notebook=notebook, section="synthesis",
-                                data_checksum=io.sha256_frame(data.astype(str)), synthetic=synthetic, lang=lang)
-            plt.close(fig)
+            # everything the figure is drawn from: a city whose estimates did not move leaves
+            # the benchmark as it was, and a rerun with nothing changed draws nothing
+            content = hashlib.sha256(json.dumps({
+                "figure": fig_id, "lang": lang, "title": title(lang), "caption": caption(lang),
+                "synthetic": synthetic, "notebook": notebook, "words": words, "code": figures.style_digest(),
+                "data": [io.sha256_frame(d.astype(str), 64) for d in drawn_from]}, sort_keys=True).encode()).hexdigest()
+            if figures.is_current(CROSS_CITY, fig_id, lang, content) is None:
+                fig = draw(lang)
+                figures.save_figure(fig, city=CROSS_CITY, fig_id=fig_id, title=title(lang),
+                                    caption=caption(lang), notebook=notebook, section="synthesis",
+                                    data_checksum=checksum, synthetic=synthetic, lang=lang, content_key=content)
+                plt.close(fig)
         written.append(f"figures/cross-city/{fig_id}")
     return written
 
