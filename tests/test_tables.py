@@ -136,6 +136,22 @@ def test_cleaning_log_round_trips_through_its_schemas(city):
     assert files["check"].all() and int(files["raw"].sum()) == 20 and int(files["rejected"].sum()) >= 1
     assert "impossible_age" in set(s["reasons"]["reason"])
     assert s["missingness"]["missing"].between(0, 1).all() and len(s["missingness"])
+    # kept by the log's content, as a table is: the same frames from the kept file, never
+    # those of another log, and a log in the wrong shape is refused every time
+    tables._CHECKED.clear()
+    again = tables.cleaning_tables(res.log)
+    assert set(again) == set(s)
+    for name, frame in s.items():
+        pd.testing.assert_frame_equal(again[name], frame, check_exact=True)
+    again["files"].loc[0, "raw"] = 0  # a caller's change to its copy is not kept
+    assert int(tables.cleaning_tables(res.log)["files"]["raw"].sum()) == 20
+    other = {**res.log, "files": [{**res.log["files"][0], "raw_rows": res.log["files"][0]["raw_rows"] + 1,
+                                   "rejected": res.log["files"][0]["rejected"] + 1}]}
+    assert int(tables.cleaning_tables(other)["files"]["raw"].sum()) == 21
+    with pytest.raises(tables.TableError, match="expected 'files'"):
+        tables.cleaning_tables({**res.log, "files": "not a list"})
+    with pytest.raises(tables.TableError, match="expected 'files'"):
+        tables.cleaning_tables({**res.log, "files": "not a list"})
 
 
 # ----------------------------------------------------------------------------- codes, not sentences

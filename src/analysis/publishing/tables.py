@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io as io_
+import json
 import math
 import pickle
 import re
@@ -510,13 +511,13 @@ def read(name: str, city: str | None = None, *, path: str | Path | None = None) 
             raise TableError(f"{_rel(path)}: not a readable CSV ({type(exc).__name__})") from None
         typed = validate(raw, name, where=_rel(path), on_read=True)
         _keep_checked(key, typed)
-    return typed.copy()
+    return _copy(typed)
 
 
 # A table that passed the contract is kept by content: the same bytes checked by the same
 # code give the same typed frame. The report step reads some 90 tables in each language (and
 # again for the briefs), in processes of their own; checking them was half of an HTML build.
-_CHECKED: dict[str, pd.DataFrame] = {}
+_CHECKED: dict[str, pd.DataFrame | dict[str, pd.DataFrame]] = {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -529,8 +530,8 @@ def _checked_path(key: str) -> Path:
     return PATHS.root / "data" / "interim" / "tables" / f"{key}.pkl"
 
 
-def _checked_copy(key: str) -> pd.DataFrame | None:
-    """The typed table kept under ``key`` (this process's, else the folder's), or None.
+def _checked_copy(key: str):
+    """The typed table (or dict of tables) kept under ``key`` (this process's, else the folder's), or None.
 
     A kept file is the SHA-256 of its payload, then the payload (a pickled frame written by
     :func:`_keep_checked` in this tree); one whose checksum does not match is ignored.
@@ -548,13 +549,19 @@ def _checked_copy(key: str) -> pd.DataFrame | None:
         typed = pickle.loads(payload)
     except Exception:  # noqa: BLE001 (a damaged file is checked again, never trusted)
         return None
-    if not isinstance(typed, pd.DataFrame):
+    if not isinstance(typed, pd.DataFrame) and not (
+            isinstance(typed, dict) and all(isinstance(v, pd.DataFrame) for v in typed.values())):
         return None
     _CHECKED[key] = typed
     return typed
 
 
-def _keep_checked(key: str, typed: pd.DataFrame) -> None:
+def _copy(typed):
+    """A caller's own copy of a kept table or dict of tables (a change to it is not kept)."""
+    return typed.copy() if isinstance(typed, pd.DataFrame) else {k: v.copy() for k, v in typed.items()}
+
+
+def _keep_checked(key: str, typed) -> None:
     _CHECKED[key] = typed
     payload = pickle.dumps(typed, protocol=pickle.HIGHEST_PROTOCOL)
     try:
@@ -612,6 +619,22 @@ def cleaning_tables(log: dict) -> dict[str, pd.DataFrame]:
     TableError
         The log is not in that shape (the key that is missing or wrong is named).
     """
+    try:
+        key = hashlib.sha256(b"\0".join([_contract_version().encode(), b"cleaning_tables", json.dumps(
+            log, sort_keys=True, ensure_ascii=False, allow_nan=True).encode()])).hexdigest()
+    except (TypeError, ValueError):  # not JSON data: checked (and refused) below
+        key = None
+    kept = _checked_copy(key) if key is not None else None
+    if kept is not None:
+        return _copy(kept)
+    out = _cleaning_tables(log)
+    if key is not None:
+        _keep_checked(key, out)
+    return _copy(out)
+
+
+def _cleaning_tables(log: dict) -> dict[str, pd.DataFrame]:
+    """:func:`cleaning_tables`, without keeping its result."""
     if not isinstance(log.get("files"), list) or not isinstance(log.get("missingness", {}), dict):
         raise TableError("cleaning_log.json: expected 'files' (a list) and 'missingness' (a mapping), "
                          "as analysis.inputs.clean writes them")
