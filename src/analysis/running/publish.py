@@ -203,29 +203,37 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
     outputs = [pipeline.relative(PATHS.reports / "figures.csv")]
     parts: dict[str, dict] = {}
 
-    # the dashboard, in a child process beside the languages, when its inputs changed
-    board = PATHS.reports / "dashboard.html"
-    board_proc, board_digest = None, None
-    has_areas = any(PATHS.tables.glob("*/neighbourhoods.csv")) if PATHS.tables.is_dir() else False
-    if has_areas:
-        board_digest = dashboard_digest()
-        before = parts_before.get("dashboard", {})
-        if board.is_file() and before.get("inputs") == board_digest and before.get("sha256") == sha256_file(board):
-            print(f"[ ok ] dashboard -> {pipeline.relative(board)} (its inputs are unchanged)", flush=True)
-        else:
-            board_proc = subprocess.Popen([sys.executable, "-m", "analysis.publishing.dashboard"],
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    else:
-        board.unlink(missing_ok=True)
-        print("[skip] dashboard: no city has a published neighbourhood table", flush=True)
-
+    # the languages first: they are the long part; the dashboard is looked at while they run
     pool = _pool(jobs, len(langs))
+    if pool is not None:
+        futures = [pool.submit(build_language, lang, frame, parts_before.get(f"lang.{lang}", {}), pdf)
+                   for lang in langs]
+
+    # the dashboard, in a child process beside the languages, when its inputs changed
+    try:
+        board = PATHS.reports / "dashboard.html"
+        board_proc, board_digest = None, None
+        has_areas = any(PATHS.tables.glob("*/neighbourhoods.csv")) if PATHS.tables.is_dir() else False
+        if has_areas:
+            board_digest = dashboard_digest()
+            before = parts_before.get("dashboard", {})
+            if board.is_file() and before.get("inputs") == board_digest and before.get("sha256") == sha256_file(board):
+                print(f"[ ok ] dashboard -> {pipeline.relative(board)} (its inputs are unchanged)", flush=True)
+            else:
+                board_proc = subprocess.Popen([sys.executable, "-m", "analysis.publishing.dashboard"],
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        else:
+            board.unlink(missing_ok=True)
+            print("[skip] dashboard: no city has a published neighbourhood table", flush=True)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        raise
+
     if pool is None:
         results = [build_language(lang, frame, parts_before.get(f"lang.{lang}", {}), pdf) for lang in langs]
     else:
         with pool:
-            futures = [pool.submit(build_language, lang, frame, parts_before.get(f"lang.{lang}", {}), pdf)
-                       for lang in langs]
             results = [f.result() for f in futures]
     for res in results:
         res = {**res, "html": pipeline.relative(Path(res["html"])),
