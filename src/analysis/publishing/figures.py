@@ -9,7 +9,7 @@ Every published figure goes through :func:`save_figure`, which
 - makes sure no text prints under :data:`MIN_FONT_PT` (7 pt) once the figure is scaled to
   its printed size (:func:`printed_width`: at most the A4 column, :data:`PRINT_WIDTH_IN`,
   and :data:`PRINT_MAX_HEIGHT_IN` high), enlarging the few texts that would;
-- writes a PNG (200 dpi) and a byte-reproducible SVG (no date, fixed hash salt);
+- writes a PNG (:data:`DPI`, 150 dpi) and a byte-reproducible SVG (no date, fixed hash salt);
 - writes a sidecar ``<id>[.fr].json`` with id, title, caption, city, source notebook,
   file paths, the checksum of the data the figure was drawn from, the checksums of the PNG
   and SVG, the figure's size and its smallest text at printed size, from which
