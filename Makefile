@@ -110,8 +110,14 @@ $(CROSS_STAMP): $$(wildcard $(STAMPS)/*/03-impact) | $(ENV_STAMP)
 $(REPORT_STAMP): $$(wildcard $(STAMPS)/*/0*) | $(ENV_STAMP)
 	@$(PUBLISH) report --langs "$(REPORT_LANGS)" --jobs $(JOBS)
 
-.PHONY: cities clean-data neighbourhoods impact cross-city _cities _report _city_report _stamps
+.PHONY: cities clean-data neighbourhoods impact cross-city _cities _cross_after_impacts _report _city_report _stamps
 _cities: $(NBHD_STAMPS) $(IMPACT_STAMPS)
+# The synthesis reads the impact tables only: it starts once every city's impact step is done,
+# beside the neighbourhood maps still being drawn. (Its own rule names the impact stamps that
+# exist when make starts, so it runs in a make started after them. When a city's impact step
+# fails, this is not run, and the next make in _report runs the synthesis without that city.)
+_cross_after_impacts: $(IMPACT_STAMPS)
+	@$(MAKE) --no-print-directory $(CROSS_STAMP)
 # Naming every stamp in a rule keeps them from being "intermediate" files, which make would
 # delete after a run and, when missing, not rebuild (a retired 01-clean must rerun).
 _stamps: $(CLEAN_STAMPS) $(NBHD_STAMPS) $(IMPACT_STAMPS) $(CROSS_STAMP) $(REPORT_STAMP)
@@ -148,7 +154,7 @@ _city_report:
 
 _report:
 	@status=0; \
-	$(MAKE) --no-print-directory -k -j$(JOBS) _cities || status=$$?; \
+	$(MAKE) --no-print-directory -k -j$(JOBS) _cities _cross_after_impacts || status=$$?; \
 	$(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP) || status=$$?; \
 	$(MAKE) --no-print-directory $(REPORT_STAMP) || status=$$?; \
 	$(PIPE) status; \
@@ -170,8 +176,7 @@ XDIST := -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: test _test-notebooks _test-stats-other-blas
 test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, disclosure check, nbval (twice for the statistics)
-	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities
-	@$(LOCKED) $(MAKE) --no-print-directory -j$(JOBS) $(CROSS_STAMP)
+	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities _cross_after_impacts
 	$(PY) -m analysis.inputs.privacy_guard
 	$(PY) -m analysis.publishing.disclosure
 	$(PY) -m pytest tests -q $(XDIST) -m "not make_runs"

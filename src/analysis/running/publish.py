@@ -178,6 +178,11 @@ def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
     return out
 
 
+def _lower_priority() -> None:
+    """In a child before it runs: nice 10 (the dashboard yields the cores to the reports)."""
+    os.nice(10)
+
+
 def _pool(jobs: int, n: int):
     """A process pool of ``min(jobs, n)`` forked workers, or None to work in this process."""
     if jobs < 2 or n < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -220,8 +225,10 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
             if board.is_file() and before.get("inputs") == board_digest and before.get("sha256") == sha256_file(board):
                 print(f"[ ok ] dashboard -> {pipeline.relative(board)} (its inputs are unchanged)", flush=True)
             else:
+                # at a lower priority: on a machine of few cores the reports' HTML comes first
                 board_proc = subprocess.Popen([sys.executable, "-m", "analysis.publishing.dashboard"],
-                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                              preexec_fn=_lower_priority if hasattr(os, "nice") else None)
         else:
             board.unlink(missing_ok=True)
             print("[skip] dashboard: no city has a published neighbourhood table", flush=True)
