@@ -136,3 +136,12 @@ def pytest_collection_modifyitems(config, items):
         return
     slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable: file order kept
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """The scratch project with two demo cities built and a broken one failed, built once for
+    the session (tests/pipeline_project.py); test files copy it (``copy_of_build``)."""
+    from pipeline_project import demo_build as build
+
+    return build(tmp_path_factory)

@@ -4,8 +4,9 @@ imports changes; two runs in one tree take turns; temporary files left by an int
 run are removed. (A failed rerun's withdrawal, and incremental runs equal to a cold one:
 tests/test_pipeline_withdrawal.py and tests/test_pipeline_incremental.py.)
 
-Runs `make` on a scratch copy of the project holding two demo cities and one broken one
-(tests/pipeline_project.py); the tests of this file run in order on that copy.
+Runs `make` on a copy of the session's shared build of the scratch project, which holds two
+demo cities and one broken one (tests/pipeline_project.py); the tests of this file run in
+order on that copy.
 """
 
 from __future__ import annotations
@@ -21,21 +22,22 @@ import time
 import pytest
 
 from analysis.running import pipeline
+from pipeline_project import copy_of_build
 from pipeline_project import env as _env
 from pipeline_project import make as _make
 from pipeline_project import py as _py
-from pipeline_project import scratch_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.make_runs]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return scratch_project(tmp_path_factory, "project")
+def project(demo_build, tmp_path_factory):
+    return copy_of_build(demo_build, tmp_path_factory, "project")
 
 
-def test_broken_city_is_reported_and_others_finish(project):
-    rc, out, runs = _make(project, "clean-data")
+def test_broken_city_is_reported_and_others_finish(demo_build, project):
+    """The shared build's run (every city from nothing, testville broken), and its copy."""
+    rc, out, runs = demo_build.returncode, demo_build.output, demo_build.runs
     assert rc != 0
     assert {c for _, c in runs} == {"amiens", "aubervilliers", "testville"}, out[-3000:]
     stamps = project / "reports" / ".stamps"
