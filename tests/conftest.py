@@ -1,4 +1,5 @@
-"""Shared fixtures: a scratch project root and a small, valid city profile to vary; and the
+"""Shared fixtures: a scratch project root and a small, valid city profile to vary; the
+session's one build of the scratch project the `make` tests copy (``demo_build``); and the
 order in which `make test` hands the test files to its pytest-xdist workers."""
 
 from __future__ import annotations
