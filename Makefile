@@ -179,9 +179,9 @@ test: $(ENV_STAMP) ## All tests: unit tests, privacy guard, disclosure check, nb
 	@$(LOCKED) $(MAKE) --no-print-directory -k -j$(JOBS) _cities _cross_after_impacts
 	$(PY) -m analysis.inputs.privacy_guard
 	$(PY) -m analysis.publishing.disclosure
-	$(PY) -m pytest tests -q $(XDIST) -m "not make_runs"
-	@# the tests that run make on scratch copies use both cores themselves (make -j2): alone
-	$(PY) -m pytest tests -q -p no:cacheprovider -m make_runs
+	@# with the tests that run make on scratch copies: one shared build for all the workers,
+	@# then mostly one step at a time each, so they share the cores with the others
+	$(PY) -m pytest tests -q $(XDIST)
 	@# nbval rewrites the demo outputs that the tests above read: it runs after them, one notebook
 	@# at a time (each notebook's cells in one kernel), beside the statistical tests under the
 	@# other OpenBLAS kernel, which read no output

@@ -1,4 +1,5 @@
-"""Shared fixtures: a scratch project root and a small, valid city profile to vary; and the
+"""Shared fixtures: a scratch project root and a small, valid city profile to vary; the
+session's one build of the scratch project the `make` tests copy (``demo_build``); and the
 order in which `make test` hands the test files to its pytest-xdist workers."""
 
 from __future__ import annotations
@@ -136,3 +137,12 @@ def pytest_collection_modifyitems(config, items):
         return
     slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)  # stable: file order kept
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """The scratch project with two demo cities built and a broken one failed, built once for
+    the session (tests/pipeline_project.py); test files copy it (``copy_of_build``)."""
+    from pipeline_project import demo_build as build
+
+    return build(tmp_path_factory)

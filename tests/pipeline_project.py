@@ -5,15 +5,25 @@ Each copy holds the tracked files with two demo cities (amiens, aubervilliers) a
 third one (testville: its residents file is not a Stata file), this checkout's sources first
 on the path (PYTHONPATH) and the running interpreter's environment as its .venv. A test file
 that runs `make` on its own copy can run on its own pytest-xdist worker beside the others.
+
+Building the cities from nothing is the slow part, so it is done once per test session
+(:func:`demo_build`, the ``demo_build`` fixture of tests/conftest.py; once for all the
+pytest-xdist workers): each test file then starts from a copy of that built tree
+(:func:`copy_of_build`) and pays only for the runs it checks. The copy is valid as it
+stands: stamps record the SHA-256 of their inputs under project-relative names, and the
+copy keeps every file's content, date and symbolic link.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -78,3 +88,64 @@ def py(project: Path, *args: str) -> subprocess.CompletedProcess:
     """Run this interpreter with ``args`` in ``project``."""
     return subprocess.run([sys.executable, *args], cwd=project, env=env(project),
                           capture_output=True, text=True, timeout=900)
+
+
+#: What the shared build makes: what the test files start from (amiens through both steps,
+#: aubervilliers through the impact step) and the broken city's failure.
+BUILD_STAMPS = ("reports/.stamps/amiens/02-neighbourhoods", "reports/.stamps/amiens/03-impact",
+                "reports/.stamps/aubervilliers/03-impact", "reports/.stamps/testville/01-clean")
+
+
+@dataclass(frozen=True)
+class Build:
+    """The shared build: its tree, what its make run returned and printed, and whether a fork
+    server logged anything (it must not have: the steps ran as plain papermill runs)."""
+
+    root: Path
+    returncode: int
+    output: str
+    runs: list
+    forked: bool
+
+
+def demo_build(tmp_path_factory) -> Build:
+    """The scratch project built once for the whole session, shared by every pytest-xdist
+    worker (the first one to ask builds it under a file lock; the others wait for it).
+
+    Built as `make` builds under its lock (``pipeline locked -- make -k -j2 STAMPS``), as plain
+    papermill runs (``IMPPULSE_WARM=0``) with the root found from the package's place, not
+    given by ``IMPPULSE_ROOT``: tests/test_forkserver.py compares its forked runs with these.
+    Nothing may write into this tree: tests use :func:`copy_of_build`.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the session's folder, above every worker's own
+    record = base / "demo-build.json"
+    with open(base / "demo-build.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not record.is_file():
+            project = scratch_project(tmp_path_factory, "demo-build")
+            forks = base / "demo-build-forks.log"
+            run_env = {**env(project), forkserver.ENABLE_ENV: "0", forkserver.LOG_ENV: str(forks)}
+            run_env.pop("IMPPULSE_ROOT")
+            proc = subprocess.run([sys.executable, "-m", "analysis.running.pipeline", "locked", "--",
+                                   "make", "--no-print-directory", "-k", "-j2", *BUILD_STAMPS],
+                                  cwd=project, env=run_env, capture_output=True, text=True, timeout=900)
+            runs = re.findall(r"^\[run \] (\S+)\s+(\S+)", proc.stdout, flags=re.M)
+            record.write_text(json.dumps({"root": str(project), "returncode": proc.returncode,
+                                          "output": proc.stdout + proc.stderr, "runs": runs,
+                                          "forked": forks.exists()}), encoding="utf-8")
+    data = json.loads(record.read_text(encoding="utf-8"))
+    build = Build(Path(data["root"]), data["returncode"], data["output"], [tuple(r) for r in data["runs"]],
+                  data["forked"])
+    for stamp in BUILD_STAMPS[:-1]:
+        assert (build.root / stamp).is_file(), f"the shared build did not make {stamp}:\n{build.output[-3000:]}"
+    return build
+
+
+def copy_of_build(build: Build, tmp_path_factory, label: str) -> Path:
+    """A copy of the shared build in a new temporary folder named after ``label``: contents,
+    dates and symbolic links (the .venv) kept, so every stamp stays valid."""
+    dest = tmp_path_factory.mktemp(label)
+    shutil.copytree(build.root, dest, symlinks=True, dirs_exist_ok=True)
+    return dest

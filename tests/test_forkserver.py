@@ -1,11 +1,11 @@
 """The warm fork server: steps forked from one process give what plain papermill runs give.
 
-A demo city's three steps are run by ``make`` twice on a scratch copy of the project
-(tests/pipeline_project.py): through the fork server (the default under the pipeline lock) and as plain papermill runs
-(``IMPPULSE_WARM=0``). Tables, figures, the processed data and every code cell's output in the
-executed notebooks must be the same, byte for byte; the server must really have forked the
-drivers and the kernels. The small pieces (the client's choice of server, the pidfd process)
-are tested on their own.
+A demo city's three steps are run by ``make`` as plain papermill runs (``IMPPULSE_WARM=0``: the
+session's shared build of the scratch project, tests/pipeline_project.py) and, on a copy of
+it, through the fork server (the default under the pipeline lock). Tables, figures, the
+processed data and every code cell's output in the executed notebooks must be the same, byte
+for byte; the server must really have forked the drivers and the kernels. The small pieces
+(the client's choice of server, the pidfd process) are tested on their own.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_project import env, scratch_project
+from pipeline_project import copy_of_build, env
 
 from analysis.running import forkserver
 
@@ -79,8 +79,10 @@ def test_the_pidfd_process_waits_signals_and_polls_like_popen():
 
 # ------------------------------------------------------------------ warm = plain
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return scratch_project(tmp_path_factory, "warm")
+def project(demo_build, tmp_path_factory):
+    """A copy of the shared build, whose steps ran as plain papermill runs (with the root found
+    from the package's place, as :func:`_run` runs them)."""
+    return copy_of_build(demo_build, tmp_path_factory, "warm")
 
 
 def _run(project: Path, log: Path | None, **extra) -> list[tuple[str, str]]:
@@ -151,8 +153,12 @@ def _cell_outputs(project: Path) -> dict[str, list]:
 
 @pytest.mark.slow
 @pytest.mark.make_runs
-def test_steps_forked_from_the_server_write_what_plain_runs_write(project, tmp_path):
+def test_steps_forked_from_the_server_write_what_plain_runs_write(demo_build, project, tmp_path):
+    assert {(s, CITY) for s in ("01-clean", "02-neighbourhoods", "03-impact")} <= set(demo_build.runs)
+    assert not demo_build.forked  # no server: plain papermill runs
+    plain, plain_cells = _published(project), _cell_outputs(project)
     log = tmp_path / "forks.log"
+    _cold(project)
     runs = _run(project, log)
     assert {(s, CITY) for s in ("01-clean", "02-neighbourhoods", "03-impact")} <= set(runs)
     forks = log.read_text(encoding="utf-8").split("\n")
@@ -169,12 +175,6 @@ def test_steps_forked_from_the_server_write_what_plain_runs_write(project, tmp_p
     assert _run(project, log) == []
     assert not log.exists()
     assert _servers(project) == []  # and the warm run's server ended with its run
-
-    _cold(project)
-    runs = _run(project, log, IMPPULSE_WARM="0")
-    assert ("01-clean", CITY) in runs
-    assert not log.exists()  # no server: plain papermill runs
-    plain, plain_cells = _published(project), _cell_outputs(project)
 
     assert any(k.endswith(".png") for k in plain) and any(k.endswith("weights.parquet") for k in plain)
     assert sorted(warm) == sorted(plain)

@@ -4,8 +4,9 @@ imports changes; two runs in one tree take turns; temporary files left by an int
 run are removed. (A failed rerun's withdrawal, and incremental runs equal to a cold one:
 tests/test_pipeline_withdrawal.py and tests/test_pipeline_incremental.py.)
 
-Runs `make` on a scratch copy of the project holding two demo cities and one broken one
-(tests/pipeline_project.py); the tests of this file run in order on that copy.
+Runs `make` on a copy of the session's shared build of the scratch project, which holds two
+demo cities and one broken one (tests/pipeline_project.py); the tests of this file run in
+order on that copy.
 """
 
 from __future__ import annotations
@@ -21,21 +22,30 @@ import time
 import pytest
 
 from analysis.running import pipeline
+from pipeline_project import copy_of_build
 from pipeline_project import env as _env
 from pipeline_project import make as _make
 from pipeline_project import py as _py
-from pipeline_project import scratch_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.make_runs]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return scratch_project(tmp_path_factory, "project")
+def project(demo_build, tmp_path_factory):
+    return copy_of_build(demo_build, tmp_path_factory, "project")
 
 
-def test_broken_city_is_reported_and_others_finish(project):
-    rc, out, runs = _make(project, "clean-data")
+def _settle(project):
+    """The good cities cleaned, whatever a test before left changed: what each test starts from.
+    (The broken city is left alone: retrying it costs a run, and the tests retry it themselves.)"""
+    for city in ("amiens", "aubervilliers"):
+        rc, out, _ = _make(project, "clean-data", f"CITY={city}")
+        assert rc == 0, out[-3000:]
+
+
+def test_broken_city_is_reported_and_others_finish(demo_build, project):
+    """The shared build's run (every city from nothing, testville broken), and its copy."""
+    rc, out, runs = demo_build.returncode, demo_build.output, demo_build.runs
     assert rc != 0
     assert {c for _, c in runs} == {"amiens", "aubervilliers", "testville"}, out[-3000:]
     stamps = project / "reports" / ".stamps"
@@ -51,7 +61,7 @@ def test_broken_city_is_reported_and_others_finish(project):
 
 
 def test_reruns_follow_content_not_dates(project):
-    _make(project, "clean-data")  # settle (testville still fails)
+    _settle(project)
     rc, out, runs = _make(project, "clean-data")
     assert [c for _, c in runs] == ["testville"], "only the broken city is retried" + "\n" + out[-3000:]
     raw = project / "data" / "raw" / "aubervilliers" / "SYNTHETIC_README.txt"
@@ -89,7 +99,7 @@ def test_notebook_dependencies_are_the_modules_it_imports_transitively(project, 
 
 
 def test_editing_one_module_reruns_only_the_steps_that_import_it(project):
-    _make(project, "clean-data")
+    _settle(project)
     maps = project / "src" / "analysis" / "geography" / "maps.py"
     maps.write_text(maps.read_text(encoding="utf-8") + "\n# a French label fixed\n", encoding="utf-8")
     rc, out, runs = _make(project, "clean-data")
@@ -101,7 +111,7 @@ def test_editing_one_module_reruns_only_the_steps_that_import_it(project):
 
 
 def test_leftover_temporary_files_are_removed_on_the_next_run(project):
-    _make(project, "clean-data")
+    _settle(project)
     left = [project / "data/processed/amiens/.respondents.k2j4x9_a.tmp.parquet",
             project / "reports/tables/amiens/.impact.abcdefgh.tmp.csv",
             project / "reports/notebooks/amiens/.01-clean.zz99yy88.tmp.ipynb"]
@@ -117,7 +127,7 @@ def test_leftover_temporary_files_are_removed_on_the_next_run(project):
 
 
 def test_two_runs_in_one_tree_take_turns(project):
-    _make(project, "clean-data")
+    _settle(project)
     raw = project / "data" / "raw" / "amiens" / "SYNTHETIC_README.txt"
     raw.write_text(raw.read_text(encoding="utf-8") + "\nthird delivery\n", encoding="utf-8")
     results = []

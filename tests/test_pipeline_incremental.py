@@ -1,6 +1,8 @@
 """Incremental runs leave, byte for byte, the tables and figures a cold run writes.
 
-Runs `make` on its own scratch copy of the project (tests/pipeline_project.py).
+Runs `make` on its own copy of the session's shared build of the scratch project
+(tests/pipeline_project.py): the incremental runs start from that build; the cold one is the
+test's own.
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_project import copy_of_build
 from pipeline_project import make as _make
-from pipeline_project import scratch_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.make_runs]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return scratch_project(tmp_path_factory, "incremental")
+def project(demo_build, tmp_path_factory):
+    return copy_of_build(demo_build, tmp_path_factory, "incremental")
 
 
 # ------------------------------------------------------------------ incremental = cold
@@ -57,8 +59,8 @@ def test_an_incremental_run_gives_the_tables_and_figures_of_a_cold_run(project):
     module was edited (every figure of the steps importing it is rendered again), then
     after a raw file changed (figures whose content did not change are not redrawn)."""
     steps = ("neighbourhoods", "impact", "CITY=amiens")
-    rc, out, _ = _make(project, *steps)
-    assert rc == 0, out[-2000:]
+    rc, out, runs = _make(project, *steps)
+    assert rc == 0 and runs == [], "the copy of the shared build is up to date\n" + out[-2000:]
 
     maps = project / "src" / "analysis" / "geography" / "maps.py"
     maps.write_text(maps.read_text(encoding="utf-8") + "\n# a comment: no change of output\n", encoding="utf-8")
