@@ -35,6 +35,9 @@ from analysis.statistics import bootstrap, simulation
 from analysis.inputs.profile import load_profile
 from analysis.inputs.pseudonymise import DEMO_KEY
 
+# a file of tens of seconds: handed to a worker first under pytest-xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 KNOWN = dict(city="aubervilliers", outcome="legitimacy_index", group="migrant_background")
 OUTCOMES = ("trust_police", "pj_index", "legitimacy_index", "feel_safe_dark")

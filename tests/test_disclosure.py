@@ -19,6 +19,9 @@ from analysis.publishing import disclosure as D
 from analysis.statistics import estimates as E
 from analysis.config import K_SUPPRESS, PATHS
 
+# a file of tens of seconds: handed to a worker first under pytest-xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow
+
 K = K_SUPPRESS
 
 

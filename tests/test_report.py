@@ -27,6 +27,9 @@ from analysis.publishing.figures import save_figure
 from analysis.io import write_json
 from analysis.publishing import tables
 
+# a file of tens of seconds: handed to a worker first under pytest-xdist (tests/conftest.py)
+pytestmark = pytest.mark.slow
+
 # ----------------------------------------------------------------------------- fixtures
 # Inputs are built through the producers (analysis.statistics.evidence.rate_evidence) or
 # validated by the table contract (analysis.publishing.tables.write): a fixture that drifts
