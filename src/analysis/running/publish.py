@@ -6,13 +6,14 @@ dashboard, which needs the geometry, is built in a child process).
 
 ``python -m analysis.running.publish report [--langs "en fr"] [--jobs N]``
     The figure manifest is built once and passed to each language. The languages are
-    built in parallel (one process each, when ``--jobs`` > 1 and the platform forks),
-    each writing its HTML, then its brief (which cites that HTML's figure and table
-    numbers), then, when the HTML changed or its PDF is missing, its PDF.
-    The dashboard is rebuilt, in a child process running beside them, only when its inputs
-    changed (:func:`dashboard_digest`). The disclosure check then reads every published
-    artefact whose content it has not already passed with the same checking code
-    (:func:`disclosure_todo`); on a breach the reports just written are withdrawn.
+    built in parallel (worker processes, when ``--jobs`` > 1 and the platform forks): each
+    writes its HTML, then its brief (which cites that HTML's figure and table numbers);
+    then each prints its PDF when the HTML changed or the PDF is missing. The dashboard is
+    rebuilt, in a child process beside the PDFs (not beside the HTML, which an edit waits
+    for), only when its inputs changed (:func:`dashboard_digest`). The disclosure check
+    then reads every published artefact whose content it has not already passed with the
+    same checking code (:func:`disclosure_todo`); on a breach the reports just written are
+    withdrawn.
 ``python -m analysis.running.publish city-report CITY ...``
     Each city's own report, then the disclosure check.
 
@@ -23,6 +24,7 @@ notebooks, figures and tables do not depend on it (:func:`analysis.running.pipel
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -130,16 +132,20 @@ def _same_bytes(path: Path, text: str) -> bool:
 
 
 def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
-    """Write the HTML report in ``lang`` from the manifest ``frame``, its brief, then its PDF when needed.
+    """:func:`build_html` of ``lang``, then :func:`build_pdf` when ``pdf``."""
+    out = build_html(lang, frame, pdf)
+    return build_pdf(out, previous) if pdf else out
 
-    The PDF is printed again only when the HTML changed, the PDF is missing, or it is not
-    the one recorded for that HTML (``previous``: the last record of this language).
+
+def build_html(lang: str, frame, pdf: bool = True) -> dict:
+    """Write the HTML report in ``lang`` from the manifest ``frame``, then its brief (HTML, and PDF when ``pdf``).
 
     Returns
     -------
     dict
-        ``html``, ``html_sha256``, ``brief`` (the brief's files), ``pdf`` (or None),
-        ``pdf_sha256``, ``seconds`` per part and which parts were rebuilt.
+        ``html``, ``html_sha256``, ``brief`` (the brief's files), the seconds each took and
+        whether the HTML was rebuilt; ``pdf`` (None), ``pdf_sha256`` and ``pdf_rebuilt``
+        for :func:`build_pdf` to fill.
     """
     t0 = time.perf_counter()
     html_path = report_inputs.report_path(lang)
@@ -153,15 +159,24 @@ def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
     print(f"[ ok ] report ({lang}) -> {pipeline.relative(html_path)}"
           + ("" if changed else " (unchanged)"), flush=True)
     # the brief cites this report's figure and table numbers: right after its HTML, before
-    # the long print of its PDF (and beside the other language's)
+    # the long print of the report's PDF
     t_brief = time.perf_counter()
     out["brief"] = []
     for path in brief.build_brief(lang, pdf=pdf, manifest=frame):
         print(f"[ ok ] brief ({lang}) -> {pipeline.relative(path)}", flush=True)
         out["brief"].append(str(path))
     out["brief_seconds"] = round(time.perf_counter() - t_brief, 2)
-    if not pdf:
-        return out
+    return out
+
+
+def build_pdf(out: dict, previous: dict) -> dict:
+    """Print the report whose :func:`build_html` record is ``out``, when needed; ``out`` completed.
+
+    The PDF is printed again only when the HTML changed, the PDF is missing, or it is not
+    the one recorded for that HTML (``previous``: the last record of this language).
+    """
+    out = dict(out)
+    lang = out["lang"]
     t1 = time.perf_counter()
     pdf_path = printing.pdf_path(lang)
     same = (pdf_path.is_file() and previous.get("html_sha256") == out["html_sha256"]
@@ -176,11 +191,6 @@ def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
         out.update(pdf=str(written), pdf_sha256=sha256_file(written))
     out["pdf_seconds"] = round(time.perf_counter() - t1, 2)
     return out
-
-
-def _lower_priority() -> None:
-    """In a child before it runs: nice 10 (the dashboard yields the cores to the reports)."""
-    os.nice(10)
 
 
 def _pool(jobs: int, n: int):
@@ -208,14 +218,14 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
     outputs = [pipeline.relative(PATHS.reports / "figures.csv")]
     parts: dict[str, dict] = {}
 
-    # the languages first: they are the long part; the dashboard is looked at while they run
+    # the languages' HTML and briefs first (what an edit waits for), on the workers; then the
+    # dashboard, when its inputs changed, in a child process beside the PDFs
     pool = _pool(jobs, len(langs))
-    if pool is not None:
-        futures = [pool.submit(build_language, lang, frame, parts_before.get(f"lang.{lang}", {}), pdf)
-                   for lang in langs]
-
-    # the dashboard, in a child process beside the languages, when its inputs changed
-    try:
+    with pool if pool is not None else contextlib.nullcontext():
+        if pool is None:
+            htmls = [build_html(lang, frame, pdf) for lang in langs]
+        else:
+            htmls = [f.result() for f in [pool.submit(build_html, lang, frame, pdf) for lang in langs]]
         board = PATHS.reports / "dashboard.html"
         board_proc, board_digest = None, None
         has_areas = any(PATHS.tables.glob("*/neighbourhoods.csv")) if PATHS.tables.is_dir() else False
@@ -225,23 +235,18 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
             if board.is_file() and before.get("inputs") == board_digest and before.get("sha256") == sha256_file(board):
                 print(f"[ ok ] dashboard -> {pipeline.relative(board)} (its inputs are unchanged)", flush=True)
             else:
-                # at a lower priority: on a machine of few cores the reports' HTML comes first
                 board_proc = subprocess.Popen([sys.executable, "-m", "analysis.publishing.dashboard"],
-                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                              preexec_fn=_lower_priority if hasattr(os, "nice") else None)
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         else:
             board.unlink(missing_ok=True)
             print("[skip] dashboard: no city has a published neighbourhood table", flush=True)
-    except BaseException:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        raise
-
-    if pool is None:
-        results = [build_language(lang, frame, parts_before.get(f"lang.{lang}", {}), pdf) for lang in langs]
-    else:
-        with pool:
-            results = [f.result() for f in futures]
+        if not pdf:
+            results = htmls
+        elif pool is None:
+            results = [build_pdf(out, parts_before.get(f"lang.{out['lang']}", {})) for out in htmls]
+        else:
+            results = [f.result() for f in [pool.submit(build_pdf, out, parts_before.get(f"lang.{out['lang']}", {}))
+                                            for out in htmls]]
     for res in results:
         res = {**res, "html": pipeline.relative(Path(res["html"])),
                "pdf": pipeline.relative(Path(res["pdf"])) if res["pdf"] else None,
