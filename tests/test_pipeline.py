@@ -54,6 +54,7 @@ def test_broken_city_is_reported_and_others_finish(demo_build, project):
     assert not (stamps / "testville" / "01-clean").exists()
     reason = (stamps / "testville" / "01-clean.failed").read_text(encoding="utf-8")
     assert "enquete_habitants" in reason  # names the file
+    assert "unreadable or corrupt dta file" in reason, reason  # the reader's verdict, not another check's
     assert "[FAIL] 01-clean" in out and "testville" in out
     assert (project / "data" / "processed" / "aubervilliers" / "respondents.parquet").is_file()
     status = _py(project, "-m", "analysis.running.pipeline", "status").stdout
