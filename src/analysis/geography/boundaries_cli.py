@@ -37,10 +37,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from analysis.config import PATHS
+from analysis.config import PATHS, list_cities
 from analysis.geography.geo import (BOUNDARY_SUFFIXES, CHECKSUMS_NAME, BoundaryError, boundary_file, file_sha256,
                   join_codes, read_boundaries, read_checksums)
-from analysis.config import list_cities
 from analysis.inputs.profile import ProfileError, load_profile
 
 TIMEOUT_S = 30

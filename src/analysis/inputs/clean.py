@@ -62,7 +62,7 @@ import pandas as pd
 
 from analysis import __version__
 from analysis.inputs import codebook
-from analysis.config import K_SUPPRESS, PATHS
+from analysis.config import K_SUPPRESS, PATHS, list_cities
 from analysis.io import SYNTHETIC_NOTE, sha256_file, write_json, write_parquet
 from analysis.inputs.profile import (CityProfile, DatasetSpec, FileSpec, ProfileError, Quality, code_key, load_profile,
                       norm_label, unmappable_columns)
@@ -70,7 +70,6 @@ from analysis.inputs.pseudonymise import PREFIXES, key_fingerprint, load_key, ps
 from analysis.inputs.readers import (RawDataError, UnlabelledCode, check_columns, read_file, row_problems, source_name,
                       strict_number)
 from analysis.sdc import publish_count
-from analysis.config import list_cities
 from analysis.inputs.readers import finish_frame
 
 #: Rejection reasons, in the order they are tested (a row gets the first that applies).

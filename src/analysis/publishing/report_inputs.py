@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path
+from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path, list_cities
 from analysis.io import SYNTHETIC_NOTE
 from analysis.publishing.figures import embedded_copy
 from analysis.publishing.recommendations import figure_anchor
 from analysis.publishing.manifest import city_order
-from analysis.config import list_cities
 from analysis.inputs.profile import ProfileError, load_profile
 from analysis.publishing import tables, text
 from analysis.publishing.text import LANGS, area_label, category_label, has_key, placeholders, tr  # noqa: F401 (placeholders re-exported)

@@ -360,12 +360,7 @@ STEP_PRODUCTS: dict[str, tuple[str, ...]] = {"02-neighbourhoods": ("weights.parq
                                              "03-impact": ("weights.parquet",)}
 
 
-#: Within :func:`prepare`, the code inputs of each step (template, modules, their data files),
-#: worked out once per step rather than once per city: the same for the nine cities.
-_CODE_INPUTS: dict[str, tuple[Path, ...]] | None = None
-
-
-def step_inputs(city: str, name: str) -> list[Path]:
+def step_inputs(city: str, name: str, *, code: dict[str, tuple[Path, ...]] | None = None) -> list[Path]:
     """The files whose content decides whether a step reruns.
 
     The notebook template, the package modules it uses (transitively) and the data files
@@ -373,9 +368,12 @@ def step_inputs(city: str, name: str) -> list[Path]:
     ``data/raw/<city>/``; for ``02-neighbourhoods`` the city's boundary file(s) and the
     checksum manifest; for ``02`` and ``03`` the weights ``01-clean`` saved
     (:data:`STEP_PRODUCTS`). ``report`` takes the narratives and the report's own modules.
+
+    ``code``: a dict to keep each step's code inputs in (template, modules, their data files),
+    the same for every city: :func:`prepare` works them out once per step, not once per city.
     """
-    if _CODE_INPUTS is not None and name in _CODE_INPUTS:
-        files = list(_CODE_INPUTS[name])
+    if code is not None and name in code:
+        files = list(code[name])
     else:
         if name == REPORT:
             modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",
@@ -388,8 +386,8 @@ def step_inputs(city: str, name: str) -> list[Path]:
         candidates = _data_candidates()
         for m in modules:
             files += _data_files_of(m, candidates)
-        if _CODE_INPUTS is not None:
-            _CODE_INPUTS[name] = tuple(files)
+        if code is not None:
+            code[name] = tuple(files)
     if city not in (CROSS_CITY, REPORT):
         files.append(PATHS.profile(city))
         if name == "01-clean":
@@ -467,7 +465,8 @@ def _read_stamp(city: str, name: str, *, previous: bool = False) -> dict | None:
     return data if isinstance(data, dict) else {}
 
 
-def input_digest(city: str, name: str) -> tuple[str, dict[str, str]]:
+def input_digest(city: str, name: str, *,
+                 code: dict[str, tuple[Path, ...]] | None = None) -> tuple[str, dict[str, str]]:
     """SHA-256 over a step's inputs (:func:`step_inputs`): names and contents.
 
     For the cross-city step, the digests recorded by the cities' ``03-impact`` stamps are
@@ -479,7 +478,7 @@ def input_digest(city: str, name: str) -> tuple[str, dict[str, str]]:
     (digest, files)
         The hex digest, and each input's project-relative name with its own SHA-256.
     """
-    files = {_rel(p): _file_sha(p) for p in step_inputs(city, name) if p.is_file()}
+    files = {_rel(p): _file_sha(p) for p in step_inputs(city, name, code=code) if p.is_file()}
     upstream: dict[str, str] = {}
     if name in (CROSS_STEP, REPORT):
         stamps = PATHS.reports / ".stamps"
@@ -534,19 +533,15 @@ def prepare(*, quiet: bool = False) -> dict[str, list[str]]:
     if old_report_stamp.is_file():  # before STATE_VERSION 2 the report stamp was this file
         old_report_stamp.unlink()
     stale = []
-    global _CODE_INPUTS
-    _CODE_INPUTS = {}
-    try:
-        for city, name in _all_steps():
-            record = _read_stamp(city, name)
-            if record is None:
-                continue
-            digest, _ = input_digest(city, name)
-            if record.get("inputs") != digest:
-                _retire_stamp(city, name)
-                stale.append(f"{city}/{name}")
-    finally:
-        _CODE_INPUTS = None
+    code: dict[str, tuple[Path, ...]] = {}  # each step's code inputs, once for all cities
+    for city, name in _all_steps():
+        record = _read_stamp(city, name)
+        if record is None:
+            continue
+        digest, _ = input_digest(city, name, code=code)
+        if record.get("inputs") != digest:
+            _retire_stamp(city, name)
+            stale.append(f"{city}/{name}")
     if not quiet:
         for p in removed:
             print(f"[tidy] removed {_rel(p)} (left by an interrupted run)", flush=True)

@@ -131,12 +131,6 @@ def _same_bytes(path: Path, text: str) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
-def build_language(lang: str, frame, previous: dict, pdf: bool = True) -> dict:
-    """:func:`build_html` of ``lang``, then :func:`build_pdf` when ``pdf``."""
-    out = build_html(lang, frame, pdf)
-    return build_pdf(out, previous) if pdf else out
-
-
 def build_html(lang: str, frame, pdf: bool = True) -> dict:
     """Write the HTML report in ``lang`` from the manifest ``frame``, then its brief (HTML, and PDF when ``pdf``).
 
@@ -193,6 +187,13 @@ def build_pdf(out: dict, previous: dict) -> dict:
     return out
 
 
+def _each(pool, fn, calls: list[tuple]) -> list:
+    """``fn(*args)`` for each ``args`` of ``calls``, on ``pool``'s workers at once (None: here, in turn)."""
+    if pool is None:
+        return [fn(*args) for args in calls]
+    return [f.result() for f in [pool.submit(fn, *args) for args in calls]]
+
+
 def _pool(jobs: int, n: int):
     """A process pool of ``min(jobs, n)`` forked workers, or None to work in this process."""
     if jobs < 2 or n < 2 or "fork" not in multiprocessing.get_all_start_methods():
@@ -222,10 +223,7 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
     # dashboard, when its inputs changed, in a child process beside the PDFs
     pool = _pool(jobs, len(langs))
     with pool if pool is not None else contextlib.nullcontext():
-        if pool is None:
-            htmls = [build_html(lang, frame, pdf) for lang in langs]
-        else:
-            htmls = [f.result() for f in [pool.submit(build_html, lang, frame, pdf) for lang in langs]]
+        htmls = _each(pool, build_html, [(lang, frame, pdf) for lang in langs])
         board = PATHS.reports / "dashboard.html"
         board_proc, board_digest = None, None
         has_areas = any(PATHS.tables.glob("*/neighbourhoods.csv")) if PATHS.tables.is_dir() else False
@@ -240,13 +238,8 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
         else:
             board.unlink(missing_ok=True)
             print("[skip] dashboard: no city has a published neighbourhood table", flush=True)
-        if not pdf:
-            results = htmls
-        elif pool is None:
-            results = [build_pdf(out, parts_before.get(f"lang.{out['lang']}", {})) for out in htmls]
-        else:
-            results = [f.result() for f in [pool.submit(build_pdf, out, parts_before.get(f"lang.{out['lang']}", {}))
-                                            for out in htmls]]
+        results = htmls if not pdf else _each(
+            pool, build_pdf, [(out, parts_before.get(f"lang.{out['lang']}", {})) for out in htmls])
     for res in results:
         res = {**res, "html": pipeline.relative(Path(res["html"])),
                "pdf": pipeline.relative(Path(res["pdf"])) if res["pdf"] else None,
