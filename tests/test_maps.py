@@ -214,6 +214,28 @@ def test_pilot_and_comparison_areas_are_labelled_with_a_key():
     plt.close("all")
 
 
+def test_map_axes_work_out_no_ticks_and_titles_sit_on_their_maps(tmp_path, monkeypatch):
+    """A map has no axis: matplotlib still worked out tick positions (in metres) at each of
+    the three layouts of a save (a quarter of a map panel's saving time), and placed each title
+    above the ticks it would have drawn. No axis of a panel has tick positions to find."""
+    from matplotlib.ticker import NullLocator
+
+    geom, table, prof = _testville(tmp_path, monkeypatch)
+    fig = maps.map_panel(geom, table, prof, "trust_police", lang="en")
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        assert not ax.axison
+        for axis in (ax.xaxis, ax.yaxis):
+            assert isinstance(axis.get_major_locator(), NullLocator)
+            assert isinstance(axis.get_minor_locator(), NullLocator)
+            assert len(axis.get_majorticklocs()) == 0
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes[:3]:  # the three maps: each title just above its own map (pad 6 pt), not higher
+        gap_pt = (ax.title.get_window_extent(renderer).y0 - ax.get_window_extent(renderer).y1) * 72 / fig.dpi
+        assert 0 <= gap_pt <= 8
+    plt.close(fig)
+
+
 def test_map_panel_text_prints_at_7pt_without_enlarging(tmp_path, monkeypatch):
     from analysis.publishing import figures
 

@@ -280,6 +280,7 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str 
     else:
         fig = ax.figure
     ax.set_axis_off()
+    _no_ticks(ax)
     with _no_redraw(fig):
         handles = _draw_layers(data, ax, fig, cls, supp, nodata, colours, edges, kind, t, k, indicator, lang,
                                outline_pilot, area_type_col, title, legend)
@@ -288,6 +289,16 @@ def choropleth(gdf: gpd.GeoDataFrame, column: str, *, indicator: str, kind: str 
     # the legend entries, for a figure of several maps that draws one shared legend (map_panel)
     ax.legend_handles_imppulse = handles
     return fig
+
+
+def _no_ticks(ax) -> None:
+    """No tick positions for an axis-less map: matplotlib otherwise still works them out at
+    each layout (the title's placement asks for the first tick), though none is drawn."""
+    from matplotlib.ticker import NullLocator
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(NullLocator())
+        axis.set_minor_locator(NullLocator())
 
 
 @contextlib.contextmanager
@@ -514,6 +525,7 @@ def map_panel(geometry, table: pd.DataFrame, profile, indicator: str, *, lang: s
     def legend(cell, items, title):
         lax = fig.add_subplot(cell)
         lax.set_axis_off()
+        _no_ticks(lax)
         lax.legend(handles=items, loc="upper left", frameon=False, title=title, fontsize=7.5,
                    title_fontsize=8, handlelength=1.8, borderaxespad=0.2, labelspacing=0.35,
                    alignment="left")
