@@ -270,7 +270,7 @@ questionnaire: $(ENV_STAMP) ## Export the codebook as a printable questionnaire 
 clean: ## Delete everything generated (processed data, reports, stamps); keeps raw data and .venv
 	rm -rf data/processed/* reports/notebooks reports/figures reports/tables reports/.stamps reports/withdrawn data/interim/withdrawn \
 	  reports/report*.html reports/report*.pdf reports/brief*.html reports/brief*.pdf reports/figures.csv reports/dashboard.html reports/questionnaire \
-	  data/interim/embedded data/interim/tables
+	  data/interim/embedded data/interim/tables data/interim/report-context
 
 .PHONY: distclean
 distclean: clean ## Also delete the environment

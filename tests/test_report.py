@@ -473,6 +473,58 @@ def test_narrative_included_and_escaped(project):
     assert "Committee" in html and "<script>" not in html and "&lt;script&gt;" in html
 
 
+def test_a_narrative_edit_re_renders_from_the_kept_context(project, monkeypatch):
+    """The report's context, narrative aside, is kept under a digest of everything else: an
+    edit of the narrative alone gives the report a fresh build gives, without rebuilding
+    the context; another digest, or a damaged kept file, builds it again."""
+    populate(project)
+    frame = manifest_mod.build_manifest(write=False)
+    cold = report.render_html("en", frame)
+    assert report.render_html("en", frame, keep="k1") == cold
+    kept = report.kept_context_path("en")
+    assert kept.is_file() and not report.kept_context_path("fr").exists()
+
+    (project / "reports" / "narrative.md").write_text("# Reading\n\nThe committee adds a sentence.\n")
+    fresh = report.render_html("en", frame)
+    assert "adds a sentence" in fresh and fresh != cold
+    build = report._base_context
+    monkeypatch.setattr(report, "_base_context", lambda *a, **k: pytest.fail("the kept context was not used"))
+    assert report.render_html("en", frame, keep="k1") == fresh  # read back: nothing but the narrative rebuilt
+    with pytest.raises(pytest.fail.Exception):
+        report.render_html("en", frame, keep="k2")  # another digest: built again
+    with pytest.raises(pytest.fail.Exception):
+        report.render_html("en", frame.iloc[:-1], keep="k1")  # another manifest: built again
+
+    monkeypatch.setattr(report, "_base_context", build)
+    blob = bytearray(kept.read_bytes())
+    blob[-40] ^= 0xFF
+    kept.write_bytes(bytes(blob))
+    assert report.render_html("en", frame, keep="k1") == fresh  # damaged: built again, not trusted
+    assert report._read_kept(kept, report._context_key("k1", "en", frame)) is not None  # and kept anew
+
+
+def test_the_kept_context_s_digest_leaves_out_the_narratives_alone(project):
+    from analysis.running import pipeline
+
+    populate(project)
+    rep = pipeline.REPORT
+
+    def digests():
+        return (pipeline.input_digest(rep, rep)[0],
+                pipeline.input_digest(rep, rep, leave_out=pipeline.narrative_files())[0])
+
+    full, keep = digests()
+    assert full != keep
+    (project / "reports" / "narrative.fr.md").write_text("# Lecture\n\nLe comité ajoute une phrase.\n")
+    full2, keep2 = digests()
+    assert full2 != full and keep2 == keep
+    stamp = project / "reports" / ".stamps" / "nantes" / "03-impact"  # a city's step ran on new inputs
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text(json.dumps({"inputs": "new", "outputs": []}))
+    full3, keep3 = digests()
+    assert full3 != full2 and keep3 != keep2
+
+
 def test_pdf_without_chromium_says_how_to_get_it(built, monkeypatch, capsys):
     monkeypatch.setattr(printing, "find_chromium", lambda: None)
     monkeypatch.setattr(printing, "find_weasyprint", lambda: None)

@@ -39,7 +39,9 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import html as html_module
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -50,7 +52,7 @@ from markupsafe import escape
 from analysis.config import CROSS_CITY, K_SUPPRESS, PATHS
 from analysis.inputs import codebook
 from analysis.inputs.profile import load_profile
-from analysis.io import write_text
+from analysis.io import atomic_path, write_text
 from analysis.publishing import tables, text
 from analysis.publishing.manifest import build_manifest, collect_sidecars
 from analysis.publishing.pdf import build_pdfs
@@ -218,18 +220,89 @@ def coverage_sentence(lang: str) -> str | None:
 
 
 #: Columns of the weighting annex table (``reports/tables/<city>/weighting.csv``).
+#: Bump when what :func:`build_context` keeps changes in a way the report step's input digest
+#: (:func:`analysis.running.pipeline.input_digest`) does not see.
+CONTEXT_VERSION = "1"
+
+
+def kept_context_path(lang: str) -> Path:
+    """Where the report's context in ``lang``, narrative aside, is kept (one file per language)."""
+    return PATHS.root / "data" / "interim" / "report-context" / f"{lang}.pkl"
+
+
+def _context_key(keep: str, lang: str, manifest: pd.DataFrame) -> str:
+    """The kept context's key: ``keep``, the language, the manifest and the libraries that made its objects."""
+    from importlib.metadata import version
+
+    import numpy
+
+    from analysis.io import sha256_frame
+
+    return hashlib.sha256("\0".join([
+        f"imppulse-report-context {CONTEXT_VERSION}", keep, lang, sha256_frame(manifest, 64), sys.version,
+        pd.__version__, numpy.__version__, version("markupsafe")]).encode()).hexdigest()
+
+
+def _read_kept(path: Path, key: str) -> dict | None:
+    """The context kept at ``path`` under ``key``; None when absent, damaged or kept under another key."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    head, body = blob[:32], blob[32:]
+    if len(head) < 32 or hashlib.sha256(body).digest() != head:
+        return None  # damaged: built again, never trusted
+    try:
+        kept_key, base = pickle.loads(body)
+    except Exception:  # noqa: BLE001 (any unpickling failure: built again)
+        return None
+    return base if kept_key == key and isinstance(base, dict) else None
+
+
+def _keep(path: Path, key: str, base: dict) -> None:
+    body = pickle.dumps((key, base), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(hashlib.sha256(body).digest() + body)
+    except OSError:  # a read-only tree: built again next time
+        pass
+
+
 def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
-                  cities: list[str] | None = None) -> dict:
+                  cities: list[str] | None = None, *, keep: str | None = None) -> dict:
     """Everything the template needs for the report in ``lang``.
 
     ``cities``: a city's own report (those cities only, no cross-city synthesis); default
     the full report of every city.
-    """
 
+    ``keep``: a digest of everything the report is built from except the committee's
+    narratives (the report step's input digest with the narratives left out,
+    :func:`analysis.running.pipeline.input_digest`). The context, narrative aside, is then
+    kept in :func:`kept_context_path` under that digest, the language, the manifest and the
+    versions of Python, pandas, NumPy and MarkupSafe, and read back when they match: an
+    edit of the narrative alone re-renders the report without reading any table again.
+    The digest is the one that decides whether the report step runs at all, so the kept
+    context is never staler than a skipped step would be. A damaged file is built again.
+    """
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
     if manifest is None:
         manifest, _ = collect_sidecars()
+    narrative, narrative_path = narrative_html(lang)
+    words = {"t": lambda key, **kw: tr(key, lang, **kw), "narrative": narrative, "narrative_path": narrative_path}
+    if keep is None or cities:
+        return {**_base_context(lang, manifest, cities), **words}
+    key = _context_key(keep, lang, manifest)
+    path = kept_context_path(lang)
+    base = _read_kept(path, key)
+    if base is None:
+        base = _base_context(lang, manifest, None)
+        _keep(path, key, base)
+    return {**base, **words}
+
+
+def _base_context(lang: str, manifest: pd.DataFrame, cities: list[str] | None) -> dict:
+    """:func:`build_context` but for the narrative and the catalogue's lookup (``t``)."""
     only = list(cities) if cities else None
     cities = [load_city(c, manifest, lang) for c in (only or report_cities(manifest))]
 
@@ -270,12 +343,10 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
 
     synthetic = any(c.synthetic for c in cities) or bool(manifest["synthetic"].any() if len(manifest) else False) \
         or any(is_synthetic_table(df) for df in cross["tables"].values())
-    narrative, narrative_path = narrative_html(lang)
     codebook_df = codebook.codebook_table(lang)
     figs_lang = manifest[manifest["lang"] == lang] if len(manifest) else manifest
     return {
         "lang": lang,
-        "t": lambda key, **kw: tr(key, lang, **kw),
         "synthetic": synthetic,
         "city_only": bool(only),
         # the data status belongs to each city: named on the cover when real and demo mix
@@ -289,8 +360,6 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
         "recs": rec_views,
         "rec_themes": rec_themes,
         "rule_annex": rule_annex(lang),
-        "narrative": narrative,
-        "narrative_path": narrative_path,
         "codebook_html": table_html(codebook_df, lang, code_cols=("variable", "type", "allowed", "ess")),
         "figure_list_html": table_html(figs_lang, lang, columns=["city", "figure_id", "title", "notebook", "png",
                                                                  "data_checksum"],
@@ -305,15 +374,15 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
 
 
 def render_html(lang: str = "en", manifest: pd.DataFrame | None = None,
-                cities: list[str] | None = None) -> str:
-    """The report in ``lang`` as one HTML string."""
+                cities: list[str] | None = None, *, keep: str | None = None) -> str:
+    """The report in ``lang`` as one HTML string (``keep``: see :func:`build_context`)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
-    html = env.get_template("report.html.j2").render(**build_context(lang, manifest, cities))
+    html = env.get_template("report.html.j2").render(**build_context(lang, manifest, cities, keep=keep))
     return number_figures_and_tables(html, lang)
 
 

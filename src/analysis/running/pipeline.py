@@ -48,7 +48,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path, list_cities
@@ -360,6 +360,11 @@ STEP_PRODUCTS: dict[str, tuple[str, ...]] = {"02-neighbourhoods": ("weights.parq
                                              "03-impact": ("weights.parquet",)}
 
 
+def narrative_files() -> list[Path]:
+    """The committee's narratives (every language): inputs of the report step alone."""
+    return [PATHS.reports / "narrative.md", *sorted(PATHS.reports.glob("narrative.*.md"))]
+
+
 def step_inputs(city: str, name: str, *, code: dict[str, tuple[Path, ...]] | None = None) -> list[Path]:
     """The files whose content decides whether a step reruns.
 
@@ -378,7 +383,7 @@ def step_inputs(city: str, name: str, *, code: dict[str, tuple[Path, ...]] | Non
         if name == REPORT:
             modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",
                                       "publishing.brief", "publishing.dashboard", "publishing.disclosure"])
-            files = [PATHS.reports / "narrative.md", *sorted(PATHS.reports.glob("narrative.*.md"))]
+            files = narrative_files()
         else:
             modules = notebook_modules(name)
             files = [PATHS.notebooks / f"{name}.ipynb"]
@@ -466,19 +471,26 @@ def _read_stamp(city: str, name: str, *, previous: bool = False) -> dict | None:
 
 
 def input_digest(city: str, name: str, *,
-                 code: dict[str, tuple[Path, ...]] | None = None) -> tuple[str, dict[str, str]]:
+                 code: dict[str, tuple[Path, ...]] | None = None,
+                 leave_out: Collection[Path] = ()) -> tuple[str, dict[str, str]]:
     """SHA-256 over a step's inputs (:func:`step_inputs`): names and contents.
 
     For the cross-city step, the digests recorded by the cities' ``03-impact`` stamps are
     inputs too (a city dropping out reruns it); for the report, every stamp's digest and
-    every failure reason.
+    every failure reason. ``leave_out``: inputs not to count (the report step keeps what
+    it builds from everything but the narratives under that digest).
 
     Returns
     -------
     (digest, files)
         The hex digest, and each input's project-relative name with its own SHA-256.
     """
-    files = {_rel(p): _file_sha(p) for p in step_inputs(city, name, code=code) if p.is_file()}
+    left_out = {_rel(Path(p)) for p in leave_out}
+    files = {}
+    for path in step_inputs(city, name, code=code):
+        rel = _rel(path)
+        if rel not in left_out and path.is_file():
+            files[rel] = _file_sha(path)
     upstream: dict[str, str] = {}
     if name in (CROSS_STEP, REPORT):
         stamps = PATHS.reports / ".stamps"

@@ -131,8 +131,11 @@ def _same_bytes(path: Path, text: str) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
-def build_html(lang: str, frame, pdf: bool = True) -> dict:
+def build_html(lang: str, frame, pdf: bool = True, keep: str | None = None) -> dict:
     """Write the HTML report in ``lang`` from the manifest ``frame``, then its brief (HTML, and PDF when ``pdf``).
+
+    ``keep``: the report step's input digest without the narratives, under which the
+    report's context is kept (:func:`analysis.publishing.report.build_context`).
 
     Returns
     -------
@@ -143,7 +146,7 @@ def build_html(lang: str, frame, pdf: bool = True) -> dict:
     """
     t0 = time.perf_counter()
     html_path = report_inputs.report_path(lang)
-    html = report.render_html(lang, frame)
+    html = report.render_html(lang, frame, keep=keep)
     changed = not _same_bytes(html_path, html)
     if changed:
         write_text(html_path, html)
@@ -212,6 +215,8 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
     """
     t0 = time.perf_counter()
     digest, _ = pipeline.input_digest(REPORT, REPORT)
+    # everything but the narratives: an edit of a narrative alone re-renders from the kept context
+    keep, _ = pipeline.input_digest(REPORT, REPORT, leave_out=pipeline.narrative_files())
     previous = pipeline.read_stamp(REPORT, REPORT, previous=True) or {}
     parts_before = previous.get("parts", {}) if isinstance(previous.get("parts"), dict) else {}
     pipeline.retire_stamp(REPORT, REPORT)
@@ -223,7 +228,7 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
     # dashboard, when its inputs changed, in a child process beside the PDFs
     pool = _pool(jobs, len(langs))
     with pool if pool is not None else contextlib.nullcontext():
-        htmls = _each(pool, build_html, [(lang, frame, pdf) for lang in langs])
+        htmls = _each(pool, build_html, [(lang, frame, pdf, keep) for lang in langs])
         board = PATHS.reports / "dashboard.html"
         board_proc, board_digest = None, None
         has_areas = any(PATHS.tables.glob("*/neighbourhoods.csv")) if PATHS.tables.is_dir() else False
