@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from analysis.config import PATHS
@@ -75,3 +77,44 @@ def test_notebook_takes_a_language_parameter():
     code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert "explore.show(city, indicator, wave, group, lang)" in code
     assert "explore.widgets(city, indicator, wave, group, lang)" in code
+
+
+def test_the_widgets_set_their_first_view_from_the_kernel_never_through_a_captured_output():
+    """The dropdowns' output area gets the view as its content (notes, map and trend, tables),
+    set from the kernel: captured output (``with out:``) made a headless run wait for its cell's
+    time limit in one run of three (nbclient acknowledges each captured output on the shell
+    channel while it waits there for the cell's reply). In a child process with an IPython
+    shell, so displays are captured as in a kernel."""
+    city = "aubervilliers"
+    if not (PATHS.tables_city(city) / "neighbourhoods.csv").is_file():
+        pytest.skip("run the pipeline first (make test does): no published neighbourhood table")
+    import subprocess
+    import sys
+
+    script = """
+import json, IPython.display, ipywidgets as w
+from IPython.core.interactiveshell import InteractiveShell
+InteractiveShell.instance()
+def refuse(self):
+    raise AssertionError("output captured through the widget")
+w.Output.__enter__ = refuse
+real, shown = IPython.display.display, []
+def display(*objs, **kw):
+    shown.extend(o for o in objs if isinstance(o, w.Output))
+    rest = [o for o in objs if not isinstance(o, w.Widget)]
+    if rest:
+        real(*rest, **kw)
+IPython.display.display = display
+from analysis.publishing import explore
+explore.widgets("aubervilliers", "pj_index", "change", "young", "en")
+(out,) = shown
+print(json.dumps([[o["output_type"], sorted(o.get("data", {}))] for o in out.outputs]))
+print("SYNTHETIC" in out.outputs[0]["text"])
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    kinds, synthetic = proc.stdout.strip().splitlines()[-2:]
+    kinds = json.loads(kinds)
+    assert kinds[0] == ["stream", []] and synthetic == "True"  # the data-status notes first
+    assert ["display_data", ["image/png", "text/plain"]] in kinds  # the map and the trend
+    assert sum(k == ["display_data", ["text/html", "text/plain"]] for k in kinds) == 2  # trend and area tables

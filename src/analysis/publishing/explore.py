@@ -437,6 +437,26 @@ def show(city: str, indicator: str, wave: str, group: str = "all", lang: str = "
     display(display_table(view.table, lang))
 
 
+def view_outputs(city: str, indicator: str, wave: str, group: str = "all", lang: str = "en") -> tuple[dict, ...]:
+    """What :func:`show` displays, as the outputs of an ``ipywidgets.Output`` (notes, map and trend, tables).
+
+    The widgets set their output area's content from the kernel, as ``Output.append_display_data``
+    does, rather than capturing :func:`show` in it (``with out:``): a captured output is routed
+    by the front end, and nbclient, which stands in for one in a headless run, acknowledges
+    each one on the kernel's shell channel while it waits for the cell's reply on that same
+    channel; the reply was then missed until the cell's time limit (one run in three, measured:
+    the notebook took 46 s instead of 7 with a 40-s limit, 305 s with papermill's 300).
+    """
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as cap:
+        show(city, indicator, wave, group, lang)
+    outputs = [{"output_type": "stream", "name": name, "text": txt}
+               for name, txt in (("stdout", cap.stdout), ("stderr", cap.stderr)) if txt]
+    outputs += [{"output_type": "display_data", "data": o.data, "metadata": o.metadata or {}} for o in cap.outputs]
+    return tuple(outputs)
+
+
 def _choices(values, label, lang):
     return [(label(v, lang), v) for v in values]
 
@@ -470,9 +490,7 @@ def widgets(city: str, indicator: str, wave: str, group: str = "all", lang: str 
     def _redraw(*_):
         if busy[0]:
             return
-        out.clear_output(wait=True)
-        with out:
-            show(**{k: d.value for k, d in dd.items()})
+        out.outputs = view_outputs(**{k: d.value for k, d in dd.items()})
 
     def _relabel(*_):
         # another city may have other targeted groups; another language other labels
