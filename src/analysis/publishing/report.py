@@ -44,15 +44,17 @@ import html as html_module
 import pickle
 import re
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
+import numpy
 import pandas as pd
 from markupsafe import escape
 
 from analysis.config import CROSS_CITY, K_SUPPRESS, PATHS
 from analysis.inputs import codebook
 from analysis.inputs.profile import load_profile
-from analysis.io import atomic_path, write_text
+from analysis.io import atomic_path, sha256_frame, write_text
 from analysis.publishing import tables, text
 from analysis.publishing.manifest import build_manifest, collect_sidecars
 from analysis.publishing.pdf import build_pdfs
@@ -232,12 +234,6 @@ def kept_context_path(lang: str) -> Path:
 
 def _context_key(keep: str, lang: str, manifest: pd.DataFrame) -> str:
     """The kept context's key: ``keep``, the language, the manifest and the libraries that made its objects."""
-    from importlib.metadata import version
-
-    import numpy
-
-    from analysis.io import sha256_frame
-
     return hashlib.sha256("\0".join([
         f"imppulse-report-context {CONTEXT_VERSION}", keep, lang, sha256_frame(manifest, 64), sys.version,
         pd.__version__, numpy.__version__, version("markupsafe")]).encode()).hexdigest()
