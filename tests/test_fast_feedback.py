@@ -179,3 +179,25 @@ def test_the_report_s_copy_of_a_figure_is_kept_by_content_and_checked(project):
     assert len(kept) == 1, "derived when the figure was saved, kept by content"
     kept[0].write_bytes(b"\x89PNG tampered")
     assert figures.embedded_copy(paths["png"], paths["svg"])["data"] == derived["data"]
+
+
+def test_the_notebooks_show_the_saved_figures_and_draw_none_of_their_own(project):
+    """Each figure is drawn once, by its step: the templates show the saved PNG (stamp and
+    printed sizes included, what the report prints), never a second, inline drawing."""
+    import pytest
+
+    from analysis.running import nbtools
+
+    for name in ("02-neighbourhoods", "03-impact", "04-compare-cities"):
+        cells = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert "plt.show" not in code and "plot_" not in code and "forest_panel" not in code, name
+        assert {"02-neighbourhoods": "display(Image(filename=str(step.map_png(ind))",
+                "03-impact": 'nbtools.show_figure(city, "impact-residents")',
+                "04-compare-cities": 'nbtools.show_figure("cross-city", "forest-main")'}[name] in code
+
+    paths = _save(_line_chart(), fig_id="impact-residents")
+    shown = nbtools.show_figure("nantes", "impact-residents")
+    assert shown.data == paths["png"].read_bytes() and shown.width == 900
+    with pytest.raises(FileNotFoundError, match=r"reports/figures/nantes/impact-groups\.png"):
+        nbtools.show_figure("nantes", "impact-groups")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.config import PATHS
 from analysis.io import SYNTHETIC_NOTE
 from analysis.inputs.profile import CityProfile
+from analysis.publishing.figures import figure_paths
 
 
 def setup() -> None:
@@ -56,3 +58,18 @@ def rounded(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         if pd.api.types.is_float_dtype(out[c]):
             out[c] = out[c].round(digits)
     return out
+
+
+def show_figure(city: str, fig_id: str, lang: str = "en", width: int = 900):
+    """The published figure ``fig_id`` of ``city`` (``"cross-city"``), as its step saved it (PNG).
+
+    The notebooks show the saved file, not a new drawing: what the reader sees is what the
+    report prints (stamp and printed font sizes included), and the figure is not drawn a
+    second time. Raises FileNotFoundError, naming the file, when the step did not save it.
+    """
+    from IPython.display import Image
+
+    png = figure_paths(city, fig_id, lang)["png"]
+    if not png.is_file():
+        raise FileNotFoundError(f"{png.relative_to(PATHS.root)}: figure {fig_id!r} was not saved by its step")
+    return Image(filename=str(png), width=width)
