@@ -201,3 +201,32 @@ def test_the_notebooks_show_the_saved_figures_and_draw_none_of_their_own(project
     assert shown.data == paths["png"].read_bytes() and shown.width == 900
     with pytest.raises(FileNotFoundError, match=r"reports/figures/nantes/impact-groups\.png"):
         nbtools.show_figure("nantes", "impact-groups")
+
+
+def test_the_brief_is_printed_again_only_when_its_html_changed(project, monkeypatch):
+    from analysis.publishing import brief
+    from analysis.running import publish
+
+    words = {"html": "<html><body>Brief one</body></html>"}
+    printed = []
+
+    def render_pdf(html, pdf):
+        printed.append(html)
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        pdf.write_bytes(b"%PDF " + html.encode())
+        return 2
+
+    monkeypatch.setattr(brief, "render_html", lambda lang, frame, numbers: words["html"])
+    monkeypatch.setattr(brief, "read_report_numbers", lambda lang: {})
+    monkeypatch.setattr(brief, "render_pdf", render_pdf)
+    paths, first = publish.build_brief("en", None, True, {})
+    assert printed == [words["html"]] and [p.name for p in paths] == ["brief.html", "brief.pdf"]
+    paths, again = publish.build_brief("en", None, True, first)
+    assert again == first and len(printed) == 1 and paths[1].is_file()  # same HTML, its recorded PDF: kept
+    paths[1].write_bytes(b"%PDF damaged")
+    publish.build_brief("en", None, True, first)
+    assert len(printed) == 2  # the PDF is not the recorded one: printed again
+    words["html"] = "<html><body>Brief two</body></html>"
+    _, changed = publish.build_brief("en", None, True, first)
+    assert len(printed) == 3 and changed["brief_html_sha256"] != first["brief_html_sha256"]
+    assert paths[0].read_text() == words["html"]

@@ -131,11 +131,34 @@ def _same_bytes(path: Path, text: str) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
-def build_html(lang: str, frame, pdf: bool = True, keep: str | None = None) -> dict:
+def build_brief(lang: str, frame, pdf: bool, previous: dict) -> tuple[list[Path], dict]:
+    """The brief in ``lang`` (HTML, and PDF when ``pdf``), citing the report's numbers.
+
+    The PDF is printed again only when the brief's HTML changed or the PDF is not the one
+    recorded for that HTML (``previous``: the last record of this language), as the
+    report's own PDF (:func:`build_pdf`). Returns the paths and what to record.
+    """
+    html = brief.render_html(lang, frame, numbers=brief.read_report_numbers(lang))
+    html_path = brief.brief_path(lang)
+    if not _same_bytes(html_path, html):
+        write_text(html_path, html)
+    paths, record = [html_path], {"brief_html_sha256": sha256_file(html_path)}
+    if pdf:
+        pdf_path = brief.brief_pdf_path(lang)
+        same = (pdf_path.is_file() and previous.get("brief_html_sha256") == record["brief_html_sha256"]
+                and previous.get("brief_pdf_sha256") == sha256_file(pdf_path))
+        if same or brief.render_pdf(html, pdf_path) is not None:
+            paths.append(pdf_path)
+            record["brief_pdf_sha256"] = sha256_file(pdf_path)
+    return paths, record
+
+
+def build_html(lang: str, frame, pdf: bool = True, keep: str | None = None, previous: dict | None = None) -> dict:
     """Write the HTML report in ``lang`` from the manifest ``frame``, then its brief (HTML, and PDF when ``pdf``).
 
     ``keep``: the report step's input digest without the narratives, under which the
     report's context is kept (:func:`analysis.publishing.report.build_context`).
+    ``previous``: the last record of this language (:func:`build_brief`).
 
     Returns
     -------
@@ -158,10 +181,10 @@ def build_html(lang: str, frame, pdf: bool = True, keep: str | None = None) -> d
     # the brief cites this report's figure and table numbers: right after its HTML, before
     # the long print of the report's PDF
     t_brief = time.perf_counter()
-    out["brief"] = []
-    for path in brief.build_brief(lang, pdf=pdf, manifest=frame):
+    paths, record = build_brief(lang, frame, pdf, previous or {})
+    for path in paths:
         print(f"[ ok ] brief ({lang}) -> {pipeline.relative(path)}", flush=True)
-        out["brief"].append(str(path))
+    out.update(record, brief=[str(p) for p in paths])
     out["brief_seconds"] = round(time.perf_counter() - t_brief, 2)
     return out
 
@@ -228,7 +251,8 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
     # dashboard, when its inputs changed, in a child process beside the PDFs
     pool = _pool(jobs, len(langs))
     with pool if pool is not None else contextlib.nullcontext():
-        htmls = _each(pool, build_html, [(lang, frame, pdf, keep) for lang in langs])
+        htmls = _each(pool, build_html, [(lang, frame, pdf, keep, parts_before.get(f"lang.{lang}", {}))
+                                         for lang in langs])
         board = PATHS.reports / "dashboard.html"
         board_proc, board_digest = None, None
         has_areas = any(PATHS.tables.glob("*/neighbourhoods.csv")) if PATHS.tables.is_dir() else False
