@@ -281,6 +281,17 @@ def in_process(project: Path, jobs: int, cities: list[str], langs: str) -> dict:
 
 
 # ------------------------------------------------------------------ main
+def machine_speed(repeat: int = 3) -> float:
+    """Seconds a fixed pure-Python workload takes here (the best of ``repeat``): the same on
+    every run, so rows of runs on differently loaded machines can be compared."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.process_time()
+        sum(i * i % 7 for i in range(3_000_000))
+        best = min(best, time.process_time() - t0)
+    return best
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="make -j and floor processes")
@@ -307,6 +318,7 @@ def main() -> int:
     langs = "en fr"
     res: dict[str, dict] = {}
     notes: list[str] = []
+    speed_before = machine_speed()
     tmp = Path(tempfile.mkdtemp(prefix="imppulse-bench-"))
     try:
         project = scratch_project(tmp / "pipeline", uncommitted=args.uncommitted, venv=venv)
@@ -387,6 +399,10 @@ def main() -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    speed_after = machine_speed()
+    notes.append(f"machine: a fixed Python workload (machine_speed) took {speed_before:.3f} s before the "
+                 f"rows and {speed_after:.3f} s after; rows of runs whose workload times differ differ by as much")
+    res["machine"] = {"before": speed_before, "after": speed_after}
     print(f"\nFeedback loops (issue 14): {args.jobs} jobs, {os.cpu_count()} cores; "
           "CPU = every process the row ran (less noisy than wall time on a shared machine)")
     print(f"{'loop':<56} {'wall s':>8} {'CPU s':>8}  {'target':<22} {'met':<8}")
