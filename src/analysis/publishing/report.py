@@ -221,7 +221,6 @@ def coverage_sentence(lang: str) -> str | None:
               left_out=", ".join(out) or tr("coverage.none", lang))
 
 
-#: Columns of the weighting annex table (``reports/tables/<city>/weighting.csv``).
 #: Bump when what :func:`build_context` keeps changes in a way the report step's input digest
 #: (:func:`analysis.running.pipeline.input_digest`) does not see.
 CONTEXT_VERSION = "1"
