@@ -230,3 +230,25 @@ def test_the_brief_is_printed_again_only_when_its_html_changed(project, monkeypa
     _, changed = publish.build_brief("en", None, True, first)
     assert len(printed) == 3 and changed["brief_html_sha256"] != first["brief_html_sha256"]
     assert paths[0].read_text() == words["html"]
+
+
+def test_hidden_files_are_never_inputs_nor_words(project):
+    """A linter's cache (``.ruff_cache``) or an editor's backup under the package or
+    ``config/`` reran steps and redrew figures: hidden files and folders are neither a step's
+    data files nor words a figure shows; a visible file still is both."""
+    from analysis.running import pipeline
+
+    bench = project / "config" / "benchmarks"
+    bench.mkdir(parents=True)
+    (bench / "ess-be5.yml").write_text("a: 1\n")
+    words = figures.words_digest()
+    hidden = project / "config" / ".ruff_cache" / "0.1"
+    hidden.mkdir(parents=True)
+    (hidden / "ess-be5.yml").write_text("cache\n")
+    (bench / ".ess-be5.yml.swp").write_text("backup\n")
+    names = [p.relative_to(project).as_posix() for _, p in pipeline._data_candidates()
+             if project in p.parents]
+    assert names == ["config/benchmarks/ess-be5.yml"]
+    assert figures.words_digest() == words
+    (bench / "ess-be5.yml").write_text("a: 2\n")
+    assert figures.words_digest() != words

@@ -361,7 +361,9 @@ def words_digest() -> str:
     files += [(PATHS.config, q) for q in PATHS.config.rglob("*")] if PATHS.config.is_dir() else []
     h = hashlib.sha256(b"imppulse-words\n")
     for base, path in sorted(files, key=lambda bp: (str(bp[0]), bp[1].relative_to(bp[0]).as_posix())):
-        if path.is_file() and "__pycache__" not in path.parts:
+        # hidden files and folders (a linter's cache) hold no words
+        hidden = any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(base).parts)
+        if path.is_file() and not hidden:
             h.update(f"{base.name}/{path.relative_to(base).as_posix()}".encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 

@@ -319,12 +319,20 @@ def function_modules(module: str, names: Iterable[str]) -> set[str]:
 
 def _data_candidates() -> list[tuple[Path, Path]]:
     """The files a module may read as data: the package's non-Python files, ``config/``
-    but the city profiles; as (base folder, file)."""
-    candidates = [(package_dir(), p) for p in package_dir().rglob("*")
-                  if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts]
+    but the city profiles; as (base folder, file). Hidden files and folders (a linter's
+    ``.ruff_cache``, an editor's backups) are never data: they would rerun steps for nothing."""
+    package = package_dir()
+    candidates = [(package, p) for p in package.rglob("*")
+                  if p.is_file() and p.suffix not in (".py", ".pyc") and not _hidden(p, package)]
     candidates += [(PATHS.config, p) for p in PATHS.config.rglob("*")
-                   if p.is_file() and p.relative_to(PATHS.config).parts[0] != "cities"]
+                   if p.is_file() and p.relative_to(PATHS.config).parts[0] != "cities"
+                   and not _hidden(p, PATHS.config)]
     return candidates
+
+
+def _hidden(path: Path, base: Path) -> bool:
+    """Whether ``path`` is, or is under, a hidden file or folder below ``base`` (or a ``__pycache__``)."""
+    return any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(base).parts)
 
 
 def _data_files_of(module: str, candidates: list[tuple[Path, Path]] | None = None) -> list[Path]:
