@@ -523,6 +523,34 @@ def test_the_kept_context_s_digest_leaves_out_the_narratives_alone(project):
     stamp.write_text(json.dumps({"inputs": "new", "outputs": []}))
     full3, keep3 = digests()
     assert full3 != full2 and keep3 != keep2
+    # the report reads the profiles itself: an edited or removed profile is a new report,
+    # even run outside make (no prepare) and while the city's old stamps remain
+    profiles = sorted((project / "config" / "cities").glob("*.yml"))
+    assert profiles
+    profiles[0].write_text(profiles[0].read_text() + "# edited\n")
+    _, keep4 = digests()
+    profiles[0].unlink()
+    _, keep5 = digests()
+    assert len({keep3, keep4, keep5}) == 3
+
+
+def test_the_kept_context_follows_the_catalogue_in_force(project, tmp_path):
+    """An extra catalogue folder (a trial language) is read by the report but is no step's
+    input: the kept context's key follows the catalogue itself."""
+    from analysis.publishing import text as txt
+
+    populate(project)
+    frame = manifest_mod.build_manifest(write=False)
+    before = report._context_key("k", "en", frame)
+    folder = tmp_path / "trial"
+    folder.mkdir()
+    (folder / "it.yml").write_text("coverage.sentence:\n  it: \"Città usate: {used}. Escluse: {left_out}.\"\n")
+    txt.use_catalogue_dir(folder)
+    try:
+        assert report._context_key("k", "en", frame) != before
+    finally:
+        txt.use_catalogue_dir(None)
+    assert report._context_key("k", "en", frame) == before
 
 
 def test_pdf_without_chromium_says_how_to_get_it(built, monkeypatch, capsys):

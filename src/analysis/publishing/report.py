@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import html as html_module
+import json
 import pickle
 import re
 import sys
@@ -232,9 +233,12 @@ def kept_context_path(lang: str) -> Path:
 
 
 def _context_key(keep: str, lang: str, manifest: pd.DataFrame) -> str:
-    """The kept context's key: ``keep``, the language, the manifest and the libraries that made its objects."""
+    """The kept context's key: ``keep``, the language, the manifest, the catalogue in force (extra
+    catalogue folders too, :func:`analysis.publishing.text.catalogue_dirs`, which no step's
+    digest sees) and the libraries that made its objects."""
+    words = hashlib.sha256(json.dumps(text.catalogue(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     return hashlib.sha256("\0".join([
-        f"imppulse-report-context {CONTEXT_VERSION}", keep, lang, sha256_frame(manifest, 64), sys.version,
+        f"imppulse-report-context {CONTEXT_VERSION}", keep, lang, sha256_frame(manifest, 64), words, sys.version,
         pd.__version__, numpy.__version__, version("markupsafe")]).encode()).hexdigest()
 
 

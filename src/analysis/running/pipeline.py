@@ -380,7 +380,8 @@ def step_inputs(city: str, name: str, *, code: dict[str, tuple[Path, ...]] | Non
     those modules read; for a city step its profile; for ``01-clean`` every file in
     ``data/raw/<city>/``; for ``02-neighbourhoods`` the city's boundary file(s) and the
     checksum manifest; for ``02`` and ``03`` the weights ``01-clean`` saved
-    (:data:`STEP_PRODUCTS`). ``report`` takes the narratives and the report's own modules.
+    (:data:`STEP_PRODUCTS`). ``report`` takes the narratives, every city profile and the
+    report's own modules.
 
     ``code``: a dict to keep each step's code inputs in (template, modules, their data files),
     the same for every city: :func:`prepare` works them out once per step, not once per city.
@@ -391,7 +392,9 @@ def step_inputs(city: str, name: str, *, code: dict[str, tuple[Path, ...]] | Non
         if name == REPORT:
             modules = module_closure(["running.publish", "publishing.manifest", "publishing.report",
                                       "publishing.brief", "publishing.dashboard", "publishing.disclosure"])
-            files = narrative_files()
+            # the report reads every city's profile itself (names, pilot texts), and a city whose
+            # profile is gone must leave the report even while its old stamps remain
+            files = [*narrative_files(), *sorted(PATHS.cities_config.glob("*.yml"))]
         else:
             modules = notebook_modules(name)
             files = [PATHS.notebooks / f"{name}.ipynb"]
