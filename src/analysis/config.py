@@ -159,3 +159,9 @@ def list_cities() -> list[str]:
     """Slugs of every profile in ``config/cities``, partner cities first in report order."""
     found = {p.stem for p in PATHS.cities_config.glob("*.yml")}
     return [c for c in CITIES if c in found] + sorted(found - set(CITIES))
+
+
+def is_hidden(path: Path, base: Path) -> bool:
+    """Whether ``path`` is, or is under, a hidden file or folder below ``base`` (a linter's
+    ``.ruff_cache``, an editor's backup), or a ``__pycache__``: never one of the project's files."""
+    return any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(base).parts)

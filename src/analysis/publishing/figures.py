@@ -56,7 +56,7 @@ if "ipykernel" not in sys.modules:
     # (pyplot itself is imported where a figure is drawn: the report only reads saved files.)
     matplotlib.use("Agg")
 
-from analysis.config import PATHS  # noqa: E402
+from analysis.config import PATHS, is_hidden  # noqa: E402
 from analysis.io import atomic_path, write_json  # noqa: E402
 from analysis.publishing.text import file_suffix, tr  # noqa: E402
 
@@ -361,9 +361,7 @@ def words_digest() -> str:
     files += [(PATHS.config, q) for q in PATHS.config.rglob("*")] if PATHS.config.is_dir() else []
     h = hashlib.sha256(b"imppulse-words\n")
     for base, path in sorted(files, key=lambda bp: (str(bp[0]), bp[1].relative_to(bp[0]).as_posix())):
-        # hidden files and folders (a linter's cache) hold no words
-        hidden = any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(base).parts)
-        if path.is_file() and not hidden:
+        if path.is_file() and not is_hidden(path, base):  # a linter's cache holds no words
             h.update(f"{base.name}/{path.relative_to(base).as_posix()}".encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 

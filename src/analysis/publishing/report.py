@@ -258,7 +258,7 @@ def _read_kept(path: Path, key: str) -> dict | None:
     return base if kept_key == key and isinstance(base, dict) else None
 
 
-def _keep(path: Path, key: str, base: dict) -> None:
+def _write_kept(path: Path, key: str, base: dict) -> None:
     body = pickle.dumps((key, base), protocol=pickle.HIGHEST_PROTOCOL)
     try:
         with atomic_path(path) as tmp:
@@ -296,7 +296,7 @@ def build_context(lang: str = "en", manifest: pd.DataFrame | None = None,
     base = _read_kept(path, key)
     if base is None:
         base = _base_context(lang, manifest, None)
-        _keep(path, key, base)
+        _write_kept(path, key, base)
     return {**base, **words}
 
 

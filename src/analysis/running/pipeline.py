@@ -51,7 +51,7 @@ import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path, list_cities
+from analysis.config import CROSS_CITY, CROSS_STEP, PATHS, STEPS, failure_path, is_hidden, list_cities
 from analysis.files import atomic_path, write_text
 from analysis.running import forkserver
 
@@ -323,16 +323,11 @@ def _data_candidates() -> list[tuple[Path, Path]]:
     ``.ruff_cache``, an editor's backups) are never data: they would rerun steps for nothing."""
     package = package_dir()
     candidates = [(package, p) for p in package.rglob("*")
-                  if p.is_file() and p.suffix not in (".py", ".pyc") and not _hidden(p, package)]
+                  if p.is_file() and p.suffix not in (".py", ".pyc") and not is_hidden(p, package)]
     candidates += [(PATHS.config, p) for p in PATHS.config.rglob("*")
                    if p.is_file() and p.relative_to(PATHS.config).parts[0] != "cities"
-                   and not _hidden(p, PATHS.config)]
+                   and not is_hidden(p, PATHS.config)]
     return candidates
-
-
-def _hidden(path: Path, base: Path) -> bool:
-    """Whether ``path`` is, or is under, a hidden file or folder below ``base`` (or a ``__pycache__``)."""
-    return any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(base).parts)
 
 
 def _data_files_of(module: str, candidates: list[tuple[Path, Path]] | None = None) -> list[Path]:

@@ -131,6 +131,13 @@ def _same_bytes(path: Path, text: str) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
+def _recorded_pdf(pdf_path: Path, previous: dict, html_sha256: str, part: str = "") -> bool:
+    """Whether ``pdf_path`` is the PDF ``previous`` recorded (``<part>pdf_sha256``) for this very
+    HTML (``<part>html_sha256``): then printing it again would write what is there."""
+    return (pdf_path.is_file() and previous.get(f"{part}html_sha256") == html_sha256
+            and previous.get(f"{part}pdf_sha256") == sha256_file(pdf_path))
+
+
 def build_brief(lang: str, frame, pdf: bool, previous: dict) -> tuple[list[Path], dict]:
     """The brief in ``lang`` (HTML, and PDF when ``pdf``), citing the report's numbers.
 
@@ -145,9 +152,8 @@ def build_brief(lang: str, frame, pdf: bool, previous: dict) -> tuple[list[Path]
     paths, record = [html_path], {"brief_html_sha256": sha256_file(html_path)}
     if pdf:
         pdf_path = brief.brief_pdf_path(lang)
-        same = (pdf_path.is_file() and previous.get("brief_html_sha256") == record["brief_html_sha256"]
-                and previous.get("brief_pdf_sha256") == sha256_file(pdf_path))
-        if same or brief.render_pdf(html, pdf_path) is not None:
+        if (_recorded_pdf(pdf_path, previous, record["brief_html_sha256"], "brief_")
+                or brief.render_pdf(html, pdf_path) is not None):
             paths.append(pdf_path)
             record["brief_pdf_sha256"] = sha256_file(pdf_path)
     return paths, record
@@ -199,9 +205,7 @@ def build_pdf(out: dict, previous: dict) -> dict:
     lang = out["lang"]
     t1 = time.perf_counter()
     pdf_path = printing.pdf_path(lang)
-    same = (pdf_path.is_file() and previous.get("html_sha256") == out["html_sha256"]
-            and previous.get("pdf_sha256") == sha256_file(pdf_path))
-    if same:
+    if _recorded_pdf(pdf_path, previous, out["html_sha256"]):
         print(f"[ ok ] report (pdf, {lang}) -> {pipeline.relative(pdf_path)} (its HTML is unchanged)", flush=True)
         written = pdf_path
     else:
@@ -237,9 +241,10 @@ def build_report(langs: list[str], *, jobs: int = 2, pdf: bool = True) -> bool:
     and the breaches are listed by artefact and cell.
     """
     t0 = time.perf_counter()
-    digest, _ = pipeline.input_digest(REPORT, REPORT)
+    code: dict = {}  # the report's code inputs, worked out once for both digests
+    digest, _ = pipeline.input_digest(REPORT, REPORT, code=code)
     # everything but the narratives: an edit of a narrative alone re-renders from the kept context
-    keep, _ = pipeline.input_digest(REPORT, REPORT, leave_out=pipeline.narrative_files())
+    keep, _ = pipeline.input_digest(REPORT, REPORT, code=code, leave_out=pipeline.narrative_files())
     previous = pipeline.read_stamp(REPORT, REPORT, previous=True) or {}
     parts_before = previous.get("parts", {}) if isinstance(previous.get("parts"), dict) else {}
     pipeline.retire_stamp(REPORT, REPORT)
